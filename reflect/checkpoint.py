@@ -1,0 +1,119 @@
+"""Checkpoint files: one file per save, written atomically, loaded without unpickling code.
+
+A checkpoint is a ``torch.save``d dict of tensors and plain Python values only:
+``format``, ``version``, ``variant``, ``config`` (the resolved experiment config as a dict),
+``step``, ``model`` (state dict), ``ema`` (generator modules' EMA state or None),
+``optimizers``, ``schedulers``, ``scalers``, ``training_state`` (image pools), ``rng``.
+
+Loading uses ``torch.load(weights_only=True)``: a file that needs pickle code execution is
+refused with a :class:`~reflect.errors.CheckpointError`.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import re
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from reflect.errors import CheckpointError, ReflectError
+from reflect.utils.atomic import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from reflect.config import ExperimentConfig
+    from reflect.variants.base import Variant
+
+FORMAT = "reflect-checkpoint"
+VERSION = 1
+_STEP_RE = re.compile(r"step_(\d+)\.pt$")
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step_{step:09d}.pt"
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
+    buf = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, **payload}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Checkpoints of a run, oldest first."""
+    folder = Path(run_dir) / "checkpoints"
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP_RE.search(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file, or a run folder (its newest checkpoint)."""
+    p = Path(path)
+    if p.is_dir():
+        found = list_checkpoints(p)
+        if not found:
+            raise CheckpointError(f"run folder {p} holds no checkpoints (expected {p}/checkpoints/step_*.pt)")
+        return found[-1]
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint {p} does not exist")
+    return p
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    p = resolve_checkpoint(path)
+    if p.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {p} is empty")
+    try:
+        ckpt = torch.load(p, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(
+            f"checkpoint {p} was refused: it needs pickle code execution to load, which could run "
+            f"arbitrary code ({first[:200]})"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {p} is corrupt or truncated ({str(e).splitlines()[0][:200]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{p} is not a reflect checkpoint (no '{FORMAT}' marker)")
+    if ckpt.get("version", 0) > VERSION:
+        raise CheckpointError(f"checkpoint {p} has format version {ckpt['version']}; this reflect reads <= {VERSION}")
+    ckpt["path"] = str(p)
+    return ckpt
+
+
+def config_from_checkpoint(ckpt: dict[str, Any]) -> ExperimentConfig:
+    from reflect.config import build_config
+
+    try:
+        return build_config(ckpt["config"])
+    except ReflectError as e:
+        raise CheckpointError(f"checkpoint {ckpt.get('path')} holds a config this reflect cannot read: {e}") from None
+
+
+def load_variant(
+    path: str | Path, *, use_ema: bool = True, device: str | torch.device = "cpu"
+) -> tuple[Variant, ExperimentConfig]:
+    """Build the variant a checkpoint was saved from, load its weights, and put it in eval mode.
+
+    With ``use_ema`` the EMA generator weights are used when the checkpoint has them.
+    """
+    from reflect import registry
+
+    ckpt = load_checkpoint(path)
+    cfg = config_from_checkpoint(ckpt)
+    variant = registry.get(ckpt["variant"])(cfg.model)
+    try:
+        variant.load_state_dict(ckpt["model"])
+        if use_ema and ckpt.get("ema"):
+            for name, state in ckpt["ema"].items():
+                getattr(variant, name).load_state_dict(state)
+    except (RuntimeError, KeyError, AttributeError) as e:
+        raise CheckpointError(
+            f"checkpoint {ckpt['path']} does not match variant '{ckpt['variant']}': {str(e).splitlines()[0][:300]}"
+        ) from None
+    return variant.to(device).eval(), cfg

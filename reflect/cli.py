@@ -1,0 +1,78 @@
+"""The ``reflect`` command: the only place that reads ``sys.argv``.
+
+Each subcommand lives in its own module with ``HELP``, ``add_arguments(parser)`` and
+``run(args) -> int``; modules import heavy dependencies inside ``run`` so ``reflect --help`` stays
+fast. A :class:`~reflect.errors.ReflectError` is printed as one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+
+from reflect.errors import ReflectError
+
+# name -> module; a module that is not installed is left out of the command list.
+COMMANDS: dict[str, str] = {
+    "train": "reflect.commands.train",
+    "translate": "reflect.commands.translate",
+    "evaluate": "reflect.commands.evaluate",
+    "synth": "data_tools.commands.synth",
+    "dataset": "data_tools.commands.dataset",
+    "faces": "reflect.faces.commands",
+    "export": "deploy.commands.export",
+    "bench": "deploy.commands.bench",
+    "clean": "pipelines.commands.clean",
+    "stream": "pipelines.commands.stream",
+    "demo": "pipelines.commands.demo",
+}
+
+
+def _available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reflect", description="Remove glass reflections from vehicle-window crops with unpaired GANs."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug information")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in COMMANDS.items():
+        if not _available(module_name):
+            continue
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args._run(args) or 0)
+    except ReflectError as e:
+        print(f"reflect {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"reflect {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""reflect translate --checkpoint C --input FILE|DIR --output DIR"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+HELP = "translate image files or folders with a trained checkpoint (output keeps size and name)"
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True, help="checkpoint file or run folder (newest checkpoint)")
+    p.add_argument("--input", required=True, help="an image file or a folder of images")
+    p.add_argument("--output", required=True, help="output folder")
+    p.add_argument("--direction", choices=["a2b", "b2a"], default="a2b",
+                   help="two-domain variants: a2b removes reflections (default), b2a adds them")
+    p.add_argument("--target", help="multi-domain variants: the target domain name")
+    p.add_argument("--tile", type=int, default=0, help="translate in overlapping N x N tiles (large frames)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA weights")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from reflect.checkpoint import load_variant
+    from reflect.data.io import is_image_file, list_images, read_image, write_image
+    from reflect.errors import ConfigError, ImageReadError
+    from reflect.inference import translate_image
+
+    src = Path(args.input)
+    if src.is_dir():
+        files = list_images(src, recursive=True)
+        if not files:
+            raise ConfigError(f"input folder {src} holds no images")
+    elif src.is_file():
+        if not is_image_file(src):
+            raise ConfigError(f"input {src} is not an image file (known extensions: .png .jpg ...)")
+        files = [src]
+    else:
+        raise ConfigError(f"input {src} does not exist")
+    variant, _ = load_variant(args.checkpoint, use_ema=not args.no_ema, device=args.device)
+    target = args.target or (None if args.direction == "a2b" else variant.domains[0])
+    out_dir = Path(args.output)
+    failed: list[str] = []
+    for f in tqdm(files, desc="translate", unit="img", disable=len(files) < 2):
+        rel = f.relative_to(src) if src.is_dir() else Path(f.name)
+        try:
+            image = read_image(f)
+        except ImageReadError as e:
+            if len(files) == 1:
+                raise
+            log.error("%s", e)
+            failed.append(str(f))
+            continue
+        write_image(out_dir / rel, translate_image(variant, image, target=target, tile=args.tile, device=args.device))
+    done = len(files) - len(failed)
+    print(f"translated {done} of {len(files)} images into {out_dir}")
+    if failed:
+        raise ImageReadError(failed[0], f"{len(failed)} unreadable file(s); first one named, all listed above")
+    return 0

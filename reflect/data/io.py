@@ -1,0 +1,109 @@
+"""Reading and writing images robustly.
+
+:func:`read_image` accepts any size, grayscale, RGBA, palette and 16-bit images and returns 8-bit
+RGB, logging a warning for each conversion. A missing, empty, truncated or undecodable file raises
+:class:`~reflect.errors.ImageReadError` naming the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from reflect.errors import ImageReadError
+from reflect.utils.atomic import atomic_path
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+def is_image_file(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def list_images(folder: str | os.PathLike[str], recursive: bool = False) -> list[Path]:
+    root = Path(folder)
+    it = root.rglob("*") if recursive else root.iterdir()
+    return sorted(p for p in it if p.is_file() and is_image_file(p) and not p.name.startswith("."))
+
+
+def _to_uint8_rgb(arr: np.ndarray, mode: str, path: Path) -> np.ndarray:
+    if arr.dtype != np.uint8:
+        if arr.dtype in (np.uint16, np.int32, np.int16, np.uint32):
+            # 16-bit PNG/TIFF (PIL opens I;16 as int32): scale the full range to 0..255.
+            top = 65535.0 if arr.max(initial=0) > 255 or mode.startswith("I;16") or arr.dtype == np.uint16 else 255.0
+            log.warning("%s: %s-bit image converted to 8-bit", path, 16 if top > 255 else 8)
+            arr = np.clip(arr.astype(np.float64) * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
+        elif arr.dtype == np.bool_:
+            arr = arr.astype(np.uint8) * 255
+        elif np.issubdtype(arr.dtype, np.floating):
+            log.warning("%s: floating-point image converted to 8-bit", path)
+            scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0
+            arr = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
+        else:
+            raise ImageReadError(path, f"unsupported pixel type {arr.dtype}")
+    if arr.ndim == 2:
+        log.warning("%s: grayscale image converted to RGB", path)
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        log.warning("%s: RGBA image converted to RGB (alpha composited on black)", path)
+        alpha = arr[:, :, 3:4].astype(np.float32) / 255.0
+        arr = (arr[:, :, :3].astype(np.float32) * alpha + 0.5).astype(np.uint8)
+    elif arr.ndim == 3 and arr.shape[2] == 2:  # LA
+        log.warning("%s: grayscale+alpha image converted to RGB", path)
+        arr = np.repeat(arr[:, :, :1], 3, axis=2)
+    elif not (arr.ndim == 3 and arr.shape[2] == 3):
+        raise ImageReadError(path, f"unsupported image shape {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read ``path`` as an (H, W, 3) uint8 RGB array."""
+    p = Path(path)
+    if not p.is_file():
+        raise ImageReadError(p, "no such file")
+    if p.stat().st_size == 0:
+        raise ImageReadError(p, "the file is empty")
+    try:
+        with Image.open(p) as im:
+            im.load()  # decode fully now: truncated files fail here, not later
+            if im.mode == "P" or im.mode == "PA":
+                im = im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB")
+            elif im.mode == "CMYK" or im.mode == "YCbCr" or im.mode == "LAB" or im.mode == "HSV":
+                im = im.convert("RGB")
+            mode = im.mode
+            arr = np.asarray(im)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise ImageReadError(p, f"not a readable image ({e})") from None
+    if arr.size == 0:
+        raise ImageReadError(p, "the image has no pixels")
+    return _to_uint8_rgb(arr, mode, p)
+
+
+def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 95) -> None:
+    """Write an (H, W, 3) uint8 RGB array atomically; the format follows the extension."""
+    p = Path(path)
+    im = Image.fromarray(np.ascontiguousarray(image))
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF",
+           ".tiff": "TIFF", ".webp": "WEBP", ".ppm": "PPM"}.get(p.suffix.lower(), "PNG")
+    with atomic_path(p) as tmp:
+        kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+        im.save(tmp, format=fmt, **kwargs)
+
+
+def to_tensor(image: np.ndarray):  # type: ignore[no-untyped-def]
+    """(H, W, 3) uint8 -> (3, H, W) float32 in [-1, 1]."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(127.5).sub(1.0)
+
+
+def to_image(tensor) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """(3, H, W) in [-1, 1] -> (H, W, 3) uint8."""
+    t = tensor.detach().float().clamp(-1, 1).add(1).mul(127.5).round().to("cpu")
+    return t.permute(1, 2, 0).numpy().astype(np.uint8)

@@ -1,0 +1,26 @@
+"""Procedural window-like images for tests and smoke runs: no files needed.
+
+Domain B ("clean"): a dark cabin with a bright face-like ellipse. Domain A: the same kind of scene
+plus a bright, blurred, coloured reflection streak. Deterministic in (seed, index).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def toy_image(index: int, domain: str, size: int = 64, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng([seed, index, 0 if domain == "B" else 1])
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    img = np.zeros((size, size, 3), np.float32)
+    img[:] = rng.uniform(0.05, 0.2, 3)  # cabin
+    cx, cy, r = rng.uniform(0.35, 0.65), rng.uniform(0.35, 0.6), rng.uniform(0.12, 0.22)
+    face = ((xx - cx) / (0.8 * r)) ** 2 + ((yy - cy) / r) ** 2 < 1
+    img[face] = rng.uniform(0.5, 0.85) * np.array([1.0, 0.8, 0.65])
+    if domain == "A":
+        angle = rng.uniform(-1, 1)
+        band = np.exp(-(((xx - 0.5) * np.cos(angle) + (yy - 0.5) * np.sin(angle) - rng.uniform(-0.3, 0.3)) ** 2) / 0.02)
+        tint = rng.uniform(0.4, 1.0, 3)
+        img = img + rng.uniform(0.3, 0.7) * band[..., None] * tint
+    img += rng.normal(0, 0.01, img.shape)
+    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)

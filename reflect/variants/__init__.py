@@ -1,0 +1,3 @@
+"""Every variant module is imported here, which registers it (see reflect.registry)."""
+
+from reflect.variants import cyclegan  # noqa: F401

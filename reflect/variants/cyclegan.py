@@ -1,0 +1,125 @@
+"""CycleGAN (Zhu et al., ICCV 2017): two generators, two PatchGANs, cycle consistency.
+
+Paper names -> code: G: A->B is ``g_ab``; F: B->A is ``g_ba``; D_Y (judges B) is ``d_b``;
+D_X (judges A) is ``d_a``. A is "with reflections", B is "clean".
+
+Defaults follow the paper and the reference code: ResNet-9 generator at 256 px (use
+``n_blocks=6`` for 128 px), 70x70 PatchGAN, LSGAN, lambda_cyc = 10 per direction, identity
+weight 0.5 * lambda_cyc, image pools of 50, Adam(2e-4, betas 0.5/0.999).
+
+Added for this application: ``supervised`` -- an L1 term ``|G(A) - target|`` applied only to
+samples that come with a paired target (synthetic pairs mixed with real unpaired footage).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from reflect import losses
+from reflect.nn import ImagePool, PatchDiscriminator, ResnetGenerator, crop_to, init_weights, pad_to_multiple
+from reflect.registry import register
+from reflect.variants.base import Variant, VariantConfig, params_of
+
+
+@dataclass
+class CycleGANConfig(VariantConfig):
+    ngf: int = 64
+    ndf: int = 64
+    n_blocks: int = 9  # 9 for 256 px, 6 for 128 px
+    n_layers_d: int = 3  # 3 -> 70x70 PatchGAN
+    norm: str = "instance"
+    upsample: str = "transposed"  # transposed | nearest | bilinear | pixel_shuffle
+    dropout: float = 0.0
+    gan_mode: str = "lsgan"
+    pool_size: int = 50
+    lambda_cyc: float = 10.0
+    lambda_idt: float = 0.5  # identity weight = lambda_idt * lambda_cyc
+    lambda_sup: float = 0.0  # supervised L1 on paired samples (0 = off)
+
+
+@register("cyclegan")
+class CycleGAN(Variant):
+    Config = CycleGANConfig
+    generator_modules = ("g_ab", "g_ba")
+
+    def __init__(self, cfg: CycleGANConfig) -> None:
+        super().__init__(cfg)
+        self.cfg: CycleGANConfig = cfg
+        self.g_ab = self.make_generator(cfg)  # G
+        self.g_ba = self.make_generator(cfg)  # F
+        self.d_a = self.make_discriminator(cfg)  # D_X
+        self.d_b = self.make_discriminator(cfg)  # D_Y
+        for m in (self.g_ab, self.g_ba, self.d_a, self.d_b):
+            init_weights(m, cfg.init, cfg.init_gain)
+        self.pool_a = ImagePool(cfg.pool_size)  # past fake A images, for d_a
+        self.pool_b = ImagePool(cfg.pool_size)
+
+    # Specialisations (DiscoGAN) override these two.
+    @staticmethod
+    def make_generator(cfg: Any) -> torch.nn.Module:
+        return ResnetGenerator(
+            cfg.in_channels, cfg.out_channels, ngf=cfg.ngf, n_blocks=cfg.n_blocks,
+            norm=cfg.norm, upsample=cfg.upsample, dropout=cfg.dropout,
+        )
+
+    @staticmethod
+    def make_discriminator(cfg: Any) -> torch.nn.Module:
+        return PatchDiscriminator(cfg.out_channels, ndf=cfg.ndf, n_layers=cfg.n_layers_d, norm=cfg.norm)
+
+    @classmethod
+    def default_loss_weights(cls, cfg: CycleGANConfig) -> dict[str, float]:
+        w = {
+            "d_a": 1.0, "d_b": 1.0, "adv_ab": 1.0, "adv_ba": 1.0,
+            "cycle_a": cfg.lambda_cyc, "cycle_b": cfg.lambda_cyc,
+        }
+        if cfg.lambda_idt > 0:
+            w |= {"idt_a": cfg.lambda_idt * cfg.lambda_cyc, "idt_b": cfg.lambda_idt * cfg.lambda_cyc}
+        if cfg.lambda_sup > 0:
+            w["supervised"] = cfg.lambda_sup
+        return w
+
+    def param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
+        return {"generator": params_of(self.g_ab, self.g_ba), "discriminator": params_of(self.d_a, self.d_b)}
+
+    def discriminator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        real_a, real_b = batch["A"], batch["B"]
+        with torch.no_grad():
+            fake_b = self.pool_b.query(self.g_ab(real_a))  # G(A), from the history pool
+            fake_a = self.pool_a.query(self.g_ba(real_b))  # F(B)
+        mode = self.cfg.gan_mode
+        return {
+            "d_a": losses.d_loss(mode, self.d_a(real_a), self.d_a(fake_a)),
+            "d_b": losses.d_loss(mode, self.d_b(real_b), self.d_b(fake_b)),
+        }
+
+    def generator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        real_a, real_b = batch["A"], batch["B"]
+        fake_b = self.g_ab(real_a)  # G(A)
+        fake_a = self.g_ba(real_b)  # F(B)
+        mode = self.cfg.gan_mode
+        out = {
+            "adv_ab": losses.g_loss(mode, self.d_b(fake_b)),
+            "adv_ba": losses.g_loss(mode, self.d_a(fake_a)),
+            "cycle_a": losses.l1(self.g_ba(fake_b), real_a),  # |F(G(A)) - A|
+            "cycle_b": losses.l1(self.g_ab(fake_a), real_b),  # |G(F(B)) - B|
+        }
+        if self.cfg.lambda_idt > 0:
+            out["idt_a"] = losses.l1(self.g_ba(real_a), real_a)  # F should leave A images alone
+            out["idt_b"] = losses.l1(self.g_ab(real_b), real_b)
+        if self.cfg.lambda_sup > 0:
+            if "A_target" in batch:
+                out["supervised"] = losses.masked_l1(fake_b, batch["A_target"], batch["has_target"])
+            else:
+                out["supervised"] = fake_b.sum() * 0.0
+        return out
+
+    def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:
+        """(B, C, H, W) in [-1, 1] -> same shape. ``target='A'`` runs F (B->A); default G (A->B)."""
+        if target not in (None, "B", "A"):
+            raise ValueError(f"cyclegan translates to 'A' or 'B', not {target!r}")
+        g = self.g_ba if target == "A" else self.g_ab
+        h, w = x.shape[-2], x.shape[-1]
+        return crop_to(g(pad_to_multiple(x, g.stride)), h, w)
