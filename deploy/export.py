@@ -1,0 +1,279 @@
+"""Export a trained generator to ONNX, with a parity check against torch built in.
+
+The graph comes from the dynamo exporter (``torch.onnx.export(..., dynamo=True)``) with named
+dynamic axes ``batch``, ``height`` and ``width``: :func:`reflect.nn.utils.pad_to_multiple` pads
+with symbolic shapes, so one graph serves any frame size. It is then simplified with onnx's own
+tooling (the onnxscript optimizer: constant folding, dead-node removal; onnx shape inference),
+checked with ``onnx.checker`` and written atomically. Finally torch and ONNX Runtime run the same
+inputs at two sizes (one not a multiple of the generator stride, one not a multiple of the
+training size) and the largest absolute difference must stay below a tolerance.
+
+Graph contract (also written into the model's ``metadata_props``):
+
+* two-domain variants: ``input`` (N, 3, H, W) float32 RGB in [-1, 1] -> ``output`` (same);
+* multi-domain variants that define ``export_module_multidomain()``: a second input
+  ``target_index`` (N,) int64 picks each frame's target domain (an index into ``domains``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from deploy.errors import ModelFileError, ParityError
+from reflect.errors import ConfigError
+from reflect.utils.atomic import atomic_write_bytes
+
+if TYPE_CHECKING:
+    import onnx
+
+    from reflect.config import ExperimentConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OPSET = 18
+MIN_OPSET = 17
+INPUT = "input"
+TARGET_INDEX = "target_index"
+OUTPUT = "output"
+INPUT_RANGE = "[-1,1]"
+NORMALIZATION = "x = rgb_uint8 / 127.5 - 1 (output likewise)"
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_onnx` wrote and how well it agrees with torch."""
+
+    path: Path
+    metadata: dict[str, str]
+    #: "NxCxHxW" -> largest absolute difference torch vs onnxruntime
+    parity: dict[str, float] = field(default_factory=dict)
+    tolerance: float = 1e-4
+    nodes_before: int = 0
+    nodes_after: int = 0
+
+    @property
+    def max_abs_diff(self) -> float:
+        return max(self.parity.values(), default=0.0)
+
+
+def is_multidomain(variant: nn.Module) -> bool:
+    """A variant exports a ``target_index`` input when it has more than two domains and says how."""
+    domains = tuple(getattr(variant, "domains", ("A", "B")))
+    return len(domains) > 2 and callable(getattr(variant, "export_module_multidomain", None))
+
+
+def export_graph_module(variant: nn.Module, target: str | None) -> tuple[nn.Module, bool]:
+    """The module to trace and whether it takes ``target_index`` as a second input."""
+    domains = tuple(getattr(variant, "domains", ("A", "B")))
+    if is_multidomain(variant) and target is None:
+        module = variant.export_module_multidomain()  # type: ignore[operator]
+        return module.eval(), True
+    if len(domains) > 2 and target is None:
+        raise ConfigError(
+            f"variant '{getattr(variant, 'name', '?')}' has domains {list(domains)} but no "
+            "export_module_multidomain(); pass a target domain to export one direction"
+        )
+    if target is not None and target not in domains:
+        raise ConfigError(f"unknown target domain '{target}'; valid: {', '.join(domains)}")
+    return variant.export_module(target).eval(), False  # type: ignore[operator]
+
+
+def load_onnx(path: str | Path) -> onnx.ModelProto:
+    """Load and structurally check an ONNX file; a missing, truncated or invalid file is a
+    :class:`~deploy.errors.ModelFileError` that names it."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    p = Path(path)
+    if not p.is_file():
+        raise ModelFileError(f"ONNX model {p} does not exist")
+    if p.stat().st_size == 0:
+        raise ModelFileError(f"ONNX model {p} is empty")
+    try:
+        model = onnx.load(str(p))
+        onnx.checker.check_model(model)
+    except (DecodeError, onnx.checker.ValidationError, ValueError, OSError, RuntimeError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise ModelFileError(f"ONNX model {p} is truncated or not a valid ONNX file ({first})") from None
+    if not model.graph.node or not model.graph.output:
+        raise ModelFileError(f"ONNX model {p} is truncated or not a valid ONNX file (its graph is empty)")
+    return model
+
+
+def read_metadata(model: str | Path | onnx.ModelProto) -> dict[str, str]:
+    """The ``metadata_props`` of an ONNX model (a path is loaded and checked first)."""
+    proto = load_onnx(model) if isinstance(model, (str, Path)) else model
+    return {p.key: p.value for p in proto.metadata_props}
+
+
+def default_parity_sizes(train_size: int = 256) -> list[tuple[int, int, int]]:
+    """(batch, height, width) samples: 67x45 (not a multiple of any generator stride) and a
+    batch of two at a size that is not a multiple of the training size."""
+    h, w = train_size + 12, train_size + 20
+    if h % train_size == 0 or w % train_size == 0:  # tiny train sizes
+        h, w = h + 1, w + 3
+    return [(1, 67, 45), (2, h, w)]
+
+
+def optimize_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Constant folding and dead-code removal (onnxscript optimizer), then shape inference."""
+    import onnx
+    import onnxscript.optimizer
+
+    model = onnxscript.optimizer.optimize(model, num_iterations=2)
+    return onnx.shape_inference.infer_shapes(model, check_type=True, data_prop=True)
+
+
+def _name_output_axes(model: onnx.ModelProto) -> None:
+    """The output has the input's shape: give it the same axis names instead of the exporter's
+    symbolic expressions (``Min(height, 4*((height + ...)))``)."""
+    for out in model.graph.output:
+        dims = out.type.tensor_type.shape.dim
+        if len(dims) == 4:
+            for i, name in ((0, "batch"), (2, "height"), (3, "width")):
+                dims[i].Clear()
+                dims[i].dim_param = name
+
+
+def export_onnx(
+    variant: nn.Module,
+    out: str | Path,
+    *,
+    target: str | None = None,
+    cfg: ExperimentConfig | None = None,
+    ema_used: bool = False,
+    opset: int = DEFAULT_OPSET,
+    parity_sizes: list[tuple[int, int, int]] | None = None,
+    tolerance: float = 1e-4,
+    extra_metadata: dict[str, str] | None = None,
+) -> ExportResult:
+    """Export ``variant``'s generator to ``out`` and check it against torch.
+
+    Raises :class:`~deploy.errors.ParityError` (after writing the file, so it can be inspected)
+    when ONNX Runtime and torch differ by more than ``tolerance`` anywhere.
+    """
+    import onnx
+
+    if opset < MIN_OPSET:
+        raise ConfigError(f"opset {opset} is too old; use {MIN_OPSET} or newer")
+    variant = variant.eval()
+    module, multi = export_graph_module(variant, target)
+    domains = [str(d) for d in getattr(variant, "domains", ("A", "B"))]
+    batch, height, width = (torch.export.Dim(n, min=1) for n in ("batch", "height", "width"))
+    example: tuple[torch.Tensor, ...] = (torch.zeros(2, 3, 64, 64),)
+    dynamic: tuple[dict[int, Any], ...] = ({0: batch, 2: height, 3: width},)
+    input_names = [INPUT]
+    if multi:
+        example += (torch.zeros(2, dtype=torch.long),)
+        dynamic += ({0: batch},)
+        input_names.append(TARGET_INDEX)
+    with torch.no_grad():
+        program = torch.onnx.export(
+            module, example, dynamo=True, dynamic_shapes=dynamic, input_names=input_names,
+            output_names=[OUTPUT], opset_version=opset, optimize=False, verbose=False,
+        )
+    model = program.model_proto
+    nodes_before = len(model.graph.node)
+    model = optimize_onnx(model)
+    _name_output_axes(model)
+    metadata = {
+        "variant": str(getattr(variant, "name", type(variant).__name__)),
+        "config_hash": _config_hash(cfg),
+        "input_range": INPUT_RANGE,
+        "normalization": NORMALIZATION,
+        "layout": "NCHW",
+        "color": "RGB",
+        "domains": json.dumps(domains),
+        "target": "" if multi else (target or domains[-1]),
+        "inputs": json.dumps(input_names),
+        "ema": "true" if ema_used else "false",
+        "opset": str(opset),
+        "train_size": str(cfg.data.crop_size) if cfg is not None else "",
+        **(extra_metadata or {}),
+    }
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, metadata)
+    model.producer_name = "reflect"
+    model.doc_string = f"reflect {metadata['variant']} generator; input {INPUT_RANGE} NCHW RGB"
+    onnx.checker.check_model(model, full_check=True)
+    path = Path(out)
+    atomic_write_bytes(path, model.SerializeToString())
+    result = ExportResult(path, metadata, tolerance=tolerance, nodes_before=nodes_before,
+                          nodes_after=len(model.graph.node))
+    train_size = cfg.data.crop_size if cfg is not None else 256
+    sizes = parity_sizes if parity_sizes is not None else default_parity_sizes(train_size)
+    result.parity = parity_check(module, path, sizes, multidomain=multi, n_domains=len(domains))
+    worst = result.max_abs_diff
+    if not worst <= tolerance:  # also catches NaN
+        raise ParityError(
+            f"ONNX model {path} differs from torch by {worst:.3g} (tolerance {tolerance:g}) "
+            f"at {', '.join(f'{k}: {v:.3g}' for k, v in result.parity.items())}"
+        )
+    return result
+
+
+def parity_check(
+    module: nn.Module,
+    onnx_path: str | Path,
+    sizes: list[tuple[int, int, int]],
+    *,
+    multidomain: bool = False,
+    n_domains: int = 2,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Run torch and ONNX Runtime (CPU) on the same random frames; "NxCxHxW" -> max |diff|."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    gen = torch.Generator().manual_seed(seed)
+    diffs: dict[str, float] = {}
+    for n, h, w in sizes:
+        x = torch.rand(n, 3, h, w, generator=gen) * 2 - 1  # (N,3,H,W) in [-1, 1]
+        feeds: dict[str, np.ndarray] = {INPUT: x.numpy()}
+        args: tuple[torch.Tensor, ...] = (x,)
+        if multidomain:
+            idx = torch.arange(n) % n_domains
+            feeds[TARGET_INDEX] = idx.numpy()
+            args += (idx,)
+        with torch.no_grad():
+            ref = module(*args).numpy()
+        got = session.run([OUTPUT], feeds)[0]
+        if got.shape != ref.shape:
+            raise ParityError(f"ONNX model {onnx_path} returned shape {got.shape} for {x.shape}, torch {ref.shape}")
+        diffs[f"{n}x3x{h}x{w}"] = float(np.abs(got - ref).max())
+    return diffs
+
+
+def export_checkpoint(
+    checkpoint: str | Path,
+    out: str | Path,
+    *,
+    target: str | None = None,
+    use_ema: bool = True,
+    **kwargs: Any,
+) -> ExportResult:
+    """Load a reflect checkpoint (EMA generator when it has one) and :func:`export_onnx` it."""
+    from reflect.checkpoint import load_checkpoint, load_variant
+
+    ckpt = load_checkpoint(checkpoint)
+    ema_used = bool(use_ema and ckpt.get("ema"))
+    variant, cfg = load_variant(checkpoint, use_ema=use_ema)
+    extra = {"checkpoint": Path(ckpt["path"]).name, "step": str(ckpt.get("step", ""))}
+    return export_onnx(variant, out, target=target, cfg=cfg, ema_used=ema_used,
+                       extra_metadata=extra, **kwargs)
+
+
+def _config_hash(cfg: ExperimentConfig | None) -> str:
+    if cfg is None:
+        return ""
+    from reflect.config import config_hash
+
+    return config_hash(cfg)
