@@ -100,7 +100,7 @@ def to_tensor(image: np.ndarray):  # type: ignore[no-untyped-def]
     """(H, W, 3) uint8 -> (3, H, W) float32 in [-1, 1]."""
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(127.5).sub(1.0)
+    return torch.from_numpy(np.require(image, requirements=["C", "W"])).permute(2, 0, 1).float().div(127.5).sub(1.0)
 
 
 def to_image(tensor) -> np.ndarray:  # type: ignore[no-untyped-def]

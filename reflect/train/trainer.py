@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
@@ -144,7 +145,8 @@ class Trainer:
         return {k: v.to(self.device, non_blocking=nb) if torch.is_tensor(v) else v for k, v in batch.items()}
 
     # ------------------------------------------------------------------------------------------
-    def _phase(self, phase: str, batch: dict[str, Any]) -> dict[str, float]:
+    def _phase(self, phase: str, batch: dict[str, Any]) -> tuple[dict[str, float], bool]:
+        """One update of ``phase``'s param groups; returns (loss values, whether it was finite)."""
         own = self.phase_params[phase]
         own_ids = {id(p) for p in own}
         frozen = [p for p in self.model.parameters() if p.requires_grad and id(p) not in own_ids]
@@ -159,8 +161,11 @@ class Trainer:
             total = self._weighted_sum(losses)
             values = {k: float(v.detach()) for k, v in losses.items()}
             if not math.isfinite(float(total.detach())):
-                self._bad_step(phase, values)
-                return values
+                bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+                log.warning("step %d: non-finite %s loss %s; step skipped", self.step + 1, phase, bad)
+                for name in self.phases[phase]:
+                    self.optimizers[name].zero_grad(set_to_none=True)
+                return values, False
             scaler = self.scalers[phase]
             scaler.scale(total).backward()
             dist_utils.average_gradients(own, self.dist)
@@ -172,8 +177,7 @@ class Trainer:
             for opt in opts:
                 scaler.step(opt)
             scaler.update()
-            self.bad_steps = 0
-            return values
+            return values, True
         finally:
             for p in frozen:
                 p.requires_grad_(True)
@@ -194,28 +198,28 @@ class Trainer:
             raise ValueError("every loss of this phase has weight 0: nothing to optimise")
         return total
 
-    def _bad_step(self, phase: str, values: dict[str, float]) -> None:
-        self.bad_steps += 1
-        bad = {k: v for k, v in values.items() if not math.isfinite(v)}
-        log.warning("step %d: non-finite %s loss %s; step skipped (%d in a row)", self.step, phase, bad, self.bad_steps)
-        for name in self.phases[phase]:
-            self.optimizers[name].zero_grad(set_to_none=True)
-        if self.bad_steps >= self.cfg.train.max_bad_steps:
-            raise TrainingDiverged(
-                f"training diverged: {self.bad_steps} consecutive steps with non-finite losses "
-                f"(last: {bad}); lower the learning rate, enable train.grad_clip, or use train.amp=none"
-            )
-
     # ------------------------------------------------------------------------------------------
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         self.model.train()
         batch = self._to_device(batch)
         values: dict[str, float] = {}
+        ok = True
         for _ in range(self.cfg.train.d_steps):
-            values |= self._phase("discriminator", batch)
-        values |= self._phase("generator", batch)
-        for s in self.schedulers.values():
-            s.step()
+            v, fine = self._phase("discriminator", batch)
+            values, ok = values | v, ok and fine
+        v, fine = self._phase("generator", batch)
+        values, ok = values | v, ok and fine
+        self.bad_steps = 0 if ok else self.bad_steps + 1
+        if self.bad_steps >= self.cfg.train.max_bad_steps:
+            bad = {k: x for k, x in values.items() if not math.isfinite(x)}
+            raise TrainingDiverged(
+                f"training diverged: {self.bad_steps} consecutive steps with non-finite losses "
+                f"(last: {bad}); lower the learning rate, enable train.grad_clip, or use train.amp=none"
+            )
+        with warnings.catch_warnings():  # a skipped (non-finite) first step is expected here
+            warnings.filterwarnings("ignore", message="Detected call of")
+            for s in self.schedulers.values():
+                s.step()
         if self.ema is not None:
             self.ema.update(self._generator_modules())
         self.step += 1

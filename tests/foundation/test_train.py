@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from reflect.checkpoint import list_checkpoints, load_checkpoint
+from reflect.config import load_config
+from reflect.errors import TrainingDiverged
+from reflect.train import Trainer, resume_config, train
+from tests.conftest import smoke_overrides
+
+SMOKE = "configs/smoke.yaml"
+
+
+def test_twenty_steps_lower_the_cycle_loss(repo, tmp_path):
+    cfg = load_config(repo / SMOKE, smoke_overrides(tmp_path, steps=20, **{"train.decay_steps": 0}))
+    hist = train(cfg).history
+    assert len(hist) == 20
+    assert all(math.isfinite(v) for rec in hist for v in rec.values())
+    cyc = [r["cycle_a"] + r["cycle_b"] for r in hist]
+    assert sum(cyc[-3:]) / 3 < 0.8 * sum(cyc[:3]) / 3, cyc
+    # run folder: config, checkpoints (keep last K), samples, metrics
+    run = cfg.run_dir
+    assert (run / "config.yaml").is_file()
+    assert [p.name for p in list_checkpoints(run)] == ["step_000000010.pt", "step_000000020.pt"]
+    assert (run / "samples" / "step_000000020.png").is_file()
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 20
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_equals_uninterrupted(repo, tmp_path, workers):
+    common = {"train.decay_steps": 4, "data.num_workers": workers, "train.ema": 0.9, "train.checkpoint_every": 100}
+    straight = train(load_config(repo / SMOKE, smoke_overrides(tmp_path, "straight", 6, **common)))
+
+    first = Trainer(load_config(repo / SMOKE, smoke_overrides(tmp_path, "split", 6, **common)))
+    first.fit(until=3)
+    assert first.step == 3
+    resumed = train(resume_config(tmp_path / "split"), resume=True)
+
+    assert resumed.step == straight.step == 6
+    assert resumed.lr == pytest.approx(straight.lr)
+    for a, b in [(straight.model.state_dict(), resumed.model.state_dict()),
+                 (straight.ema.state_dict()["g_ab"], resumed.ema.state_dict()["g_ab"])]:
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=0, msg=k)
+    # the metrics log holds each step once
+    steps = [int(line.split(",")[0].split(":")[1]) for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_checkpoint_holds_everything_needed(repo, tmp_path):
+    cfg = load_config(repo / SMOKE, smoke_overrides(tmp_path, steps=2))
+    train(cfg)
+    ckpt = load_checkpoint(cfg.run_dir)
+    assert ckpt["variant"] == "cyclegan" and ckpt["step"] == 2
+    assert set(ckpt["optimizers"]) == {"generator", "discriminator"}
+    assert len(ckpt["training_state"]["pool_a"]["images"]) == 2
+    assert ckpt["config"]["model"]["ngf"] == 8
+
+
+def test_nan_losses_are_skipped_then_stop(repo, tmp_path, monkeypatch):
+    cfg = load_config(repo / SMOKE, smoke_overrides(tmp_path, steps=20, **{"train.max_bad_steps": 3}))
+    trainer = Trainer(cfg)
+    real = trainer.model.generator_losses
+
+    def poisoned(batch):
+        out = real(batch)
+        out["cycle_a"] = out["cycle_a"] * float("nan")
+        return out
+
+    monkeypatch.setattr(trainer.model, "generator_losses", poisoned)
+    before = {k: v.clone() for k, v in trainer.model.g_ab.state_dict().items()}
+    with pytest.raises(TrainingDiverged, match="3 consecutive steps"):
+        trainer.fit()
+    assert trainer.step == 2  # two skipped steps completed, the third raised
+    for k, v in trainer.model.g_ab.state_dict().items():
+        assert torch.equal(v, before[k]), "a skipped step must not change the generator"
+
+
+def test_bf16_autocast_and_grad_clip_on_cpu(repo, tmp_path):
+    cfg = load_config(repo / SMOKE, smoke_overrides(tmp_path, steps=2, **{"train.amp": "bf16", "train.grad_clip": 1.0}))
+    hist = train(cfg).history
+    assert all(math.isfinite(r["cycle_a"]) for r in hist)
+
+
+def test_fp16_on_cpu_is_refused(repo, tmp_path):
+    from reflect.errors import ConfigError
+
+    cfg = load_config(repo / SMOKE, smoke_overrides(tmp_path, **{"train.amp": "fp16", "train.device": "cpu"}))
+    with pytest.raises(ConfigError, match="fp16 needs a CUDA"):
+        Trainer(cfg)
+
+
+def test_torchrun_world_size_one_gloo(repo, tmp_path):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=1", "--master_port=29533",
+           "-m", "reflect", "train", str(repo / SMOKE), *smoke_overrides(tmp_path, "ddp", 2)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=repo)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert load_checkpoint(tmp_path / "ddp")["step"] == 2
+
+
+def test_supervised_term_uses_only_paired_samples(repo, tmp_path):
+    from reflect.variants.cyclegan import CycleGAN, CycleGANConfig
+
+    torch.manual_seed(0)
+    m = CycleGAN(CycleGANConfig(ngf=8, ndf=8, n_blocks=1, lambda_sup=1.0))
+    a, b = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    batch = {"A": a, "B": b, "A_target": torch.zeros_like(a), "has_target": torch.tensor([False, False])}
+    assert m.generator_losses(batch)["supervised"].item() == 0.0
+    batch["has_target"] = torch.tensor([True, False])
+    sup = m.generator_losses(batch)["supervised"]
+    assert sup.item() == pytest.approx(m.translate(a[:1]).abs().mean().item(), rel=1e-5)
