@@ -1,0 +1,276 @@
+"""``reflect clean``: batch cleaning of folders of images and videos, resumable after ``kill -9``.
+
+Decoder processes (:mod:`pipelines.batch_clean.decode`) read the inputs; the main process crops
+each frame's window region, translates batches with any :class:`deploy.translator.Translator`
+backend and pastes the cleaned region back (or keeps the crop); a writer thread
+(:mod:`pipelines.batch_clean.writer`) encodes outputs atomically and records them in the job
+database (:mod:`pipelines.batch_clean.jobdb`).
+
+Deterministic backends give byte-identical outputs whether or not a job was interrupted: every
+translated batch is padded to the same size (CPU convolutions can round differently for another
+batch size), and a video is always re-encoded from its first frame.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+import os
+import queue
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipelines.batch_clean.decode import worker
+from pipelines.batch_clean.inputs import Roi, clip_roi, discover, input_root, load_rois, roi_for
+from pipelines.batch_clean.jobdb import JobDB
+from pipelines.batch_clean.writer import CODECS, Writer, video_output_rel
+from reflect.errors import ConfigError
+from reflect.utils.atomic import atomic_write_text, remove_stale_temporaries
+
+log = logging.getLogger(__name__)
+STATE_DIR = ".reflect"  # inside the output folder: job.sqlite, summary.json
+
+
+@dataclass
+class CleanOptions:
+    model: str
+    input: str
+    output: str
+    backend: str = "auto"
+    device: str = "cpu"
+    workers: int = 2
+    batch: int = 4
+    roi_file: str | None = None
+    write: str = "frame"  # frame: paste the cleaned window back | crop: write the cleaned window only
+    codec: str = "mp4v"  # mp4v (.mp4) | MJPG (.avi)
+    retry_errors: bool = False
+    restart: bool = False
+    progress: bool = True
+
+
+@dataclass
+class CleanSummary:
+    total: int
+    done: int
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    frames: int = 0  # frames translated in this run
+    seconds: float = 0.0
+    skipped: int = 0  # already done by an earlier run of the job
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"fps": round(self.fps, 3)}
+
+
+def job_paths(output: str | Path) -> tuple[Path, Path]:
+    state = Path(output) / STATE_DIR
+    return state / "job.sqlite", state / "summary.json"
+
+
+def _settings(opts: CleanOptions, rois: dict[str, Roi]) -> dict[str, Any]:
+    """What decides the bytes of the outputs; a restart must use the same."""
+    model = Path(opts.model).resolve()
+    return {
+        "input": str(Path(opts.input).resolve()),
+        "model": str(model),
+        "backend": opts.backend,
+        "rois": hashlib.sha256(json.dumps(rois, sort_keys=True).encode()).hexdigest()[:16],
+        "write": opts.write,
+        "codec": opts.codec,
+        "batch": opts.batch,
+    }
+
+
+def _validate(opts: CleanOptions) -> None:
+    if opts.workers < 1 or opts.batch < 1:
+        raise ConfigError(f"--workers ({opts.workers}) and --batch ({opts.batch}) must be at least 1")
+    if opts.write not in ("frame", "crop"):
+        raise ConfigError(f"--write must be 'frame' or 'crop', got '{opts.write}'")
+    if opts.codec not in CODECS:
+        raise ConfigError(f"--codec must be one of {', '.join(CODECS)}, got '{opts.codec}'")
+    if Path(opts.output).resolve() == input_root(opts.input).resolve():
+        raise ConfigError(f"--output {opts.output} must differ from the input folder")
+
+
+class _Batcher:
+    """Crops windows, translates padded batches, pastes results back, hands them to the writer."""
+
+    def __init__(self, translator: Any, opts: CleanOptions, writer: Writer) -> None:
+        self.t, self.opts, self.writer = translator, opts, writer
+        self.images: dict[tuple[int, int], list[tuple[int, str, np.ndarray, Roi]]] = {}
+        self.translated = 0
+
+    def translate(self, crops: np.ndarray) -> np.ndarray:
+        n, b = len(crops), self.opts.batch
+        if n < b and getattr(self.t, "deterministic", True):
+            pad = np.zeros((b - n, *crops.shape[1:]), np.uint8)
+            crops = np.concatenate([crops, pad])
+        out = self.t.translate(np.ascontiguousarray(crops))[:n]
+        self.translated += n
+        return out
+
+    def _place(self, frames: np.ndarray, roi: Roi, cleaned: np.ndarray) -> np.ndarray:
+        if self.opts.write == "crop":
+            return cleaned
+        x, y, w, h = roi
+        out = frames.copy()
+        out[:, y : y + h, x : x + w] = cleaned
+        return out
+
+    def add_image(self, item_id: int, rel: str, frame: np.ndarray, roi: Roi) -> None:
+        x, y, w, h = roi
+        bucket = self.images.setdefault((h, w), [])
+        bucket.append((item_id, rel, frame, roi))
+        if len(bucket) >= self.opts.batch:
+            self.flush((h, w))
+
+    def flush(self, key: tuple[int, int] | None = None) -> None:
+        for k in [key] if key is not None else list(self.images):
+            bucket = self.images.pop(k, [])
+            if not bucket:
+                continue
+            crops = np.stack([f[y : y + h, x : x + w] for _, _, f, (x, y, w, h) in bucket])
+            cleaned = self.translate(crops)
+            for (item_id, rel, frame, roi), c in zip(bucket, cleaned, strict=True):
+                self.writer.put("image", item_id, (rel, self._place(frame[None], roi, c[None])[0]))
+
+    def add_video_chunk(self, item_id: int, rel: str, frames: np.ndarray, roi: Roi, fps: float) -> None:
+        x, y, w, h = roi
+        cleaned = self.translate(frames[:, y : y + h, x : x + w])
+        self.writer.put("video", item_id, (rel, self._place(frames, roi, cleaned), fps))
+
+
+def _progress(enabled: bool, files_total: int) -> tuple[Any, Any]:
+    from tqdm import tqdm
+
+    files = tqdm(total=files_total, desc="files", unit="file", position=0, disable=not enabled)
+    frames = tqdm(desc="frames", unit="frame", position=1, disable=not enabled)
+    return files, frames
+
+
+def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
+    """Run (or resume) a cleaning job; returns its summary (also written to .reflect/summary.json)."""
+    _validate(opts)
+    rois = load_rois(opts.roi_file)
+    out_root, root = Path(opts.output), input_root(opts.input)
+    entries = discover(opts.input)
+    db_path, summary_path = job_paths(out_root)
+    out_root.mkdir(parents=True, exist_ok=True)
+    removed = remove_stale_temporaries(out_root)
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted run", removed)
+    db = JobDB(db_path)
+    try:
+        if opts.restart:
+            db.reset()
+        db.check_settings(_settings(opts, rois))
+        db.add_items(entries)
+        if opts.retry_errors:
+            db.retry_errors()
+        pending = db.pending()
+        skipped = db.count() - len(pending)
+        start = time.perf_counter()
+        frames = _process(opts, db, pending, root, rois, translator, skipped) if pending else 0
+        summary = CleanSummary(
+            total=db.count(), done=db.count("done"), errors=db.errors(), frames=frames,
+            seconds=time.perf_counter() - start, skipped=skipped,
+        )
+        atomic_write_text(summary_path, json.dumps(summary.to_dict(), indent=2))
+        return summary
+    finally:
+        db.close()
+
+
+def _process(
+    opts: CleanOptions, db: JobDB, pending: list[Any], root: Path, rois: dict[str, Roi], translator: Any,
+    skipped: int,
+) -> int:
+    ctx = mp.get_context("spawn")  # no fork after torch/OpenCV threads exist
+    task_q: Any = ctx.Queue()
+    out_q: Any = ctx.Queue(maxsize=max(4, 2 * opts.workers))
+    n_workers = min(opts.workers, len(pending))
+    for it in pending:
+        task_q.put((it.id, str(root / it.rel), it.kind))
+    for _ in range(n_workers):
+        task_q.put(None)
+    procs = [ctx.Process(target=worker, args=(task_q, out_q, opts.batch, os.getpid()), daemon=True)
+             for _ in range(n_workers)]
+    for p in procs:
+        p.start()
+    if translator is None:
+        from deploy.translator import load_translator
+
+        translator = load_translator(opts.model, backend=opts.backend, device=opts.device)
+    files_bar, frames_bar = _progress(opts.progress, len(pending) + skipped)
+    files_bar.update(skipped)
+
+    def on_done(item_id: int, n: int) -> None:
+        if item_id >= 0:
+            files_bar.update(1)
+        if n:
+            frames_bar.update(n)
+
+    writer = Writer(db, Path(opts.output), opts.codec, on_done)
+    writer.start()
+    batcher = _Batcher(translator, opts, writer)
+    items = {it.id: it for it in pending}
+    rois_by_id: dict[int, Roi] = {}
+    byes = 0
+    try:
+        while byes < n_workers:
+            try:
+                op, item_id, payload = out_q.get(timeout=0.1)
+            except queue.Empty:
+                batcher.flush()  # inputs are slow: do not hold back a partial batch
+                if not any(p.is_alive() for p in procs):
+                    try:
+                        op, item_id, payload = out_q.get(timeout=1.0)
+                    except queue.Empty:
+                        raise RuntimeError("a decoder process died unexpectedly") from None
+                else:
+                    continue
+            if op == "bye":
+                byes += 1
+                continue
+            it = items[item_id]
+            if op == "error":
+                writer.put("error", item_id, payload)
+            elif op == "frames":
+                frames, fps = payload
+                if item_id not in rois_by_id:
+                    try:
+                        rois_by_id[item_id] = clip_roi(roi_for(it.rel, rois), *frames.shape[1:3])
+                    except ValueError as e:
+                        writer.put("error", item_id, str(e))
+                        rois_by_id[item_id] = (-1, -1, -1, -1)
+                roi = rois_by_id[item_id]
+                if roi[0] < 0:
+                    continue
+                if it.kind == "image":
+                    batcher.add_image(item_id, it.rel, frames[0], roi)
+                else:
+                    batcher.add_video_chunk(item_id, video_output_rel(it.rel, opts.codec), frames, roi, fps)
+            elif op == "end" and it.kind == "video" and rois_by_id.get(item_id, (0,))[0] >= 0:
+                writer.put("video_end", item_id, video_output_rel(it.rel, opts.codec))
+        batcher.flush()
+        writer.finish()
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join(timeout=5)
+        files_bar.close()
+        frames_bar.close()
+        if writer.is_alive():
+            writer.q.put(None)
+            writer.join(timeout=30)
+    return batcher.translated

@@ -1,0 +1,132 @@
+"""The writer thread of a batch job: encodes outputs atomically, then marks them done.
+
+Images are written with :func:`reflect.data.io.write_image` (temp file + rename). A video is
+encoded into a temporary file next to its output and renamed only after its last frame, so a
+killed job never leaves a half-written video under the output name. Only after the rename is the
+item marked ``done`` in the job database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipelines.batch_clean.jobdb import JobDB
+from reflect.data.io import write_image
+from reflect.utils.atomic import atomic_path
+
+log = logging.getLogger(__name__)
+
+CODECS = {"mp4v": ".mp4", "MJPG": ".avi"}
+
+
+def video_output_rel(rel: str, codec: str) -> str:
+    p = Path(rel)
+    return p.with_suffix(CODECS[codec]).as_posix()
+
+
+class _OpenVideo:
+    def __init__(self, path: Path, fps: float, size: tuple[int, int], codec: str) -> None:
+        import cv2
+
+        self.cm = atomic_path(path)
+        self.tmp = self.cm.__enter__()
+        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter.fourcc(*codec), fps, size)
+        self.frames = 0
+        if not self.writer.isOpened():
+            self.abort()
+            raise OSError(f"OpenCV cannot write {codec} video {path}")
+
+    def write(self, frames: np.ndarray) -> None:
+        import cv2
+
+        for f in frames:
+            self.writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+        self.frames += len(frames)
+
+    def commit(self) -> None:
+        self.writer.release()
+        self.cm.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        self.writer.release()
+        with contextlib.suppress(OSError):
+            self.cm.__exit__(OSError, OSError("aborted"), None)
+
+
+class Writer(threading.Thread):
+    """Consumes ``(op, item_id, payload)`` messages; owns every database write while running."""
+
+    def __init__(self, db: JobDB, out_root: Path, codec: str, on_done: Callable[[int, int], None]) -> None:
+        super().__init__(name="reflect-writer", daemon=True)
+        self.db, self.out_root, self.codec, self.on_done = db, out_root, codec, on_done
+        self.q: queue.Queue[tuple[str, int, Any] | None] = queue.Queue(maxsize=16)
+        self.videos: dict[int, _OpenVideo] = {}
+        self.failed: set[int] = set()
+        self.exc: BaseException | None = None
+
+    def put(self, op: str, item_id: int, payload: Any) -> None:
+        if self.exc is not None:
+            raise RuntimeError("the writer thread failed") from self.exc
+        self.q.put((op, item_id, payload))
+
+    def finish(self) -> None:
+        self.q.put(None)
+        self.join()
+        if self.exc is not None:
+            raise RuntimeError("the writer thread failed") from self.exc
+
+    def run(self) -> None:
+        try:
+            while (msg := self.q.get()) is not None:
+                self._handle(*msg)
+        except BaseException as e:  # surfaced in the main thread by put()/finish()
+            self.exc = e
+        finally:
+            for v in self.videos.values():
+                v.abort()
+            self.videos.clear()
+
+    def _handle(self, op: str, item_id: int, payload: Any) -> None:
+        if item_id in self.failed and op != "error":
+            return
+        try:
+            if op == "image":
+                rel, image = payload
+                write_image(self.out_root / rel, image)
+                self.db.mark_done(item_id, rel, 1)
+                self.on_done(item_id, 1)
+            elif op == "video":
+                rel, frames, fps = payload
+                if item_id not in self.videos:
+                    h, w = frames.shape[1:3]
+                    self.videos[item_id] = _OpenVideo(self.out_root / rel, fps, (w, h), self.codec)
+                self.videos[item_id].write(frames)
+                self.on_done(-1, len(frames))
+            elif op == "video_end":
+                rel = payload
+                video = self.videos.pop(item_id)
+                video.commit()
+                self.db.mark_done(item_id, rel, video.frames)
+                self.on_done(item_id, 0)
+            elif op == "error":
+                if (video := self.videos.pop(item_id, None)) is not None:
+                    video.abort()
+                self.db.mark_error(item_id, str(payload))
+                self.on_done(item_id, 0)
+            else:
+                raise ValueError(f"unknown writer message {op!r}")
+        except OSError as e:
+            log.error("item %d: %s", item_id, e)
+            self.failed.add(item_id)
+            if (video := self.videos.pop(item_id, None)) is not None:
+                video.abort()
+            self.db.mark_error(item_id, f"cannot write output: {e}")
+            self.on_done(item_id, 0)

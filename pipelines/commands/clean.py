@@ -1,0 +1,53 @@
+"""reflect clean --model M --input DIR --output DIR"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "clean folders of images and videos (resumable job; outputs keep their relative paths)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="run folder, checkpoint (.pt), .onnx or TensorRT engine")
+    p.add_argument("--input", required=True, help="a folder (searched recursively) or one image/video file")
+    p.add_argument("--output", required=True, help="output folder; the job database lives in OUTPUT/.reflect/")
+    p.add_argument("--backend", default="auto", help="auto | torch | onnxruntime | tensorrt")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--workers", type=int, default=2, help="decoder processes (default 2)")
+    p.add_argument("--batch", type=int, default=4, help="frames per translation batch (default 4)")
+    p.add_argument("--roi", dest="roi_file", help="per-camera window rectangles: JSON/YAML {camera: [x, y, w, h]}")
+    p.add_argument("--write", choices=["frame", "crop"], default="frame",
+                   help="frame: paste the cleaned window back (default); crop: write only the window")
+    p.add_argument("--codec", choices=["mp4v", "MJPG"], default="mp4v", help="video re-encoding (.mp4 or .avi)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local processes (default) or a Ray cluster (optional extra: pip install 'reflect[ray]')")
+    p.add_argument("--ray-address", help="Ray cluster address (default: start a local cluster)")
+    p.add_argument("--retry-errors", action="store_true", help="try inputs that failed in an earlier run again")
+    p.add_argument("--restart", action="store_true", help="forget the job database and start over")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipelines.batch_clean.runner import CleanOptions, job_paths, run_clean
+
+    opts = CleanOptions(
+        model=args.model, input=args.input, output=args.output, backend=args.backend, device=args.device,
+        workers=args.workers, batch=args.batch, roi_file=args.roi_file, write=args.write, codec=args.codec,
+        retry_errors=args.retry_errors, restart=args.restart, progress=not args.no_progress,
+    )
+    if args.engine == "ray":
+        from pipelines.batch_clean.ray_engine import run_clean_ray
+
+        summary = run_clean_ray(opts, address=args.ray_address)
+    else:
+        summary = run_clean(opts)
+    db, summary_file = job_paths(args.output)
+    print(
+        f"cleaned {summary.done} of {summary.total} inputs ({summary.skipped} finished by an earlier run); "
+        f"{summary.frames} frames in {summary.seconds:.1f} s ({summary.fps:.1f} frames/s); "
+        f"{len(summary.errors)} error(s)"
+    )
+    for rel, error in summary.errors:
+        print(f"  error: {rel}: {error}")
+    print(f"job database: {db}; summary: {summary_file}")
+    return 1 if summary.errors else 0
