@@ -18,3 +18,8 @@ def masked_l1(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Ten
     per = (x.float() - y.float()).abs() * m
     denom = m.sum() * x[0].numel()
     return per.sum() / denom.clamp_min(1.0)
+
+
+def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean squared error (DiscoGAN's reconstruction distance)."""
+    return (x.float() - y.float()).pow(2).mean()

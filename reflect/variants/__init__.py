@@ -1,3 +1,8 @@
 """Every variant module is imported here, which registers it (see reflect.registry)."""
 
-from reflect.variants import cyclegan  # noqa: F401
+from reflect.variants import (
+    cyclegan,  # noqa: F401
+    discogan,  # noqa: F401
+    nicegan,  # noqa: F401
+    unit,  # noqa: F401
+)
