@@ -1,0 +1,94 @@
+"""reflect stream --model M --source SRC --sink SINK [--sink SINK ...]"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "clean a live stream or a video: bounded queues, drops under overload, HTTP preview and metrics"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="run folder, checkpoint (.pt), .onnx or TensorRT engine")
+    p.add_argument("--source", required=True,
+                   help="video file, image folder, camera index (0), rtsp:// or http:// URL, "
+                        "or synthetic://640x360?fps=30&seconds=10 (a test pattern)")
+    p.add_argument("--sink", action="append", required=True,
+                   help="out.mp4 / out.avi, a folder, or http://127.0.0.1:8080 (MJPEG preview at /, "
+                        "metrics at /metrics and /metrics.json); repeat for several")
+    p.add_argument("--backend", default="auto", help="auto | torch | onnxruntime | tensorrt")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--batch", type=int, default=4, help="frames per translation batch")
+    p.add_argument("--queue-size", type=int, default=8, help="frames each stage queue holds before dropping")
+    p.add_argument("--max-latency-ms", type=float, default=0.0,
+                   help="live sources: skip frames that cannot be out within this many ms (0: off)")
+    p.add_argument("--roi", help="clean only this window region: x,y,w,h in pixels")
+    p.add_argument("--detect", choices=["none", "faces"], default="none",
+                   help="faces: clean regions around detected faces (and count them)")
+    p.add_argument("--results", help="append per-frame results (face boxes, regions, latency) to this JSONL file")
+    p.add_argument("--realtime", action="store_true", help="read files and folders at their frame rate")
+    p.add_argument("--max-retries", type=int, default=10, help="reconnects in a row before giving up")
+    p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run to the end)")
+
+
+def _roi(text: str | None) -> tuple[int, int, int, int] | None:
+    from reflect.errors import ConfigError
+
+    if not text:
+        return None
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--roi '{text}' must be x,y,w,h (integers)") from None
+    if w <= 0 or h <= 0:
+        raise ConfigError(f"--roi '{text}': width and height must be positive")
+    return (x, y, x + w, y + h)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import signal
+    import threading
+
+    from deploy.translator import load_translator
+    from pipelines.stream.metrics import Metrics
+    from pipelines.stream.pipeline import StreamOptions, StreamPipeline
+    from pipelines.stream.sinks import HttpSink, open_sink
+    from pipelines.stream.sources import open_source
+
+    opts = StreamOptions(batch=args.batch, queue_size=args.queue_size, max_latency_ms=args.max_latency_ms,
+                         roi=_roi(args.roi), max_retries=args.max_retries)
+    source = open_source(args.source, realtime=args.realtime)
+    detector = None
+    if args.detect == "faces":
+        from pipelines.face_eval.backend import load_face_backend
+
+        detector = load_face_backend("dlib").detect_boxes
+    translator = load_translator(args.model, backend=args.backend, device=args.device)
+    metrics = Metrics()
+    sinks = [open_sink(s, fps=source.fps, metrics=metrics) for s in args.sink]
+    for s in sinks:
+        if isinstance(s, HttpSink):
+            print(f"preview: {s.url}  metrics: {s.url}metrics  {s.url}metrics.json", flush=True)
+    pipe = StreamPipeline(source, translator, sinks, opts, detector=detector, results=args.results, metrics=metrics)
+
+    def _stop(signum: int, _frame: object) -> None:
+        print(f"reflect stream: {signal.Signals(signum).name}, finishing frames in flight", flush=True)
+        pipe.stop()
+
+    old = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    timer = threading.Timer(args.duration, pipe.stop) if args.duration > 0 else None
+    if timer:
+        timer.daemon = True
+        timer.start()
+    try:
+        final = pipe.run()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        if timer:
+            timer.cancel()
+    lat = final["latency_ms"]["end_to_end"]
+    print(f"frames in {final['frames_in']}, out {final['frames_out']}, dropped {final['dropped']}, "
+          f"{final['fps']:.1f} fps, latency p50 {lat['p50']} ms p99 {lat['p99']} ms, reconnects {final['reconnects']}")
+    print(json.dumps(final), flush=True)
+    return 0

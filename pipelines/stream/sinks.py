@@ -1,0 +1,174 @@
+"""Stream sinks: video file, image folder, and a local HTTP endpoint (MJPEG preview + metrics).
+
+The video file is encoded into a temporary file and renamed when the stream ends (also on
+SIGINT/SIGTERM), so the output is always a complete, playable file. The HTTP sink serves, on
+127.0.0.1 only: ``/`` (a page with the preview), ``/preview.mjpg`` (multipart MJPEG),
+``/metrics`` (Prometheus text) and ``/metrics.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reflect.errors import ConfigError
+from reflect.utils.atomic import atomic_path, atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+
+class Sink:
+    def write(self, index: int, frame: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Flush and finish the output."""
+
+
+class VideoFileSink(Sink):
+    def __init__(self, path: str | Path, fps: float) -> None:
+        self.path, self.fps = Path(path), fps
+        self.codec = "MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"
+        self.writer: Any = None
+        self.cm: Any = None
+        self.frames = 0
+
+    def write(self, index: int, frame: np.ndarray) -> None:
+        import cv2
+
+        if self.writer is None:
+            self.cm = atomic_path(self.path)
+            tmp = self.cm.__enter__()
+            h, w = frame.shape[:2]
+            self.writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*self.codec), self.fps, (w, h))
+            if not self.writer.isOpened():
+                raise OSError(f"OpenCV cannot write {self.codec} video {self.path}")
+        self.writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        self.frames += 1
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+            self.cm.__exit__(None, None, None)
+            self.writer = None
+
+
+class ImageFolderSink(Sink):
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def write(self, index: int, frame: np.ndarray) -> None:
+        import cv2
+
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+        if ok:
+            atomic_write_bytes(self.folder / f"frame_{index:08d}.jpg", buf.tobytes())
+
+
+_PAGE = b"""<!doctype html><html><head><meta charset="utf-8"><title>reflect stream</title></head>
+<body style="font-family:sans-serif;background:#111;color:#eee"><h1>reflect stream</h1>
+<img src="/preview.mjpg" style="max-width:100%"><p><a href="/metrics.json" style="color:#9cf">metrics.json</a>
+&middot; <a href="/metrics" style="color:#9cf">metrics (Prometheus)</a></p></body></html>"""
+
+
+class HttpSink(Sink):
+    """Serves the latest frame as MJPEG and the pipeline's metrics; binds 127.0.0.1 only."""
+
+    def __init__(self, host: str, port: int, metrics: Any) -> None:
+        if host not in ("127.0.0.1", "localhost"):
+            raise ConfigError(f"the HTTP sink binds 127.0.0.1 only (got host '{host}'); put a proxy in front of it")
+        self.metrics = metrics
+        self._cond = threading.Condition()
+        self._jpeg: bytes | None = None
+        self._seq = 0
+        self._closed = False
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                log.debug("http: " + format, *args)
+
+            def _send(self, body: bytes, ctype: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802
+                path = urllib.parse.urlparse(self.path).path
+                if path == "/":
+                    self._send(_PAGE, "text/html; charset=utf-8")
+                elif path == "/metrics":
+                    self._send(sink.metrics.prometheus().encode(), "text/plain; version=0.0.4")
+                elif path == "/metrics.json":
+                    self._send(json.dumps(sink.metrics.snapshot()).encode(), "application/json")
+                elif path == "/preview.mjpg":
+                    self._stream()
+                else:
+                    self.send_error(404, "try /, /preview.mjpg, /metrics or /metrics.json")
+
+            def _stream(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.send_header("Cache-Control", "no-cache")
+                self.end_headers()
+                seen = -1
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    while True:
+                        with sink._cond:
+                            sink._cond.wait_for(lambda: sink._seq != seen or sink._closed, timeout=1.0)
+                            if sink._closed:
+                                return
+                            jpeg, seen = sink._jpeg, sink._seq
+                        if jpeg is None:
+                            continue
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n")
+                        self.wfile.write(f"Content-Length: {len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://{host}:{self.port}/"
+        self._thread = threading.Thread(target=self.server.serve_forever, name="reflect-http", daemon=True)
+        self._thread.start()
+
+    def write(self, index: int, frame: np.ndarray) -> None:
+        import cv2
+
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+        if ok:
+            with self._cond:
+                self._jpeg, self._seq = buf.tobytes(), self._seq + 1
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def open_sink(spec: str, *, fps: float, metrics: Any) -> Sink:
+    """``http://127.0.0.1:PORT`` (PORT 0 picks a free one), ``*.mp4``/``*.avi``, or a folder."""
+    parsed = urllib.parse.urlparse(spec)
+    if parsed.scheme in ("http", "https"):
+        return HttpSink(parsed.hostname or "", parsed.port if parsed.port is not None else 8080, metrics)
+    if parsed.scheme:
+        raise ConfigError(f"sink '{spec}': only http://127.0.0.1:PORT, a video file or a folder are supported")
+    p = Path(spec)
+    if p.suffix.lower() in (".mp4", ".avi", ".mov", ".mkv"):
+        return VideoFileSink(p, fps)
+    if p.suffix:
+        raise ConfigError(f"sink '{spec}': use a .mp4/.avi video file or a folder (no extension)")
+    return ImageFolderSink(p)
