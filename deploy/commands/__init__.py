@@ -1,0 +1,1 @@
+"""`reflect export` and `reflect bench`."""
