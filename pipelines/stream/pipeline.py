@@ -192,12 +192,14 @@ class StreamPipeline:
                 break
             if isinstance(f, Frame):
                 batch.append(f)
-        if self.opts.max_latency_ms > 0 and self.source.live:
+        if self.opts.max_latency_ms > 0 and self.source.live and batch:
+            # take the newest frames that can still leave in time; older ones are dropped
+            while isinstance(f := self.q_detected.get(0), Frame):
+                batch.append(f)
             budget = self.opts.max_latency_ms / 1e3 - self._translate_s * 1.5
             now = time.monotonic()
-            keep = [f for f in batch if now - f.t_capture <= budget]
-            for _ in range(len(batch) - len(keep)):
-                self.late.dropped += 1
+            keep = [f for f in batch if now - f.t_capture <= budget][-self.opts.batch :] or batch[-1:]
+            self.late.dropped += len(batch) - len(keep)
             batch = keep
         return batch
 
