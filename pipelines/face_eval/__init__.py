@@ -1,0 +1,1 @@
+"""Downstream face recognition before and after cleaning (``reflect faces eval``)."""

@@ -1,0 +1,1 @@
+"""Self-contained HTML reports (relative image files, matplotlib plots)."""
