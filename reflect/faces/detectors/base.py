@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, Union
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from reflect.faces.types import Faces
 
-ImagesLike = Union[torch.Tensor, Sequence[np.ndarray]]
+ImagesLike = torch.Tensor | Sequence[np.ndarray]
 
 
 class FaceDetector(Protocol):
