@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
-# Set up .venv if needed, then run the main job on bundled data.
+# Set up .venv if needed, then run the main job on the bundled sample faces: synthesise windshield
+# views, train a small demo model for a few minutes, clean stills and a video, evaluate face
+# recognition before/after, and write runs/demo/report.html (its path is printed at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export NO_ALBUMENTATIONS_UPDATE=1
-# Until `reflect demo` exists: a short CycleGAN training on generated window images (not a useful
-# model), ending with a translation of generated images.
-echo "reflect: no demo pipeline yet; training a tiny CycleGAN on generated images instead" >&2
-.venv/bin/reflect train configs/smoke.yaml train.steps=40 out_dir=runs
-echo "samples: runs/smoke/samples/"
+.venv/bin/reflect demo "$@"

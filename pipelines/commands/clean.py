@@ -19,9 +19,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--write", choices=["frame", "crop"], default="frame",
                    help="frame: paste the cleaned window back (default); crop: write only the window")
     p.add_argument("--codec", choices=["mp4v", "MJPG"], default="mp4v", help="video re-encoding (.mp4 or .avi)")
-    p.add_argument("--engine", choices=["local", "ray"], default="local",
-                   help="local processes (default) or a Ray cluster (optional extra: pip install 'reflect[ray]')")
-    p.add_argument("--ray-address", help="Ray cluster address (default: start a local cluster)")
     p.add_argument("--retry-errors", action="store_true", help="try inputs that failed in an earlier run again")
     p.add_argument("--restart", action="store_true", help="forget the job database and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -35,12 +32,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers, batch=args.batch, roi_file=args.roi_file, write=args.write, codec=args.codec,
         retry_errors=args.retry_errors, restart=args.restart, progress=not args.no_progress,
     )
-    if args.engine == "ray":
-        from pipelines.batch_clean.ray_engine import run_clean_ray
-
-        summary = run_clean_ray(opts, address=args.ray_address)
-    else:
-        summary = run_clean(opts)
+    summary = run_clean(opts)
     db, summary_file = job_paths(args.output)
     print(
         f"cleaned {summary.done} of {summary.total} inputs ({summary.skipped} finished by an earlier run); "
