@@ -50,7 +50,7 @@ class RetinaFaceDetector:
         if weights is None:
             raise FaceModelMissing(
                 "the retinaface detector needs a weights file: pass the path of Pytorch_Retinaface's "
-                "mobilenet0.25_Final.pth or Resnet50_Final.pth (--weights); weights are never downloaded"
+                "mobilenet0.25_Final.pth or Resnet50_Final.pth (weights=..., or --detector-weights on the command line); weights are never downloaded"
             )
         state = load_retinaface_state(weights)
         self.net = RetinaFaceNet(backbone or guess_backbone(state))
