@@ -117,7 +117,7 @@ def train_model(root: Path, data: Path, steps: int) -> Path:
     return root / "demo_model"
 
 
-def run_demo(out: str | Path = "runs/demo", steps: int = 600) -> Path:
+def run_demo(out: str | Path = "runs/demo", steps: int = 200) -> Path:
     from pipelines.batch_clean.runner import CleanOptions, run_clean
     from pipelines.face_eval.backend import FaceBackend
     from pipelines.face_eval.evaluate import run_face_eval

@@ -126,7 +126,7 @@ class HttpSink(Sink):
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     while True:
                         with sink._cond:
-                            sink._cond.wait_for(lambda: sink._seq != seen or sink._closed, timeout=1.0)
+                            sink._cond.wait_for(lambda s=seen: sink._seq != s or sink._closed, timeout=1.0)
                             if sink._closed:
                                 return
                             jpeg, seen = sink._jpeg, sink._seq
