@@ -143,3 +143,26 @@ class DlibFaceResNet(nn.Module):
                 aff.beta.copy_(flat[k:])
             w = torch.from_numpy(fcs[0].fields["params"].reshape(256, 128))  # dlib: (inputs, outputs)
             self.fc.weight.copy_(w.t())
+
+
+def export_onnx(model: DlibFaceResNet, path: str | Path, opset: int = 17) -> Path:
+    """Write ``model`` as ONNX (input ``chips`` (N,3,150,150) in [-1,1], output ``descriptors`` (N,128)).
+
+    Uses the TorchScript exporter: the graph is static apart from the batch axis (the input size is
+    fixed by dlib's ``input_rgb_image_sized<150>``). Written atomically.
+    """
+    import io
+    import warnings
+
+    from reflect.utils.atomic import atomic_write_bytes
+
+    buf = io.BytesIO()
+    x = torch.zeros(1, 3, CHIP_SIZE, CHIP_SIZE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings on add_prev's static shape arithmetic
+        torch.onnx.export(
+            model.eval().cpu(), (x,), buf, input_names=["chips"], output_names=["descriptors"],
+            dynamic_axes={"chips": {0: "n"}, "descriptors": {0: "n"}}, opset_version=opset, dynamo=False,
+        )
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)

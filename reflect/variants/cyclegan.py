@@ -38,6 +38,13 @@ class CycleGANConfig(VariantConfig):
     lambda_cyc: float = 10.0
     lambda_idt: float = 0.5  # identity weight = lambda_idt * lambda_cyc
     lambda_sup: float = 0.0  # supervised L1 on paired samples (0 = off)
+    # face identity 1 - cos(E(G(A)), E(A)) on faces found in A (reflect.losses.identity; 0 = off)
+    lambda_face: float = 0.0
+    face_detector: str = "mtcnn"  # mtcnn | retinaface | dlib-hog | dlib-cnn
+    face_embedder: str = "dlib-torch"  # dlib-torch | facenet (differentiable ones)
+    face_min_size: float = 24.0  # faces smaller than this (pixels) are skipped
+    face_detector_weights: str = ""  # retinaface .pth
+    face_embedder_weights: str = ""  # facenet InceptionResnetV1 state dict
 
 
 @register("cyclegan")
@@ -58,6 +65,8 @@ class CycleGAN(Variant):
             init_weights(m, cfg.init, cfg.init_gain)
         self.pool_a = ImagePool(cfg.pool_size)  # past fake A images, for d_a
         self.pool_b = ImagePool(cfg.pool_size)
+        # frozen face detector + embedder, a plain attribute: never in state_dict or param groups
+        self.face_id = _face_identity_loss(cfg) if cfg.lambda_face > 0 else None
 
     # Specialisations (DiscoGAN) override these two.
     @staticmethod
@@ -84,6 +93,8 @@ class CycleGAN(Variant):
             w |= {"idt_a": cfg.lambda_idt * cfg.lambda_cyc, "idt_b": cfg.lambda_idt * cfg.lambda_cyc}
         if cfg.lambda_sup > 0:
             w["supervised"] = cfg.lambda_sup
+        if cfg.lambda_face > 0:
+            w["face_id"] = cfg.lambda_face
         return w
 
     def param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
@@ -119,6 +130,8 @@ class CycleGAN(Variant):
                 out["supervised"] = losses.masked_l1(fake_b, batch["A_target"], batch["has_target"])
             else:
                 out["supervised"] = fake_b.sum() * 0.0
+        if self.face_id is not None:
+            out["face_id"] = self.face_id(fake_b, real_a)  # faces found in A, same landmarks on G(A)
         return out
 
     def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:
@@ -128,3 +141,17 @@ class CycleGAN(Variant):
         g = self.g_ba if target == "A" else self.g_ab
         h, w = x.shape[-2], x.shape[-1]
         return crop_to(g(pad_to_multiple(x, g.stride)), h, w)
+
+
+def _face_identity_loss(cfg: CycleGANConfig) -> losses.FaceIdentityLoss:
+    from reflect.errors import ConfigError
+    from reflect.faces.detectors import DETECTORS
+
+    if cfg.face_detector not in DETECTORS:
+        raise ConfigError(f"face_detector {cfg.face_detector!r} is not one of {', '.join(DETECTORS)}")
+    if cfg.face_embedder not in ("dlib-torch", "facenet"):
+        raise ConfigError(f"face_embedder {cfg.face_embedder!r} must be differentiable: dlib-torch or facenet")
+    return losses.FaceIdentityLoss(
+        cfg.face_detector, cfg.face_embedder, cfg.face_min_size,
+        detector_weights=cfg.face_detector_weights or None, embedder_weights=cfg.face_embedder_weights or None,
+    )
