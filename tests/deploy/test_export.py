@@ -60,7 +60,8 @@ def test_onnx_runs_the_ema_generator(exported) -> None:
     assert max(parity_check(raw.export_module(None).eval(), exported.onnx, sizes).values()) > 1e-4
 
 
-@pytest.mark.parametrize("name", registry.names())
+# cyclegan goes through the full path (trained checkpoint, CLI) in the ``exported`` fixture.
+@pytest.mark.parametrize("name", [n for n in registry.names() if n != "cyclegan"])
 def test_every_registered_variant_exports_within_1e4(name: str, tmp_path) -> None:
     variant = tiny_variant(name)
     domains = tuple(variant.domains)
