@@ -5,7 +5,7 @@
 2. synthetic windshield views of them: reflection layers from :mod:`data_tools.synth.reflections`
    (sky, foliage, buildings, street lights) blurred, Fresnel-weighted and added over the tinted face;
    a folder of stills and a short video with a drifting reflection;
-3. a *small demo model* (CycleGAN, ngf 16, 64 px) trained for a few minutes on those crops with
+3. a *small demo model* (CycleGAN, ngf 16, 48 px) trained for a few minutes on those crops with
    ``reflect train`` in a subprocess; it is not the bundled generator and is labelled as such;
 4. ``reflect clean`` on the stills and the video, then ``reflect faces eval`` before vs after;
 5. ``runs/demo/report.html`` (with metrics.json, roc.png, images/ beside it) and demo.json (timings).
@@ -109,8 +109,8 @@ def build_data(root: Path, crops: dict[str, list[np.ndarray]], seed: int = 0) ->
 def train_model(root: Path, data: Path, steps: int) -> Path:
     """Train the small demo model with ``reflect train`` in a subprocess (pipelines never import reflect.train)."""
     cfg = Path(__file__).resolve().parents[1] / "configs" / "cyclegan.yaml"
-    overrides = ["name=demo_model", f"out_dir={root}", f"data.root={data}", "data.load_size=72", "data.crop_size=64",
-                 "data.num_workers=0", "data.batch_size=1", "model.ngf=16", "model.ndf=16", "model.n_blocks=3",
+    overrides = ["name=demo_model", f"out_dir={root}", f"data.root={data}", "data.load_size=56", "data.crop_size=48",
+                 "data.num_workers=0", "data.batch_size=1", "model.ngf=16", "model.ndf=16", "model.n_blocks=2",
                  f"train.steps={steps}", f"train.decay_steps={steps // 2}", f"train.checkpoint_every={steps}",
                  f"train.sample_every={steps}", "train.log_every=50", "train.tensorboard=false"]
     subprocess.run([sys.executable, "-m", "reflect", "train", str(cfg), *overrides], check=True)
@@ -135,7 +135,7 @@ def run_demo(out: str | Path = "runs/demo", steps: int = 200) -> Path:
     video = run_clean(CleanOptions(str(model), str(d["video"]), str(root / "cleaned_video"), restart=True, progress=False))
     print("demo 4/5: face recognition before and after (reflect faces eval)", flush=True)
     strip = _video_strip(d["video"] / "checkpoint_cam.avi", root / "cleaned_video" / "checkpoint_cam.mp4", root)
-    notes = (f"Model: a SMALL DEMO MODEL (CycleGAN, ngf 16, 3 res-blocks, 64 px) trained here for {steps} steps "
+    notes = (f"Model: a SMALL DEMO MODEL (CycleGAN, ngf 16, 2 res-blocks, 48 px crops) trained here for {steps} steps "
              "on synthetic crops of the sample faces; it is not the bundled production generator, so do not "
              "read its numbers as the method's. Probes are synthetic windshield views (reflection layers from "
              "data_tools.synth); the 'clean probes' upper bound is in metrics.json.")
