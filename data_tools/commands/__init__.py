@@ -1,0 +1,1 @@
+"""``reflect synth`` and ``reflect dataset``: command modules for reflect/cli.py."""

@@ -1,0 +1,245 @@
+"""One synthetic windshield sample: (input with reflections, clean target, parameters, face boxes).
+
+Order of the model (linear light unless noted):
+
+1. cabin T with the occupants (display values), to NIR if the camera is in NIR mode, IR flash on
+   the faces; to linear light;                                                      [shared]
+2. glass: haze, transmission ``t`` and green-blue tint  -> the target            [shared]
+3. reflection R: source layer, false colour, ghosting ``R + c*shift(R)``, Gaussian blur, Fresnel
+   map ``r(x, y)``, overflow compensation; input = target + r*blur(R)        [input only]
+4. glare spots; in NIR mode the bright-glass veil                             [input only]
+5. motion blur (linear light), low resolution (display)                          [shared]
+6. sensor noise, 8-bit quantisation, JPEG re-compression                      [input only]
+
+Every term draws its parameters from its own generator seeded by ``(seed, index, term)``, so
+switching one term on or off leaves every other term's draw unchanged, and the same seed gives
+the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from data_tools.synth import camera, glass
+from data_tools.synth.cabin import plan_occupants, render_cabin
+from data_tools.synth.config import SynthConfig
+from data_tools.synth.faces import Face
+from data_tools.synth.reflections import PhotoBank, reflection_layer
+
+TERMS = {"cabin": 1, "reflection": 2, "ghost": 3, "glass": 4, "glare": 5, "false_colour": 6, "nir": 7,
+         "noise": 8, "motion_blur": 9, "jpeg": 10, "low_res": 11}
+
+# What a forced domain (multi-domain layout) switches: None leaves the term to its probability.
+_FORCE: dict[str, dict[str, Any]] = {
+    "clean": {"reflection": False, "glare": False, "false_colour": False, "nir": False},
+    "sky": {"reflection": True, "source": "sky", "glare": False, "false_colour": False, "nir": False},
+    "foliage": {"reflection": True, "source": "foliage", "glare": False, "false_colour": False, "nir": False},
+    "glare": {"glare": True, "false_colour": False, "nir": False},
+    "false_colour": {"reflection": True, "false_colour": True, "glare": False, "nir": False},
+    "nir": {"nir": True, "false_colour": False},
+}
+
+
+@dataclass
+class Sample:
+    input: np.ndarray  # (H, W, 3) uint8, with reflections
+    target: np.ndarray  # (H, W, 3) uint8, the same scene without them
+    params: dict[str, Any]  # every term: its drawn values, or None when not applied
+    faces: list[dict[str, Any]]  # role, identity, source, box [x1, y1, x2, y2] in output pixels
+    domain: str  # dominant reflection type (clean, sky, foliage, glare, false_colour, nir, photo, ...)
+
+
+def term_rng(seed: int, index: int, term: str) -> np.random.Generator:
+    return np.random.default_rng([seed, index, TERMS[term]])
+
+
+def _u(rng: np.random.Generator, r: list[float]) -> float:
+    return float(rng.uniform(r[0], r[1])) if r[1] > r[0] else float(r[0])
+
+
+def _decide(rng: np.random.Generator, enabled: bool, p: float, force: bool | None) -> bool:
+    draw = rng.random() < p  # always drawn, so the stream does not depend on the switches
+    if not enabled:
+        return False
+    return draw if force is None else force
+
+
+def _r(v: float) -> float:
+    return round(float(v), 4)
+
+
+class Synthesizer:
+    """Renders samples for a :class:`SynthConfig`; photos to reflect are loaded on first use."""
+
+    def __init__(self, cfg: SynthConfig, photos: PhotoBank | None = None) -> None:
+        self.cfg = cfg
+        self._photos = photos
+
+    @property
+    def photos(self) -> PhotoBank:
+        if self._photos is None:
+            self._photos = PhotoBank(self.cfg.reflection.folder)
+        return self._photos
+
+    def render(self, index: int, driver: Face, passenger: Face | None = None, domain: str | None = None) -> Sample:
+        cfg, size, seed = self.cfg, self.cfg.size, self.cfg.seed
+        px = size / 256.0  # pixel ranges in the config are given at 256 px
+        force = _FORCE.get(domain or "", {})
+        params: dict[str, Any] = {}
+
+        # 1. cabin and occupants
+        rc = term_rng(seed, index, "cabin")
+        placements = plan_occupants(rc, cfg.cabin, size, driver, passenger)
+        t_disp, faces = render_cabin(rc, cfg.cabin, size, placements)
+        rn = term_rng(seed, index, "nir")
+        flash, veil = _u(rn, cfg.camera.nir_flash), _u(rn, cfg.camera.nir_veil)
+        nir = force.get("nir", cfg.camera.mode == "nir")
+        if nir:
+            t_disp = camera.to_nir(t_disp)
+        t_lin = glass.to_linear(t_disp)
+        if nir:
+            t_lin = t_lin * camera.flash_map(size, [f["box"] for f in faces], flash)
+        params["nir"] = {"flash": _r(flash), "veil": _r(veil)} if nir else None
+
+        # 2. glass tint and transmission (shared)
+        rg = term_rng(seed, index, "glass")
+        g = cfg.glass
+        on = _decide(rg, g.enabled, g.probability, None)
+        trans, tint, contrast = _u(rg, g.transmission), _u(rg, g.tint), _u(rg, g.contrast)
+        if on:
+            t_lin = glass.tint(t_lin, trans, tint, contrast, colour=not nir)
+        params["glass"] = {"transmission": _r(trans), "tint": _r(tint), "contrast": _r(contrast)} if on else None
+        target_lin = np.clip(t_lin, 0.0, 1.0)
+        input_lin = target_lin
+
+        # 3. reflection layer
+        reflection, fc_on, source, rmap = self._reflection(index, size, px, nir, force, target_lin, params)
+        if reflection is not None:
+            input_lin = target_lin + reflection
+
+        # 4. glare and the NIR bright-glass veil
+        input_lin = self._glare(index, size, nir, force, input_lin, params)
+        if nir and veil > 0 and cfg.camera.nir_veil[1] > 0:
+            yy = np.linspace(1.0, 0.5, size, dtype=np.float32)[:, None, None]
+            input_lin = input_lin + np.float32(veil) * yy
+        same = input_lin is target_lin  # no input-only term so far: share the arrays, bytes stay equal
+        if not same:
+            input_lin = np.clip(input_lin, 0.0, 1.0)
+
+        # 5. shared camera terms
+        cam = cfg.camera
+        rm = term_rng(seed, index, "motion_blur")
+        on = _decide(rm, cam.motion_blur, cam.motion_probability, None)
+        length, angle = _u(rm, cam.motion_length) * px, float(rm.uniform(0, 180))
+        if on:
+            input_lin = camera.motion_blur(input_lin, length, angle)
+            target_lin = input_lin if same else camera.motion_blur(target_lin, length, angle)
+        params["motion_blur"] = {"length": _r(length), "angle": _r(angle)} if on else None
+        input_d = glass.to_display(input_lin)
+        target_d = input_d if same else glass.to_display(target_lin)
+        rl = term_rng(seed, index, "low_res")
+        on = _decide(rl, cam.low_res, cam.low_res_probability, None)
+        scale = _u(rl, cam.low_res_scale)
+        if on:
+            input_d = camera.low_res(input_d, scale)
+            target_d = input_d if same else camera.low_res(target_d, scale)
+        params["low_res"] = {"scale": _r(scale)} if on else None
+
+        # 6. input-only sensor terms
+        rs = term_rng(seed, index, "noise")
+        on = _decide(rs, cam.noise, cam.noise_probability, None)
+        sigma = _u(rs, cam.noise_sigma)
+        if on:
+            input_d = camera.noise(input_d, sigma, rs, mono=nir)
+        params["noise"] = {"sigma": _r(sigma)} if on else None
+        input_u8, target_u8 = camera.quantise(input_d), camera.quantise(target_d)
+        rj = term_rng(seed, index, "jpeg")
+        on = _decide(rj, cam.jpeg, cam.jpeg_probability, None)
+        quality = int(round(_u(rj, cam.jpeg_quality)))
+        if on:
+            input_u8 = camera.jpeg(input_u8, quality, mono=nir)
+        params["jpeg"] = {"quality": quality} if on else None
+
+        if domain is None:
+            domain = self._dominant(nir, reflection is not None, params["glare"] is not None, fc_on, source)
+        return Sample(input_u8, target_u8, params, faces, domain)
+
+    def _reflection(self, index: int, size: int, px: float, nir: bool, force: dict[str, Any],
+                    target_lin: np.ndarray, params: dict[str, Any]) -> tuple[np.ndarray | None, bool, str, np.ndarray | None]:
+        cfg, seed = self.cfg, self.cfg.seed
+        rc = cfg.reflection
+        rr = term_rng(seed, index, "reflection")
+        on = _decide(rr, rc.enabled, rc.probability, force.get("reflection"))
+        names = sorted(rc.sources)
+        weights = np.array([rc.sources[n] for n in names], np.float64)
+        source = names[int(rr.choice(len(names), p=weights / weights.sum()))]
+        source = force.get("source", source)
+        strength, sigma = _u(rr, rc.strength), _u(rr, rc.blur_sigma) * px
+        bottom, side, side_left = _u(rr, rc.fresnel_bottom), _u(rr, rc.fresnel_side), bool(rr.random() < 0.5)
+        att = float(rr.uniform(1.08, 1.18))
+        rgh = term_rng(seed, index, "ghost")
+        gc = cfg.ghost
+        ghost_on = _decide(rgh, gc.enabled, gc.probability, None) and on
+        dist, theta, c = _u(rgh, gc.offset) * px, float(rgh.uniform(0, 2 * np.pi)), _u(rgh, gc.attenuation)
+        rf = term_rng(seed, index, "false_colour")
+        fcc = cfg.false_colour
+        fc_on = _decide(rf, fcc.enabled, fcc.probability, force.get("false_colour")) and on and not nir
+        hue, sat = _u(rf, fcc.hue_shift), _u(rf, fcc.saturation)
+        params["ghost"] = {"dx": _r(dist * np.cos(theta)), "dy": _r(dist * np.sin(theta)), "c": _r(c)} if ghost_on else None
+        params["false_colour"] = {"hue_shift": _r(hue), "saturation": _r(sat)} if fc_on else None
+        if not on:
+            params["reflection"] = None
+            return None, False, "none", None
+        r_disp, info = reflection_layer(rr, source, size, self.photos if source == "photo" else None)
+        if fc_on:
+            r_disp = glass.false_colour(r_disp, hue, sat)
+        if nir:
+            r_disp = camera.to_nir(r_disp)
+        r_lin = glass.to_linear(r_disp)
+        if ghost_on:
+            r_lin = glass.ghost(r_lin, dist * np.cos(theta), dist * np.sin(theta), c)
+        if rc.blur:
+            r_lin = glass.blur(r_lin, sigma)
+        rmap = glass.fresnel_map(size, strength, bottom, side, side_left) if rc.fresnel else np.float32(strength)
+        term = rmap * r_lin
+        if rc.overflow:
+            term = glass.compensate_overflow(target_lin, term, att)
+        params["reflection"] = {
+            "source": source, **info, "strength": _r(strength), "blur_sigma": _r(sigma) if rc.blur else None,
+            "fresnel_bottom": _r(bottom) if rc.fresnel else None, "fresnel_side": _r(side) if rc.fresnel else None,
+            "fresnel_side_left": side_left if rc.fresnel else None, "overflow_att": _r(att) if rc.overflow else None,
+        }
+        return term, fc_on, source, rmap if isinstance(rmap, np.ndarray) else None
+
+    def _glare(self, index: int, size: int, nir: bool, force: dict[str, Any], x: np.ndarray,
+               params: dict[str, Any]) -> np.ndarray:
+        gc = self.cfg.glare
+        rg = term_rng(self.cfg.seed, index, "glare")
+        on = _decide(rg, gc.enabled, gc.probability, force.get("glare"))
+        n = int(round(_u(rg, gc.count)))
+        spots = []
+        for _ in range(n):
+            kind = int(rg.integers(3))  # 0 sun, 1 headlight, 2 the camera's flash
+            cx, cy = (0.5 + rg.normal(0, 0.08)) if kind == 2 else rg.uniform(0, 1), rg.uniform(0, 0.9)
+            spots.append({"kind": kind, "x": _r(cx * size), "y": _r(cy * size), "radius": _r(_u(rg, gc.radius) * size),
+                          "intensity": _r(_u(rg, gc.intensity)), "warmth": _r(rg.uniform(0, 1) if kind == 1 else rg.uniform(0, 0.3))})
+        params["glare"] = {"spots": spots} if on else None
+        if not on:
+            return x
+        g = glass.glare(size, spots)
+        if nir:
+            g = camera.to_nir(g)
+        return x + g
+
+    @staticmethod
+    def _dominant(nir: bool, reflection: bool, glare: bool, fc: bool, source: str) -> str:
+        if nir:
+            return "nir"
+        if fc:
+            return "false_colour"
+        if glare:
+            return "glare"
+        return source if reflection else "clean"
