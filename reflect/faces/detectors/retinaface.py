@@ -73,7 +73,7 @@ class RetinaFaceDetector:
         if isinstance(images, torch.Tensor):
             batch = [im.to(self.device) for im in images.detach().float().clamp(-1, 1).add(1).mul(127.5)]
         else:
-            batch = [torch.from_numpy(a).permute(2, 0, 1).float().to(self.device) for a in as_uint8_list(images)]
+            batch = [torch.tensor(a).permute(2, 0, 1).float().to(self.device) for a in as_uint8_list(images)]
         mean = torch.tensor(MEAN_BGR, device=self.device).view(3, 1, 1)
         out = []
         for rgb in batch:  # images may differ in size: one at a time
@@ -83,7 +83,8 @@ class RetinaFaceDetector:
             boxes, points = decode(loc[0], lms[0], priors(h, w, self.device))
             scale = torch.tensor([w, h], dtype=boxes.dtype, device=self.device)
             boxes, points = boxes * scale.repeat(2), points * scale
-            keep = scores[0] > min(0.02, self.min_score)
+            # boxes under min_score are dropped at the end and cannot suppress stronger ones in NMS
+            keep = scores[0] >= self.min_score
             boxes, points, sc = boxes[keep], points[keep], scores[0][keep]
             keep = nms(boxes, sc, self.nms_iou)[:750]
             faces = Faces(boxes[keep].cpu(), sc[keep].cpu(), points[keep].cpu(), EYES_NOSE_MOUTH)
