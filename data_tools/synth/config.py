@@ -196,9 +196,8 @@ def _check(cfg: SynthConfig) -> None:
             continue
         for f in dataclasses.fields(sub):
             key, value = f"{section.name}.{f.name}", getattr(sub, f.name)
-            if "probability" in f.name or key == "cabin.second_occupant":
-                if not 0.0 <= value <= 1.0:
-                    raise ConfigError(f"{key}: probability {value} must be in [0, 1]")
+            if ("probability" in f.name or key == "cabin.second_occupant") and not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{key}: probability {value} must be in [0, 1]")
             if key in _LIMITS:
                 lo, hi = _LIMITS[key]
                 if len(value) != 2 or value[0] > value[1]:
