@@ -24,7 +24,7 @@ def test_translate_keeps_size_name_and_mode(smoke_run, tmp_path):
     Image.fromarray(rng.integers(0, 255, (77, 100, 3), dtype=np.uint8)).save(src / "rgb.png")
     Image.fromarray(rng.integers(0, 255, (41, 33), dtype=np.uint8), mode="L").save(src / "sub" / "gray.png")
     Image.fromarray(rng.integers(0, 255, (50, 61, 4), dtype=np.uint8), mode="RGBA").save(src / "rgba.png")
-    Image.fromarray((rng.integers(0, 65535, (30, 45), dtype=np.uint16))).save(src / "deep16.png")
+    Image.fromarray(rng.integers(0, 65535, (30, 45), dtype=np.uint16)).save(src / "deep16.png")
     out = tmp_path / "out"
     assert main(["translate", "--checkpoint", str(smoke_run), "--input", str(src), "--output", str(out)]) == 0
     for rel, (h, w) in {"rgb.png": (77, 100), "sub/gray.png": (41, 33), "rgba.png": (50, 61), "deep16.png": (30, 45)}.items():
