@@ -57,7 +57,7 @@ class _Reader:
         if self.p + n > len(self.b):
             raise DlibFormatError(f"{self.path}: truncated at byte {self.p} (needed {n} more bytes)")
 
-    def int(self) -> int:
+    def read_int(self) -> int:
         self._need(1)
         ctrl = self.b[self.p]
         n = ctrl & 0x0F
@@ -68,18 +68,11 @@ class _Reader:
         self.p += 1 + n
         return -v if ctrl & 0x80 else v
 
-    def peek_int(self) -> int:
-        p = self.p
-        try:
-            return self.int()
-        finally:
-            self.p = p
-
-    def float(self) -> float:
-        mantissa, exponent = self.int(), self.int()
+    def read_float(self) -> float:
+        mantissa, exponent = self.read_int(), self.read_int()
         return float(mantissa) * 2.0**exponent
 
-    def bool(self) -> bool:
+    def read_bool(self) -> bool:
         self._need(1)
         c = self.b[self.p]
         if c not in (0x30, 0x31):
@@ -87,11 +80,8 @@ class _Reader:
         self.p += 1
         return c == 0x31
 
-    def is_bool(self) -> bool:
-        return self.p < len(self.b) and self.b[self.p] in (0x30, 0x31)
-
-    def string(self) -> str:
-        n = self.int()
+    def read_string(self) -> str:
+        n = self.read_int()
         self._need(n)
         s = self.b[self.p : self.p + n]
         self.p += n
@@ -100,46 +90,46 @@ class _Reader:
         except UnicodeDecodeError:
             raise DlibFormatError(f"{self.path}: expected a layer name at byte {self.p - n}") from None
 
-    def tensor(self) -> np.ndarray:
-        version = self.int()
+    def read_tensor(self) -> np.ndarray:
+        version = self.read_int()
         if version != 2:
             raise DlibFormatError(f"{self.path}: tensor version {version} at byte {self.p} (expected 2)")
-        dims = tuple(self.int() for _ in range(4))
+        dims = tuple(self.read_int() for _ in range(4))
         count = int(np.prod(dims))
         self._need(4 * count)
         arr = np.frombuffer(self.b, dtype="<f4", count=count, offset=self.p).reshape(dims).copy()
         self.p += 4 * count
         return arr
 
-    def alias_tensor(self) -> tuple[int, int, int, int]:
-        if self.int() != 1:
+    def read_alias_tensor(self) -> tuple[int, int, int, int]:
+        if self.read_int() != 1:
             raise DlibFormatError(f"{self.path}: unexpected alias_tensor version at byte {self.p}")
-        return (self.int(), self.int(), self.int(), self.int())
+        return (self.read_int(), self.read_int(), self.read_int(), self.read_int())
 
 
 def _read_details(r: _Reader, name: str) -> DlibLayer:
     if name in ("con_4", "con_5"):
-        f: dict[str, Any] = {"params": r.tensor()}
+        f: dict[str, Any] = {"params": r.read_tensor()}
         for k in ("num_filters", "nr", "nc", "stride_y", "stride_x", "padding_y", "padding_x"):
-            f[k] = r.int()
-        f["filters"], f["biases"] = r.alias_tensor(), r.alias_tensor()
-        f["multipliers"] = [r.float() for _ in range(4)]
+            f[k] = r.read_int()
+        f["filters"], f["biases"] = r.read_alias_tensor(), r.read_alias_tensor()
+        f["multipliers"] = [r.read_float() for _ in range(4)]
         if name == "con_5":
-            f["use_bias"] = r.bool()
+            f["use_bias"] = r.read_bool()
         return DlibLayer("con", f)
     if name == "affine_":
-        f = {"params": r.tensor(), "gamma": r.alias_tensor(), "beta": r.alias_tensor(), "mode": r.int()}
+        f = {"params": r.read_tensor(), "gamma": r.read_alias_tensor(), "beta": r.read_alias_tensor(), "mode": r.read_int()}
         return DlibLayer("affine", f)
     if name in ("fc_", "fc_2"):
-        f = {"num_outputs": r.int(), "num_inputs": r.int(), "params": r.tensor()}
-        f["weights"], f["biases"] = r.alias_tensor(), r.alias_tensor()
-        f["bias_mode"] = r.int()
+        f = {"num_outputs": r.read_int(), "num_inputs": r.read_int(), "params": r.read_tensor()}
+        f["weights"], f["biases"] = r.read_alias_tensor(), r.read_alias_tensor()
+        f["bias_mode"] = r.read_int()
         if name == "fc_2":
-            f["multipliers"] = [r.float() for _ in range(4)]
+            f["multipliers"] = [r.read_float() for _ in range(4)]
         return DlibLayer("fc", f)
     if name in ("max_pool_2", "avg_pool_2"):
         keys = ("nr", "nc", "stride_y", "stride_x", "padding_y", "padding_x")
-        return DlibLayer(name[:-2], {k: r.int() for k in keys})
+        return DlibLayer(name[:-2], {k: r.read_int() for k in keys})
     if name in ("relu_", "add_prev_"):
         return DlibLayer(name[:-1])
     raise DlibFormatError(f"{r.path}: layer type {name!r} at byte {r.p} is not supported by this reader")
@@ -151,31 +141,31 @@ def read_dlib_net(path: str | Path) -> DlibNet:
     if not p.is_file():
         raise DlibFormatError(f"dlib model file {p} does not exist")
     r = _Reader(p.read_bytes(), str(p))
-    if r.int() != 1:
+    if r.read_int() != 1:
         raise DlibFormatError(f"{p}: not a dlib network file (bad loss-layer version)")
-    loss = r.string()
+    loss = r.read_string()
     if loss != "loss_metric_2":
         raise DlibFormatError(f"{p}: loss layer {loss!r} is not supported (expected loss_metric_2)")
-    loss_fields = {"margin": r.float(), "dist_thresh": r.float()}
+    loss_fields = {"margin": r.read_float(), "dist_thresh": r.read_float()}
     # Headers: add_layer = 2, tag/skip = 1, then 3 for the add_layer that wraps the input layer.
     n_add = 1
-    while (version := r.int()) != 3:
+    while (version := r.read_int()) != 3:
         if version not in (1, 2):
             raise DlibFormatError(f"{p}: unexpected layer header {version} at byte {r.p}")
         n_add += version == 2
-    input_name = r.string()
+    input_name = r.read_string()
     if input_name != "input_rgb_image_sized":
         raise DlibFormatError(f"{p}: input layer {input_name!r} is not supported")
-    input_fields = {"mean_rgb": (r.float(), r.float(), r.float()), "nr": r.int(), "nc": r.int()}
+    input_fields = {"mean_rgb": (r.read_float(), r.read_float(), r.read_float()), "nr": r.read_int(), "nc": r.read_int()}
     layers: list[DlibLayer] = []
     for i in range(n_add):
-        layers.append(_read_details(r, r.string()))
+        layers.append(_read_details(r, r.read_string()))
         for _ in range(3):
-            r.bool()
+            r.read_bool()
         for _ in range(3):
-            r.tensor()  # x_grad, cached_output, params_grad / grad_final: empty in a saved model
+            r.read_tensor()  # x_grad, cached_output, params_grad / grad_final: empty in a saved model
         if i == 0:
-            r.int()  # sample expansion factor of the input add_layer
+            r.read_int()  # sample expansion factor of the input add_layer
     if r.p != len(r.b):
         raise DlibFormatError(f"{p}: {len(r.b) - r.p} unread bytes after the last layer")
     return DlibNet(loss, loss_fields, input_name, input_fields, layers)

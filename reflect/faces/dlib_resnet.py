@@ -78,6 +78,8 @@ STAGES = ((32, 1, 3), (64, 2, 4), (128, 2, 3), (256, 2, 3), (256, 2, 1))
 class DlibFaceResNet(nn.Module):
     """dlib's face-recognition ResNet in torch. ``forward``: (N,3,150,150) in [-1,1] -> (N,128) raw."""
 
+    mean: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, 32, 7, 2, 0)
@@ -151,18 +153,15 @@ def export_onnx(model: DlibFaceResNet, path: str | Path, opset: int = 17) -> Pat
     Uses the TorchScript exporter: the graph is static apart from the batch axis (the input size is
     fixed by dlib's ``input_rgb_image_sized<150>``). Written atomically.
     """
-    import io
     import warnings
 
-    from reflect.utils.atomic import atomic_write_bytes
+    from reflect.utils.atomic import atomic_path
 
-    buf = io.BytesIO()
     x = torch.zeros(1, 3, CHIP_SIZE, CHIP_SIZE)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), atomic_path(path) as tmp:
         warnings.simplefilter("ignore")  # tracer warnings on add_prev's static shape arithmetic
         torch.onnx.export(
-            model.eval().cpu(), (x,), buf, input_names=["chips"], output_names=["descriptors"],
+            model.eval().cpu(), (x,), str(tmp), input_names=["chips"], output_names=["descriptors"],
             dynamic_axes={"chips": {0: "n"}, "descriptors": {0: "n"}}, opset_version=opset, dynamo=False,
         )
-    atomic_write_bytes(path, buf.getvalue())
     return Path(path)
