@@ -83,9 +83,18 @@ def benchmark(
         times.append((time.perf_counter() - t0) * 1e3)
     med = statistics.median(times)
     return BenchResult(
-        backend=translator.backend, batch=batch, height=height, width=width, warmup=warmup, iters=iters,
-        median_ms=med, p99_ms=float(np.percentile(times, 99)), mean_ms=statistics.fmean(times),
-        min_ms=min(times), fps=batch * 1e3 / med, extra=translator.describe(),
+        backend=translator.backend,
+        batch=batch,
+        height=height,
+        width=width,
+        warmup=warmup,
+        iters=iters,
+        median_ms=med,
+        p99_ms=float(np.percentile(times, 99)),
+        mean_ms=statistics.fmean(times),
+        min_ms=min(times),
+        fps=batch * 1e3 / med,
+        extra=translator.describe(),
     )
 
 
@@ -93,17 +102,28 @@ def format_table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]
     """A plain-text table; ``columns`` are (key, header, format spec)."""
     cells = [[h for _, h, _ in columns]]
     for r in rows:
-        cells.append([format(r[k], f) if isinstance(r.get(k), (int, float)) else str(r.get(k, "")) for k, _, f in columns])
+        cells.append(
+            [
+                format(r[k], f) if isinstance(r.get(k), (int, float)) else str(r.get(k, ""))
+                for k, _, f in columns
+            ]
+        )
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    lines = ["  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths, strict=True)))
-             for row in cells]
+    lines = [
+        "  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths, strict=True)))
+        for row in cells
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
 RESULT_COLUMNS = [
-    ("backend", "backend", ""), ("batch", "batch", "d"), ("size", "size", ""),
-    ("median_ms", "median ms", ".2f"), ("p99_ms", "p99 ms", ".2f"), ("fps", "frames/s", ".2f"),
+    ("backend", "backend", ""),
+    ("batch", "batch", "d"),
+    ("size", "size", ""),
+    ("median_ms", "median ms", ".2f"),
+    ("p99_ms", "p99 ms", ".2f"),
+    ("fps", "frames/s", ".2f"),
 ]
 
 

@@ -44,8 +44,9 @@ class CalibrationImages:
     file is an :class:`~reflect.errors.ImageReadError` naming it.
     """
 
-    def __init__(self, folder: str | Path, *, batch_size: int, height: int, width: int,
-                 max_batches: int = 0) -> None:
+    def __init__(
+        self, folder: str | Path, *, batch_size: int, height: int, width: int, max_batches: int = 0
+    ) -> None:
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise ConfigError(f"calibration folder {self.folder} does not exist")

@@ -177,9 +177,17 @@ def export_onnx(
         input_names.append(TARGET_INDEX)
     with torch.no_grad():
         program = torch.onnx.export(
-            module, example, dynamo=True, dynamic_shapes=dynamic, input_names=input_names,
-            output_names=[OUTPUT], opset_version=opset, optimize=False, verbose=False,
+            module,
+            example,
+            dynamo=True,
+            dynamic_shapes=dynamic,
+            input_names=input_names,
+            output_names=[OUTPUT],
+            opset_version=opset,
+            optimize=False,
+            verbose=False,
         )
+    assert program is not None  # dynamo=True always returns a program
     model = program.model_proto
     nodes_before = len(model.graph.node)
     model = optimize_onnx(model)
@@ -206,8 +214,9 @@ def export_onnx(
     onnx.checker.check_model(model, full_check=True)
     path = Path(out)
     atomic_write_bytes(path, model.SerializeToString())
-    result = ExportResult(path, metadata, tolerance=tolerance, nodes_before=nodes_before,
-                          nodes_after=len(model.graph.node))
+    result = ExportResult(
+        path, metadata, tolerance=tolerance, nodes_before=nodes_before, nodes_after=len(model.graph.node)
+    )
     train_size = cfg.data.crop_size if cfg is not None else 256
     sizes = parity_sizes if parity_sizes is not None else default_parity_sizes(train_size)
     result.parity = parity_check(module, path, sizes, multidomain=multi, n_domains=len(domains))
@@ -247,7 +256,9 @@ def parity_check(
             ref = module(*args).numpy()
         got = session.run([OUTPUT], feeds)[0]
         if got.shape != ref.shape:
-            raise ParityError(f"ONNX model {onnx_path} returned shape {got.shape} for {x.shape}, torch {ref.shape}")
+            raise ParityError(
+                f"ONNX model {onnx_path} returned shape {got.shape} for {x.shape}, torch {ref.shape}"
+            )
         diffs[f"{n}x3x{h}x{w}"] = float(np.abs(got - ref).max())
     return diffs
 
@@ -267,8 +278,9 @@ def export_checkpoint(
     ema_used = bool(use_ema and ckpt.get("ema"))
     variant, cfg = load_variant(checkpoint, use_ema=use_ema)
     extra = {"checkpoint": Path(ckpt["path"]).name, "step": str(ckpt.get("step", ""))}
-    return export_onnx(variant, out, target=target, cfg=cfg, ema_used=ema_used,
-                       extra_metadata=extra, **kwargs)
+    return export_onnx(
+        variant, out, target=target, cfg=cfg, ema_used=ema_used, extra_metadata=extra, **kwargs
+    )
 
 
 def _config_hash(cfg: ExperimentConfig | None) -> str:

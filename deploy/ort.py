@@ -63,12 +63,16 @@ class OrtTranslator(Translator):
         self.multidomain = TARGET_INDEX in inputs
         self.target = self._resolve_target(target)
         if optimization not in OPT_LEVELS:
-            raise ConfigError(f"unknown graph optimisation level '{optimization}'; valid: {', '.join(OPT_LEVELS)}")
+            raise ConfigError(
+                f"unknown graph optimisation level '{optimization}'; valid: {', '.join(OPT_LEVELS)}"
+            )
         level = ort.GraphOptimizationLevel
         opts = ort.SessionOptions()
         opts.graph_optimization_level = {
-            "disable": level.ORT_DISABLE_ALL, "basic": level.ORT_ENABLE_BASIC,
-            "extended": level.ORT_ENABLE_EXTENDED, "all": level.ORT_ENABLE_ALL,
+            "disable": level.ORT_DISABLE_ALL,
+            "basic": level.ORT_ENABLE_BASIC,
+            "extended": level.ORT_ENABLE_EXTENDED,
+            "all": level.ORT_ENABLE_ALL,
         }[optimization]
         self.threads = threads if threads > 0 else available_cores()
         opts.intra_op_num_threads = self.threads
@@ -80,8 +84,10 @@ class OrtTranslator(Translator):
                 raise BackendUnavailable(
                     "onnxruntime here has no CUDA provider (install onnxruntime-gpu); use --device cpu"
                 )
-            providers: list[Any] = [("CUDAExecutionProvider", {"device_id": self.device.index or 0}),
-                                    "CPUExecutionProvider"]
+            providers: list[Any] = [
+                ("CUDAExecutionProvider", {"device_id": self.device.index or 0}),
+                "CPUExecutionProvider",
+            ]
         else:
             providers = ["CPUExecutionProvider"]
         self.session = ort.InferenceSession(model.SerializeToString(), opts, providers=providers)

@@ -15,12 +15,13 @@ from torch import nn
 
 from deploy.translator import BACKENDS, TorchTranslator, Translator
 from reflect.errors import ConfigError
+from reflect.variants.base import Variant
 
 ONNX_SUFFIXES = (".onnx",)
 ENGINE_SUFFIXES = (".engine", ".plan")
 
 
-def random_variant(name: str, **overrides: Any) -> nn.Module:
+def random_variant(name: str, **overrides: Any) -> Variant:
     """A registered variant with its paper defaults (plus ``overrides``) and random weights."""
     from reflect import registry
 
@@ -69,7 +70,9 @@ def open_model(
             from reflect.checkpoint import load_variant
 
             variant, _ = load_variant(path, device=device)  # type: ignore[arg-type]
-        return TorchTranslator(variant, target=target, device=device, channels_last=channels_last, compile=compile)
+        return TorchTranslator(
+            variant, target=target, device=device, channels_last=channels_last, compile=compile
+        )
     if kind == "tensorrt" and backend == "onnxruntime":
         raise ConfigError(f"{path} is a TensorRT engine; onnxruntime needs an .onnx file")
     onnx_path = path

@@ -19,13 +19,13 @@ import fnmatch
 import hashlib
 import json
 import logging
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from deploy.engine_cache import EngineCache, EngineSpec, engine_cache_key
 from deploy.errors import BackendUnavailable, ModelFileError
 from deploy.export import INPUT, OUTPUT, TARGET_INDEX, load_onnx
 from deploy.translator import Translator
@@ -33,12 +33,17 @@ from reflect.errors import ConfigError, ReflectError
 from reflect.utils.atomic import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
-
-PRECISIONS = ("fp32", "fp16", "int8")
-#: "@first_conv", "@last_conv" and "@norm" select layers by role; other entries are fnmatch
-#: patterns on TensorRT layer names (which follow the ONNX node names).
-DEFAULT_FP16_LAYERS = ("@first_conv", "@last_conv", "@norm")
-Shape3 = tuple[int, int, int]  # (batch, height, width)
+__all__ = [
+    "EngineCache",
+    "EngineSpec",
+    "TrtTranslator",
+    "build_engine",
+    "engine_cache_key",
+    "export_engine",
+    "gpu_name",
+    "import_tensorrt",
+    "select_fp16_layers",
+]
 
 
 def import_tensorrt() -> Any:
@@ -58,71 +63,14 @@ def gpu_name(device: str | torch.device = "cuda") -> str:
     return torch.cuda.get_device_name(torch.device(device))
 
 
-@dataclass(frozen=True)
-class EngineSpec:
-    """How to build an engine. Shapes are (batch, height, width) of the ``input`` tensor."""
-
-    precision: str = "fp16"
-    min_shape: Shape3 = (1, 64, 64)
-    opt_shape: Shape3 = (1, 256, 256)
-    max_shape: Shape3 = (4, 1024, 1024)
-    fp16_layers: tuple[str, ...] = DEFAULT_FP16_LAYERS  # int8 only
-    workspace_mb: int = 4096
-    calib_dir: str = ""
-    calib_cache: str = ""
-    calib_max_batches: int = 32
-
-    def validate(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"unknown precision '{self.precision}'; valid: {', '.join(PRECISIONS)}")
-        if not all(1 <= a <= b <= c for a, b, c in zip(self.min_shape, self.opt_shape, self.max_shape, strict=True)):
-            raise ConfigError(
-                f"profile shapes must satisfy 1 <= min <= opt <= max per axis, got "
-                f"min {self.min_shape}, opt {self.opt_shape}, max {self.max_shape}"
-            )
-        if self.precision == "int8" and not self.calib_dir and not Path(self.calib_cache or "-").is_file():
-            raise ConfigError("int8 needs --calib DIR (a folder of real crops) or an existing --calib-cache file")
-
-    def cache_fields(self) -> dict[str, Any]:
-        """What changes the engine (the calibration cache's content, not its path)."""
-        d = asdict(self)
-        d.pop("calib_cache")
-        if self.calib_cache and Path(self.calib_cache).is_file():
-            d["calib_cache_sha256"] = hashlib.sha256(Path(self.calib_cache).read_bytes()).hexdigest()
-        return d
-
-
-def engine_cache_key(onnx_sha256: str, gpu: str, trt_version: str, spec: EngineSpec) -> str:
-    blob = json.dumps({"onnx": onnx_sha256, "gpu": gpu, "tensorrt": trt_version, "spec": spec.cache_fields()},
-                      sort_keys=True, default=list)
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
-
-
-class EngineCache:
-    """``<root>/<key>.engine`` plus ``<key>.json`` (what it was built from), written atomically."""
-
-    def __init__(self, root: str | Path | None = None) -> None:
-        default = Path(os.environ.get("REFLECT_CACHE_DIR", Path.home() / ".cache" / "reflect")) / "tensorrt"
-        self.root = Path(root) if root is not None else default
-
-    def path(self, key: str) -> Path:
-        return self.root / f"{key}.engine"
-
-    def get(self, key: str) -> bytes | None:
-        p = self.path(key)
-        return p.read_bytes() if p.is_file() and p.stat().st_size > 0 else None
-
-    def put(self, key: str, engine: bytes, info: dict[str, Any]) -> Path:
-        atomic_write_bytes(self.path(key), engine)
-        atomic_write_text(self.path(key).with_suffix(".json"), json.dumps(info, indent=2, default=list))
-        return self.path(key)
-
-
 def select_fp16_layers(network: Any, trt: Any, patterns: tuple[str, ...]) -> list[int]:
     """Indices of the network layers named by ``patterns`` (see :data:`DEFAULT_FP16_LAYERS`)."""
     layers = [network.get_layer(i) for i in range(network.num_layers)]
-    convs = [i for i, layer in enumerate(layers)
-             if layer.type in (trt.LayerType.CONVOLUTION, trt.LayerType.DECONVOLUTION)]
+    convs = [
+        i
+        for i, layer in enumerate(layers)
+        if layer.type in (trt.LayerType.CONVOLUTION, trt.LayerType.DECONVOLUTION)
+    ]
     chosen: set[int] = set()
     for pat in patterns:
         if pat == "@first_conv":
@@ -182,12 +130,22 @@ def build_engine(
 
         config.set_flag(trt.BuilderFlag.INT8)
         b, h, w = spec.opt_shape
-        images = CalibrationImages(spec.calib_dir, batch_size=b, height=h, width=w,
-                                   max_batches=spec.calib_max_batches) if spec.calib_dir else None
+        images = (
+            CalibrationImages(
+                spec.calib_dir, batch_size=b, height=h, width=w, max_batches=spec.calib_max_batches
+            )
+            if spec.calib_dir
+            else None
+        )
         cache_file = spec.calib_cache or f"{onnx_path}.calib"
         n_domains = len(json.loads(meta.get("domains", '["A", "B"]')))
         config.int8_calibrator = make_entropy_calibrator(
-            trt, images, cache_file, batch_size=b, device=device, n_domains=n_domains,
+            trt,
+            images,
+            cache_file,
+            batch_size=b,
+            device=device,
+            n_domains=n_domains,
             input_dtypes={t.name: _torch_dtype(trt, t.dtype) for t in inputs},
         )
         config.set_calibration_profile(profile)
@@ -204,15 +162,26 @@ def build_engine(
         raise ReflectError(f"TensorRT failed to build an engine from {onnx_path} (see its log above)")
     engine = bytes(serialized)
     if cache is not None:
-        cache.put(key, engine, {"onnx": str(onnx_path), "spec": asdict(spec), "metadata": meta,
-                                "tensorrt": trt.__version__})
+        cache.put(
+            key,
+            engine,
+            {"onnx": str(onnx_path), "spec": asdict(spec), "metadata": meta, "tensorrt": trt.__version__},
+        )
     return engine, key
 
 
-def export_engine(onnx_path: str | Path, out: str | Path, spec: EngineSpec, *,
-                  cache: EngineCache | None = None, device: str = "cuda") -> Path:
+def export_engine(
+    onnx_path: str | Path,
+    out: str | Path,
+    spec: EngineSpec,
+    *,
+    cache: EngineCache | None = None,
+    device: str = "cuda",
+) -> Path:
     """Write an engine to ``out`` and the ONNX metadata (domains, target...) next to it as JSON."""
-    engine, key = build_engine(onnx_path, spec, cache=cache if cache is not None else EngineCache(), device=device)
+    engine, key = build_engine(
+        onnx_path, spec, cache=cache if cache is not None else EngineCache(), device=device
+    )
     out = Path(out)
     atomic_write_bytes(out, engine)
     meta = {p.key: p.value for p in load_onnx(onnx_path).metadata_props}
@@ -222,8 +191,14 @@ def export_engine(onnx_path: str | Path, out: str | Path, spec: EngineSpec, *,
 
 
 def _torch_dtype(trt: Any, dt: Any) -> torch.dtype:
-    table = {trt.float32: torch.float32, trt.float16: torch.float16, trt.int32: torch.int32,
-             trt.int64: torch.int64, trt.int8: torch.int8, trt.bool: torch.bool}
+    table = {
+        trt.float32: torch.float32,
+        trt.float16: torch.float16,
+        trt.int32: torch.int32,
+        trt.int64: torch.int64,
+        trt.int8: torch.int8,
+        trt.bool: torch.bool,
+    }
     return table[dt]
 
 
@@ -232,14 +207,23 @@ class TrtTranslator(Translator):
 
     backend = "tensorrt"
 
-    def __init__(self, path: str | Path, *, target: str | None = None, device: str = "cuda",
-                 spec: EngineSpec | None = None, cache: EngineCache | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        target: str | None = None,
+        device: str = "cuda",
+        spec: EngineSpec | None = None,
+        cache: EngineCache | None = None,
+    ) -> None:
         trt = import_tensorrt()
         self.trt, self.path = trt, Path(path)
         self.device = torch.device("cuda" if device == "cpu" else device)  # a CPU run makes no sense here
         gpu_name(self.device)
         if self.path.suffix.lower() == ".onnx":
-            data, _ = build_engine(self.path, spec or EngineSpec(), cache=cache or EngineCache(), device=str(self.device))
+            data, _ = build_engine(
+                self.path, spec or EngineSpec(), cache=cache or EngineCache(), device=str(self.device)
+            )
             meta = {p.key: p.value for p in load_onnx(self.path).metadata_props}
         else:
             if not self.path.is_file() or self.path.stat().st_size == 0:
@@ -251,14 +235,18 @@ class TrtTranslator(Translator):
         self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         self.engine = self.runtime.deserialize_cuda_engine(data)
         if self.engine is None:
-            raise ModelFileError(f"TensorRT engine {self.path} could not be deserialised (truncated, or built "
-                                 "by another TensorRT version or for another GPU)")
+            raise ModelFileError(
+                f"TensorRT engine {self.path} could not be deserialised (truncated, or built "
+                "by another TensorRT version or for another GPU)"
+            )
         self.context = self.engine.create_execution_context()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         self.dtypes = {n: _torch_dtype(trt, self.engine.get_tensor_dtype(n)) for n in names}
         self.multidomain = TARGET_INDEX in names
         if self.multidomain and target not in self.domains:
-            raise ConfigError(f"engine {self.path} is multi-domain: pass a target, one of {', '.join(self.domains)}")
+            raise ConfigError(
+                f"engine {self.path} is multi-domain: pass a target, one of {', '.join(self.domains)}"
+            )
         self.target = target if self.multidomain else (meta.get("target") or self.domains[-1])
         self.profile = self.engine.get_tensor_profile_shape(INPUT, 0)  # (min, opt, max)
         self.stream = torch.cuda.Stream(self.device)
@@ -267,7 +255,9 @@ class TrtTranslator(Translator):
         """(N, 3, H, W) float in [-1, 1] -> same, on ``x``'s device; the engine runs on its own stream."""
         lo, _, hi = self.profile
         if not all(a <= s <= b for a, s, b in zip(lo, x.shape, hi, strict=True)):
-            raise ConfigError(f"input shape {tuple(x.shape)} is outside the engine's profile {tuple(lo)}..{tuple(hi)}")
+            raise ConfigError(
+                f"input shape {tuple(x.shape)} is outside the engine's profile {tuple(lo)}..{tuple(hi)}"
+            )
         src = x.device
         xin = x.detach().to(self.device, self.dtypes[INPUT]).contiguous()
         ctx, producer = self.context, torch.cuda.current_stream(self.device)
@@ -275,8 +265,12 @@ class TrtTranslator(Translator):
         ctx.set_tensor_address(INPUT, xin.data_ptr())
         keep = [xin]
         if self.multidomain:
-            idx = torch.full((xin.shape[0],), self.domains.index(self.target), device=self.device,
-                             dtype=self.dtypes[TARGET_INDEX])
+            idx = torch.full(
+                (xin.shape[0],),
+                self.domains.index(self.target),
+                device=self.device,
+                dtype=self.dtypes[TARGET_INDEX],
+            )
             ctx.set_input_shape(TARGET_INDEX, tuple(idx.shape))
             ctx.set_tensor_address(TARGET_INDEX, idx.data_ptr())
             keep.append(idx)
@@ -284,12 +278,18 @@ class TrtTranslator(Translator):
         ctx.set_tensor_address(OUTPUT, out.data_ptr())
         self.stream.wait_stream(producer)  # inputs were written on the caller's stream
         if not ctx.execute_async_v3(self.stream.cuda_stream):
-            raise ReflectError(f"TensorRT engine {self.path} failed to enqueue a batch of shape {tuple(xin.shape)}")
+            raise ReflectError(
+                f"TensorRT engine {self.path} failed to enqueue a batch of shape {tuple(xin.shape)}"
+            )
         for t in (*keep, out):
             t.record_stream(self.stream)  # the caching allocator must not reuse them early
         producer.wait_stream(self.stream)  # the caller's later work waits for the engine
         return out.float().to(src)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "model": str(self.path), "tensorrt": self.trt.__version__,
-                "profile": [list(s) for s in self.profile]}
+        return {
+            **super().describe(),
+            "model": str(self.path),
+            "tensorrt": self.trt.__version__,
+            "profile": [list(s) for s in self.profile],
+        }

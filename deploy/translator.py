@@ -36,13 +36,23 @@ class Translator(abc.ABC):
     def translate(self, frames: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
         if isinstance(frames, np.ndarray):
             if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
-                raise ValueError(f"expected uint8 frames of shape (N, H, W, 3), got {frames.dtype} {frames.shape}")
-            x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+                raise ValueError(
+                    f"expected uint8 frames of shape (N, H, W, 3), got {frames.dtype} {frames.shape}"
+                )
+            x = (
+                torch.from_numpy(np.ascontiguousarray(frames))
+                .permute(0, 3, 1, 2)
+                .float()
+                .div_(127.5)
+                .sub_(1.0)
+            )
             y = self.run(x)
             y = y.detach().float().clamp_(-1, 1).add_(1).mul_(127.5).round_()
             return y.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         if not torch.is_tensor(frames) or frames.dim() != 4 or frames.shape[1] != 3:
-            raise ValueError(f"expected a float tensor (N, 3, H, W), got {getattr(frames, 'shape', type(frames))}")
+            raise ValueError(
+                f"expected a float tensor (N, 3, H, W), got {getattr(frames, 'shape', type(frames))}"
+            )
         return self.run(frames)
 
     def describe(self) -> dict[str, Any]:

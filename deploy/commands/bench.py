@@ -8,10 +8,16 @@ HELP = "measure latency (median, p99) and throughput of a model on one or more b
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True,
-                   help="checkpoint / run folder, .onnx, .engine, or a registered variant name (random weights)")
-    p.add_argument("--backend", default="auto",
-                   help="torch, onnxruntime, tensorrt, or a comma-separated list (default: by file type)")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="checkpoint / run folder, .onnx, .engine, or a registered variant name (random weights)",
+    )
+    p.add_argument(
+        "--backend",
+        default="auto",
+        help="torch, onnxruntime, tensorrt, or a comma-separated list (default: by file type)",
+    )
     p.add_argument("--size", default="256x256", help="frame size HxW (default 256x256)")
     p.add_argument("--batch", type=int, default=1, help="frames per batch (default 1)")
     p.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
@@ -38,12 +44,31 @@ def run(args: argparse.Namespace) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="reflect-bench-") as tmp:
         for backend in backends:
-            translator = open_model(args.model, backend, target=args.target, device=args.device, workdir=tmp,
-                                    threads=args.threads, channels_last=args.channels_last, compile=args.compile)
-            results.append(benchmark(translator, height=h, width=w, batch=args.batch, warmup=args.warmup,
-                                     iters=args.iters, device=args.device))
+            translator = open_model(
+                args.model,
+                backend,
+                target=args.target,
+                device=args.device,
+                workdir=tmp,
+                threads=args.threads,
+                channels_last=args.channels_last,
+                compile=args.compile,
+            )
+            results.append(
+                benchmark(
+                    translator,
+                    height=h,
+                    width=w,
+                    batch=args.batch,
+                    warmup=args.warmup,
+                    iters=args.iters,
+                    device=args.device,
+                )
+            )
     rows = result_rows(results)
-    payload = json.dumps({"model": str(args.model), "results": [r.to_dict() for r in results]}, indent=2, default=str)
+    payload = json.dumps(
+        {"model": str(args.model), "results": [r.to_dict() for r in results]}, indent=2, default=str
+    )
     if args.json == "-":
         print(payload)
         return 0

@@ -17,12 +17,19 @@ def _shape3(text: str) -> tuple[int, int, int]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="checkpoint file or run folder (newest checkpoint)")
-    p.add_argument("--format", choices=["onnx", "tensorrt"], default="onnx", help="artefact to write (default onnx)")
+    p.add_argument(
+        "--format", choices=["onnx", "tensorrt"], default="onnx", help="artefact to write (default onnx)"
+    )
     p.add_argument("--out", required=True, help="output file (.onnx, or .engine for tensorrt)")
-    p.add_argument("--target", help="export one direction / target domain (multi-domain variants default to "
-                   "a graph with a target_index input; two-domain ones translate A->B)")
+    p.add_argument(
+        "--target",
+        help="export one direction / target domain (multi-domain variants default to "
+        "a graph with a target_index input; two-domain ones translate A->B)",
+    )
     p.add_argument("--opset", type=int, default=18, help="ONNX opset (17 or newer; default 18)")
-    p.add_argument("--tolerance", type=float, default=1e-4, help="largest allowed |torch - onnxruntime| (1e-4)")
+    p.add_argument(
+        "--tolerance", type=float, default=1e-4, help="largest allowed |torch - onnxruntime| (1e-4)"
+    )
     p.add_argument("--no-ema", action="store_true", help="export the raw generator, not its EMA weights")
     g = p.add_argument_group("tensorrt")
     prec = g.add_mutually_exclusive_group()
@@ -31,11 +38,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     prec.add_argument("--fp32", action="store_true", help="FP32 engine")
     g.add_argument("--calib", help="folder of real window crops for INT8 calibration")
     g.add_argument("--calib-cache", help="calibration cache file (read when present, written otherwise)")
-    g.add_argument("--fp16-layers", nargs="*", default=None,
-                   help="INT8: layers kept in FP16: @first_conv @last_conv @norm or name patterns (default: all three roles)")
+    g.add_argument(
+        "--fp16-layers",
+        nargs="*",
+        default=None,
+        help="INT8: layers kept in FP16: @first_conv @last_conv @norm or name patterns (default: all three roles)",
+    )
     g.add_argument("--min-shape", type=_shape3, default=(1, 64, 64), help="profile minimum NxHxW (1x64x64)")
-    g.add_argument("--opt-shape", type=_shape3, default=(1, 256, 256), help="profile optimum NxHxW (1x256x256)")
-    g.add_argument("--max-shape", type=_shape3, default=(4, 1024, 1024), help="profile maximum NxHxW (4x1024x1024)")
+    g.add_argument(
+        "--opt-shape", type=_shape3, default=(1, 256, 256), help="profile optimum NxHxW (1x256x256)"
+    )
+    g.add_argument(
+        "--max-shape", type=_shape3, default=(4, 1024, 1024), help="profile maximum NxHxW (4x1024x1024)"
+    )
     g.add_argument("--workspace-mb", type=int, default=4096, help="builder workspace in MiB")
     g.add_argument("--cache-dir", help="engine cache folder (default ~/.cache/reflect/tensorrt)")
     g.add_argument("--device", default="cuda", help="GPU to build for (cuda or cuda:N)")
@@ -49,13 +64,19 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     spec = None
     if args.format == "tensorrt":
-        from deploy.tensorrt import DEFAULT_FP16_LAYERS, EngineSpec, gpu_name, import_tensorrt
+        from deploy.engine_cache import DEFAULT_FP16_LAYERS, EngineSpec
+        from deploy.tensorrt import gpu_name, import_tensorrt
 
         precision = "int8" if args.int8 else "fp32" if args.fp32 else "fp16"
         spec = EngineSpec(
-            precision=precision, min_shape=args.min_shape, opt_shape=args.opt_shape, max_shape=args.max_shape,
+            precision=precision,
+            min_shape=args.min_shape,
+            opt_shape=args.opt_shape,
+            max_shape=args.max_shape,
             fp16_layers=tuple(args.fp16_layers) if args.fp16_layers is not None else DEFAULT_FP16_LAYERS,
-            workspace_mb=args.workspace_mb, calib_dir=args.calib or "", calib_cache=args.calib_cache or "",
+            workspace_mb=args.workspace_mb,
+            calib_dir=args.calib or "",
+            calib_cache=args.calib_cache or "",
         )
         spec.validate()
         import_tensorrt()  # fail before the (slow) ONNX export when TensorRT or the GPU is missing
@@ -63,11 +84,19 @@ def run(args: argparse.Namespace) -> int:
         onnx_out = out.with_suffix(".onnx")
     else:
         onnx_out = out
-    result = export_checkpoint(args.checkpoint, onnx_out, target=args.target, use_ema=not args.no_ema,
-                               opset=args.opset, tolerance=args.tolerance)
+    result = export_checkpoint(
+        args.checkpoint,
+        onnx_out,
+        target=args.target,
+        use_ema=not args.no_ema,
+        opset=args.opset,
+        tolerance=args.tolerance,
+    )
     meta = result.metadata
-    print(f"exported {result.path} ({meta['variant']}, opset {meta['opset']}, EMA {meta['ema']}, "
-          f"{result.nodes_before} -> {result.nodes_after} nodes after simplification)")
+    print(
+        f"exported {result.path} ({meta['variant']}, opset {meta['opset']}, EMA {meta['ema']}, "
+        f"{result.nodes_before} -> {result.nodes_after} nodes after simplification)"
+    )
     diffs = ", ".join(f"{k}: {v:.2e}" for k, v in result.parity.items())
     print(f"parity torch vs onnxruntime, max |diff|: {diffs} (tolerance {result.tolerance:g}) OK")
     if spec is not None:

@@ -11,7 +11,11 @@ from typing import Any
 
 import onnx
 
-LAYER_TYPES = {"Conv": "CONVOLUTION", "ConvTranspose": "DECONVOLUTION", "InstanceNormalization": "NORMALIZATION"}
+LAYER_TYPES = {
+    "Conv": "CONVOLUTION",
+    "ConvTranspose": "DECONVOLUTION",
+    "InstanceNormalization": "NORMALIZATION",
+}
 
 
 class Logger:
@@ -65,7 +69,9 @@ class OnnxParser:
     def parse(self, data: bytes) -> bool:
         model = onnx.load_from_string(data)
         dtypes = {1: "float32", 7: "int64"}
-        self.network.inputs = [Tensor(i.name, dtypes[i.type.tensor_type.elem_type]) for i in model.graph.input]
+        self.network.inputs = [
+            Tensor(i.name, dtypes[i.type.tensor_type.elem_type]) for i in model.graph.input
+        ]
         self.network.layers = [Layer(n.name, LAYER_TYPES.get(n.op_type, "OTHER")) for n in model.graph.node]
         return True
 
@@ -128,10 +134,17 @@ def make_fake_tensorrt(version: str = "10.3.0") -> types.SimpleNamespace:
 
     trt.Builder, trt.OnnxParser, trt.Logger = Builder, OnnxParser, Logger
     trt.IInt8EntropyCalibrator2 = CalibratorBase
-    trt.LayerType = types.SimpleNamespace(CONVOLUTION="CONVOLUTION", DECONVOLUTION="DECONVOLUTION",
-                                          NORMALIZATION="NORMALIZATION")
+    trt.LayerType = types.SimpleNamespace(
+        CONVOLUTION="CONVOLUTION", DECONVOLUTION="DECONVOLUTION", NORMALIZATION="NORMALIZATION"
+    )
     trt.BuilderFlag = types.SimpleNamespace(FP16="FP16", INT8="INT8", OBEY_PRECISION_CONSTRAINTS="OBEY")
     trt.MemoryPoolType = types.SimpleNamespace(WORKSPACE="WORKSPACE")
     trt.float32, trt.float16, trt.int32, trt.int64, trt.int8, trt.bool = (
-        "float32", "float16", "int32", "int64", "int8", "bool")
+        "float32",
+        "float16",
+        "int32",
+        "int64",
+        "int8",
+        "bool",
+    )
     return trt

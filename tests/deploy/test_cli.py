@@ -12,8 +12,27 @@ from reflect.cli import main
 
 def test_bench_onnxruntime_and_torch_table_and_json(exported, tmp_path, capsys) -> None:
     out = tmp_path / "bench.json"
-    rc = main(["bench", "--model", str(exported.onnx), "--backend", "onnxruntime", "--size", "40x36",
-               "--batch", "2", "--warmup", "1", "--iters", "3", "--threads", "1", "--json", str(out)])
+    rc = main(
+        [
+            "bench",
+            "--model",
+            str(exported.onnx),
+            "--backend",
+            "onnxruntime",
+            "--size",
+            "40x36",
+            "--batch",
+            "2",
+            "--warmup",
+            "1",
+            "--iters",
+            "3",
+            "--threads",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "median ms" in text and "p99 ms" in text and "frames/s" in text and "onnxruntime" in text
@@ -23,8 +42,24 @@ def test_bench_onnxruntime_and_torch_table_and_json(exported, tmp_path, capsys) 
     assert 0 < result["median_ms"] <= result["p99_ms"]
     assert result["fps"] == pytest.approx(2e3 / result["median_ms"])
 
-    rc = main(["bench", "--model", str(exported.run_dir), "--backend", "torch", "--channels-last",
-               "--size", "32", "--warmup", "0", "--iters", "2", "--json", "-"])
+    rc = main(
+        [
+            "bench",
+            "--model",
+            str(exported.run_dir),
+            "--backend",
+            "torch",
+            "--channels-last",
+            "--size",
+            "32",
+            "--warmup",
+            "0",
+            "--iters",
+            "2",
+            "--json",
+            "-",
+        ]
+    )
     assert rc == 0
     (result,) = json.loads(capsys.readouterr().out)["results"]
     assert result["backend"] == "torch" and (result["height"], result["width"]) == (32, 32)
@@ -47,7 +82,9 @@ def test_bench_bad_inputs_exit_2_with_one_line(exported, tmp_path, capsys) -> No
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
 def test_export_tensorrt_without_tensorrt_fails_fast(exported, tmp_path, capsys) -> None:
     out = tmp_path / "m.engine"
-    rc = main(["export", "--checkpoint", str(exported.run_dir), "--format", "tensorrt", "--out", str(out), "--fp16"])
+    rc = main(
+        ["export", "--checkpoint", str(exported.run_dir), "--format", "tensorrt", "--out", str(out), "--fp16"]
+    )
     assert rc == 2
     assert "TensorRT is not installed" in capsys.readouterr().err
     assert not out.exists() and not out.with_suffix(".onnx").exists()  # refused before the ONNX export

@@ -66,8 +66,13 @@ def test_every_registered_variant_exports_within_1e4(name: str, tmp_path) -> Non
     variant = tiny_variant(name)
     domains = tuple(variant.domains)
     target = None if len(domains) == 2 or is_multidomain(variant) else domains[-1]
-    result = export_onnx(variant, tmp_path / f"{name}.onnx", target=target,
-                         parity_sizes=[(1, 67, 45), (2, 44, 52)], tolerance=1e-4)
+    result = export_onnx(
+        variant,
+        tmp_path / f"{name}.onnx",
+        target=target,
+        parity_sizes=[(1, 67, 45), (2, 44, 52)],
+        tolerance=1e-4,
+    )
     assert set(result.parity) == {"1x3x67x45", "2x3x44x52"}
     assert result.max_abs_diff < 1e-4
     assert result.nodes_after <= result.nodes_before

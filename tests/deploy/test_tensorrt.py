@@ -30,10 +30,12 @@ def crops(tmp_path):
 
 def test_fp16_build_profile_flags_and_cache(exported, tmp_path) -> None:
     trt = make_fake_tensorrt()
-    spec = EngineSpec(precision="fp16", min_shape=(1, 64, 64), opt_shape=(2, 128, 128), max_shape=(4, 512, 512))
+    spec = EngineSpec(
+        precision="fp16", min_shape=(1, 64, 64), opt_shape=(2, 128, 128), max_shape=(4, 512, 512)
+    )
     cache = EngineCache(tmp_path / "cache")
     engine, key = build_engine(exported.onnx, spec, cache=cache, gpu="NVIDIA Fake 80GB", trt=trt)
-    (network, config), = trt.builds
+    ((network, config),) = trt.builds
     assert config.profiles[0].shapes == {"input": ((1, 3, 64, 64), (2, 3, 128, 128), (4, 3, 512, 512))}
     assert config.flags == {"FP16"} and config.pools == {"WORKSPACE": 4096 << 20}
     assert all(layer.precision is None for layer in network.layers)
@@ -46,19 +48,28 @@ def test_fp16_build_profile_flags_and_cache(exported, tmp_path) -> None:
     other_onnx.write_bytes(exported.onnx.read_bytes().replace(b"cyclegan", b"cycleGAN"))
     keys = {
         build_engine(exported.onnx, spec, cache=cache, gpu="NVIDIA Other", trt=trt)[1],
-        build_engine(exported.onnx, spec, cache=cache, gpu="NVIDIA Fake 80GB", trt=make_fake_tensorrt("10.4.0"))[1],
+        build_engine(
+            exported.onnx, spec, cache=cache, gpu="NVIDIA Fake 80GB", trt=make_fake_tensorrt("10.4.0")
+        )[1],
         build_engine(other_onnx, spec, cache=cache, gpu="NVIDIA Fake 80GB", trt=trt)[1],
-        build_engine(exported.onnx, EngineSpec(precision="fp32"), cache=cache, gpu="NVIDIA Fake 80GB", trt=trt)[1],
+        build_engine(
+            exported.onnx, EngineSpec(precision="fp32"), cache=cache, gpu="NVIDIA Fake 80GB", trt=trt
+        )[1],
     }
     assert len(keys) == 4 and key not in keys
 
 
 def test_int8_keeps_listed_layers_in_fp16(exported, crops, tmp_path) -> None:
     trt = make_fake_tensorrt()
-    spec = EngineSpec(precision="int8", opt_shape=(2, 64, 64), min_shape=(1, 32, 32), calib_dir=str(crops),
-                      calib_cache=str(tmp_path / "calib.cache"))
+    spec = EngineSpec(
+        precision="int8",
+        opt_shape=(2, 64, 64),
+        min_shape=(1, 32, 32),
+        calib_dir=str(crops),
+        calib_cache=str(tmp_path / "calib.cache"),
+    )
     build_engine(exported.onnx, spec, gpu="NVIDIA Fake", trt=trt, device="cpu")
-    (network, config), = trt.builds
+    ((network, config),) = trt.builds
     assert config.flags == {"FP16", "INT8", "OBEY"}
     assert config.calibration_profile is config.profiles[0]
     assert isinstance(config.int8_calibrator, trt.IInt8EntropyCalibrator2)
@@ -71,9 +82,14 @@ def test_int8_keeps_listed_layers_in_fp16(exported, crops, tmp_path) -> None:
 
     trt = make_fake_tensorrt()
     relu = next(layer.name for layer in network.layers if "relu" in layer.name)
-    build_engine(exported.onnx, EngineSpec(**{**spec.__dict__, "fp16_layers": (relu,)}),
-                 gpu="NVIDIA Fake", trt=trt, device="cpu")
-    (network, _), = trt.builds
+    build_engine(
+        exported.onnx,
+        EngineSpec(**{**spec.__dict__, "fp16_layers": (relu,)}),
+        gpu="NVIDIA Fake",
+        trt=trt,
+        device="cpu",
+    )
+    ((network, _),) = trt.builds
     assert [layer.name for layer in network.layers if layer.precision == "float16"] == [relu]
 
 

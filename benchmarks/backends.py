@@ -1,0 +1,168 @@
+"""Inference backends side by side: torch eager, torch channels_last and ONNX Runtime on this CPU.
+
+    .venv/bin/python benchmarks/backends.py [--iters 3] [--size 256] [--json benchmarks/results/backends.json]
+
+Models: CycleGAN's ResNet-9 generator (Zhu et al. 2017; paper defaults, random weights: speed does
+not depend on the values) and the lightest registered variant's generator (fewest FLOPs per
+frame at the paper defaults). Each at ``--size`` px, batch 1 and 4. Reported per row: median and
+p99 latency of ``--iters`` timed runs after one warm-up, frames/s, the ratio to torch eager, and the
+achieved GFLOP/s (FLOPs counted with ``torch.utils.flop_counter.FlopCounterMode``) as a share of
+this machine's measured large-matrix-multiply GFLOP/s, i.e. how close each backend gets to what
+the CPU can do on the friendliest workload. Prints a table and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from deploy.bench import benchmark, format_table
+from deploy.export import export_onnx
+from deploy.ort import OrtTranslator, available_cores
+from deploy.runner import random_variant
+from deploy.translator import TorchTranslator
+from reflect import registry
+from reflect.utils.atomic import atomic_write_text
+from reflect.variants.base import Variant
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 15) -> float:
+    """Best-of-``repeats`` float32 GFLOP/s of an n x n matrix product (2 n^3 FLOPs); the best run
+    is the one least disturbed by other processes, so it is the closest to the hardware limit."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def frame_flops(variant: Variant, size: int) -> int:
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        variant.export_module(None)(torch.zeros(1, 3, size, size))
+    return int(fc.get_total_flops())
+
+
+def pick_lightest(size: int) -> tuple[str, int] | None:
+    """The registered variant (other than cyclegan) with the fewest generator FLOPs per frame."""
+    costs = []
+    for name in registry.names():
+        if name == "cyclegan":
+            continue
+        variant = random_variant(name)
+        if len(variant.domains) != 2:  # multi-domain: the default target needs no extra input
+            continue
+        costs.append((frame_flops(variant, size), name))
+    if not costs:
+        return None
+    flops, name = min(costs)
+    return name, flops
+
+
+def run_model(name: str, size: int, iters: int, workdir: Path, peak: float) -> list[dict[str, Any]]:
+    variant = random_variant(name)
+    flops = frame_flops(variant, size)
+    params = sum(p.numel() for p in variant.export_module(None).parameters())
+    onnx_path = workdir / f"{name}.onnx"
+    parity = export_onnx(variant, onnx_path, parity_sizes=[(1, 67, 45), (1, size + 12, size + 20)])
+    backends = {
+        "torch eager": lambda: TorchTranslator(variant),
+        "torch channels_last": lambda: TorchTranslator(random_like(variant), channels_last=True),
+        "onnxruntime": lambda: OrtTranslator(onnx_path),
+    }
+    rows: list[dict[str, Any]] = []
+    for batch in (1, 4):
+        eager_fps = None
+        for label, make in backends.items():
+            r = benchmark(
+                make(),
+                height=size,
+                width=size,
+                batch=batch,
+                warmup=1,
+                iters=iters if batch == 1 else max(2, iters // 2),
+            )
+            eager_fps = eager_fps or r.fps
+            achieved = flops * r.fps / 1e9
+            rows.append(
+                {
+                    "model": name,
+                    "params_M": params / 1e6,
+                    "gflop_per_frame": flops / 1e9,
+                    "backend": label,
+                    "batch": batch,
+                    "median_ms": r.median_ms,
+                    "p99_ms": r.p99_ms,
+                    "fps": r.fps,
+                    "vs_eager": r.fps / eager_fps,
+                    "gflops": achieved,
+                    "of_peak": achieved / peak,
+                    "onnx_max_abs_diff": parity.max_abs_diff,
+                }
+            )
+            print(f"  {name:10s} {label:20s} batch {batch}: {r.fps:7.2f} frames/s", flush=True)
+    return rows
+
+
+def random_like(variant: Variant) -> Variant:
+    """A copy with the same weights (channels_last converts parameters in place)."""
+    clone = random_variant(variant.name)
+    clone.load_state_dict(variant.state_dict())
+    return clone
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--iters", type=int, default=3, help="timed runs at batch 1 (batch 4: about half)")
+    ap.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "backends.json"))
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    peak = matmul_gflops()
+    machine = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": available_cores(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "matmul_gflops": peak,
+        "note": "shared CPU: other jobs may be running; timings are noisy",
+    }
+    print(f"machine: {machine}")
+    lightest = pick_lightest(args.size)
+    names = ["cyclegan"] + ([lightest[0]] if lightest else [])
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            rows += run_model(name, args.size, args.iters, Path(tmp), peak)
+    cols = [
+        ("model", "model", ""),
+        ("gflop_per_frame", "GFLOP/frame", ".1f"),
+        ("backend", "backend", ""),
+        ("batch", "batch", "d"),
+        ("median_ms", "median ms", ".1f"),
+        ("p99_ms", "p99 ms", ".1f"),
+        ("fps", "frames/s", ".2f"),
+        ("vs_eager", "x eager", ".2f"),
+        ("gflops", "GFLOP/s", ".1f"),
+        ("of_peak", "of matmul peak", ".0%"),
+    ]
+    print(f"\n{args.size}x{args.size}, matmul peak {peak:.1f} GFLOP/s ({machine['cores']} cores)")
+    print(format_table(rows, cols))
+    atomic_write_text(args.json, json.dumps({"machine": machine, "size": args.size, "rows": rows}, indent=2))
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
