@@ -28,23 +28,22 @@ import torch
 from reflect import losses
 from reflect.nn import DCGANDiscriminator, EncoderDecoderGenerator
 from reflect.registry import register
-from reflect.variants.base import VariantConfig
-from reflect.variants.cyclegan import CycleGAN
+from reflect.variants.cyclegan import CycleGAN, CycleGANConfig
 
 
 @dataclass
-class DiscoGANConfig(VariantConfig):
+class DiscoGANConfig(CycleGANConfig):
+    """CycleGAN's fields (so its optional terms, e.g. the supervised L1, work here too) with
+    DiscoGAN's defaults. ``n_blocks``, ``upsample`` and ``dropout`` do not apply to its networks."""
+
     weight_decay: float = 1e-5
-    ngf: int = 64
-    ndf: int = 64
-    n_down: int = 4  # generator depth: stride 16 bottleneck
+    n_down: int = 4  # generator depth: stride-16 bottleneck
     n_layers_d: int = 4
     norm: str = "batch"
     gan_mode: str = "vanilla"
     pool_size: int = 0
     lambda_cyc: float = 1.0  # reconstruction weight relative to the GAN loss
-    lambda_idt: float = 0.0  # not in DiscoGAN; kept so CycleGAN's optional term can be switched on
-    lambda_sup: float = 0.0  # supervised L1 on paired samples (0 = off), as in CycleGAN
+    lambda_idt: float = 0.0  # not in DiscoGAN
 
 
 @register("discogan")

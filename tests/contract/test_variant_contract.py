@@ -1,0 +1,186 @@
+"""The variant contract (DESIGN.md), checked on every registered variant.
+
+Registering a variant adds it here. Give it one line in ``TINY`` (overrides that make it small and
+fast on a CPU); without one it runs with ``ngf``/``ndf``/``dim`` shrunk to 8 where it has them.
+Data are procedural 64x64 window images (``data.kind=toy``), so no files are needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from reflect import registry
+from reflect.config import ExperimentConfig, apply_overrides, build_config
+from reflect.data.datasets import build_dataset
+from reflect.train.trainer import Trainer
+from reflect.variants.base import Variant
+from tests.contract.onnx_utils import export_dynamic, run_onnx
+
+SIZE = 64  # DiscoGAN's discriminator and NICE-GAN's global head need 64 px
+STEPS = 20
+
+# One line per variant: model overrides that make it tiny (ngf 8, few blocks).
+TINY: dict[str, dict[str, Any]] = {
+    "cyclegan": {"ngf": 8, "ndf": 8, "n_blocks": 2},
+    "nicegan": {"ngf": 8, "ndf": 8, "n_blocks": 2, "n_layers_d": 6},
+    "unit": {"dim": 8, "ndf": 8, "n_res": 2, "num_scales": 2, "n_layers_d": 3},
+    "discogan": {"ngf": 8, "ndf": 8},
+}
+
+VARIANTS = registry.names()
+
+
+def tiny_model(name: str) -> dict[str, Any]:
+    if name in TINY:
+        return dict(TINY[name])
+    fields = {f.name for f in dataclasses.fields(registry.get(name).Config)}
+    return {k: 8 for k in ("ngf", "ndf", "dim") if k in fields}
+
+
+def tiny_config(name: str, out_dir: Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    data: dict[str, Any] = {
+        "name": f"contract_{name}",
+        "seed": 0,
+        "out_dir": str(out_dir),
+        "model": {"variant": name, **tiny_model(name)},
+        "data": {"kind": "toy", "load_size": SIZE, "crop_size": SIZE, "num_workers": 0, "max_images": 16},
+        "train": {
+            "steps": STEPS,
+            "decay_steps": 0,
+            "log_every": 1,
+            "sample_every": 0,
+            "checkpoint_every": 10_000,
+            "progress": False,
+            "tensorboard": False,
+            "device": "cpu",
+        },
+    }
+    return build_config(apply_overrides(data, overrides or []))
+
+
+def first_batch(cfg: ExperimentConfig) -> dict[str, Any]:
+    sample = build_dataset(cfg.data, cfg.seed)[0]
+    return {k: v.unsqueeze(0) if torch.is_tensor(v) else v for k, v in sample.items()}
+
+
+def build(cfg: ExperimentConfig, seed: int = 0) -> Variant:
+    torch.manual_seed(seed)
+    return registry.get(type(cfg.model).variant_name)(cfg.model)  # type: ignore[attr-defined]
+
+
+def images(seed: int, h: int, w: int, n: int = 2) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 3, h, w, generator=g) * 2 - 1
+
+
+@pytest.fixture(scope="module", params=VARIANTS)
+def trained(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Trainer, list]:
+    """Each variant trained for STEPS steps by the real trainer (shared by the tests below)."""
+    name = request.param
+    trainer = Trainer(tiny_config(name, tmp_path_factory.mktemp(name)))
+    history = trainer.fit()
+    trainer.model.eval()
+    return name, trainer, history
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_losses_are_finite_and_weighted(name: str, tmp_path: Path) -> None:
+    cfg = tiny_config(name, tmp_path)
+    variant = build(cfg).train()
+    batch = first_batch(cfg)
+    weights = variant.default_loss_weights(cfg.model)
+    d_losses = variant.discriminator_losses(batch)
+    g_losses = variant.generator_losses(batch)
+    assert d_losses and g_losses
+    for k, v in {**d_losses, **g_losses}.items():
+        assert v.dim() == 0, f"{name}: loss '{k}' is not a scalar"
+        assert math.isfinite(float(v.detach())), f"{name}: loss '{k}' = {float(v.detach())}"
+        assert k in weights, f"{name}: loss '{k}' has no default weight"
+    recon = getattr(variant, "reconstruction_losses", ())
+    assert recon, f"{name}: declare reconstruction_losses (names of its reconstruction/cycle losses)"
+    assert set(recon) <= set(g_losses), f"{name}: reconstruction_losses {recon} not among {sorted(g_losses)}"
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_each_phase_updates_only_its_own_parameters(name: str, tmp_path: Path) -> None:
+    trainer = Trainer(tiny_config(name, tmp_path))
+    model = trainer.model
+    batch = trainer._to_device(first_batch(trainer.cfg))
+    shared = {id(p) for m in model.shared_modules for p in getattr(model, m).parameters()}
+    groups = model.param_groups()
+    d_ids = {id(p) for g in model.discriminator_groups for p in groups.get(g, [])}
+    assert d_ids, f"{name}: no parameters in its discriminator groups {model.discriminator_groups}"
+    params = dict(model.named_parameters())
+
+    for phase, mine in (("generator", lambda i: i not in d_ids), ("discriminator", lambda i: i in d_ids)):
+        before = {n: p.detach().clone() for n, p in params.items()}
+        trainer._phase(phase, batch)
+        changed = {n for n, p in params.items() if not torch.equal(p, before[n])}
+        own = {n for n, p in params.items() if mine(id(p))}
+        foreign = {n for n in changed - own if id(params[n]) not in shared}
+        assert not foreign, f"{name}: a {phase} step changed other parameters: {sorted(foreign)[:5]}"
+        assert changed & own, f"{name}: a {phase} step changed none of its own parameters"
+
+
+def test_translate_is_deterministic_bounded_and_keeps_odd_sizes(trained: tuple[str, Trainer, list]) -> None:
+    name, trainer, _ = trained
+    model = trainer.model
+    for target in [None, *model.domains]:
+        x = images(1, 37, 45)
+        x_copy = x.clone()
+        with torch.no_grad():
+            y1 = model.translate(x, target=target)
+            y2 = model.translate(x, target=target)
+        assert y1.shape == x.shape, f"{name} -> {target}: {tuple(x.shape)} became {tuple(y1.shape)}"
+        assert torch.equal(y1, y2), f"{name} -> {target}: translate is not deterministic"
+        assert torch.equal(x, x_copy), f"{name}: translate modified its input"
+        assert y1.min() >= -1 and y1.max() <= 1, f"{name}: output outside [-1, 1]"
+        assert y1.std() > 0, f"{name}: constant output"
+
+
+def test_state_dict_round_trip_gives_identical_outputs(trained: tuple[str, Trainer, list]) -> None:
+    name, trainer, _ = trained
+    clone = build(trainer.cfg, seed=123)
+    x = images(2, SIZE, SIZE)
+    with torch.no_grad():
+        before = clone.eval().translate(x)
+        clone.load_state_dict(trainer.model.state_dict())
+        assert torch.equal(clone.translate(x), trainer.model.translate(x)), (
+            f"{name}: round trip changed outputs"
+        )
+        assert not torch.equal(before, clone.translate(x)), f"{name}: weights did not matter (seed ignored?)"
+
+
+def test_training_lowers_reconstruction_loss(trained: tuple[str, Trainer, list]) -> None:
+    name, trainer, history = trained
+    keys = trainer.model.reconstruction_losses  # type: ignore[attr-defined]
+    assert len(history) == STEPS
+    per_step = [sum(h[k] for k in keys) for h in history]
+    assert all(math.isfinite(v) for v in per_step)
+    first, last = float(np.mean(per_step[:3])), float(np.mean(per_step[-3:]))
+    assert last < first, f"{name}: {'+'.join(keys)} went from {first:.4f} to {last:.4f} in {STEPS} steps"
+
+
+def test_onnx_export_matches_torch(trained: tuple[str, Trainer, list]) -> None:
+    name, trainer, _ = trained
+    module = trainer.model.export_module()
+    model, exporter = export_dynamic(module, images(3, SIZE, SIZE, n=1))
+    for h, w in ((SIZE, SIZE), (37, 45)):  # the export size, then an odd size it never saw
+        x = images(4, h, w)
+        with torch.no_grad():
+            expected = module(x).numpy()
+        got = run_onnx(model, x)
+        assert got.shape == expected.shape, (
+            f"{name} ({exporter}): ONNX output {got.shape} != {expected.shape}"
+        )
+        diff = float(np.abs(got - expected).max())
+        assert diff <= 1e-4, f"{name} ({exporter}) at {h}x{w}: ONNX Runtime differs from torch by {diff:.2e}"
