@@ -62,11 +62,16 @@ class NiceGAN(Variant):
         self.enc_b = NiceEncoder(cfg.out_channels, ndf=cfg.ndf)  # E_Y
         self.d_a = NiceHeads(ndf=cfg.ndf, n_layers=cfg.n_layers_d)  # C_X
         self.d_b = NiceHeads(ndf=cfg.ndf, n_layers=cfg.n_layers_d)  # C_Y
-        gen = {"ngf": cfg.ngf, "n_blocks": cfg.n_blocks, "light": cfg.light, "img_size": cfg.img_size}
-        self.g_ab = NiceGenerator(self.enc_a.out_channels, cfg.out_channels, **gen)  # G_{X->Y}
-        self.g_ba = NiceGenerator(self.enc_b.out_channels, cfg.in_channels, **gen)  # G_{Y->X}
+        self.g_ab = self._generator(self.enc_a.out_channels, cfg.out_channels, cfg)  # G_{X->Y}
+        self.g_ba = self._generator(self.enc_b.out_channels, cfg.in_channels, cfg)  # G_{Y->X}
         for m in (self.enc_a, self.enc_b, self.d_a, self.d_b, self.g_ab, self.g_ba):
             init_weights(m, cfg.init, cfg.init_gain)
+
+    @staticmethod
+    def _generator(in_ch: int, out_ch: int, cfg: NiceGANConfig) -> NiceGenerator:
+        return NiceGenerator(
+            in_ch, out_ch, ngf=cfg.ngf, n_blocks=cfg.n_blocks, light=cfg.light, img_size=cfg.img_size
+        )
 
     @classmethod
     def default_loss_weights(cls, cfg: NiceGANConfig) -> dict[str, float]:

@@ -72,22 +72,20 @@ class UNIT(Variant):
         if not 1 <= cfg.n_shared <= cfg.n_res:
             raise ValueError(f"unit: n_shared must be between 1 and n_res={cfg.n_res}, got {cfg.n_shared}")
         own = cfg.n_res - cfg.n_shared
-        enc = {"dim": cfg.dim, "n_down": cfg.n_down, "n_res": own}
-        self.enc_a = UnitEncoderFront(cfg.in_channels, **enc)
-        self.enc_b = UnitEncoderFront(cfg.out_channels, **enc)
+        self.enc_a = UnitEncoderFront(cfg.in_channels, dim=cfg.dim, n_down=cfg.n_down, n_res=own)
+        self.enc_b = UnitEncoderFront(cfg.out_channels, dim=cfg.dim, n_down=cfg.n_down, n_res=own)
         latent = self.enc_a.out_channels
         self.enc_shared = SharedResBlocks(latent, cfg.n_shared)  # high-level encoder layers
         self.dec_shared = SharedResBlocks(latent, cfg.n_shared)  # low-level decoder layers
-        dec = {"dim": latent, "n_up": cfg.n_down, "n_res": own}
-        self.dec_a = UnitDecoderBack(cfg.in_channels, **dec)
-        self.dec_b = UnitDecoderBack(cfg.out_channels, **dec)
+        self.dec_a = UnitDecoderBack(cfg.in_channels, dim=latent, n_up=cfg.n_down, n_res=own)
+        self.dec_b = UnitDecoderBack(cfg.out_channels, dim=latent, n_up=cfg.n_down, n_res=own)
         dis = {"num_scales": cfg.num_scales, "ndf": cfg.ndf, "n_layers": cfg.n_layers_d}
         self.d_a = MultiScaleImageDiscriminator(cfg.in_channels, **dis)
         self.d_b = MultiScaleImageDiscriminator(cfg.out_channels, **dis)
-        for m in (self.enc_a, self.enc_b, self.enc_shared, self.dec_shared, self.dec_a, self.dec_b):
-            init_weights(m, cfg.init, cfg.init_gain)
-        for m in (self.d_a, self.d_b):
-            init_weights(m, "normal", 0.02)
+        for gen in (self.enc_a, self.enc_b, self.enc_shared, self.dec_shared, self.dec_a, self.dec_b):
+            init_weights(gen, cfg.init, cfg.init_gain)
+        for d in (self.d_a, self.d_b):
+            init_weights(d, "normal", 0.02)
 
     @classmethod
     def default_loss_weights(cls, cfg: UNITConfig) -> dict[str, float]:
