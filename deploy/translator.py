@@ -112,14 +112,24 @@ def load_translator(
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend '{backend}'; valid: auto, {', '.join(BACKENDS)}")
     if backend == "torch":
+        if path.suffix.lower() in (".onnx", ".engine", ".plan"):
+            raise ConfigError(f"backend torch needs a reflect checkpoint or run folder, not {path}")
         from reflect.checkpoint import load_variant
 
         variant, _ = load_variant(path, device=device)
         return TorchTranslator(variant, target=target, device=device, **kwargs)
+    suffix = path.suffix.lower()
+    wants = (".onnx",) if backend == "onnxruntime" else (".onnx", ".engine", ".plan")
+    if suffix not in wants:
+        raise ConfigError(
+            f"backend {backend} needs a {' or '.join(wants)} file, not {path}; make one with "
+            f"`reflect export --checkpoint {path} --format {'onnx' if backend == 'onnxruntime' else 'tensorrt'} "
+            f"--out model{'.onnx' if backend == 'onnxruntime' else '.engine'}`"
+        )
     if backend == "onnxruntime":
-        from deploy.ort import OrtTranslator  # type: ignore[import-not-found]
+        from deploy.ort import OrtTranslator
 
-        return OrtTranslator(path, target=target, device=device, **kwargs)  # type: ignore[no-any-return]
+        return OrtTranslator(path, target=target, device=device, **kwargs)
     from deploy.tensorrt import TrtTranslator  # type: ignore[import-not-found]
 
-    return TrtTranslator(path, target=target, device=device, **kwargs)  # type: ignore[no-any-return]
+    return TrtTranslator(path, target=target, device=device, **kwargs)

@@ -68,3 +68,10 @@ def test_truncated_file_through_the_translator(exported, tmp_path) -> None:
     bad.write_bytes(exported.onnx.read_bytes()[:5000])
     with pytest.raises(ModelFileError, match="half.onnx"):
         OrtTranslator(bad)
+
+
+def test_load_translator_refuses_mismatched_files(exported) -> None:
+    with pytest.raises(ConfigError, match="reflect export --checkpoint"):
+        load_translator(exported.run_dir, backend="onnxruntime")
+    with pytest.raises(ConfigError, match="backend torch needs a reflect checkpoint"):
+        load_translator(exported.onnx, backend="torch")
