@@ -14,6 +14,12 @@ class ResnetGenerator(nn.Module):
     ``c7s1-ngf, d(2ngf), d(4ngf), R(4ngf) x n_blocks, u(2ngf), u(ngf), c7s1-3`` then tanh.
     With ngf=64, 9 blocks and transposed upsampling it has 11,378,179 parameters, as the reference.
     Input and output: (B, C, H, W) in [-1, 1], H and W multiples of ``stride`` (= 2**n_down).
+
+    ``residual=True`` predicts a correction instead of the image: ``clamp(x + g * net(x), -1, 1)``
+    with a learned scalar gain ``g`` that starts at 0 (ReZero, Bachlechner et al. 2020). The
+    generator starts as the identity, so a briefly
+    trained model leaves faces intact and learns only to subtract the reflection layer (the
+    residual formulation common in reflection-removal networks). Needs in_ch == out_ch.
     """
 
     def __init__(
@@ -28,8 +34,14 @@ class ResnetGenerator(nn.Module):
         upsample: str = "transposed",
         pad_mode: str = "reflect",
         dropout: float = 0.0,
+        residual: bool = False,
     ) -> None:
         super().__init__()
+        if residual and in_ch != out_ch:
+            raise ValueError(f"a residual generator needs in_ch == out_ch, got {in_ch} and {out_ch}")
+        self.residual = residual
+        # learned gain of the correction; starts at 0 so the generator starts as the identity
+        self.res_gain = nn.Parameter(torch.zeros(1)) if residual else None
         self.stride = 2**n_down
         layers: list[nn.Module] = [ConvNormAct(in_ch, ngf, 7, pad_mode=pad_mode, norm=norm)]
         ch = ngf
@@ -44,4 +56,6 @@ class ResnetGenerator(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.residual:
+            return (x + self.res_gain * self.model(x)).clamp(-1.0, 1.0)
         return self.model(x)

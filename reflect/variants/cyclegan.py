@@ -33,6 +33,7 @@ class CycleGANConfig(VariantConfig):
     norm: str = "instance"
     upsample: str = "transposed"  # transposed | nearest | bilinear | pixel_shuffle
     dropout: float = 0.0
+    residual: bool = False  # G(x) = clamp(x + net(x)): starts near the identity (not in the paper)
     gan_mode: str = "lsgan"
     pool_size: int = 50
     lambda_cyc: float = 10.0
@@ -73,7 +74,7 @@ class CycleGAN(Variant):
     def make_generator(cfg: Any) -> torch.nn.Module:
         return ResnetGenerator(
             cfg.in_channels, cfg.out_channels, ngf=cfg.ngf, n_blocks=cfg.n_blocks,
-            norm=cfg.norm, upsample=cfg.upsample, dropout=cfg.dropout,
+            norm=cfg.norm, upsample=cfg.upsample, dropout=cfg.dropout, residual=cfg.residual,
         )
 
     @staticmethod

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from reflect import losses
+from reflect.nn import PatchDiscriminator, ResnetGenerator, Upsample, pad_to_multiple
+
+
+def test_resnet9_generator_matches_reference_parameter_count():
+    g = ResnetGenerator(ngf=64, n_blocks=9)
+    assert sum(p.numel() for p in g.parameters()) == 11_378_179  # CycleGAN's ResNet-9 at any size
+
+
+@pytest.mark.parametrize("mode", ["transposed", "nearest", "bilinear", "pixel_shuffle"])
+def test_upsamplers_double_resolution(mode):
+    up = Upsample(8, 4, mode=mode)
+    assert up(torch.randn(1, 8, 5, 7)).shape == (1, 4, 10, 14)
+
+
+def test_patchgan_receptive_field_is_70():
+    d = PatchDiscriminator(ndf=8, norm="none")
+    x = torch.randn(1, 3, 140, 140, requires_grad=True)
+    out = d(x)
+    out[0, 0, out.shape[2] // 2, out.shape[3] // 2].backward()
+    rows = (x.grad.abs().sum((0, 1, 3)) > 0).nonzero()
+    assert rows.max() - rows.min() + 1 == 70
+
+
+def test_residual_generator_starts_near_identity_and_stays_in_range():
+    torch.manual_seed(0)
+    from reflect.nn import init_weights
+
+    g = init_weights(ResnetGenerator(ngf=8, n_blocks=2, residual=True))
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    y = g(x)
+    assert torch.equal(y, x)  # the learned gain starts at 0
+    assert y.min() >= -1 and y.max() <= 1
+    plain = init_weights(ResnetGenerator(ngf=8, n_blocks=2))
+    assert (plain(x) - x).abs().mean() > 0.3  # a plain generator starts far from the input
+
+
+def test_pad_to_multiple_pads_bottom_right_only():
+    x = torch.arange(2 * 3 * 5 * 6, dtype=torch.float32).view(2, 3, 5, 6)
+    y = pad_to_multiple(x, 4)
+    assert y.shape == (2, 3, 8, 8)
+    assert torch.equal(y[..., :5, :6], x)
+    assert pad_to_multiple(torch.zeros(1, 3, 8, 4), 4).shape == (1, 3, 8, 4)
+    assert pad_to_multiple(torch.zeros(1, 3, 2, 3), 4).shape == (1, 3, 4, 4)  # tiny: replicate
+
+
+@pytest.mark.parametrize("mode", losses.GAN_MODES)
+def test_gan_losses_prefer_correct_discriminators(mode):
+    good_real, good_fake = torch.full((2, 1, 4, 4), 2.0), torch.full((2, 1, 4, 4), -2.0)
+    assert losses.d_loss(mode, good_real, good_fake) < losses.d_loss(mode, good_fake, good_real)
+    assert losses.g_loss(mode, good_real) < losses.g_loss(mode, good_fake)
+    # multi-scale lists average over scales
+    assert torch.isclose(losses.d_loss(mode, [good_real, good_real], [good_fake, good_fake]),
+                         losses.d_loss(mode, good_real, good_fake))
+
+
+def test_gradient_penalty_is_zero_for_unit_slope_critic():
+    real, fake = torch.randn(4, 3, 8, 8), torch.randn(4, 3, 8, 8)
+    w = torch.randn(3 * 8 * 8)
+    w = w / w.norm()
+    gp = losses.gradient_penalty(lambda x: (x.flatten(1) * w).sum(1), real, fake)
+    assert gp.item() == pytest.approx(0.0, abs=1e-6)
+    gp2 = losses.gradient_penalty(lambda x: 3 * (x.flatten(1) * w).sum(1), real, fake)
+    assert gp2.item() == pytest.approx(4.0, rel=1e-4)
