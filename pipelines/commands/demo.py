@@ -9,7 +9,7 @@ HELP = "the whole story on the bundled sample faces: synthesise, train a small d
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    p.add_argument("--steps", type=int, default=200, help="training steps of the small demo model (default 200: a few minutes on a 2-core CPU)")
+    p.add_argument("--steps", type=int, default=600, help="training steps of the small demo model (default 600: about 2 minutes on a 2-core CPU)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,10 +16,10 @@ class ResnetGenerator(nn.Module):
     Input and output: (B, C, H, W) in [-1, 1], H and W multiples of ``stride`` (= 2**n_down).
 
     ``residual=True`` predicts a correction instead of the image: ``clamp(x + g * net(x), -1, 1)``
-    with a learned scalar gain ``g`` that starts at 0 (ReZero, Bachlechner et al. 2020). The
-    generator starts as the identity, so a briefly
-    trained model leaves faces intact and learns only to subtract the reflection layer (the
-    residual formulation common in reflection-removal networks). Needs in_ch == out_ch.
+    with a learned scalar gain ``g`` that starts at 0.1 (after ReZero, Bachlechner et al. 2020; at
+    exactly 0 the correction net gets no gradient and training stalls). The generator starts near the
+    identity, so a briefly trained model leaves faces intact and learns to subtract the reflection
+    layer (the residual formulation common in reflection-removal networks). Needs in_ch == out_ch.
     """
 
     def __init__(
@@ -40,8 +40,8 @@ class ResnetGenerator(nn.Module):
         if residual and in_ch != out_ch:
             raise ValueError(f"a residual generator needs in_ch == out_ch, got {in_ch} and {out_ch}")
         self.residual = residual
-        # learned gain of the correction; starts at 0 so the generator starts as the identity
-        self.res_gain = nn.Parameter(torch.zeros(1)) if residual else None
+        # learned gain of the correction; starts small so the generator starts near the identity
+        self.res_gain = nn.Parameter(torch.full((1,), 0.1)) if residual else None
         self.stride = 2**n_down
         layers: list[nn.Module] = [ConvNormAct(in_ch, ngf, 7, pad_mode=pad_mode, norm=norm)]
         ch = ngf

@@ -34,7 +34,7 @@ def test_residual_generator_starts_near_identity_and_stays_in_range():
     g = init_weights(ResnetGenerator(ngf=8, n_blocks=2, residual=True))
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     y = g(x)
-    assert torch.equal(y, x)  # the learned gain starts at 0
+    assert (y - x).abs().mean() < 0.05  # the learned gain starts small
     assert y.min() >= -1 and y.max() <= 1
     plain = init_weights(ResnetGenerator(ngf=8, n_blocks=2))
     assert (plain(x) - x).abs().mean() > 0.3  # a plain generator starts far from the input
