@@ -46,14 +46,19 @@ class PatchDiscriminator(nn.Module):
 
 
 class MultiScaleDiscriminator(nn.Module):
-    """``num_scales`` PatchGANs on the image downsampled by 2 each time (pix2pixHD, UNIT, MUNIT).
+    """``num_scales`` discriminators on the image downsampled by 2 each time (pix2pixHD, UNIT, MUNIT).
 
-    Returns a list of logit maps, finest first.
+    Each scale is a ``scale_cls(in_ch, **scale_kwargs)``: a :class:`PatchDiscriminator` by default,
+    :class:`reflect.nn.multiscale.StridedPatchDiscriminator` for UNIT. Returns a list of logit
+    maps, finest first.
     """
 
-    def __init__(self, in_ch: int = 3, *, num_scales: int = 3, **patch_kwargs: object) -> None:
+    def __init__(
+        self, in_ch: int = 3, *, num_scales: int = 3, scale_cls: type[nn.Module] = PatchDiscriminator,
+        **scale_kwargs: object,
+    ) -> None:
         super().__init__()
-        self.scales = nn.ModuleList(PatchDiscriminator(in_ch, **patch_kwargs) for _ in range(num_scales))  # type: ignore[arg-type]
+        self.scales = nn.ModuleList(scale_cls(in_ch, **scale_kwargs) for _ in range(num_scales))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         outs = []

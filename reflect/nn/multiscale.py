@@ -8,11 +8,10 @@ judges almost the whole image.
 
 from __future__ import annotations
 
-import torch
 from torch import nn
-from torch.nn import functional as F
 
 from reflect.nn.blocks import ConvNormAct
+from reflect.nn.discriminators import MultiScaleDiscriminator
 
 
 class StridedPatchDiscriminator(nn.Sequential):
@@ -50,20 +49,11 @@ class StridedPatchDiscriminator(nn.Sequential):
         super().__init__(*layers)
 
 
-class MultiScaleImageDiscriminator(nn.Module):
+class MultiScaleImageDiscriminator(MultiScaleDiscriminator):
     """``num_scales`` :class:`StridedPatchDiscriminator` on the image at 1, 1/2, 1/4, ... resolution.
 
     Returns a list of logit maps, finest first (the adversarial losses average over it).
     """
 
     def __init__(self, in_ch: int = 3, *, num_scales: int = 3, **kwargs: object) -> None:
-        super().__init__()
-        self.scales = nn.ModuleList(StridedPatchDiscriminator(in_ch, **kwargs) for _ in range(num_scales))  # type: ignore[arg-type]
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        outs = []
-        for i, d in enumerate(self.scales):
-            if i:
-                x = F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
-            outs.append(d(x))
-        return outs
+        super().__init__(in_ch, num_scales=num_scales, scale_cls=StridedPatchDiscriminator, **kwargs)
