@@ -138,7 +138,7 @@ def run_demo(out: str | Path = "runs/demo", steps: int = 600) -> Path:
     from pipelines.face_eval.evaluate import run_face_eval
 
     root, t0, timings = Path(out), time.perf_counter(), {}
-    backend = FaceBackend("torch-dlib")
+    backend = FaceBackend("dlib-torch")
     print("demo 1/5: face crops from the bundled public-domain photos", flush=True)
     d = build_data(root / "data", face_crops(backend))
     timings["data_s"] = time.perf_counter() - t0

@@ -13,8 +13,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cleaned", help="the same probes after cleaning (same relative paths)")
     p.add_argument("--report", required=True, help="output folder: report.html, metrics.json, roc.png")
     p.add_argument("--identities", help="CSV with columns path,identity instead of identity folders")
-    p.add_argument("--embedder", choices=["torch-dlib", "dlib"], default="torch-dlib",
-                   help="torch port of dlib's ResNet (default) or dlib itself")
+    p.add_argument("--embedder", choices=["dlib-torch", "dlib", "facenet"], default="dlib-torch",
+                   help="torch port of dlib's ResNet (default), dlib itself, or facenet (needs --embedder-weights)")
+    p.add_argument("--detector", choices=["dlib-hog", "dlib-cnn", "mtcnn", "retinaface"], default="dlib-hog",
+                   help="face detector (default dlib-hog)")
+    p.add_argument("--embedder-weights", help="weights file for --embedder facenet (never downloaded)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.face_eval.evaluate import run_face_eval
 
     res = run_face_eval(args.gallery, args.probes, args.report, cleaned=args.cleaned,
-                        identities=args.identities, embedder=args.embedder)
+                        identities=args.identities, embedder=args.embedder, detector=args.detector,
+                        embedder_weights=args.embedder_weights)
     for name in ("probes", "cleaned"):
         if name in res:
             r = res[name]

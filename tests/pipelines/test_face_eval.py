@@ -77,7 +77,7 @@ def test_dlib_and_torch_port_embed_alike(face_sets: Path) -> None:
     from pipelines.face_eval.backend import FaceBackend
 
     img = read_image(face_sets / "clean" / "obama" / "p0.png")
-    a, b = FaceBackend("dlib").analyse(img), FaceBackend("torch-dlib").analyse(img)
+    a, b = FaceBackend("dlib").analyse(img), FaceBackend("dlib-torch").analyse(img)
     assert a.found and b.found and float(a.embedding @ b.embedding) > 0.999
 
 
