@@ -1,6 +1,6 @@
 """Synthesis throughput: samples/s at 256x256, rendering only and rendering + writing PNGs.
 
-    .venv/bin/python benchmarks/synth.py [--count 200] [--faces ../shared/data/faces] [--json out.json]
+    .venv/bin/python benchmarks/synth.py [--count 1000] [--faces ../shared/data/faces] [--json out.json]
 
 Faces: the real photos when the folder exists (detected once), otherwise drawn faces. Prints a
 table (median of --repeats runs) and writes JSON. Target: >= 50 samples/s on 2 cores.
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--count", type=int, default=1000)  # enough to amortise worker start-up (~2 s)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--faces", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"))
