@@ -70,11 +70,12 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     if p.stat().st_size == 0:
         raise ImageReadError(p, "the file is empty")
     try:
-        with Image.open(p) as im:
-            im.load()  # decode fully now: truncated files fail here, not later
-            if im.mode == "P" or im.mode == "PA":
+        with Image.open(p) as opened:
+            opened.load()  # decode fully now: truncated files fail here, not later
+            im: Image.Image = opened
+            if im.mode in ("P", "PA"):
                 im = im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB")
-            elif im.mode == "CMYK" or im.mode == "YCbCr" or im.mode == "LAB" or im.mode == "HSV":
+            elif im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
                 im = im.convert("RGB")
             mode = im.mode
             arr = np.asarray(im)

@@ -72,7 +72,7 @@ def gradient_penalty(
     """WGAN-GP (Gulrajani et al.): E[(||grad D(x_hat)|| - 1)^2] on random interpolates."""
     alpha = torch.rand(real.size(0), 1, 1, 1, device=real.device, dtype=real.dtype)
     x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
-    out = sum(o.sum() for o in _as_list(critic(x_hat)))
+    out = torch.stack([o.sum() for o in _as_list(critic(x_hat))]).sum()
     (grad,) = torch.autograd.grad(out, x_hat, create_graph=True)
     norm = grad.flatten(1).norm(2, dim=1)
     return ((norm - target) ** 2).mean()

@@ -24,8 +24,9 @@ def init_weights(module: nn.Module, kind: str = "normal", gain: float = 0.02) ->
                 nn.init.kaiming_normal_(weight, a=0, mode="fan_in")
             elif kind == "orthogonal":
                 nn.init.orthogonal_(weight, gain=gain)
-            if getattr(m, "bias", None) is not None:
-                nn.init.zeros_(m.bias)
+            bias = getattr(m, "bias", None)
+            if bias is not None:
+                nn.init.zeros_(bias)
         elif isinstance(m, nn.BatchNorm2d) and m.affine:
             nn.init.normal_(m.weight, 1.0, gain)
             nn.init.zeros_(m.bias)

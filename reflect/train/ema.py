@@ -21,8 +21,8 @@ class EMA:
             shadow = self.shadow[name]
             for s, p in zip(shadow.parameters(), live.parameters(), strict=True):
                 s.lerp_(p.detach(), 1.0 - self.decay)
-            for s, b in zip(shadow.buffers(), live.buffers(), strict=True):
-                s.copy_(b)
+            for sb, b in zip(shadow.buffers(), live.buffers(), strict=True):
+                sb.copy_(b)
 
     def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
         return {name: m.state_dict() for name, m in self.shadow.items()}

@@ -141,7 +141,8 @@ class CycleGAN(Variant):
             raise ValueError(f"cyclegan translates to 'A' or 'B', not {target!r}")
         g = self.g_ba if target == "A" else self.g_ab
         h, w = x.shape[-2], x.shape[-1]
-        return crop_to(g(pad_to_multiple(x, g.stride)), h, w)
+        stride = int(g.stride)  # type: ignore[arg-type]
+        return crop_to(g(pad_to_multiple(x, stride)), h, w)
 
 
 def _face_identity_loss(cfg: CycleGANConfig) -> losses.FaceIdentityLoss:
