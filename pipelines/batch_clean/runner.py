@@ -52,6 +52,8 @@ class CleanOptions:
     retry_errors: bool = False
     restart: bool = False
     progress: bool = True
+    engine: str = "local"  # local: decoder processes + this process | ray: Ray Data actors (ray_engine.py)
+    ray_address: str | None = None  # ray: connect to this cluster (None: start a local one)
 
 
 @dataclass
@@ -95,10 +97,39 @@ def _validate(opts: CleanOptions) -> None:
         raise ConfigError(f"--workers ({opts.workers}) and --batch ({opts.batch}) must be at least 1")
     if opts.write not in ("frame", "crop"):
         raise ConfigError(f"--write must be 'frame' or 'crop', got '{opts.write}'")
+    if opts.engine not in ("local", "ray"):
+        raise ConfigError(f"--engine must be 'local' or 'ray', got '{opts.engine}'")
+    if opts.engine == "ray":
+        from pipelines.batch_clean.ray_engine import require_ray
+
+        require_ray()
     if opts.codec not in CODECS:
         raise ConfigError(f"--codec must be one of {', '.join(CODECS)}, got '{opts.codec}'")
     if Path(opts.output).resolve() == input_root(opts.input).resolve():
         raise ConfigError(f"--output {opts.output} must differ from the input folder")
+
+
+def translate_padded(translator: Any, crops: np.ndarray, batch: int) -> np.ndarray:
+    """Translate uint8 crops (n <= batch, H, W, 3), zero-padded to ``batch`` for deterministic backends.
+
+    CPU convolutions can round differently for another batch size, so every engine pads alike.
+    """
+    n = len(crops)
+    if n < batch and getattr(translator, "deterministic", True):
+        pad = np.zeros((batch - n, *crops.shape[1:]), np.uint8)
+        crops = np.concatenate([crops, pad])
+    out: np.ndarray = translator.translate(np.ascontiguousarray(crops))[:n]
+    return out
+
+
+def place_window(frames: np.ndarray, roi: Roi, cleaned: np.ndarray, write: str) -> np.ndarray:
+    """``write='crop'``: the cleaned windows; ``'frame'``: frames (n, H, W, 3) with them pasted back."""
+    if write == "crop":
+        return cleaned
+    x, y, w, h = roi
+    out = frames.copy()
+    out[:, y : y + h, x : x + w] = cleaned
+    return out
 
 
 class _Batcher:
@@ -110,21 +141,12 @@ class _Batcher:
         self.translated = 0
 
     def translate(self, crops: np.ndarray) -> np.ndarray:
-        n, b = len(crops), self.opts.batch
-        if n < b and getattr(self.t, "deterministic", True):
-            pad = np.zeros((b - n, *crops.shape[1:]), np.uint8)
-            crops = np.concatenate([crops, pad])
-        out = self.t.translate(np.ascontiguousarray(crops))[:n]
-        self.translated += n
+        out = translate_padded(self.t, crops, self.opts.batch)
+        self.translated += len(crops)
         return out
 
     def _place(self, frames: np.ndarray, roi: Roi, cleaned: np.ndarray) -> np.ndarray:
-        if self.opts.write == "crop":
-            return cleaned
-        x, y, w, h = roi
-        out = frames.copy()
-        out[:, y : y + h, x : x + w] = cleaned
-        return out
+        return place_window(frames, roi, cleaned, self.opts.write)
 
     def add_image(self, item_id: int, rel: str, frame: np.ndarray, roi: Roi) -> None:
         x, y, w, h = roi
@@ -179,7 +201,10 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
         pending = db.pending()
         skipped = db.count() - len(pending)
         start = time.perf_counter()
-        frames = _process(opts, db, pending, root, rois, translator, skipped) if pending else 0
+        if opts.engine == "ray":
+            frames = _process_ray(opts, db, pending, root, rois, translator, skipped)
+        else:
+            frames = _process(opts, db, pending, root, rois, translator, skipped) if pending else 0
         summary = CleanSummary(
             total=db.count(), done=db.count("done"), errors=db.errors(), frames=frames,
             seconds=time.perf_counter() - start, skipped=skipped,
@@ -188,6 +213,23 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
         return summary
     finally:
         db.close()
+
+
+def _process_ray(
+    opts: CleanOptions, db: JobDB, pending: list[Any], root: Path, rois: dict[str, Roi], translator: Any,
+    skipped: int,
+) -> int:
+    """Images on Ray actors (ray_engine.py); videos afterwards by this process, as the local engine does."""
+    from pipelines.batch_clean.ray_engine import process_images
+
+    if translator is not None:
+        raise ValueError("engine 'ray' loads the model in its actors: pass no translator object")
+    images = [it for it in pending if it.kind == "image"]
+    videos = [it for it in pending if it.kind == "video"]
+    frames = process_images(opts, db, images, root, rois, skipped) if images else 0
+    if videos:
+        frames += _process(opts, db, videos, root, rois, None, skipped + len(images))
+    return frames
 
 
 def _process(

@@ -1,4 +1,4 @@
-"""reflect clean --model M --input DIR --output DIR"""
+"""reflect clean --model M --input DIR --output DIR [--engine local|ray [--ray-address ADDR]]"""
 
 from __future__ import annotations
 
@@ -13,12 +13,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", required=True, help="output folder; the job database lives in OUTPUT/.reflect/")
     p.add_argument("--backend", default="auto", help="auto | torch | onnxruntime | tensorrt")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--workers", type=int, default=2, help="decoder processes (default 2)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="local: decoder processes; ray: actors that each hold the model (default 2)")
     p.add_argument("--batch", type=int, default=4, help="frames per translation batch (default 4)")
     p.add_argument("--roi", dest="roi_file", help="per-camera window rectangles: JSON/YAML {camera: [x, y, w, h]}")
     p.add_argument("--write", choices=["frame", "crop"], default="frame",
                    help="frame: paste the cleaned window back (default); crop: write only the window")
     p.add_argument("--codec", choices=["mp4v", "MJPG"], default="mp4v", help="video re-encoding (.mp4 or .avi)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local (default): decoder processes and this process translate; ray: images are "
+                   "decoded and translated by Ray Data actors (map_batches, --workers actors holding the "
+                   "model, --batch rows per call) while this process keeps the job database and writes "
+                   "every output, so results equal the local engine's; videos are processed by this "
+                   "process. Needs the optional extra: pip install 'reflect[ray]'")
+    p.add_argument("--ray-address", help="with --engine ray: the cluster to connect to (e.g. auto or "
+                   "HEAD_IP:6379); inputs and model must be at the same paths on every node. Default: start a "
+                   "private local cluster (loopback only) for this job")
     p.add_argument("--retry-errors", action="store_true", help="try inputs that failed in an earlier run again")
     p.add_argument("--restart", action="store_true", help="forget the job database and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -31,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, input=args.input, output=args.output, backend=args.backend, device=args.device,
         workers=args.workers, batch=args.batch, roi_file=args.roi_file, write=args.write, codec=args.codec,
         retry_errors=args.retry_errors, restart=args.restart, progress=not args.no_progress,
+        engine=args.engine, ray_address=args.ray_address,
     )
     summary = run_clean(opts)
     db, summary_file = job_paths(args.output)
