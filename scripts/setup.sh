@@ -15,7 +15,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
 # torch and torchvision first, from the local wheel store (see pyproject.toml for why this pair).
 .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-.venv/bin/python -m pip install -q -e ".[faces,dev]"
+.venv/bin/python -m pip install -q -e ".[faces,dev,ray]"
 # facenet-pytorch pins torch<2.3, which would replace our torch: install it without its dependencies.
 .venv/bin/python -m pip install -q --no-deps "facenet-pytorch==2.6.0"
 echo "$want" >"$stamp"
