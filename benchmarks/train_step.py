@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import platform
 import resource
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -71,7 +73,12 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--json", default="benchmarks/results/train_step.json")
     args = ap.parse_args()
-    rows = [bench(9, 256, args.repeats, args.warmup, args.device), bench(6, 128, args.repeats, args.warmup, args.device)]
+    # each configuration in a fresh process, so peak memory (max RSS on the CPU) is its own
+    ctx = multiprocessing.get_context("spawn")
+    rows = []
+    for n_blocks, size in ((9, 256), (6, 128)):
+        with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+            rows.append(pool.submit(bench, n_blocks, size, args.repeats, args.warmup, args.device).result())
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {args.device}"
     print(f"CycleGAN training iteration (batch 1), median of {args.repeats} after {args.warmup} warm-up; {machine}")
     print(f"{'generator':<12}{'px':>6}{'s/iter':>10}{'p90 s':>10}{'peak MiB':>10}{'G params M':>12}{'G GMACs':>10}")
