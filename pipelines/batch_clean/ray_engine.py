@@ -17,8 +17,10 @@ be resumed with the other engine (the engine is not one of the job's settings).
 Videos are not split across actors (their frames must reach one encoder in order): the driver
 processes them after the images with the local engine (decoder processes plus one Translator).
 
-Without ``--ray-address`` a private cluster is started on this machine (loopback only, no
-dashboard, no usage statistics) and shut down at the end. On a remote cluster every node must read
+Without ``--ray-address`` a private cluster is started on this machine (no dashboard, usage
+statistics off, Ray's token authentication on) and shut down at the end; it sends nothing off the
+machine, but note that Ray 2.60 has no loopback-only mode: its gRPC servers listen on the machine's
+interfaces (``ray.init`` maps 127.0.0.1 to the node's address). On a remote cluster every node must read
 the input folder and the model at the same paths (a shared filesystem, as Ray Data's own readers
 need) and have reflect installed; outputs are still written by the driver only.
 """
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -56,21 +59,32 @@ def require_ray() -> Any:
     return ray
 
 
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a ``HOST:PORT`` (or ``ray://HOST:PORT``) nobody listens on: Ray itself retries for minutes."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # 'auto' and other forms Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ConfigError(
+            f"cannot reach the Ray cluster at --ray-address {address} ({e.strerror or e}); "
+            "give the head node's HOST:PORT (e.g. 10.0.0.5:6379), or leave it out to start a local cluster"
+        ) from None
+
+
 def connect(address: str | None, num_cpus: int) -> bool:
     """Connect to ``address``, or start a local cluster; True when this call started the connection."""
     ray = require_ray()
+    if address is not None:
+        check_reachable(address)
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report over the network
     common: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     try:
         if address is None:
-            ray.init(
-                num_cpus=num_cpus,
-                object_store_memory=OBJECT_STORE_BYTES,
-                _node_ip_address="127.0.0.1",
-                **common,
-            )
+            ray.init(num_cpus=num_cpus, object_store_memory=OBJECT_STORE_BYTES, **common)
         else:
             ray.init(address=address, **common)
     except (ConnectionError, RuntimeError, ValueError) as e:

@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "process. Needs the optional extra: pip install 'reflect[ray]'")
     p.add_argument("--ray-address", help="with --engine ray: the cluster to connect to (e.g. auto or "
                    "HEAD_IP:6379); inputs and model must be at the same paths on every node. Default: start a "
-                   "private local cluster (loopback only) for this job")
+                   "private local cluster for this job (no dashboard, no usage statistics)")
     p.add_argument("--retry-errors", action="store_true", help="try inputs that failed in an earlier run again")
     p.add_argument("--restart", action="store_true", help="forget the job database and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

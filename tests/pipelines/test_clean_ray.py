@@ -7,6 +7,7 @@ not installed (it is the optional ``reflect[ray]`` extra).
 from __future__ import annotations
 
 import importlib.util
+import socket
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -59,7 +60,8 @@ def ray_cluster() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """10 images of two sizes (32x48 and 48x40, jpg and png), a corrupt JPEG and a 6-frame video."""
+    """10 images of two sizes (32x48 and 48x40, jpg and png), a corrupt JPEG, a 6-frame video, and
+    ``roi.yaml`` (a window rectangle for img00-img04; the other inputs are cleaned whole)."""
     root = tmp_path_factory.mktemp("ray_in")
     rng = np.random.default_rng(7)
     (root / "cam1").mkdir()
@@ -70,13 +72,18 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         cv2.imwrite(str(root / "cam1" / name), rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
     (root / "cam1" / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 60)
     write_video(root / "cam2" / "clip.avi", 6)
+    (root / "roi.yaml").write_text("'cam1/img0[0-4]*': [4, 6, 24, 20]\n")  # not an input (by extension)
     return root
 
 
 @pytest.fixture(scope="module")
 def local_run(tiny_model: Path, inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("ray_local") / "out"
-    run_clean(CleanOptions(str(tiny_model), str(inputs), str(out), progress=False))
+    run_clean(
+        CleanOptions(
+            str(tiny_model), str(inputs), str(out), roi_file=str(inputs / "roi.yaml"), progress=False
+        )
+    )
     return out
 
 
@@ -85,7 +92,11 @@ def test_ray_outputs_equal_the_local_engine_and_a_rerun_does_nothing(
     ray_cluster: None, tiny_model: Path, inputs: Path, local_run: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    summary = run_clean(CleanOptions(str(tiny_model), str(inputs), str(out), engine="ray", progress=False))
+    opts = CleanOptions(
+        str(tiny_model), str(inputs), str(out), roi_file=str(inputs / "roi.yaml"), engine="ray"
+    )
+    opts.progress = False
+    summary = run_clean(opts)
     assert summary.total == 12 and summary.done == 11 and summary.frames == 10 + 6
     got, want = _tree(out), _tree(local_run)
     assert (
@@ -102,7 +113,7 @@ def test_ray_outputs_equal_the_local_engine_and_a_rerun_does_nothing(
     assert rows["cam2/clip.avi"][:2] == ("done", 1)  # the video was cleaned by the driver
     assert not [p for p in out.rglob("*") if TMP_SUFFIX in p.name]
 
-    again = run_clean(CleanOptions(str(tiny_model), str(inputs), str(out), engine="ray", progress=False))
+    again = run_clean(opts)
     assert again.frames == 0 and again.skipped == 12 and again.done == 11
     assert _rows(out) == rows and _tree(out) == got  # nothing written, nothing attempted twice
 
@@ -118,9 +129,10 @@ def test_ray_resumes_an_interrupted_job_without_duplicates(
 ) -> None:
     """As after kill -9: some items still pending, one output missing, one half-written temporary file."""
     out = tmp_path / "out"
+    roi = str(inputs / "roi.yaml")
     run_clean(
-        CleanOptions(str(tiny_model), str(inputs), str(out), progress=False)
-    )  # begun by the local engine
+        CleanOptions(str(tiny_model), str(inputs), str(out), roi_file=roi, progress=False)
+    )  # local engine
     lost = ["cam1/img03.png", "cam1/img04.jpg", "cam1/img06.jpg", "cam2/clip.avi"]
     with sqlite3.connect(job_paths(out)[0]) as db:
         db.executemany("UPDATE items SET status='pending', output=NULL WHERE rel=?", [(r,) for r in lost])
@@ -128,7 +140,7 @@ def test_ray_resumes_an_interrupted_job_without_duplicates(
     (out / "cam1" / f".img06.x{TMP_SUFFIX}.jpg").write_bytes(b"partial")
 
     code = main(["clean", "--model", str(tiny_model), "--input", str(inputs), "--output", str(out),
-                 "--engine", "ray", "--workers", "1", "--no-progress"])  # fmt: skip
+                 "--roi", roi, "--engine", "ray", "--workers", "1", "--no-progress"])  # fmt: skip
     assert code == 1  # the corrupt input is still an error
     assert "cleaned 11 of 12 inputs (8 finished by an earlier run); 9 frames" in capsys.readouterr().out
     assert _tree(out) == _tree(local_run)
@@ -136,6 +148,19 @@ def test_ray_resumes_an_interrupted_job_without_duplicates(
     rows = _rows(out)
     assert len(rows) == 12 and {rows[r][0] for r in lost} == {"done"}
     assert {r: rows[r][1] for r in lost} == dict.fromkeys(lost, 2)  # each redone once, by one engine
+
+
+@needs_ray
+def test_unreachable_ray_address_fails_fast_with_one_line(
+    tiny_model: Path, inputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = main(["clean", "--model", str(tiny_model), "--input", str(inputs), "--output", str(tmp_path / "out"),
+                 "--engine", "ray", "--ray-address", f"127.0.0.1:{port}", "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and f"--ray-address 127.0.0.1:{port}" in err
 
 
 def test_missing_ray_is_one_clear_line(
