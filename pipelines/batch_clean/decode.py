@@ -1,11 +1,18 @@
-"""Decoding in worker processes (light imports only: numpy, OpenCV, PIL; never torch).
+"""Decoding (and, with ``--detect faces``, face detection) in worker processes.
 
-A worker takes ``(item_id, path, kind)`` tasks and sends messages to the main process:
+Light imports only (numpy, OpenCV, PIL; never torch) unless faces are detected: then a worker
+builds one :mod:`reflect.faces` detector (:func:`pipelines.regions.box_detector`), so detection runs
+beside decoding and the main process only translates.
 
-* ``("frames", item_id, (frames, fps))`` with ``frames`` uint8 (n, H, W, 3) RGB; a video is sent
-  in consecutive chunks of ``chunk`` frames, in order (``fps`` is 0 for images);
+A worker takes ``(item_id, path, kind, roi)`` tasks (``roi`` is the item's unclipped window rectangle
+or None, see :mod:`pipelines.batch_clean.inputs`) and sends messages to the main process:
+
+* ``("frames", item_id, (frames, fps, faces))`` with ``frames`` uint8 (n, H, W, 3) RGB; a video is sent
+  in consecutive chunks of ``chunk`` frames, in order (``fps`` is 0 for images); ``faces`` is None
+  without detection, else per frame the face boxes ``(x1, y1, x2, y2)`` found inside the window;
 * ``("end", item_id, {"frames": n, "fps": f})`` after the last chunk of an item;
-* ``("error", item_id, reason)`` when the file cannot be decoded (nothing else is sent for it).
+* ``("error", item_id, reason)`` when the file cannot be decoded (nothing else is sent for it);
+* ``("fatal", -1, reason)`` when the face detector cannot be built (the worker then exits).
 
 Workers send ``("bye", -1, None)`` and exit when they read ``None``; they also exit when their
 parent process has gone (``kill -9``), so no orphan keeps decoding.
@@ -73,11 +80,44 @@ def iter_video(path: str, chunk: int) -> tuple[float, Any]:
     return fps, chunks()
 
 
-def worker(task_q: Queue[Any], out_q: Queue[Message], chunk: int, parent: int) -> None:
-    """Worker process main loop."""
+def faces_in_window(detect: Any, frames: np.ndarray, roi: Any) -> list[list[tuple[int, int, int, int]]]:
+    """Per frame, the boxes ``detect`` finds inside the clipped ``roi`` (whole frame when None), in frame pixels.
+
+    A window outside the frame finds nothing (the main process records that error for the item).
+    """
+    from pipelines.batch_clean.inputs import clip_roi
+
+    try:
+        x, y, w, h = clip_roi(roi, *frames.shape[1:3])
+    except ValueError:
+        return [[] for _ in frames]
+    return [[(x1 + x, y1 + y, x2 + x, y2 + y) for x1, y1, x2, y2 in detect(f[y : y + h, x : x + w])]
+            for f in frames]
+
+
+def worker(
+    task_q: Queue[Any], out_q: Queue[Message], chunk: int, parent: int, detector: str | None = None
+) -> None:
+    """Worker process main loop; ``detector`` names a :mod:`reflect.faces` detector to find faces with."""
     import cv2
 
     cv2.setNumThreads(1)
+    detect = None
+    if detector is not None:
+        import torch
+
+        from pipelines.regions import box_detector
+
+        torch.set_num_threads(1)
+        try:
+            detect = box_detector(detector)
+        except Exception as e:  # noqa: BLE001 - a missing model file or package: the job cannot go on
+            _put(out_q, ("fatal", -1, f"cannot build face detector '{detector}': {e}"), parent)
+            return
+
+    def found(frames: np.ndarray, roi: Any) -> Any:
+        return None if detect is None else faces_in_window(detect, frames, roi)
+
     while True:
         try:
             task = task_q.get(timeout=0.5)
@@ -88,10 +128,11 @@ def worker(task_q: Queue[Any], out_q: Queue[Message], chunk: int, parent: int) -
         if task is None:
             _put(out_q, ("bye", -1, None), parent)
             return
-        item_id, path, kind = task
+        item_id, path, kind, roi = task
         try:
             if kind == "image":
-                if not _put(out_q, ("frames", item_id, (decode_image(path), 0.0)), parent):
+                image = decode_image(path)
+                if not _put(out_q, ("frames", item_id, (image, 0.0, found(image, roi))), parent):
                     return
                 n, fps = 1, 0.0
             else:
@@ -99,7 +140,7 @@ def worker(task_q: Queue[Any], out_q: Queue[Message], chunk: int, parent: int) -
                 n = 0
                 for frames in it:
                     n += len(frames)
-                    if not _put(out_q, ("frames", item_id, (frames, fps)), parent):
+                    if not _put(out_q, ("frames", item_id, (frames, fps, found(frames, roi))), parent):
                         return
                 if n == 0:
                     raise OSError("no frame could be decoded")

@@ -2,7 +2,7 @@
 
 Each input file is one row (``items``): its path relative to the input root, kind (image or
 video), status (``pending`` -> ``done`` | ``error``), the output path, the error text and the number
-of frames. An output is written atomically *before* its row is marked done, so after ``kill -9``
+of frames (and of faces, with ``--detect faces``). An output is written atomically *before* its row is marked done, so after ``kill -9``
 a restart redoes at most the items in flight and overwrites their outputs with the same bytes:
 nothing is lost and nothing is written twice under another name.
 """
@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS items (
     output TEXT,
     error TEXT,
     frames INTEGER NOT NULL DEFAULT 0,
+    faces INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
     updated REAL
 );
@@ -53,6 +54,9 @@ class JobDB:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(SCHEMA)
+        columns = {r[1] for r in self.conn.execute("PRAGMA table_info(items)")}
+        if "faces" not in columns:  # a job database made before --detect faces existed
+            self.conn.execute("ALTER TABLE items ADD COLUMN faces INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         self.conn.close()
@@ -94,10 +98,11 @@ class JobDB:
         rows = self.conn.execute("SELECT id, rel, kind FROM items WHERE status='pending' ORDER BY id").fetchall()
         return [Item(*r) for r in rows]
 
-    def mark_done(self, item_id: int, output: str, frames: int) -> None:
+    def mark_done(self, item_id: int, output: str, frames: int, faces: int = 0) -> None:
         self.conn.execute(
-            "UPDATE items SET status='done', output=?, frames=?, error=NULL, attempts=attempts+1, updated=? WHERE id=?",
-            (output, frames, time.time(), item_id),
+            "UPDATE items SET status='done', output=?, frames=?, faces=?, error=NULL, attempts=attempts+1, "
+            "updated=? WHERE id=?",
+            (output, frames, faces, time.time(), item_id),
         )
 
     def mark_error(self, item_id: int, error: str) -> None:
@@ -114,10 +119,13 @@ class JobDB:
     def frames_done(self) -> int:
         return int(self.conn.execute("SELECT COALESCE(SUM(frames), 0) FROM items WHERE status='done'").fetchone()[0])
 
+    def faces_done(self) -> int:
+        return int(self.conn.execute("SELECT COALESCE(SUM(faces), 0) FROM items WHERE status='done'").fetchone()[0])
+
     def errors(self) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.conn.execute("SELECT rel, error FROM items WHERE status='error' ORDER BY id")]
 
     def rows(self) -> list[dict[str, Any]]:
-        cur = self.conn.execute("SELECT id, rel, kind, status, output, error, frames, attempts FROM items ORDER BY id")
+        cur = self.conn.execute("SELECT id, rel, kind, status, output, error, frames, faces, attempts FROM items ORDER BY id")
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

@@ -2,7 +2,8 @@
 
 Decoder processes (:mod:`pipelines.batch_clean.decode`) read the inputs; the main process crops
 each frame's window region, translates batches with any :class:`deploy.translator.Translator`
-backend and pastes the cleaned region back (or keeps the crop); a writer thread
+backend and pastes the cleaned region back (or keeps the crop); with ``--detect faces`` the decoder
+processes also find faces and the regions around them are cleaned (:mod:`pipelines.batch_clean.faces`); a writer thread
 (:mod:`pipelines.batch_clean.writer`) encodes outputs atomically and records them in the job
 database (:mod:`pipelines.batch_clean.jobdb`).
 
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from pipelines.batch_clean.decode import worker
+from pipelines.batch_clean.faces import FaceBatcher
 from pipelines.batch_clean.inputs import Roi, clip_roi, discover, input_root, load_rois, roi_for
 from pipelines.batch_clean.jobdb import JobDB
 from pipelines.batch_clean.writer import CODECS, Writer, video_output_rel
@@ -54,6 +56,10 @@ class CleanOptions:
     progress: bool = True
     engine: str = "local"  # local: decoder processes + this process | ray: Ray Data actors (ray_engine.py)
     ray_address: str | None = None  # ray: connect to this cluster (None: start a local one)
+    detect: str = "none"  # none | faces: clean square regions around faces found inside the window
+    detector: str = "dlib-hog"  # a reflect.faces detector (make_detector name)
+    face_margin: float = 0.6  # face regions: this fraction of the face size added on each side
+    face_size: int = 128  # face regions are resized to this square for translation
 
 
 @dataclass
@@ -64,6 +70,7 @@ class CleanSummary:
     frames: int = 0  # frames translated in this run
     seconds: float = 0.0
     skipped: int = 0  # already done by an earlier run of the job
+    faces: int = 0  # --detect faces: faces cleaned in all the job's finished inputs
 
     @property
     def fps(self) -> float:
@@ -89,7 +96,8 @@ def _settings(opts: CleanOptions, rois: dict[str, Roi]) -> dict[str, Any]:
         "write": opts.write,
         "codec": opts.codec,
         "batch": opts.batch,
-    }
+    } | ({"detect": opts.detect, "detector": opts.detector, "face_margin": opts.face_margin,
+          "face_size": opts.face_size} if opts.detect == "faces" else {})  # jobs made before stay valid
 
 
 def _validate(opts: CleanOptions) -> None:
@@ -99,6 +107,18 @@ def _validate(opts: CleanOptions) -> None:
         raise ConfigError(f"--write must be 'frame' or 'crop', got '{opts.write}'")
     if opts.engine not in ("local", "ray"):
         raise ConfigError(f"--engine must be 'local' or 'ray', got '{opts.engine}'")
+    if opts.detect not in ("none", "faces"):
+        raise ConfigError(f"--detect must be 'none' or 'faces', got '{opts.detect}'")
+    if opts.detect == "faces":
+        from reflect.faces.detectors import DETECTORS
+
+        if opts.engine == "ray":
+            raise ConfigError("--detect faces is not supported with --engine ray; use --engine local (the default)")
+        if opts.detector not in DETECTORS:
+            raise ConfigError(f"--detector must be one of {', '.join(DETECTORS)}, got '{opts.detector}'")
+        if not (opts.face_margin >= 0 and 8 <= opts.face_size <= 4096):
+            raise ConfigError(f"--face-margin ({opts.face_margin}) must be >= 0 and --face-size ({opts.face_size}) "
+                              "between 8 and 4096")
     if opts.engine == "ray":
         from pipelines.batch_clean.ray_engine import require_ray
 
@@ -207,7 +227,7 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
             frames = _process(opts, db, pending, root, rois, translator, skipped) if pending else 0
         summary = CleanSummary(
             total=db.count(), done=db.count("done"), errors=db.errors(), frames=frames,
-            seconds=time.perf_counter() - start, skipped=skipped,
+            seconds=time.perf_counter() - start, skipped=skipped, faces=db.faces_done(),
         )
         atomic_write_text(summary_path, json.dumps(summary.to_dict(), indent=2))
         return summary
@@ -241,10 +261,11 @@ def _process(
     out_q: Any = ctx.Queue(maxsize=max(4, 2 * opts.workers))
     n_workers = min(opts.workers, len(pending))
     for it in pending:
-        task_q.put((it.id, str(root / it.rel), it.kind))
+        task_q.put((it.id, str(root / it.rel), it.kind, roi_for(it.rel, rois)))
     for _ in range(n_workers):
         task_q.put(None)
-    procs = [ctx.Process(target=worker, args=(task_q, out_q, opts.batch, os.getpid()), daemon=True)
+    detector = opts.detector if opts.detect == "faces" else None
+    procs = [ctx.Process(target=worker, args=(task_q, out_q, opts.batch, os.getpid(), detector), daemon=True)
              for _ in range(n_workers)]
     for p in procs:
         p.start()
@@ -264,6 +285,7 @@ def _process(
     writer = Writer(db, Path(opts.output), opts.codec, on_done)
     writer.start()
     batcher = _Batcher(translator, opts, writer)
+    faces = FaceBatcher(batcher.translate, opts.batch, opts.face_margin, opts.face_size, opts.write, writer)
     items = {it.id: it for it in pending}
     rois_by_id: dict[int, Roi] = {}
     byes = 0
@@ -273,6 +295,7 @@ def _process(
                 op, item_id, payload = out_q.get(timeout=0.1)
             except queue.Empty:
                 batcher.flush()  # inputs are slow: do not hold back a partial batch
+                faces.flush()
                 if not any(p.is_alive() for p in procs):
                     try:
                         op, item_id, payload = out_q.get(timeout=1.0)
@@ -283,11 +306,13 @@ def _process(
             if op == "bye":
                 byes += 1
                 continue
+            if op == "fatal":
+                raise ConfigError(payload)
             it = items[item_id]
             if op == "error":
                 writer.put("error", item_id, payload)
             elif op == "frames":
-                frames, fps = payload
+                frames, fps, boxes = payload
                 if item_id not in rois_by_id:
                     try:
                         rois_by_id[item_id] = clip_roi(roi_for(it.rel, rois), *frames.shape[1:3])
@@ -297,13 +322,22 @@ def _process(
                 roi = rois_by_id[item_id]
                 if roi[0] < 0:
                     continue
-                if it.kind == "image":
+                out_rel = video_output_rel(it.rel, opts.codec) if it.kind == "video" else it.rel
+                if boxes is not None and it.kind == "image":
+                    faces.add_image(item_id, it.rel, frames[0], roi, boxes[0])
+                elif boxes is not None:
+                    faces.add_video_chunk(item_id, it.rel, out_rel, frames, roi, fps, boxes)
+                elif it.kind == "image":
                     batcher.add_image(item_id, it.rel, frames[0], roi)
                 else:
                     batcher.add_video_chunk(item_id, video_output_rel(it.rel, opts.codec), frames, roi, fps)
             elif op == "end" and it.kind == "video" and rois_by_id.get(item_id, (0,))[0] >= 0:
-                writer.put("video_end", item_id, video_output_rel(it.rel, opts.codec))
+                if opts.detect == "faces":
+                    faces.end_video(item_id, it.rel, video_output_rel(it.rel, opts.codec))
+                else:
+                    writer.put("video_end", item_id, video_output_rel(it.rel, opts.codec))
         batcher.flush()
+        faces.flush()
         writer.finish()
     finally:
         for p in procs:
@@ -315,4 +349,4 @@ def _process(
         if writer.is_alive():
             writer.q.put(None)
             writer.join(timeout=30)
-    return batcher.translated
+    return batcher.translated if opts.detect != "faces" else faces.frames

@@ -98,11 +98,20 @@ class Writer(threading.Thread):
         if item_id in self.failed and op != "error":
             return
         try:
-            if op == "image":
-                rel, image = payload
+            if op == "image":  # (rel, image) or (rel, image, faces)
+                rel, image, *faces = payload
                 write_image(self.out_root / rel, image)
-                self.db.mark_done(item_id, rel, 1)
+                self.db.mark_done(item_id, rel, 1, *faces)
                 self.on_done(item_id, 1)
+            elif op == "files":  # face crops: ([(rel, image), ...], frames they came from); done comes later
+                files, n = payload
+                for rel, image in files:
+                    write_image(self.out_root / rel, image)
+                self.on_done(-1, n)
+            elif op == "done":  # after an item's "files": (output label, frames, faces)
+                label, n, faces = payload
+                self.db.mark_done(item_id, label, n, faces)
+                self.on_done(item_id, 0)
             elif op == "video":
                 rel, frames, fps = payload
                 if item_id not in self.videos:
@@ -110,11 +119,11 @@ class Writer(threading.Thread):
                     self.videos[item_id] = _OpenVideo(self.out_root / rel, fps, (w, h), self.codec)
                 self.videos[item_id].write(frames)
                 self.on_done(-1, len(frames))
-            elif op == "video_end":
-                rel = payload
+            elif op == "video_end":  # rel or (rel, faces)
+                rel, faces = (payload, 0) if isinstance(payload, str) else payload
                 video = self.videos.pop(item_id)
                 video.commit()
-                self.db.mark_done(item_id, rel, video.frames)
+                self.db.mark_done(item_id, rel, video.frames, faces)
                 self.on_done(item_id, 0)
             elif op == "error":
                 if (video := self.videos.pop(item_id, None)) is not None:

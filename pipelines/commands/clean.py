@@ -1,4 +1,4 @@
-"""reflect clean --model M --input DIR --output DIR [--engine local|ray [--ray-address ADDR]]"""
+"""reflect clean --model M --input DIR --output DIR [--detect faces] [--engine local|ray [--ray-address ADDR]]"""
 
 from __future__ import annotations
 
@@ -18,7 +18,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=4, help="frames per translation batch (default 4)")
     p.add_argument("--roi", dest="roi_file", help="per-camera window rectangles: JSON/YAML {camera: [x, y, w, h]}")
     p.add_argument("--write", choices=["frame", "crop"], default="frame",
-                   help="frame: paste the cleaned window back (default); crop: write only the window")
+                   help="frame: paste the cleaned window back (default); crop: write only the window "
+                   "(with --detect faces: one PNG per face, <stem>_face0.png, videos <stem>_frame000000_face0.png)")
+    p.add_argument("--detect", choices=["none", "faces"], default="none",
+                   help="faces: find faces (inside the --roi window, if any) in the decoder processes and clean "
+                   "a square region around each; frames without a face are written unchanged (local engine only)")
+    p.add_argument("--detector", default="dlib-hog",
+                   help="with --detect faces: mtcnn | retinaface | dlib-hog (default) | dlib-cnn")
+    p.add_argument("--face-margin", type=float, default=0.6,
+                   help="with --detect faces: add this fraction of the face size on each side (default 0.6)")
+    p.add_argument("--face-size", type=int, default=128,
+                   help="with --detect faces: face regions are translated at this square size (default 128)")
     p.add_argument("--codec", choices=["mp4v", "MJPG"], default="mp4v", help="video re-encoding (.mp4 or .avi)")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="local (default): decoder processes and this process translate; ray: images are "
@@ -41,14 +51,15 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, input=args.input, output=args.output, backend=args.backend, device=args.device,
         workers=args.workers, batch=args.batch, roi_file=args.roi_file, write=args.write, codec=args.codec,
         retry_errors=args.retry_errors, restart=args.restart, progress=not args.no_progress,
-        engine=args.engine, ray_address=args.ray_address,
+        engine=args.engine, ray_address=args.ray_address, detect=args.detect, detector=args.detector,
+        face_margin=args.face_margin, face_size=args.face_size,
     )
     summary = run_clean(opts)
     db, summary_file = job_paths(args.output)
     print(
         f"cleaned {summary.done} of {summary.total} inputs ({summary.skipped} finished by an earlier run); "
         f"{summary.frames} frames in {summary.seconds:.1f} s ({summary.fps:.1f} frames/s); "
-        f"{len(summary.errors)} error(s)"
+        f"{len(summary.errors)} error(s)" + (f"; {summary.faces} face(s) cleaned" if args.detect == "faces" else "")
     )
     for rel, error in summary.errors:
         print(f"  error: {rel}: {error}")

@@ -25,6 +25,7 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
+from pipelines.regions import grow_box
 from pipelines.stream.metrics import Metrics
 from pipelines.stream.queues import CLOSED, DropQueue
 from pipelines.stream.sinks import Sink
@@ -173,7 +174,7 @@ class StreamPipeline:
                 f.regions = [(max(0, x1), max(0, y1), min(w, x2), min(h, y2))]
             elif self.detector is not None:
                 f.faces = self.detector(f.image)
-                f.regions = [_grow(b, o.face_margin, w, h) for b in f.faces]
+                f.regions = [grow_box(b, o.face_margin, w, h) for b in f.faces]
             else:
                 f.regions = [(0, 0, w, h)]
             self.metrics.observe("detect", time.monotonic() - t0)
@@ -262,9 +263,3 @@ class StreamPipeline:
                     log.error("closing sink: %s", e)
             if out is not None:
                 out.close()
-
-
-def _grow(box: Box, margin: float, w: int, h: int) -> Box:
-    x1, y1, x2, y2 = box
-    mx, my = (x2 - x1) * margin, (y2 - y1) * margin
-    return (max(0, int(x1 - mx)), max(0, int(y1 - my)), min(w, int(x2 + mx)), min(h, int(y2 + my)))
