@@ -5,7 +5,7 @@ Ray Data streams rows ``(id, rel, path)`` through ``map_batches`` with an actor 
 Translator once in its constructor (:func:`deploy.translator.load_translator`) and turns a batch of
 rows into cleaned frames with the local engine's own code: the decoder of
 :mod:`pipelines.batch_clean.decode`, the ROI rules of :mod:`pipelines.batch_clean.inputs`, and
-:func:`~pipelines.batch_clean.runner.translate_padded` / :func:`~pipelines.batch_clean.runner.place_window`
+:func:`~pipelines.batch_clean.batching.translate_padded` / :func:`~pipelines.batch_clean.batching.place_window`
 (crops of one size translated in batches zero-padded to ``--batch``). So with a deterministic backend
 the frames are the bytes the local engine makes.
 
@@ -35,10 +35,11 @@ from typing import Any
 
 import numpy as np
 
+from pipelines.batch_clean.batching import place_window, progress_bars, translate_padded
 from pipelines.batch_clean.decode import decode_image
 from pipelines.batch_clean.inputs import Roi, clip_roi, roi_for
 from pipelines.batch_clean.jobdb import Item, JobDB
-from pipelines.batch_clean.runner import CleanOptions, _progress, place_window, translate_padded
+from pipelines.batch_clean.runner import CleanOptions
 from pipelines.batch_clean.writer import Writer
 from reflect.errors import ConfigError
 
@@ -158,7 +159,7 @@ def process_images(
     n_actors = max(1, min(opts.workers, len(images)))
     started = connect(opts.ray_address, num_cpus=max(2, n_actors))
     _quiet_ray_data(opts.progress)
-    files_bar, frames_bar = _progress(opts.progress, len(images) + skipped)
+    files_bar, frames_bar = progress_bars(opts.progress, len(images) + skipped)
     files_bar.update(skipped)
 
     def on_done(item_id: int, n: int) -> None:

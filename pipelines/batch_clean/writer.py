@@ -126,8 +126,8 @@ class Writer(threading.Thread):
                 self.db.mark_done(item_id, rel, video.frames, faces)
                 self.on_done(item_id, 0)
             elif op == "error":
-                if (video := self.videos.pop(item_id, None)) is not None:
-                    video.abort()
+                if (unfinished := self.videos.pop(item_id, None)) is not None:
+                    unfinished.abort()
                 self.db.mark_error(item_id, str(payload))
                 self.on_done(item_id, 0)
             else:
@@ -135,7 +135,7 @@ class Writer(threading.Thread):
         except OSError as e:
             log.error("item %d: %s", item_id, e)
             self.failed.add(item_id)
-            if (video := self.videos.pop(item_id, None)) is not None:
-                video.abort()
+            if (unfinished := self.videos.pop(item_id, None)) is not None:
+                unfinished.abort()
             self.db.mark_error(item_id, f"cannot write output: {e}")
             self.on_done(item_id, 0)

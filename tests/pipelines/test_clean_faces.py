@@ -19,9 +19,15 @@ pytestmark = pytest.mark.skipif(not (FACES / "obama.jpg").is_file() or not (FACE
 MARGIN = 0.6
 
 
+def _read(path: Path) -> np.ndarray:
+    im = cv2.imread(str(path))
+    assert im is not None, f"cannot read {path}"
+    return im
+
+
 def _load(name: str, width: int = 240) -> np.ndarray:
     """A sample face photo (BGR) scaled to ``width``: small enough for dlib's HOG detector to be quick."""
-    im = cv2.imread(str(FACES / name))
+    im = _read(FACES / name)
     return cv2.resize(im, (width, round(im.shape[0] * width / im.shape[1])), interpolation=cv2.INTER_AREA)
 
 
@@ -59,9 +65,10 @@ def test_frame_mode_cleans_around_the_face_and_passes_faceless_images(tiny_model
     src, out = tmp_path / "in", tmp_path / "out"
     images = _inputs(src)
     (src / "pair.png").unlink()
+    write_video(src / "noface.avi", 4)
     summary = run_clean(_opts(tiny_model, src, out))
-    assert summary.done == 2 and not summary.errors and summary.faces == 1
-    orig, cleaned = images["one.png"], cv2.imread(str(out / "one.png"))
+    assert summary.done == 3 and not summary.errors and summary.faces == 1 and summary.frames == 1 + 1 + 4
+    orig, cleaned = images["one.png"], _read(out / "one.png")
     (face,) = _faces(orig)
     x1, y1, x2, y2 = square_region(face, MARGIN, (0, 0, orig.shape[1], orig.shape[0]))
     changed = (orig != cleaned).any(axis=2)
@@ -70,8 +77,14 @@ def test_frame_mode_cleans_around_the_face_and_passes_faceless_images(tiny_model
     assert changed[face[1] : face[3], face[0] : face[2]].mean() > 0.5  # the face itself was translated
     assert not changed[~inside].any()  # nothing outside the square around it
     assert (cleaned[y2 + 10 :] == orig[y2 + 10 :]).all() and y2 + 10 < len(orig)  # far pixels: same bytes
-    assert (cv2.imread(str(out / "plain.png")) == images["plain.png"]).all()  # no face: unchanged
-    assert _db_rows(out) == {"one.png": ("done", "one.png", 1), "plain.png": ("done", "plain.png", 0)}
+    assert (_read(out / "plain.png") == images["plain.png"]).all()  # no face: unchanged
+    assert _db_rows(out) == {"one.png": ("done", "one.png", 1), "plain.png": ("done", "plain.png", 0),
+                             "noface.avi": ("done", "noface.mp4", 0)}
+    cap = cv2.VideoCapture(str(out / "noface.mp4"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 4  # a video without faces keeps every frame
 
 
 def test_crop_mode_writes_one_crop_per_face_and_video_frames(tiny_model: Path, tmp_path: Path) -> None:
@@ -90,7 +103,7 @@ def test_crop_mode_writes_one_crop_per_face_and_video_frames(tiny_model: Path, t
     bounds = (0, 0, pair.shape[1], pair.shape[0])
     regions = [square_region(b, MARGIN, bounds) for b in _faces(pair)]  # largest face first
     for k, (x1, y1, x2, y2) in enumerate(regions):
-        assert cv2.imread(str(out / f"pair_face{k}.png")).shape == (y2 - y1, x2 - x1, 3)
+        assert _read(out / f"pair_face{k}.png").shape == (y2 - y1, x2 - x1, 3)
     rows = _db_rows(out)
     assert rows["pair.png"] == ("done", "pair_face*.png", 2) and rows["plain.png"] == ("done", "plain_face*.png", 0)
     assert rows["clip.avi"] == ("done", "clip_frame*_face*.png", 3)
@@ -105,7 +118,7 @@ def test_faces_are_found_only_inside_the_roi(tiny_model: Path, tmp_path: Path) -
     roi.write_text(f"default: [240, 0, 240, {len(pair)}]\n")  # the right half: the second face only
     summary = run_clean(_opts(tiny_model, src, out, roi_file=str(roi)))
     assert summary.faces == 1
-    cleaned = cv2.imread(str(out / "pair.png"))
+    cleaned = _read(out / "pair.png")
     assert (cleaned[:, :240] == pair[:, :240]).all()  # the face outside the window is untouched
     assert not (cleaned[:, 240:] == pair[:, 240:]).all()
 
@@ -145,15 +158,3 @@ def test_unknown_detector_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--detector must be one of"):
         run_clean(_opts(Path("model.pt"), src, tmp_path / "out", detector="haar"))
 
-
-def test_video_frame_mode_keeps_every_frame(tiny_model: Path, tmp_path: Path) -> None:
-    src, out = tmp_path / "in", tmp_path / "out"
-    src.mkdir()
-    write_video(src / "noface.avi", 4)
-    summary = run_clean(_opts(tiny_model, src, out))
-    assert summary.done == 1 and summary.faces == 0 and summary.frames == 4
-    cap = cv2.VideoCapture(str(out / "noface.mp4"))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    assert n == 4
