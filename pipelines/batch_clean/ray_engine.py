@@ -14,6 +14,9 @@ The driver (the process running ``reflect clean``) keeps everything else: the SQ
 done, and the progress bars. A killed job therefore resumes exactly like a local one, and a job may
 be resumed with the other engine (the engine is not one of the job's settings).
 
+``--detect faces`` is refused with this engine (one line, before Ray starts): face regions are
+cleaned by the local engine only (:mod:`pipelines.batch_clean.faces`).
+
 Videos are not split across actors (their frames must reach one encoder in order): the driver
 processes them after the images with the local engine (decoder processes plus one Translator).
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from pipelines.batch_clean.runner import CleanOptions, job_paths, run_clean
-from pipelines.regions import square_region
+from pipelines.regions import grow_box, square_region
 from reflect.errors import ConfigError
 from tests.pipelines.conftest import FACES, write_video
 
-pytestmark = pytest.mark.skipif(not (FACES / "obama.jpg").is_file() or not (FACES / "biden.jpg").is_file(),
+needs_faces = pytest.mark.skipif(not (FACES / "obama.jpg").is_file() or not (FACES / "biden.jpg").is_file(),
                                 reason=f"sample faces not found in {FACES}")
 MARGIN = 0.6
 
@@ -61,6 +61,7 @@ def _db_rows(out: Path) -> dict[str, tuple[str, str, int]]:
         return {r[0]: r[1:] for r in db.execute("SELECT rel, status, output, faces FROM items")}
 
 
+@needs_faces
 def test_frame_mode_cleans_around_the_face_and_passes_faceless_images(tiny_model: Path, tmp_path: Path) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
     images = _inputs(src)
@@ -87,6 +88,7 @@ def test_frame_mode_cleans_around_the_face_and_passes_faceless_images(tiny_model
     assert n == 4  # a video without faces keeps every frame
 
 
+@needs_faces
 def test_crop_mode_writes_one_crop_per_face_and_video_frames(tiny_model: Path, tmp_path: Path) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
     images = _inputs(src)
@@ -109,6 +111,7 @@ def test_crop_mode_writes_one_crop_per_face_and_video_frames(tiny_model: Path, t
     assert rows["clip.avi"] == ("done", "clip_frame*_face*.png", 3)
 
 
+@needs_faces
 def test_faces_are_found_only_inside_the_roi(tiny_model: Path, tmp_path: Path) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
     pair = _inputs(src)["pair.png"]
@@ -123,6 +126,7 @@ def test_faces_are_found_only_inside_the_roi(tiny_model: Path, tmp_path: Path) -
     assert not (cleaned[:, 240:] == pair[:, 240:]).all()
 
 
+@needs_faces
 def test_resume_is_byte_identical_and_other_detect_settings_are_refused(tiny_model: Path, tmp_path: Path) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
     _inputs(src)
@@ -158,3 +162,9 @@ def test_unknown_detector_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--detector must be one of"):
         run_clean(_opts(Path("model.pt"), src, tmp_path / "out", detector="haar"))
 
+
+def test_square_region_is_centred_and_clipped_and_grow_box_is_the_streams_rule() -> None:
+    assert square_region((40, 50, 60, 80), 0.5, (0, 0, 200, 200)) == (20, 35, 80, 95)  # side 30 * 2, centred
+    assert square_region((0, 0, 20, 20), 0.5, (0, 0, 200, 200)) == (0, 0, 30, 30)  # clipped at the corner
+    assert square_region((40, 50, 60, 80), 0.5, (30, 0, 70, 90)) == (30, 35, 70, 90)  # clipped to a window
+    assert grow_box((10, 20, 30, 60), 0.5, 100, 70) == (0, 0, 40, 70)  # stream: margin per side, unchanged
