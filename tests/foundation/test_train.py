@@ -115,3 +115,15 @@ def test_supervised_term_uses_only_paired_samples(repo, tmp_path):
     batch["has_target"] = torch.tensor([True, False])
     sup = m.generator_losses(batch)["supervised"]
     assert sup.item() == pytest.approx(m.translate(a[:1]).abs().mean().item(), rel=1e-5)
+
+
+def test_tensorboard_scalars_and_sample_grid_are_written(repo, tmp_path):
+    from PIL import Image
+
+    cfg = load_config(repo / SMOKE, smoke_overrides(tmp_path, steps=2, **{"train.tensorboard": True, "train.sample_every": 2}))
+    train(cfg)
+    events = list((cfg.run_dir / "tb").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
+    grid = Image.open(cfg.run_dir / "samples" / "step_000000002.png")
+    # one row per sample (batch 1), one column per image kind: real_A, fake_B, real_B, fake_A
+    assert grid.size[0] > 3 * grid.size[1]
