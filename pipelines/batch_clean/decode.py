@@ -96,7 +96,8 @@ def faces_in_window(detect: Any, frames: np.ndarray, roi: Any) -> list[list[tupl
 
 
 def worker(
-    task_q: Queue[Any], out_q: Queue[Message], chunk: int, parent: int, detector: str | None = None
+    task_q: Queue[Any], out_q: Queue[Message], chunk: int, parent: int,
+    detector: str | None = None, detector_weights: str | None = None,
 ) -> None:
     """Worker process main loop; ``detector`` names a :mod:`reflect.faces` detector to find faces with."""
     import cv2
@@ -110,7 +111,7 @@ def worker(
 
         torch.set_num_threads(1)
         try:
-            detect = box_detector(detector)
+            detect = box_detector(detector, **({"weights": detector_weights} if detector_weights else {}))
         except Exception as e:  # noqa: BLE001 - a missing model file or package: the job cannot go on
             _put(out_q, ("fatal", -1, f"cannot build face detector '{detector}': {e}"), parent)
             return

@@ -57,6 +57,7 @@ class CleanOptions:
     ray_address: str | None = None  # ray: connect to this cluster (None: start a local one)
     detect: str = "none"  # none | faces: clean square regions around faces found inside the window
     detector: str = "dlib-hog"  # a reflect.faces detector (make_detector name)
+    detector_weights: str | None = None  # retinaface: its checkpoint (never downloaded)
     face_margin: float = 0.6  # face regions: this fraction of the face size added on each side
     face_size: int = 128  # face regions are resized to this square for translation
 
@@ -96,7 +97,9 @@ def _settings(opts: CleanOptions, rois: dict[str, Roi]) -> dict[str, Any]:
         "codec": opts.codec,
         "batch": opts.batch,
     } | ({"detect": opts.detect, "detector": opts.detector, "face_margin": opts.face_margin,
-          "face_size": opts.face_size} if opts.detect == "faces" else {})  # jobs made before stay valid
+          "face_size": opts.face_size,
+          "detector_weights": str(Path(opts.detector_weights).resolve()) if opts.detector_weights else None}
+         if opts.detect == "faces" else {})  # jobs made before stay valid
 
 
 def _validate(opts: CleanOptions) -> None:
@@ -194,8 +197,8 @@ def _process(
     for _ in range(n_workers):
         task_q.put(None)
     detector = opts.detector if opts.detect == "faces" else None
-    procs = [ctx.Process(target=worker, args=(task_q, out_q, opts.batch, os.getpid(), detector), daemon=True)
-             for _ in range(n_workers)]
+    args = (task_q, out_q, opts.batch, os.getpid(), detector, opts.detector_weights)
+    procs = [ctx.Process(target=worker, args=args, daemon=True) for _ in range(n_workers)]
     for p in procs:
         p.start()
     if translator is None:

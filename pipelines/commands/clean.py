@@ -25,6 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "a square region around each; frames without a face are written unchanged (local engine only)")
     p.add_argument("--detector", default="dlib-hog",
                    help="with --detect faces: mtcnn | retinaface | dlib-hog (default) | dlib-cnn")
+    p.add_argument("--detector-weights", help="with --detector retinaface: its checkpoint file (never downloaded)")
     p.add_argument("--face-margin", type=float, default=0.6,
                    help="with --detect faces: add this fraction of the face size on each side (default 0.6)")
     p.add_argument("--face-size", type=int, default=128,
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers, batch=args.batch, roi_file=args.roi_file, write=args.write, codec=args.codec,
         retry_errors=args.retry_errors, restart=args.restart, progress=not args.no_progress,
         engine=args.engine, ray_address=args.ray_address, detect=args.detect, detector=args.detector,
-        face_margin=args.face_margin, face_size=args.face_size,
+        detector_weights=args.detector_weights, face_margin=args.face_margin, face_size=args.face_size,
     )
     summary = run_clean(opts)
     db, summary_file = job_paths(args.output)
