@@ -7,11 +7,15 @@ gives the same bytes as an uninterrupted local run.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pipelines.batch_clean.inputs import Roi
+from pipelines.batch_clean.jobdb import JobDB
 from pipelines.batch_clean.writer import Writer
 
 
@@ -77,9 +81,33 @@ class WindowBatcher:
         self.writer.put("video", item_id, (rel, self._place(frames, roi, cleaned), fps))
 
 
-def progress_bars(enabled: bool, files_total: int) -> tuple[Any, Any]:
+@contextlib.contextmanager
+def job_writer(
+    db: JobDB, output: Path, codec: str, *, progress: bool, pending: int, skipped: int
+) -> Iterator[Writer]:
+    """The job's writer thread with its two progress bars (files, frames), for either engine.
+
+    On exit the bars are closed and a writer that did not ``finish()`` (an error) is stopped.
+    """
     from tqdm import tqdm
 
-    files = tqdm(total=files_total, desc="files", unit="file", position=0, disable=not enabled)
-    frames = tqdm(desc="frames", unit="frame", position=1, disable=not enabled)
-    return files, frames
+    files_bar = tqdm(total=pending + skipped, desc="files", unit="file", position=0, disable=not progress)
+    frames_bar = tqdm(desc="frames", unit="frame", position=1, disable=not progress)
+    files_bar.update(skipped)
+
+    def on_done(item_id: int, n: int) -> None:
+        if item_id >= 0:
+            files_bar.update(1)
+        if n:
+            frames_bar.update(n)
+
+    writer = Writer(db, output, codec, on_done)
+    writer.start()
+    try:
+        yield writer
+    finally:
+        files_bar.close()
+        frames_bar.close()
+        if writer.is_alive():
+            writer.q.put(None)
+            writer.join(timeout=30)

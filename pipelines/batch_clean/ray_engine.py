@@ -38,12 +38,11 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.batch_clean.batching import place_window, progress_bars, translate_padded
+from pipelines.batch_clean.batching import job_writer, place_window, translate_padded
 from pipelines.batch_clean.decode import decode_image
 from pipelines.batch_clean.inputs import Roi, clip_roi, roi_for
 from pipelines.batch_clean.jobdb import Item, JobDB
 from pipelines.batch_clean.runner import CleanOptions
-from pipelines.batch_clean.writer import Writer
 from reflect.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -148,7 +147,7 @@ def _quiet_ray_data(progress: bool) -> None:
     import ray.data
 
     ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False  # the job's own bars count files and frames
+    ctx.enable_job_writer = False  # the job's own bars count files and frames
     ctx.print_on_execution_start = False
     for name in ("ray.data", "ray"):
         logging.getLogger(name).setLevel(logging.WARNING if progress else logging.ERROR)
@@ -162,57 +161,44 @@ def process_images(
     n_actors = max(1, min(opts.workers, len(images)))
     started = connect(opts.ray_address, num_cpus=max(2, n_actors))
     _quiet_ray_data(opts.progress)
-    files_bar, frames_bar = progress_bars(opts.progress, len(images) + skipped)
-    files_bar.update(skipped)
-
-    def on_done(item_id: int, n: int) -> None:
-        if item_id >= 0:
-            files_bar.update(1)
-        if n:
-            frames_bar.update(n)
-
-    writer = Writer(db, Path(opts.output), opts.codec, on_done)
-    writer.start()
-    items = {it.id: it for it in images}
-    translated = 0
-    try:
-        rows = [{"id": it.id, "rel": it.rel, "path": str(root / it.rel)} for it in images]
-        resources = {"num_gpus": 1} if opts.device.startswith("cuda") else {"num_cpus": 1}
-        # about one block per batch (capped): results stream back, and the bars move, batch by batch
-        blocks = max(1, min(MAX_BLOCKS, -(-len(rows) // opts.batch)))
-        ds = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
-            CleanActor,
-            batch_size=opts.batch,
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=n_actors),
-            fn_constructor_kwargs={
-                "model": str(Path(opts.model).resolve()),
-                "backend": opts.backend,
-                "device": opts.device,
-                "batch": opts.batch,
-                "write": opts.write,
-                "rois": rois,
-            },
-            **resources,
-        )
-        for out in ds.iter_batches(batch_size=None, batch_format="numpy"):
-            for item_id, error, pixels, h, w in zip(
-                out["id"], out["error"], out["pixels"], out["h"], out["w"], strict=True
-            ):
-                it = items[int(item_id)]
-                if error:
-                    writer.put("error", it.id, str(error))
-                    continue
-                image = np.frombuffer(pixels, np.uint8).reshape(int(h), int(w), 3)
-                writer.put("image", it.id, (it.rel, image))
-                translated += 1
-        writer.finish()
-    finally:
-        files_bar.close()
-        frames_bar.close()
-        if writer.is_alive():
-            writer.q.put(None)
-            writer.join(timeout=30)
-        if started:
-            ray.shutdown()
+    with job_writer(
+        db, Path(opts.output), opts.codec, progress=opts.progress, pending=len(images), skipped=skipped
+    ) as writer:
+        items = {it.id: it for it in images}
+        translated = 0
+        try:
+            rows = [{"id": it.id, "rel": it.rel, "path": str(root / it.rel)} for it in images]
+            resources = {"num_gpus": 1} if opts.device.startswith("cuda") else {"num_cpus": 1}
+            # about one block per batch (capped): results stream back, and the bars move, batch by batch
+            blocks = max(1, min(MAX_BLOCKS, -(-len(rows) // opts.batch)))
+            ds = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
+                CleanActor,
+                batch_size=opts.batch,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=n_actors),
+                fn_constructor_kwargs={
+                    "model": str(Path(opts.model).resolve()),
+                    "backend": opts.backend,
+                    "device": opts.device,
+                    "batch": opts.batch,
+                    "write": opts.write,
+                    "rois": rois,
+                },
+                **resources,
+            )
+            for out in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                for item_id, error, pixels, h, w in zip(
+                    out["id"], out["error"], out["pixels"], out["h"], out["w"], strict=True
+                ):
+                    it = items[int(item_id)]
+                    if error:
+                        writer.put("error", it.id, str(error))
+                        continue
+                    image = np.frombuffer(pixels, np.uint8).reshape(int(h), int(w), 3)
+                    writer.put("image", it.id, (it.rel, image))
+                    translated += 1
+            writer.finish()
+        finally:
+            if started:
+                ray.shutdown()
     return translated

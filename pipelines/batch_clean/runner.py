@@ -25,12 +25,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.batch_clean.batching import WindowBatcher, progress_bars
+from pipelines.batch_clean.batching import WindowBatcher, job_writer
 from pipelines.batch_clean.decode import worker
 from pipelines.batch_clean.faces import FaceBatcher
 from pipelines.batch_clean.inputs import Roi, clip_roi, discover, input_root, load_rois, roi_for
 from pipelines.batch_clean.jobdb import JobDB
-from pipelines.batch_clean.writer import CODECS, Writer, video_output_rel
+from pipelines.batch_clean.writer import CODECS, video_output_rel
 from reflect.errors import ConfigError
 from reflect.utils.atomic import atomic_write_text, remove_stale_temporaries
 
@@ -205,80 +205,67 @@ def _process(
         from deploy.translator import load_translator
 
         translator = load_translator(opts.model, backend=opts.backend, device=opts.device)
-    files_bar, frames_bar = progress_bars(opts.progress, len(pending) + skipped)
-    files_bar.update(skipped)
-
-    def on_done(item_id: int, n: int) -> None:
-        if item_id >= 0:
-            files_bar.update(1)
-        if n:
-            frames_bar.update(n)
-
-    writer = Writer(db, Path(opts.output), opts.codec, on_done)
-    writer.start()
-    batcher = WindowBatcher(translator, opts.batch, opts.write, writer)
-    faces = FaceBatcher(batcher.translate, opts.batch, opts.face_margin, opts.face_size, opts.write, writer)
-    items = {it.id: it for it in pending}
-    rois_by_id: dict[int, Roi] = {}
-    byes = 0
-    try:
-        while byes < n_workers:
-            try:
-                op, item_id, payload = out_q.get(timeout=0.1)
-            except queue.Empty:
-                batcher.flush()  # inputs are slow: do not hold back a partial batch
-                faces.flush()
-                if not any(p.is_alive() for p in procs):
-                    try:
-                        op, item_id, payload = out_q.get(timeout=1.0)
-                    except queue.Empty:
-                        raise RuntimeError("a decoder process died unexpectedly") from None
-                else:
+    with job_writer(
+        db, Path(opts.output), opts.codec, progress=opts.progress, pending=len(pending), skipped=skipped
+    ) as writer:
+        batcher = WindowBatcher(translator, opts.batch, opts.write, writer)
+        faces = FaceBatcher(batcher.translate, opts.batch, opts.face_margin, opts.face_size, opts.write, writer)
+        items = {it.id: it for it in pending}
+        rois_by_id: dict[int, Roi] = {}
+        byes = 0
+        try:
+            while byes < n_workers:
+                try:
+                    op, item_id, payload = out_q.get(timeout=0.1)
+                except queue.Empty:
+                    batcher.flush()  # inputs are slow: do not hold back a partial batch
+                    faces.flush()
+                    if not any(p.is_alive() for p in procs):
+                        try:
+                            op, item_id, payload = out_q.get(timeout=1.0)
+                        except queue.Empty:
+                            raise RuntimeError("a decoder process died unexpectedly") from None
+                    else:
+                        continue
+                if op == "bye":
+                    byes += 1
                     continue
-            if op == "bye":
-                byes += 1
-                continue
-            if op == "fatal":
-                raise ConfigError(payload)
-            it = items[item_id]
-            if op == "error":
-                writer.put("error", item_id, payload)
-            elif op == "frames":
-                frames, fps, boxes = payload
-                if item_id not in rois_by_id:
-                    try:
-                        rois_by_id[item_id] = clip_roi(roi_for(it.rel, rois), *frames.shape[1:3])
-                    except ValueError as e:
-                        writer.put("error", item_id, str(e))
-                        rois_by_id[item_id] = (-1, -1, -1, -1)
-                roi = rois_by_id[item_id]
-                if roi[0] < 0:
-                    continue
-                out_rel = video_output_rel(it.rel, opts.codec) if it.kind == "video" else it.rel
-                if boxes is not None and it.kind == "image":
-                    faces.add_image(item_id, it.rel, frames[0], roi, boxes[0])
-                elif boxes is not None:
-                    faces.add_video_chunk(item_id, it.rel, out_rel, frames, roi, fps, boxes)
-                elif it.kind == "image":
-                    batcher.add_image(item_id, it.rel, frames[0], roi)
-                else:
-                    batcher.add_video_chunk(item_id, video_output_rel(it.rel, opts.codec), frames, roi, fps)
-            elif op == "end" and it.kind == "video" and rois_by_id.get(item_id, (0,))[0] >= 0:
-                if opts.detect == "faces":
-                    faces.end_video(item_id, it.rel, video_output_rel(it.rel, opts.codec))
-                else:
-                    writer.put("video_end", item_id, video_output_rel(it.rel, opts.codec))
-        batcher.flush()
-        faces.flush()
-        writer.finish()
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-            p.join(timeout=5)
-        files_bar.close()
-        frames_bar.close()
-        if writer.is_alive():
-            writer.q.put(None)
-            writer.join(timeout=30)
+                if op == "fatal":
+                    raise ConfigError(payload)
+                it = items[item_id]
+                if op == "error":
+                    writer.put("error", item_id, payload)
+                elif op == "frames":
+                    frames, fps, boxes = payload
+                    if item_id not in rois_by_id:
+                        try:
+                            rois_by_id[item_id] = clip_roi(roi_for(it.rel, rois), *frames.shape[1:3])
+                        except ValueError as e:
+                            writer.put("error", item_id, str(e))
+                            rois_by_id[item_id] = (-1, -1, -1, -1)
+                    roi = rois_by_id[item_id]
+                    if roi[0] < 0:
+                        continue
+                    out_rel = video_output_rel(it.rel, opts.codec) if it.kind == "video" else it.rel
+                    if boxes is not None and it.kind == "image":
+                        faces.add_image(item_id, it.rel, frames[0], roi, boxes[0])
+                    elif boxes is not None:
+                        faces.add_video_chunk(item_id, it.rel, out_rel, frames, roi, fps, boxes)
+                    elif it.kind == "image":
+                        batcher.add_image(item_id, it.rel, frames[0], roi)
+                    else:
+                        batcher.add_video_chunk(item_id, video_output_rel(it.rel, opts.codec), frames, roi, fps)
+                elif op == "end" and it.kind == "video" and rois_by_id.get(item_id, (0,))[0] >= 0:
+                    if opts.detect == "faces":
+                        faces.end_video(item_id, it.rel, video_output_rel(it.rel, opts.codec))
+                    else:
+                        writer.put("video_end", item_id, video_output_rel(it.rel, opts.codec))
+            batcher.flush()
+            faces.flush()
+            writer.finish()
+        finally:
+            for p in procs:
+                if p.is_alive():
+                    p.terminate()
+                p.join(timeout=5)
     return batcher.translated if opts.detect != "faces" else faces.frames
