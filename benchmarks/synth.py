@@ -31,14 +31,14 @@ def main() -> int:
 
     import cv2
 
-    from data_tools.synth.config import synth_config_from_dict
-    from data_tools.synth.generator import Synthesizer
     from data_tools.synth.run import synthesize
+    from reflect.data.synth.config import synth_config_from_dict
+    from reflect.data.synth.generator import Synthesizer
 
     cfg = synth_config_from_dict({"size": args.size})
     tmp = Path(tempfile.mkdtemp(prefix="synth-bench-"))
     if Path(args.faces).is_dir():
-        from data_tools.synth.faces import load_face_bank
+        from reflect.data.synth.faces import load_face_bank
 
         faces, kind = load_face_bank(args.faces, cache=tmp / "faces_index.json"), "real photos"
     else:

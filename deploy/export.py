@@ -271,16 +271,17 @@ def export_checkpoint(
     use_ema: bool = True,
     **kwargs: Any,
 ) -> ExportResult:
-    """Load a reflect checkpoint (EMA generator when it has one) and :func:`export_onnx` it."""
-    from reflect.checkpoint import load_checkpoint, load_variant
+    """Load a reflect checkpoint (EMA generator when it has one) or a generator file (``.safetensors``)
+    and :func:`export_onnx` it."""
+    from deploy.model_file import describe_source
+    from reflect.checkpoint import load_variant
 
-    ckpt = load_checkpoint(checkpoint)
-    ema_used = bool(use_ema and ckpt.get("ema"))
+    src = describe_source(checkpoint, use_ema=use_ema)
     variant, cfg = load_variant(checkpoint, use_ema=use_ema)
-    extra = {"checkpoint": Path(ckpt["path"]).name, "step": str(ckpt.get("step", ""))}
-    return export_onnx(
-        variant, out, target=target, cfg=cfg, ema_used=ema_used, extra_metadata=extra, **kwargs
-    )
+    extra = {"checkpoint": src.checkpoint, "step": src.step}
+    if src.kind == "generator":
+        extra["generator_file"] = src.path.name
+    return export_onnx(variant, out, target=target, cfg=cfg, ema_used=src.ema, extra_metadata=extra, **kwargs)
 
 
 def _config_hash(cfg: ExperimentConfig | None) -> str:

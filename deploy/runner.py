@@ -1,9 +1,10 @@
 """Open any model reference on any backend (used by ``reflect bench`` and benchmarks).
 
-A model reference is a reflect checkpoint or run folder, an ``.onnx`` file, a TensorRT engine, or
-the name of a registered variant (its paper-default config with random weights: enough to
-measure speed). A checkpoint or variant asked for on onnxruntime/tensorrt is exported first, into
-``workdir``, with the usual parity check.
+A model reference is a reflect checkpoint or run folder, a generator file (``.safetensors``), an
+``.onnx`` file, a TensorRT engine, or the name of a registered variant (its paper-default config with
+random weights: enough to measure speed); ``None`` is the bundled generator file. A checkpoint,
+generator file or variant asked for on onnxruntime/tensorrt is exported first, into ``workdir``, with
+the usual parity check.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _default_backend(path: Path) -> str:
 
 
 def open_model(
-    model: str | Path | nn.Module,
+    model: str | Path | nn.Module | None = None,
     backend: str = "auto",
     *,
     target: str | None = None,
@@ -47,7 +48,10 @@ def open_model(
 ) -> Translator:
     """A :class:`Translator` for ``model`` on ``backend`` (``auto``: by file type)."""
     from reflect import registry
+    from reflect.bundled.default import model_or_bundled
 
+    if not isinstance(model, nn.Module):
+        model = model_or_bundled(model)
     variant: nn.Module | None = model if isinstance(model, nn.Module) else None
     path = Path(str(model)) if variant is None else None
     if path is not None and not path.exists():
@@ -65,7 +69,9 @@ def open_model(
     kind = "variant" if path is None else _default_backend(path)
     if backend == "torch":
         if kind in ("onnxruntime", "tensorrt"):
-            raise ConfigError(f"the torch backend needs a checkpoint or variant name, not {path}")
+            raise ConfigError(
+                f"the torch backend needs a checkpoint, generator file (.safetensors) or variant name, not {path}"
+            )
         if variant is None:
             from reflect.checkpoint import load_variant
 

@@ -93,19 +93,21 @@ class TorchTranslator(Translator):
 
 
 def load_translator(
-    model: str | Path,
+    model: str | Path | None = None,
     *,
     backend: str = "auto",
     target: str | None = None,
     device: str = "cpu",
     **kwargs: Any,
 ) -> Translator:
-    """Open a model file with a backend.
+    """Open a model file with a backend (no model: the bundled generator file).
 
-    ``auto`` picks by file type: a reflect checkpoint (``.pt`` or a run folder) -> torch,
-    ``.onnx`` -> onnxruntime, ``.engine``/``.plan`` -> tensorrt.
+    ``auto`` picks by file type: a reflect checkpoint (``.pt`` or a run folder) or generator file
+    (``.safetensors``) -> torch, ``.onnx`` -> onnxruntime, ``.engine``/``.plan`` -> tensorrt.
     """
-    path = Path(model)
+    from reflect.bundled.default import model_or_bundled
+
+    path = Path(model_or_bundled(model))
     if backend == "auto":
         suffix = path.suffix.lower()
         backend = {".onnx": "onnxruntime", ".engine": "tensorrt", ".plan": "tensorrt"}.get(suffix, "torch")
@@ -113,7 +115,9 @@ def load_translator(
         raise ConfigError(f"unknown backend '{backend}'; valid: auto, {', '.join(BACKENDS)}")
     if backend == "torch":
         if path.suffix.lower() in (".onnx", ".engine", ".plan"):
-            raise ConfigError(f"backend torch needs a reflect checkpoint or run folder, not {path}")
+            raise ConfigError(
+                f"backend torch needs a reflect checkpoint, run folder or generator file (.safetensors), not {path}"
+            )
         from reflect.checkpoint import load_variant
 
         variant, _ = load_variant(path, device=device)

@@ -2,7 +2,7 @@
 
 1. face crops from ``pipelines/demo_data/faces`` (and scikit-image's astronaut), one clean gallery
    photo per identity;
-2. synthetic windshield views of them: reflection layers from :mod:`data_tools.synth.reflections`
+2. synthetic windshield views of them: reflection layers from :mod:`reflect.data.synth.reflections`
    (sky, foliage, buildings, street lights) blurred, Fresnel-weighted and added over the tinted face;
    a folder of stills and a short video with a drifting reflection;
 3. a *small demo model* (CycleGAN, ngf 16, 48 px) trained for a few minutes on those crops with
@@ -59,7 +59,7 @@ def face_crops(backend: object) -> dict[str, list[np.ndarray]]:
 def reflection(rng: np.random.Generator, size: int) -> np.ndarray:
     """One reflection layer in [0, 1], (size, size, 3)."""
     try:
-        from data_tools.synth.reflections import reflection_layer
+        from reflect.data.synth.reflections import reflection_layer
 
         layer, _ = reflection_layer(rng, str(rng.choice(PROCEDURAL)), size, None)
         return np.asarray(layer, np.float32)

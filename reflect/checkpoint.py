@@ -103,7 +103,10 @@ def load_variant(
     With ``use_ema`` the EMA generator weights are used when the checkpoint has them.
     """
     from reflect import registry
+    from reflect.bundled import is_generator_file, load_generator
 
+    if is_generator_file(path):  # a generator-only safetensors file (the bundled model's format)
+        return load_generator(path, device=device)
     ckpt = load_checkpoint(path)
     cfg = config_from_checkpoint(ckpt)
     variant = registry.get(ckpt["variant"])(cfg.model)

@@ -33,7 +33,9 @@ class DataConfig:
     """Where training images come from and how they are augmented."""
 
     # unpaired: ROOT/trainA, trainB (CycleGAN layout); multidomain: ROOT/train/<domain>/;
-    # toy: procedurally generated window-like images (tests, smoke runs; no files needed).
+    # toy: procedurally generated window-like images (tests, smoke runs; no files needed);
+    # synthetic: windshield pairs rendered on the fly from the faces in ``faces`` (reflect.data.synthetic),
+    # with real ROOT/trainB (clean) and ROOT/trainA (reflections) mixed in when ``root`` is given.
     kind: str = "unpaired"
     root: str = ""
     load_size: int = 286  # resize the shorter side to this, then random-crop crop_size
@@ -47,6 +49,14 @@ class DataConfig:
     paired_root: str = ""
     paired_fraction: float = 0.0
     domains: list[str] = field(default_factory=list)  # multidomain: which domains (default: all)
+    # synthetic: folders of face photos for the cabin, which identities (train | test | all of the
+    # fixed split in reflect.data.synth.split), the glass recipe (a SynthConfig mapping, see
+    # configs/synth.yaml), the share of near-infrared samples and of real trainA crops.
+    faces: list[str] = field(default_factory=list)
+    faces_split: str = "train"
+    synth: dict[str, Any] = field(default_factory=dict)
+    nir_fraction: float = 0.0
+    real_fraction: float = 0.0
 
 
 @dataclass
@@ -225,11 +235,34 @@ def build_config(data: dict[str, Any]) -> ExperimentConfig:
     variant_cls = registry.get(str(model.pop("variant")))
     cfg = from_dict(ExperimentConfig, data)
     cfg.model = from_dict(variant_cls.Config, model, prefix="model")
+    _check_data(cfg.data)
     valid = sorted(variant_cls.default_loss_weights(cfg.model))
     for k in cfg.loss_weights:
         if k not in valid:
             raise ConfigError(f"unknown config key 'loss_weights.{k}'{_suggest(k, valid)}")
     return cfg
+
+
+DATA_KINDS = ("unpaired", "toy", "synthetic")
+
+
+def _check_data(d: DataConfig) -> None:
+    """Enumerated values and ranges of the data section, checked before anything is written."""
+    if d.kind not in DATA_KINDS:
+        raise ConfigError(f"data.kind: '{d.kind}' is not one of {', '.join(DATA_KINDS)}{_suggest(d.kind, list(DATA_KINDS))}")
+    if d.faces_split not in ("train", "test", "all"):
+        raise ConfigError(f"data.faces_split: '{d.faces_split}' is not one of train, test, all")
+    for name in ("nir_fraction", "real_fraction", "paired_fraction"):
+        v = getattr(d, name)
+        if not 0.0 <= v <= 1.0:
+            raise ConfigError(f"data.{name}: {v} must be in [0, 1]")
+    if d.kind == "synthetic":
+        from reflect.data.synth.config import synth_config_from_dict  # local: it imports this module
+
+        try:
+            synth_config_from_dict(dict(d.synth))
+        except ConfigError as e:
+            raise ConfigError(f"data.synth.{e}") from None
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

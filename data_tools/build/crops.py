@@ -76,7 +76,7 @@ def roi_crop(frame: np.ndarray, roi: list[float]) -> np.ndarray | None:
 
 def face_crops(frame: np.ndarray, margin: float, min_face: int = 24) -> list[np.ndarray]:
     """Square crops centred on MTCNN face boxes, ``margin`` times the face size on each side."""
-    from data_tools.synth.faces import detect_boxes
+    from reflect.data.synth.faces import detect_boxes
 
     h, w = frame.shape[:2]
     out = []

@@ -28,10 +28,10 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from data_tools.synth.config import load_synth_config
     from data_tools.synth.contact_sheet import contact_sheet
-    from data_tools.synth.faces import load_face_bank
     from data_tools.synth.run import read_manifest, synthesize
+    from reflect.data.synth.config import load_synth_config
+    from reflect.data.synth.faces import load_face_bank
     from reflect.errors import ConfigError
 
     if args.count < 1:

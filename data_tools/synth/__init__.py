@@ -1,5 +1,6 @@
-"""Windshield reflection synthesis: cabin layer T, reflection layer R, glass and camera model.
+"""``reflect synth``: synthetic windshield datasets on disk.
 
-See :mod:`data_tools.synth.generator` for the order of the model and
-:mod:`data_tools.synth.layouts` for what lands on disk.
+The rendering core lives in :mod:`reflect.data.synth` (so that training can render on the fly);
+this package plans the samples (:mod:`data_tools.synth.layouts`), writes them in parallel
+(:mod:`data_tools.synth.run`) and draws contact sheets.
 """

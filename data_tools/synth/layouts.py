@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from data_tools.synth.config import SynthConfig
-from data_tools.synth.faces import Face
+from reflect.data.synth.config import SynthConfig
+from reflect.data.synth.faces import Face
 from reflect.errors import ConfigError
 
 
@@ -129,7 +129,7 @@ def record(job: Job, domain: str, files: dict[str, str], params: dict[str, Any],
 def write_side_files(root: Path, cfg: SynthConfig, groups: dict[str, list[str]]) -> None:
     import yaml
 
-    from data_tools.synth.config import synth_config_to_dict
+    from reflect.data.synth.config import synth_config_to_dict
     from reflect.utils.atomic import atomic_write_text
 
     atomic_write_text(root / "identities.json", json.dumps(groups, indent=1, sort_keys=True) + "\n")

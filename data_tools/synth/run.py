@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from data_tools.synth.config import SynthConfig
-from data_tools.synth.faces import Face
-from data_tools.synth.generator import Sample, Synthesizer
 from data_tools.synth.layouts import Job, manifest_path, outputs, plan, record, write_side_files
+from reflect.data.synth.config import SynthConfig
+from reflect.data.synth.faces import Face
+from reflect.data.synth.generator import Sample, Synthesizer
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""reflect bench --model M --backend torch|onnxruntime|tensorrt --size HxW --batch N"""
+"""reflect bench [--model M] --backend torch|onnxruntime|tensorrt --size HxW --batch N"""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ HELP = "measure latency (median, p99) and throughput of a model on one or more b
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
-        required=True,
-        help="checkpoint / run folder, .onnx, .engine, or a registered variant name (random weights)",
+        "--checkpoint",
+        dest="model",
+        help="checkpoint / run folder, generator file (.safetensors), .onnx, .engine, or a registered "
+        "variant name (random weights); default: the bundled model",
     )
     p.add_argument(
         "--backend",
@@ -37,15 +39,17 @@ def run(args: argparse.Namespace) -> int:
 
     from deploy.bench import RESULT_COLUMNS, benchmark, format_table, parse_size, result_rows
     from deploy.runner import open_model
+    from reflect.bundled.default import model_or_bundled
     from reflect.utils.atomic import atomic_write_text
 
     h, w = parse_size(args.size)
+    model = model_or_bundled(args.model)
     backends = [b.strip() for b in args.backend.split(",") if b.strip()]
     results = []
     with tempfile.TemporaryDirectory(prefix="reflect-bench-") as tmp:
         for backend in backends:
             translator = open_model(
-                args.model,
+                model,
                 backend,
                 target=args.target,
                 device=args.device,
@@ -66,13 +70,11 @@ def run(args: argparse.Namespace) -> int:
                 )
             )
     rows = result_rows(results)
-    payload = json.dumps(
-        {"model": str(args.model), "results": [r.to_dict() for r in results]}, indent=2, default=str
-    )
+    payload = json.dumps({"model": model, "results": [r.to_dict() for r in results]}, indent=2, default=str)
     if args.json == "-":
         print(payload)
         return 0
-    print(f"{args.model}: warm-up {args.warmup}, {args.iters} timed runs")
+    print(f"{model}: warm-up {args.warmup}, {args.iters} timed runs")
     print(format_table(rows, RESULT_COLUMNS))
     if args.json:
         atomic_write_text(args.json, payload)

@@ -1,10 +1,14 @@
-"""reflect export --checkpoint C --format onnx|tensorrt --out F [--fp16 | --int8 --calib D]"""
+"""reflect export [--checkpoint C] --format onnx|tensorrt|safetensors --out F [--fp16 | --int8 --calib D]"""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "export a trained generator to ONNX (with a torch parity check) or a TensorRT engine"
+HELP = (
+    "export a trained generator to ONNX (with a torch parity check), a TensorRT engine, or a "
+    "generator file (.safetensors, the bundled model's format)"
+)
+FORMATS = ("onnx", "tensorrt", "safetensors", "generator")  # generator: another name for safetensors
 
 
 def _shape3(text: str) -> tuple[int, int, int]:
@@ -16,11 +20,21 @@ def _shape3(text: str) -> tuple[int, int, int]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, help="checkpoint file or run folder (newest checkpoint)")
     p.add_argument(
-        "--format", choices=["onnx", "tensorrt"], default="onnx", help="artefact to write (default onnx)"
+        "--checkpoint",
+        "--model",
+        dest="checkpoint",
+        help="checkpoint file, run folder (newest checkpoint) or generator file (.safetensors); "
+        "default: the bundled model",
     )
-    p.add_argument("--out", required=True, help="output file (.onnx, or .engine for tensorrt)")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="onnx",
+        help="artefact to write (default onnx); safetensors (alias generator): the generator weights "
+        "(EMA when the run kept them) and the config, loadable anywhere a checkpoint is",
+    )
+    p.add_argument("--out", required=True, help="output file (.onnx, .engine for tensorrt, .safetensors)")
     p.add_argument(
         "--target",
         help="export one direction / target domain (multi-domain variants default to "
@@ -31,6 +45,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--tolerance", type=float, default=1e-4, help="largest allowed |torch - onnxruntime| (1e-4)"
     )
     p.add_argument("--no-ema", action="store_true", help="export the raw generator, not its EMA weights")
+    p.add_argument(
+        "--meta",
+        action="append",
+        metavar="KEY=VALUE",
+        help="safetensors: extra metadata to store in the file (repeatable)",
+    )
     g = p.add_argument_group("tensorrt")
     prec = g.add_mutually_exclusive_group()
     prec.add_argument("--fp16", action="store_true", help="FP16 engine (the default for tensorrt)")
@@ -60,8 +80,23 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from deploy.export import export_checkpoint
+    from reflect.bundled.default import model_or_bundled
+    from reflect.errors import ConfigError
 
+    if args.meta and args.format not in ("safetensors", "generator"):
+        raise ConfigError("--meta is for --format safetensors; ONNX files get their metadata from the model")
+    model = model_or_bundled(args.checkpoint, "--checkpoint")
     out = Path(args.out)
+    if args.format in ("safetensors", "generator"):
+        from deploy.model_file import export_generator_file, parse_meta
+
+        path, meta = export_generator_file(model, out, use_ema=not args.no_ema, meta=parse_meta(args.meta))
+        size = path.stat().st_size / 2**20
+        print(
+            f"exported {path} ({meta['variant']}, EMA {meta['ema']}, from {meta['checkpoint']} "
+            f"step {meta['step'] or '?'}, {size:.1f} MiB)"
+        )
+        return 0
     spec = None
     if args.format == "tensorrt":
         from deploy.engine_cache import DEFAULT_FP16_LAYERS, EngineSpec
@@ -85,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         onnx_out = out
     result = export_checkpoint(
-        args.checkpoint,
+        model,
         onnx_out,
         target=args.target,
         use_ema=not args.no_ema,

@@ -177,7 +177,7 @@ def process_images(
                 batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=n_actors),
                 fn_constructor_kwargs={
-                    "model": str(Path(opts.model).resolve()),
+                    "model": str(Path(str(opts.model)).resolve()),  # resolved by run_clean
                     "backend": opts.backend,
                     "device": opts.device,
                     "batch": opts.batch,

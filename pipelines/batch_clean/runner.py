@@ -21,7 +21,7 @@ import multiprocessing as mp
 import os
 import queue
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ STATE_DIR = ".reflect"  # inside the output folder: job.sqlite, summary.json
 
 @dataclass
 class CleanOptions:
-    model: str
+    model: str | None  # None: the bundled generator file (run_clean records the resolved path)
     input: str
     output: str
     backend: str = "auto"
@@ -87,7 +87,7 @@ def job_paths(output: str | Path) -> tuple[Path, Path]:
 
 def _settings(opts: CleanOptions, rois: dict[str, Roi]) -> dict[str, Any]:
     """What decides the bytes of the outputs; a restart must use the same."""
-    model = Path(opts.model).resolve()
+    model = Path(str(opts.model)).resolve()
     return {
         "input": str(Path(opts.input).resolve()),
         "model": str(model),
@@ -133,7 +133,10 @@ def _validate(opts: CleanOptions) -> None:
 
 def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
     """Run (or resume) a cleaning job; returns its summary (also written to .reflect/summary.json)."""
+    from reflect.bundled.default import model_or_bundled
+
     _validate(opts)
+    opts = replace(opts, model=model_or_bundled(opts.model))  # the job database records this path
     rois = load_rois(opts.roi_file)
     out_root, root = Path(opts.output), input_root(opts.input)
     entries = discover(opts.input)

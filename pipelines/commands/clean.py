@@ -1,4 +1,4 @@
-"""reflect clean --model M --input DIR --output DIR [--detect faces] [--engine local|ray [--ray-address ADDR]]"""
+"""reflect clean [--model M] --input DIR --output DIR [--detect faces] [--engine local|ray [--ray-address ADDR]]"""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ HELP = "clean folders of images and videos (resumable job; outputs keep their re
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="run folder, checkpoint (.pt), .onnx or TensorRT engine")
+    p.add_argument("--model", "--checkpoint", dest="model",
+                   help="run folder, checkpoint (.pt), generator file (.safetensors), .onnx or TensorRT engine; "
+                   "default: the bundled model")
     p.add_argument("--input", required=True, help="a folder (searched recursively) or one image/video file")
     p.add_argument("--output", required=True, help="output folder; the job database lives in OUTPUT/.reflect/")
     p.add_argument("--backend", default="auto", help="auto | torch | onnxruntime | tensorrt")

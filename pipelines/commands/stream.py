@@ -1,4 +1,4 @@
-"""reflect stream --model M --source SRC --sink SINK [--sink SINK ...]"""
+"""reflect stream [--model M] --source SRC --sink SINK [--sink SINK ...]"""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ HELP = "clean a live stream or a video: bounded queues, drops under overload, HT
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="run folder, checkpoint (.pt), .onnx or TensorRT engine")
+    p.add_argument("--model", "--checkpoint", dest="model",
+                   help="run folder, checkpoint (.pt), generator file (.safetensors), .onnx or TensorRT engine; "
+                   "default: the bundled model")
     p.add_argument("--source", required=True,
                    help="video file, image folder, camera index (0), rtsp:// or http:// URL, "
                         "or synthetic://640x360?fps=30&seconds=10 (a test pattern)")
@@ -54,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.stream.pipeline import StreamOptions, StreamPipeline
     from pipelines.stream.sinks import HttpSink, open_sink
     from pipelines.stream.sources import open_source
+    from reflect.bundled.default import model_or_bundled
 
+    model = model_or_bundled(args.model)  # before the source opens: a missing model fails first
     opts = StreamOptions(batch=args.batch, queue_size=args.queue_size, max_latency_ms=args.max_latency_ms,
                          roi=_roi(args.roi), max_retries=args.max_retries)
     source = open_source(args.source, realtime=args.realtime)
@@ -63,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         from pipelines.face_eval.backend import load_face_backend
 
         detector = load_face_backend("dlib").detect_boxes
-    translator = load_translator(args.model, backend=args.backend, device=args.device)
+    translator = load_translator(model, backend=args.backend, device=args.device)
     metrics = Metrics()
     sinks = [open_sink(s, fps=source.fps, metrics=metrics) for s in args.sink]
     for s in sinks:

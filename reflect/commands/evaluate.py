@@ -1,14 +1,15 @@
-"""reflect evaluate --checkpoint C --data D"""
+"""reflect evaluate [--checkpoint C] --data D (default model: the bundled one)"""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "PSNR/SSIM (and face identity) of a checkpoint on a paired dataset, against the clean targets"
+HELP = "PSNR/SSIM (and face identity) of a model on a paired dataset, against the clean targets"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, help="checkpoint file or run folder")
+    p.add_argument("--checkpoint", "--model", dest="checkpoint",
+                   help="checkpoint file, run folder or generator file (.safetensors); default: the bundled model")
     p.add_argument("--data", required=True, help="paired dataset root (ROOT/<split>/input, target), e.g. from reflect synth")
     p.add_argument("--split", default="test", help="which split (default test)")
     p.add_argument("--limit", type=int, default=0, help="evaluate the first N pairs only (0: all)")
@@ -28,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from reflect.bundled.default import model_or_bundled
     from reflect.checkpoint import load_variant
     from reflect.data.io import list_images, read_image
     from reflect.errors import ConfigError, ImageReadError
@@ -49,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
             if line.strip():
                 rec = json.loads(line)
                 domains[rec.get("name", "")] = rec.get("domain", "")
-    variant, _ = load_variant(args.checkpoint, device=args.device)
+    model = model_or_bundled(args.checkpoint, "--checkpoint")
+    variant, _ = load_variant(model, device=args.device)
     scorer = None
     if args.identity:
         from reflect.metrics.identity import IdentityScorer
@@ -89,6 +92,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{g:<14}{s['n']:>5}" + "".join(f"{s[k]:>14.4f}" for k in keys))
     print("*_in: the glass input against the clean target (no cleaning); *_out: after cleaning")
     if args.json:
-        atomic_write_text(args.json, json.dumps({"checkpoint": str(args.checkpoint), "data": str(root),
+        atomic_write_text(args.json, json.dumps({"checkpoint": model, "data": str(root),
                                                  "summary": summary, "per_image": rows}, indent=1))
     return 0

@@ -1,16 +1,18 @@
-"""reflect translate --checkpoint C --input FILE|DIR --output DIR"""
+"""reflect translate [--checkpoint C] --input FILE|DIR --output DIR (default model: the bundled one)"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 
-HELP = "translate image files or folders with a trained checkpoint (output keeps size and name)"
+HELP = "translate image files or folders with the bundled model or a checkpoint (output keeps size and name)"
 log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, help="checkpoint file or run folder (newest checkpoint)")
+    p.add_argument("--checkpoint", "--model", dest="checkpoint",
+                   help="checkpoint file, run folder (newest checkpoint) or generator file (.safetensors); "
+                   "default: the bundled model")
     p.add_argument("--input", required=True, help="an image file or a folder of images")
     p.add_argument("--output", required=True, help="output folder")
     p.add_argument("--direction", choices=["a2b", "b2a"], default="a2b",
@@ -26,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from reflect.bundled import is_generator_file
+    from reflect.bundled.default import model_or_bundled
     from reflect.checkpoint import load_variant
     from reflect.data.io import is_image_file, list_images, read_image, write_image
     from reflect.errors import ConfigError, ImageReadError
@@ -42,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
         files = [src]
     else:
         raise ConfigError(f"input {src} does not exist")
-    variant, _ = load_variant(args.checkpoint, use_ema=not args.no_ema, device=args.device)
+    model = model_or_bundled(args.checkpoint, "--checkpoint")
+    if args.no_ema and is_generator_file(model):
+        log.warning("--no-ema has no effect on %s: a generator file holds one set of weights", model)
+    variant, _ = load_variant(model, use_ema=not args.no_ema, device=args.device)
     target = args.target or (None if args.direction == "a2b" else variant.domains[0])
     out_dir = Path(args.output)
     failed: list[str] = []

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from reflect.config import DataConfig
 from reflect.data.io import list_images, read_image, to_tensor
-from reflect.data.toy import toy_image
+from reflect.data.toy import toy_image, toy_pair
 from reflect.data.transforms import train_transform
 from reflect.errors import ConfigError
 
@@ -107,6 +107,10 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
             a_img, target = read_image(a_path), read_image(t_path)
             if target.shape != a_img.shape:
                 raise ConfigError(f"paired target {t_path} has size {target.shape[:2]}, input {a_img.shape[:2]}")
+        elif self.toy:  # toy A images come with their clean scene (supervised variants learn from it)
+            a_path = self.a_files[i % len(self.a_files)]
+            a_img, target = toy_pair(int(a_path.name), "A", size=self.cfg.load_size, seed=self.seed)
+            use_pair = True
         else:
             a_path = self.a_files[i % len(self.a_files)]
             a_img = self._load(a_path, "A")
@@ -130,7 +134,11 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
 def build_dataset(cfg: DataConfig, seed: int) -> Dataset[dict[str, Any]]:
     if cfg.kind in ("unpaired", "toy"):
         return UnpairedDataset(cfg, seed)
-    raise ConfigError(f"unknown data.kind '{cfg.kind}'; valid: unpaired, toy")
+    if cfg.kind == "synthetic":
+        from reflect.data.synthetic import SyntheticDataset
+
+        return SyntheticDataset(cfg, seed)
+    raise ConfigError(f"unknown data.kind '{cfg.kind}'; valid: unpaired, toy, synthetic")
 
 
 def build_loader(

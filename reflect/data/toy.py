@@ -2,6 +2,8 @@
 
 Domain B ("clean"): a dark cabin with a bright face-like ellipse. Domain A: the same kind of scene
 plus a bright, blurred, coloured reflection streak. Deterministic in (seed, index).
+:func:`toy_pair` gives an A image with its clean target (the same scene without the streak), so
+supervised variants have something to learn in tests.
 """
 
 from __future__ import annotations
@@ -10,6 +12,11 @@ import numpy as np
 
 
 def toy_image(index: int, domain: str, size: int = 64, seed: int = 0) -> np.ndarray:
+    return toy_pair(index, domain, size, seed)[0]
+
+
+def toy_pair(index: int, domain: str, size: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(image, clean target): for domain B, or A's scene without its reflection streak."""
     rng = np.random.default_rng([seed, index, 0 if domain == "B" else 1])
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     img = np.zeros((size, size, 3), np.float32)
@@ -17,10 +24,15 @@ def toy_image(index: int, domain: str, size: int = 64, seed: int = 0) -> np.ndar
     cx, cy, r = rng.uniform(0.35, 0.65), rng.uniform(0.35, 0.6), rng.uniform(0.12, 0.22)
     face = ((xx - cx) / (0.8 * r)) ** 2 + ((yy - cy) / r) ** 2 < 1
     img[face] = rng.uniform(0.5, 0.85) * np.array([1.0, 0.8, 0.65])
+    clean = img.copy()
     if domain == "A":
         angle = rng.uniform(-1, 1)
         band = np.exp(-(((xx - 0.5) * np.cos(angle) + (yy - 0.5) * np.sin(angle) - rng.uniform(-0.3, 0.3)) ** 2) / 0.02)
         tint = rng.uniform(0.4, 1.0, 3)
         img = img + rng.uniform(0.3, 0.7) * band[..., None] * tint
-    img += rng.normal(0, 0.01, img.shape)
-    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+    noise = rng.normal(0, 0.01, img.shape)
+
+    def u8(x: np.ndarray) -> np.ndarray:
+        return (np.clip(x + noise, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+    return u8(img), u8(clean)

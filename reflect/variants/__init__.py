@@ -4,5 +4,6 @@ from reflect.variants import (
     cyclegan,  # noqa: F401
     discogan,  # noqa: F401
     nicegan,  # noqa: F401
+    remover,  # noqa: F401
     unit,  # noqa: F401
 )

@@ -32,6 +32,7 @@ TINY: dict[str, dict[str, Any]] = {
     "nicegan": {"ngf": 8, "ndf": 8, "n_blocks": 2, "n_layers_d": 6},
     "unit": {"dim": 8, "ndf": 8, "n_res": 2, "num_scales": 2, "n_layers_d": 3},
     "discogan": {"ngf": 8, "ndf": 8},
+    "remover": {"ngf": 8, "ndf": 8, "n_bottleneck": 1},
 }
 
 VARIANTS = registry.names()

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from data_tools.synth.config import SynthConfig, synth_config_from_dict
-from data_tools.synth.faces import Face
+from reflect.data.synth.config import SynthConfig, synth_config_from_dict
+from reflect.data.synth.faces import Face
 
 REAL_FACE_FILES = ("obama.jpg", "biden.jpg", "hanks_aligned_112.png")
 
@@ -40,7 +40,7 @@ def small_cfg(**sections: object) -> SynthConfig:
 @pytest.fixture(scope="session")
 def real_faces(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Face]]:
     """Three real photos (two identities plus an aligned crop) and their face bank, detected once."""
-    from data_tools.synth.faces import load_face_bank
+    from reflect.data.synth.faces import load_face_bank
 
     folder = tmp_path_factory.mktemp("faces")
     for name in REAL_FACE_FILES:

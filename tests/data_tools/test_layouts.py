@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from data_tools.synth.faces import Face
 from data_tools.synth.layouts import split_identities
 from data_tools.synth.run import read_manifest, synthesize
 from reflect.data.io import list_images, read_image
+from reflect.data.synth.faces import Face
 from reflect.errors import ConfigError
 from tests.data_tools.conftest import small_cfg
 

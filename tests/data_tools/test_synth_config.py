@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from data_tools.synth.config import SynthConfig, load_synth_config, synth_config_from_dict
+from reflect.data.synth.config import SynthConfig, load_synth_config, synth_config_from_dict
 from reflect.errors import ConfigError
 
 

@@ -7,9 +7,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data_tools.synth import camera, glass
-from data_tools.synth.faces import Face
-from data_tools.synth.generator import Synthesizer
+from reflect.data.synth import camera, glass
+from reflect.data.synth.faces import Face
+from reflect.data.synth.generator import Synthesizer
 from tests.data_tools.conftest import small_cfg
 
 FAST = settings(max_examples=12, deadline=None)

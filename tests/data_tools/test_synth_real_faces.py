@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_tools.synth.config import synth_config_from_dict
-from data_tools.synth.faces import Face, detect_boxes
-from data_tools.synth.generator import Synthesizer
+from reflect.data.synth.config import synth_config_from_dict
+from reflect.data.synth.faces import Face, detect_boxes
+from reflect.data.synth.generator import Synthesizer
 
 
 def _iou(a: list[float], b: np.ndarray) -> float:

@@ -88,3 +88,15 @@ def test_export_tensorrt_without_tensorrt_fails_fast(exported, tmp_path, capsys)
     assert rc == 2
     assert "TensorRT is not installed" in capsys.readouterr().err
     assert not out.exists() and not out.with_suffix(".onnx").exists()  # refused before the ONNX export
+
+
+def test_bench_without_model_uses_the_bundled_generator_file(tmp_path, monkeypatch, capsys) -> None:
+    """No --model: the bundled generator file, on torch and (exported on the fly) onnxruntime."""
+    from tests.bundled.tiny import tiny_generator_file, use_as_bundled
+
+    bundled = use_as_bundled(monkeypatch, tiny_generator_file(tmp_path / "bundled.safetensors"))
+    args = ["bench", "--backend", "torch,onnxruntime", "--size", "32", "--warmup", "0", "--iters", "1"]
+    assert main([*args, "--threads", "1", "--json", "-"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["model"] == str(bundled)
+    assert [r["backend"] for r in payload["results"]] == ["torch", "onnxruntime"]

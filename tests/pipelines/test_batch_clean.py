@@ -135,3 +135,24 @@ def test_kill_9_at_a_random_moment_then_resume_equals_uninterrupted_run(tiny_mod
     assert not [p for p in out.rglob("*") if TMP_SUFFIX in p.name]
     with sqlite3.connect(db_file) as db:
         assert db.execute("SELECT COUNT(*) FROM items WHERE status='done'").fetchone()[0] == ref.done
+
+
+def test_clean_without_model_uses_the_bundled_model_and_records_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import sqlite3
+
+    from reflect.cli import main
+    from tests.bundled.tiny import tiny_generator_file, use_as_bundled
+
+    bundled = use_as_bundled(monkeypatch, tiny_generator_file(tmp_path / "bundled.safetensors"))
+    src = tmp_path / "in"
+    _make_inputs(src, 2, [])
+    common = ["--input", str(src), "--workers", "1", "--no-progress"]
+    assert main(["clean", *common, "--output", str(tmp_path / "default")]) == 0
+    assert main(["clean", *common, "--output", str(tmp_path / "explicit"), "--model", str(bundled)]) == 0
+    assert _tree(tmp_path / "default") == _tree(tmp_path / "explicit") and len(_tree(tmp_path / "default")) == 2
+    with sqlite3.connect(job_paths(tmp_path / "default")[0]) as db:
+        (settings,) = db.execute("SELECT value FROM job WHERE key='settings'").fetchone()
+    assert json.loads(settings)["model"] == str(bundled.resolve())

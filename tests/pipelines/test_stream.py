@@ -164,3 +164,20 @@ def test_sigterm_flushes_a_playable_video(tiny_model: Path, tmp_path: Path) -> N
         frames += 1
     assert frames > 5
     assert not [p for p in tmp_path.iterdir() if TMP_SUFFIX in p.name]
+
+
+def test_stream_without_model_uses_the_bundled_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from reflect.cli import main
+    from tests.bundled.tiny import tiny_generator_file, use_as_bundled
+
+    bundled = use_as_bundled(monkeypatch, tiny_generator_file(tmp_path / "bundled.safetensors"))
+    out = tmp_path / "frames"
+    with caplog.at_level(logging.INFO):
+        rc = main(["stream", "--source", "synthetic://48x32?fps=20&seconds=0.5", "--sink", str(out), "--batch", "2"])
+    assert rc == 0
+    assert f"using the bundled model {bundled}" in caplog.text
+    assert any(out.iterdir())

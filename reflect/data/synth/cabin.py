@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from data_tools.synth.config import CabinConfig
-from data_tools.synth.faces import Face
+from reflect.data.synth.config import CabinConfig
+from reflect.data.synth.faces import Face
 
 
 @dataclass

@@ -99,7 +99,7 @@ def _inside_fraction(box: np.ndarray, w: int, h: int) -> float:
     return ix * iy / max((x2 - x1) * (y2 - y1), 1e-6)
 
 
-def _merge_duplicates(hashes: dict[str, object], names: dict[str, str], max_distance: int = 8) -> dict[str, str]:
+def _merge_duplicates(hashes: dict[str, object], names: dict[str, str], max_distance: int = 2) -> dict[str, str]:
     """Map every photo to one identity: near-duplicate photos merge their identities.
 
     The merged identity takes the name that most photos carry (``32bit.png``, a re-save of

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from data_tools.synth import camera, glass
-from data_tools.synth.cabin import plan_occupants, render_cabin
-from data_tools.synth.config import SynthConfig
-from data_tools.synth.faces import Face
-from data_tools.synth.reflections import PhotoBank, reflection_layer
+from reflect.data.synth import camera, glass
+from reflect.data.synth.cabin import plan_occupants, render_cabin
+from reflect.data.synth.config import SynthConfig
+from reflect.data.synth.faces import Face
+from reflect.data.synth.reflections import PhotoBank, reflection_layer
 
 TERMS = {"cabin": 1, "reflection": 2, "ghost": 3, "glass": 4, "glare": 5, "false_colour": 6, "nir": 7,
          "noise": 8, "motion_blur": 9, "jpeg": 10, "low_res": 11}
@@ -81,7 +81,7 @@ class Synthesizer:
     @property
     def photos(self) -> PhotoBank:
         if self._photos is None:
-            self._photos = PhotoBank(self.cfg.reflection.folder)
+            self._photos = PhotoBank(self.cfg.reflection.folder, self.cfg.reflection.photos)
         return self._photos
 
     def render(self, index: int, driver: Face, passenger: Face | None = None, domain: str | None = None) -> Sample:

@@ -30,7 +30,7 @@ PHOTO_SIDE = 512
 class PhotoBank:
     """Photos to reflect, loaded once and kept at most PHOTO_SIDE px on the longer side."""
 
-    def __init__(self, folder: str | Path = "") -> None:
+    def __init__(self, folder: str | Path = "", photos: list[str] | tuple[str, ...] = ()) -> None:
         if folder:
             root = Path(folder)
             if not root.is_dir():
@@ -42,7 +42,10 @@ class PhotoBank:
             import skimage.data
 
             root = Path(skimage.data.data_dir)
-            files = [root / n for n in SKIMAGE_PHOTOS if (root / n).is_file()]
+            unknown = [n for n in photos if not (root / n).is_file()]
+            if unknown:
+                raise ConfigError(f"reflection.photos: {', '.join(unknown)} not among scikit-image's photographs in {root}")
+            files = [root / n for n in (photos or SKIMAGE_PHOTOS) if (root / n).is_file()]
         self.names: list[str] = []
         self.images: list[np.ndarray] = []
         for f in files:

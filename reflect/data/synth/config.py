@@ -5,7 +5,7 @@ uniformly from the ``[low, high]`` ranges below and recorded in the sample's man
 Validated like :mod:`reflect.config`: unknown keys and wrong types are a ConfigError naming the key,
 and every range is checked (two numbers, low <= high, inside the term's physical limits).
 
-Terms fall in two groups (see :mod:`data_tools.synth.generator`):
+Terms fall in two groups (see :mod:`reflect.data.synth.generator`):
 - *input-only* (what the network must remove): reflection (with blur, Fresnel map and overflow
   compensation), ghosting, glare, false colour, the NIR glass veil, sensor noise, JPEG;
 - *shared* (the scene as the camera sees it, in both input and target): cabin, face, glass tint and
@@ -48,7 +48,9 @@ class ReflectionConfig:
 
     enabled: bool = True
     probability: float = 1.0
-    folder: str = ""  # photos to reflect; empty: scikit-image's bundled photographs
+    folder: str = ""  # photos to reflect; empty: scikit-image's bundled photographs named in ``photos``
+    # which of scikit-image's photographs (file names) when ``folder`` is empty; empty: the default set
+    photos: list[str] = field(default_factory=list)
     sources: dict[str, float] = field(
         default_factory=lambda: {"photo": 1.0, "sky": 1.0, "foliage": 1.0, "buildings": 1.0, "streetlights": 0.5}
     )

@@ -1,0 +1,111 @@
+"""The bundled reflection remover and the generator-only file format it ships in.
+
+A *generator file* is a safetensors file holding only the weights ``translate`` needs (the
+variant's ``generator_modules``, EMA weights where the run kept them), with the resolved
+experiment config and the variant name as JSON metadata. It loads without pickle, is a few MB, and
+opens anywhere a checkpoint does (``reflect translate --checkpoint``, ``reflect clean --model``,
+``reflect export``...). ``reflect export --format generator`` (or :func:`save_generator`) makes one
+from a run.
+
+The product ships one: :func:`bundled_model_path`, with ``MODEL_CARD.md`` beside it. Every job uses
+it when no model is given.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from reflect.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from reflect.config import ExperimentConfig
+    from reflect.variants.base import Variant
+
+FORMAT = "reflect-generator"
+VERSION = 1
+BUNDLED_DIR = Path(__file__).resolve().parent
+BUNDLED_NAME = "reflect-remover.safetensors"
+
+
+def bundled_model_path() -> Path:
+    """The generator file shipped inside the package (raises a clear error if it is missing)."""
+    path = BUNDLED_DIR / BUNDLED_NAME
+    if not path.is_file():
+        raise CheckpointError(
+            f"the bundled model {path} is missing from this installation; reinstall reflect, or give a "
+            "model explicitly (--model / --checkpoint)"
+        )
+    return path
+
+
+def is_generator_file(path: str | Path) -> bool:
+    return Path(path).suffix.lower() == ".safetensors"
+
+
+def save_generator(variant: Variant, cfg: ExperimentConfig, path: str | Path, **meta: str) -> Path:
+    """Write ``variant``'s generator modules (as they are now) and ``cfg`` to a safetensors file, atomically."""
+    from safetensors.torch import save as st_save
+
+    from reflect.config import to_dict
+    from reflect.utils.atomic import atomic_write_bytes
+
+    tensors: dict[str, torch.Tensor] = {}
+    for name in variant.generator_modules:
+        for k, v in getattr(variant, name).state_dict().items():
+            tensors[f"{name}.{k}"] = v.detach().cpu().contiguous()
+    metadata = {"format": FORMAT, "version": str(VERSION), "variant": variant.name,
+                "config": json.dumps(to_dict(cfg), sort_keys=True), **meta}
+    atomic_write_bytes(path, st_save(tensors, metadata=metadata))
+    return Path(path)
+
+
+def read_generator_metadata(path: str | Path) -> dict[str, Any]:
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"model file {p} does not exist")
+    if p.stat().st_size == 0:
+        raise CheckpointError(f"model file {p} is empty")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+    except Exception as e:  # safetensors raises its own error types for a bad header
+        raise CheckpointError(f"model file {p} is not a readable safetensors file ({str(e)[:200]})") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{p} is a safetensors file but not a reflect generator (no '{FORMAT}' marker)")
+    if int(meta.get("version", "0")) > VERSION:
+        raise CheckpointError(f"generator file {p} has format version {meta['version']}; this reflect reads <= {VERSION}")
+    return meta
+
+
+def load_generator(path: str | Path, *, device: str | torch.device = "cpu") -> tuple[Variant, ExperimentConfig]:
+    """Build the variant named in a generator file and load its generator weights (eval mode)."""
+    from safetensors.torch import load_file
+
+    from reflect import registry
+    from reflect.config import build_config
+    from reflect.errors import ReflectError
+
+    p = Path(path)
+    meta = read_generator_metadata(p)
+    try:
+        cfg = build_config(json.loads(meta["config"]))
+    except (KeyError, ValueError, ReflectError) as e:
+        raise CheckpointError(f"generator file {p} holds a config this reflect cannot read: {e}") from None
+    variant = registry.get(meta["variant"])(cfg.model)
+    tensors = load_file(str(p))
+    for name in variant.generator_modules:
+        prefix = f"{name}."
+        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        try:
+            getattr(variant, name).load_state_dict(state)
+        except RuntimeError as e:
+            raise CheckpointError(
+                f"generator file {p} does not match variant '{meta['variant']}' ({name}): {str(e).splitlines()[0][:300]}"
+            ) from None
+    return variant.to(device).eval(), cfg

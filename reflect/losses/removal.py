@@ -1,0 +1,175 @@
+"""Losses known to work for single-image reflection removal, needing no downloaded weights.
+
+- :func:`gradient_l1`: multi-scale L1 between image gradients (ERRNet, Wei et al. CVPR 2019): the
+  residue of a reflection is mostly edges, which a plain L1 under-weights.
+- :func:`exclusion`: the gradients of the transmission T and the reflection R should not coincide
+  (Zhang, Ng & Chen, "Single Image Reflection Separation with Perceptual Losses", CVPR 2018).
+- :func:`layer_reconstruction`: the input is the sum of the two layers, ``x = T + R``.
+- :class:`BoxIdentityLoss`: face identity at known face boxes (the synthesiser knows them), with
+  the torch port of dlib's face recogniser; no detector in the training loop.
+- :class:`PerceptualLoss`: VGG-19 feature L1 from a weights file the user gives; absent, it is off.
+
+Every function takes (B, C, H, W) tensors in [-1, 1] and returns an unweighted scalar.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+log = logging.getLogger(__name__)
+
+
+def _grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
+
+
+def _per_sample_weight(mask: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
+    return None if mask is None else mask.to(x.dtype).view(-1, *([1] * (x.dim() - 1)))
+
+
+def _masked_mean(v: torch.Tensor, m: torch.Tensor | None) -> torch.Tensor:
+    if m is None:
+        return v.mean()
+    return (v * m).sum() / (m.sum() * v[0].numel()).clamp_min(1.0)
+
+
+def gradient_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None, scales: int = 3) -> torch.Tensor:
+    """Mean over ``scales`` (halving each time) of the L1 between horizontal and vertical gradients.
+
+    ``mask`` (B,) bool selects the samples that have a target (0, not NaN, when none do)."""
+    m = _per_sample_weight(mask, pred)
+    p, t = pred.float(), target.float()
+    total = p.new_zeros(())
+    for s in range(scales):
+        if s:
+            p, t = F.avg_pool2d(p, 2), F.avg_pool2d(t, 2)
+        if min(p.shape[-2:]) < 2:
+            break
+        (px, py), (tx, ty) = _grad(p), _grad(t)
+        total = total + _masked_mean((px - tx).abs(), m) + _masked_mean((py - ty).abs(), m)
+    return total / scales
+
+
+def exclusion(t: torch.Tensor, r: torch.Tensor, scales: int = 3) -> torch.Tensor:
+    """Zhang et al. 2018's exclusion loss: T's and R's gradients should not overlap.
+
+    At each scale, ``|| tanh(|dT|) * tanh(lambda |dR|) ||`` (as a fourth root of the mean of the
+    squared product, per direction), with ``lambda`` balancing the two layers' gradient magnitudes
+    (computed without gradient, so the balance itself is not optimised away)."""
+    t, r = t.float(), r.float()
+    total = t.new_zeros(())
+    for s in range(scales):
+        if s:
+            t, r = F.avg_pool2d(t, 2), F.avg_pool2d(r, 2)
+        if min(t.shape[-2:]) < 2:
+            break
+        for gt, gr in zip(_grad(t), _grad(r), strict=True):
+            with torch.no_grad():
+                lam = 2.0 * gt.abs().mean() / gr.abs().mean().clamp_min(1e-6)
+            prod = torch.tanh(gt.abs()) * torch.tanh(lam * gr.abs())
+            total = total + (prod.pow(2).mean() + 1e-12).pow(0.25)
+    return total / scales
+
+
+def layer_reconstruction(x: torch.Tensor, t: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """L1 between the input and the sum of the predicted layers, ``x = T + R``."""
+    return (x.float() - (t.float() + r.float())).abs().mean()
+
+
+class BoxIdentityLoss:
+    """``1 - cos(E(crop(fake, box)), E(crop(target, box)))`` over known face boxes.
+
+    Crops a square around each box (``margin`` of the box size added around it) to the
+    embedder's chip size with ``torchvision.ops.roi_align`` (differentiable in the image), and
+    embeds with the frozen torch port of dlib's face recogniser (``reflect.faces``). No landmarks:
+    both crops share the box, so the comparison is like for like. ``max_faces`` bounds the cost
+    (about 0.2 s per face on a CPU, forward): the first faces of the batch are used.
+
+    A plain attribute of the variant (not a child module): never in state_dict or param groups.
+    """
+
+    def __init__(self, embedder: str = "dlib-torch", weights: str | None = None, margin: float = 0.15,
+                 max_faces: int = 2) -> None:
+        self.embedder_name, self.weights, self.margin, self.max_faces = embedder, weights, margin, max_faces
+        self._embedder: Any = None
+
+    def _get(self, device: torch.device) -> Any:
+        from reflect.faces.embedders import make_embedder
+
+        if self._embedder is None:
+            self._embedder = make_embedder(self.embedder_name, device=device, weights=self.weights)
+        elif hasattr(self._embedder, "to"):
+            self._embedder.to(device)
+        return self._embedder
+
+    def __call__(self, fake: torch.Tensor, target: torch.Tensor, boxes: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """``boxes`` (B, K, 4) x1 y1 x2 y2 in pixels, ``counts`` (B,) how many of the K are real."""
+        from torchvision.ops import roi_align
+
+        rois = [torch.cat([torch.full((1,), float(b)), boxes[b, k].float().cpu()])
+                for b in range(boxes.shape[0]) for k in range(int(counts[b]))]
+        rois = [r for r in rois if (r[3] - r[1]) >= 8 and (r[4] - r[2]) >= 8][: self.max_faces]
+        if not rois:
+            return fake.sum() * 0.0  # no face: zero on the graph
+        roi = torch.stack(rois).to(fake.device)
+        cx, cy = (roi[:, 1] + roi[:, 3]) / 2, (roi[:, 2] + roi[:, 4]) / 2
+        half = torch.maximum(roi[:, 3] - roi[:, 1], roi[:, 4] - roi[:, 2]) * (0.5 + self.margin)
+        roi = torch.stack([roi[:, 0], cx - half, cy - half, cx + half, cy + half], 1)
+        embedder = self._get(fake.device)
+        side = int(embedder.chip.size)
+        chip_fake = roi_align(fake.float(), roi, (side, side), spatial_scale=1.0, sampling_ratio=2, aligned=True)
+        with torch.no_grad():
+            chip_real = roi_align(target.float(), roi, (side, side), spatial_scale=1.0, sampling_ratio=2, aligned=True)
+            ref = embedder.embed(chip_real)
+        emb = embedder.embed(chip_fake)
+        return (1.0 - (emb * ref).sum(dim=1)).mean()
+
+
+class PerceptualLoss(nn.Module):
+    """L1 between VGG-19 features (relu1_2, relu2_2, relu3_2, relu4_2, relu5_2; ERRNet's choice),
+    weighted 1/2.6, 1/4.8, 1/3.7, 1/5.6, 10/1.5, from a torchvision VGG-19 state-dict file.
+
+    Weights are never downloaded: with no file, :meth:`available` is False and the loss is off
+    (the caller logs one line). Frozen; kept out of the variant's state_dict by the caller."""
+
+    LAYERS = (3, 8, 13, 22, 31)  # indices of relu1_2, relu2_2, relu3_2, relu4_2, relu5_2 in vgg19.features
+    WEIGHTS = (1 / 2.6, 1 / 4.8, 1 / 3.7, 1 / 5.6, 10 / 1.5)
+
+    def __init__(self, weights_path: str | Path) -> None:
+        super().__init__()
+        from torchvision.models import vgg19
+
+        from reflect.errors import CheckpointError
+
+        path = Path(weights_path)
+        if not path.is_file():
+            raise CheckpointError(f"VGG-19 weights file {path} does not exist")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+        net = vgg19(weights=None)
+        try:
+            net.load_state_dict(state)
+        except (RuntimeError, TypeError) as e:
+            raise CheckpointError(f"{path} is not a torchvision VGG-19 state dict: {str(e).splitlines()[0][:200]}") from None
+        self.features = net.features[: self.LAYERS[-1] + 1].eval().requires_grad_(False)
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        mean, std = self.get_buffer("mean"), self.get_buffer("std")
+        x = torch.cat([pred.float(), target.float()]).add(1).div(2).sub(mean).div(std)
+        m = _per_sample_weight(mask, pred)
+        total, n = x.new_zeros(()), pred.shape[0]
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in self.LAYERS:
+                w = self.WEIGHTS[self.LAYERS.index(i)]
+                total = total + w * _masked_mean((x[:n] - x[n:].detach()).abs(), m)
+        return total

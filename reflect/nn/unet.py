@@ -1,0 +1,136 @@
+"""A reflection-removal generator built for a CPU: a small residual U-Net that predicts a correction.
+
+Reflection removal changes few pixels a lot and most pixels a little, and the face under the glass
+must come through untouched. So the network does not draw the clean image; it predicts a
+correction ``delta`` to its input, ``T = x + delta`` (the residual formulation of ERRNet, Wei et
+al. CVPR 2019, and most single-image reflection-removal networks), and optionally the reflection
+layer ``R`` that was added, so that ``x ~ T + R`` can be checked (Zhang et al. CVPR 2018).
+
+Layout (``c`` = ``ngf``; ``d``: stride-2 3x3 conv; ``R``: residual block; ``u``: 1x1 conv then
+bilinear x2, added to the skip):
+
+    x (3, H, W) -> space-to-depth /2 (12, H/2) -> c3 (c) -> R(c)            [1/2]
+      -> d(2c) -> R(2c) -> d(4c) -> R(4c) -> d(6c) -> R(6c, dilated) x n   [1/4, 1/8, 1/16]
+      -> u(4c) + skip -> R(4c) -> u(2c) + skip -> R(2c) -> u(c) + skip -> R(c)
+      -> c3 (4 * 3 [+ 4 * 3]) -> depth-to-space x2 -> delta (3, H, W) [, R (3, H, W)]
+
+No full-resolution convolution: space-to-depth keeps every input pixel and the output is added to
+the input at full resolution, so detail survives while the compute stays at half resolution and
+below (about 2.5 GMACs at 256x256 with ``ngf=32``). A squeeze-excitation gate on the bottleneck
+sees the whole image (how strong is the glare, how dark the cabin). No normalisation layers: the
+correction must depend on absolute brightness, which instance norm would remove. The output
+convolutions start at zero, so an untrained generator is the identity.
+
+Any H and W that are multiples of :attr:`stride` (16); variants pad and crop. ONNX-exportable.
+Input and output (B, 3, H, W) in [-1, 1]; ``R`` is in the same units (``x = T + R``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class _Res(nn.Module):
+    """conv3x3 -> LeakyReLU -> conv3x3, added to the input (no norm)."""
+
+    def __init__(self, ch: int, dilation: int = 1) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(ch, ch, 3, padding=dilation, dilation=dilation)
+        self.c2 = nn.Conv2d(ch, ch, 3, padding=1)
+        self.act = nn.LeakyReLU(0.1, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.c2(self.act(self.c1(x)))
+
+
+class _SE(nn.Module):
+    """Squeeze-excitation: a per-channel gate from the global mean (Hu et al. 2018)."""
+
+    def __init__(self, ch: int, reduction: int = 4) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(ch, ch // reduction, 1)
+        self.fc2 = nn.Conv2d(ch // reduction, ch, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        g = x.mean(dim=(2, 3), keepdim=True)
+        return x * torch.sigmoid(self.fc2(F.leaky_relu(self.fc1(g), 0.1)))
+
+
+class _Down(nn.Sequential):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.LeakyReLU(0.1, inplace=True))
+
+
+class _Up(nn.Module):
+    """1x1 conv to the skip's width at the coarse scale (cheap), bilinear x2, add the skip."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(cin, cout, 1)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        y = F.interpolate(self.proj(x), scale_factor=2.0, mode="bilinear", align_corners=False)
+        return y + skip
+
+
+class RemovalUNet(nn.Module):
+    """Residual U-Net reflection remover (see the module docstring).
+
+    ``forward(x)`` returns the cleaned image clamped to [-1, 1]; :meth:`layers` returns the
+    unclamped transmission ``T`` and the reflection ``R`` (or None) for the training losses.
+    """
+
+    stride = 16
+
+    def __init__(
+        self,
+        in_ch: int = 3,
+        out_ch: int = 3,
+        *,
+        ngf: int = 32,
+        n_bottleneck: int = 3,
+        predict_reflection: bool = True,
+    ) -> None:
+        super().__init__()
+        if in_ch != out_ch:
+            raise ValueError(f"a correction generator needs in_ch == out_ch, got {in_ch} and {out_ch}")
+        if ngf < 4 or ngf % 4:
+            raise ValueError(f"ngf must be a positive multiple of 4, got {ngf}")
+        c1, c2, c3, c4 = ngf, 2 * ngf, 4 * ngf, 6 * ngf
+        self.out_ch = out_ch
+        self.predict_reflection = predict_reflection
+        act = nn.LeakyReLU(0.1, inplace=True)
+        self.stem = nn.Sequential(nn.Conv2d(4 * in_ch, c1, 3, padding=1), act, _Res(c1))
+        self.enc2 = nn.Sequential(_Down(c1, c2), _Res(c2))
+        self.enc3 = nn.Sequential(_Down(c2, c3), _Res(c3))
+        self.bottleneck = nn.Sequential(
+            _Down(c3, c4), *[_Res(c4, dilation=2 if i % 2 == 0 else 1) for i in range(n_bottleneck)], _SE(c4)
+        )
+        self.up3, self.dec3 = _Up(c4, c3), _Res(c3)
+        self.up2, self.dec2 = _Up(c3, c2), _Res(c2)
+        self.up1, self.dec1 = _Up(c2, c1), _Res(c1)
+        n_out = 4 * out_ch * (2 if predict_reflection else 1)
+        self.head = nn.Conv2d(c1, n_out, 3, padding=1)
+        nn.init.zeros_(self.head.weight)  # starts as the identity: T = x, R = 0
+        assert self.head.bias is not None
+        nn.init.zeros_(self.head.bias)
+
+    def layers(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, 3, H, W) in [-1, 1], H and W multiples of 16 -> (T unclamped, R or None)."""
+        f1 = self.stem(F.pixel_unshuffle(x, 2))  # 1/2
+        f2 = self.enc2(f1)  # 1/4
+        f3 = self.enc3(f2)  # 1/8
+        f4 = self.bottleneck(f3)  # 1/16
+        y = self.dec3(self.up3(f4, f3))
+        y = self.dec2(self.up2(y, f2))
+        y = self.dec1(self.up1(y, f1))
+        out = F.pixel_shuffle(self.head(y), 2)  # (B, out_ch [* 2], H, W)
+        if self.predict_reflection:
+            delta, r = out[:, : self.out_ch], out[:, self.out_ch :]
+            return x + delta, r
+        return x + out, None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)[0].clamp(-1.0, 1.0)

@@ -1,0 +1,167 @@
+"""Remover: one reflection-removal generator, trained on synthetic pairs with an adversarial term.
+
+This is the variant behind the bundled model. Unpaired GANs learn the reflection-free domain only
+slowly on a CPU; synthetic windshield pairs (``data.kind: synthetic``) give a direct signal, and a
+small PatchGAN keeps the outputs looking like real clean crops (``data.root/trainB`` when given,
+else the synthetic targets). Real crops with reflections and no target (``data.real_fraction``)
+feed only the adversarial term and the layer losses.
+
+Paper names -> code: ``g`` is the generator G: A -> B (a :class:`~reflect.nn.unet.RemovalUNet`
+predicting the transmission T = G(x) and the reflection R); ``d`` is the discriminator D on B.
+
+Losses (named, unweighted; weights from the config):
+- ``supervised``: L1(T, target) on samples with a target (``lambda_sup``);
+- ``gradient``: multi-scale gradient L1 (ERRNet, Wei et al. 2019) (``lambda_grad``);
+- ``exclusion``: T's and R's gradients do not coincide (Zhang et al. 2018) (``lambda_excl``);
+- ``reconstruction``: ``x = T + R`` (``lambda_rec``);
+- ``face_id``: identity of each known face box, torch port of dlib's recogniser (``lambda_face``);
+- ``perceptual``: VGG-19 features from ``vgg_weights`` when given (``lambda_vgg``);
+- ``adv`` / ``d``: LSGAN (``lambda_adv``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from reflect import losses
+from reflect.losses.removal import (
+    BoxIdentityLoss,
+    PerceptualLoss,
+    exclusion,
+    gradient_l1,
+    layer_reconstruction,
+)
+from reflect.nn import PatchDiscriminator, crop_to, init_weights, pad_to_multiple
+from reflect.nn.unet import RemovalUNet
+from reflect.registry import register
+from reflect.variants.base import Variant, VariantConfig, params_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RemoverConfig(VariantConfig):
+    lr: float = 2e-4
+    beta1: float = 0.9
+    init: str = "none"  # PyTorch's defaults suit the norm-free U-Net; its output layer starts at zero
+    ngf: int = 32
+    n_bottleneck: int = 3
+    predict_reflection: bool = True
+    ndf: int = 32
+    n_layers_d: int = 3
+    gan_mode: str = "lsgan"
+    lambda_sup: float = 1.0
+    lambda_grad: float = 1.0
+    lambda_excl: float = 0.05
+    lambda_rec: float = 0.2
+    lambda_adv: float = 0.01
+    lambda_face: float = 0.0
+    face_embedder: str = "dlib-torch"
+    face_embedder_weights: str = ""
+    face_max_faces: int = 2  # faces per batch for face_id (about 0.2 s each on a CPU, forward)
+    face_probability: float = 1.0  # share of steps that compute face_id (the rest return 0)
+    lambda_vgg: float = 0.0
+    vgg_weights: str = ""  # a torchvision VGG-19 state dict; never downloaded
+
+
+@register("remover")
+class Remover(Variant):
+    Config = RemoverConfig
+    generator_modules = ("g",)
+    domains: ClassVar[tuple[str, ...]] = ("B",)  # one direction: remove reflections
+    reconstruction_losses: ClassVar[tuple[str, ...]] = ("supervised",)
+
+    def __init__(self, cfg: RemoverConfig) -> None:
+        super().__init__(cfg)
+        self.cfg: RemoverConfig = cfg
+        if cfg.gan_mode not in losses.GAN_MODES:
+            from reflect.errors import ConfigError
+
+            raise ConfigError(f"model.gan_mode: '{cfg.gan_mode}' is not one of {', '.join(losses.GAN_MODES)}")
+        self.g = RemovalUNet(cfg.in_channels, cfg.out_channels, ngf=cfg.ngf, n_bottleneck=cfg.n_bottleneck,
+                             predict_reflection=cfg.predict_reflection)
+        self.d = PatchDiscriminator(cfg.out_channels, ndf=cfg.ndf, n_layers=cfg.n_layers_d, norm="instance")
+        init_weights(self.d, "normal", 0.02)
+        if cfg.init != "none":
+            init_weights(self.g, cfg.init, cfg.init_gain)
+            torch.nn.init.zeros_(self.g.head.weight)
+        # frozen helpers: plain attributes, never in state_dict or param groups
+        self.face_id = BoxIdentityLoss(cfg.face_embedder, cfg.face_embedder_weights or None,
+                                       max_faces=cfg.face_max_faces) if cfg.lambda_face > 0 else None
+        self.vgg: PerceptualLoss | None = None
+        if cfg.lambda_vgg > 0:
+            if cfg.vgg_weights:
+                self.__dict__["vgg"] = PerceptualLoss(cfg.vgg_weights)  # not a child module
+            else:
+                log.info("perceptual loss off: model.vgg_weights names no VGG-19 weights file (none is downloaded)")
+
+    @classmethod
+    def default_loss_weights(cls, cfg: RemoverConfig) -> dict[str, float]:
+        w = {"supervised": cfg.lambda_sup, "gradient": cfg.lambda_grad, "adv": cfg.lambda_adv, "d": 1.0}
+        if cfg.predict_reflection:
+            w |= {"exclusion": cfg.lambda_excl, "reconstruction": cfg.lambda_rec}
+        if cfg.lambda_face > 0:
+            w["face_id"] = cfg.lambda_face
+        if cfg.lambda_vgg > 0:
+            w["perceptual"] = cfg.lambda_vgg
+        return w
+
+    def param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
+        return {"generator": params_of(self.g), "discriminator": params_of(self.d)}
+
+    def layers(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(T unclamped, R or None) for any H and W (padded to the stride and cropped back)."""
+        h, w = x.shape[-2], x.shape[-1]
+        t, r = self.g.layers(pad_to_multiple(x, self.g.stride))
+        return crop_to(t, h, w), (crop_to(r, h, w) if r is not None else None)
+
+    def discriminator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            fake = self.translate(batch["A"])
+        return {"d": losses.d_loss(self.cfg.gan_mode, self.d(batch["B"]), self.d(fake))}
+
+    def generator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        x = batch["A"]  # (B, 3, H, W) in [-1, 1], through the glass
+        t, r = self.layers(x)  # T = G(x), unclamped so saturated pixels still get a gradient
+        target = batch.get("A_target", x)
+        has = batch.get("has_target", torch.zeros(x.shape[0], dtype=torch.bool)).to(x.device)
+        out = {
+            "supervised": losses.masked_l1(t, target, has),
+            "gradient": gradient_l1(t, target, has),
+            "adv": losses.g_loss(self.cfg.gan_mode, self.d(t.clamp(-1, 1))),
+        }
+        if r is not None:
+            out["exclusion"] = exclusion(t, r)
+            out["reconstruction"] = layer_reconstruction(x, t, r)
+        if self.face_id is not None:
+            out["face_id"] = self._face_loss(t, target, has, batch)
+        if self.cfg.lambda_vgg > 0:
+            out["perceptual"] = self.vgg.to(t.device)(t, target, has) if self.vgg is not None else t.sum() * 0.0
+        return out
+
+    def _face_loss(self, t: torch.Tensor, target: torch.Tensor, has: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+        assert self.face_id is not None
+        if "faces_box" not in batch or float(torch.rand(())) >= self.cfg.face_probability:
+            return t.sum() * 0.0
+        counts = batch["faces_n"].to(has.device) * has.long()
+        return self.face_id(t.clamp(-1, 1), target, batch["faces_box"], counts)
+
+    def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:
+        """(B, 3, H, W) in [-1, 1] -> the same with reflections removed (any H and W)."""
+        if target not in (None, "B"):
+            raise ValueError(f"remover only removes reflections (target 'B'), not {target!r}")
+        return self.layers(x)[0].clamp(-1.0, 1.0)
+
+    def samples(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            t, r = self.layers(batch["A"])
+            out = {"input": batch["A"], "cleaned": t.clamp(-1, 1)}
+            if "A_target" in batch:
+                out["target"] = batch["A_target"]
+            if r is not None:
+                out["reflection"] = (r * 2 - 1).clamp(-1, 1)  # R >= 0 mostly: shown on a dark background
+        return out
