@@ -123,8 +123,8 @@ def _visor_and_pillar(img: np.ndarray, placements: list[Placement], rng: np.rand
         xs = (w0, w1) if left else (size - w0, size - w1)
         edge = 0 if left else size
         pts = np.array([[edge, 0], [xs[1], 0], [xs[0], size], [edge, size]], np.int32)
-        tone = float(rng.uniform(0.01, 0.05))
-        cv2.fillConvexPoly(img, pts, (tone, tone, tone), cv2.LINE_AA)
+        grey = float(rng.uniform(0.01, 0.05))
+        cv2.fillConvexPoly(img, pts, (grey, grey, grey), cv2.LINE_AA)
 
 
 def render_cabin(

@@ -8,6 +8,8 @@ arguments and, for noise, the generator.
 
 from __future__ import annotations
 
+from typing import cast
+
 import cv2
 import numpy as np
 
@@ -93,11 +95,11 @@ def jpeg(image: np.ndarray, quality: int, mono: bool = False) -> np.ndarray:
         ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(image[..., 0]), params)
         if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 image
             raise RuntimeError("JPEG encoding failed")
-        return np.repeat(cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)[..., None], 3, axis=2)
+        return np.repeat(cast(np.ndarray, cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE))[..., None], 3, axis=2)
     ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]), params)
     if not ok:  # pragma: no cover
         raise RuntimeError("JPEG encoding failed")
-    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+    return np.ascontiguousarray(cast(np.ndarray, cv2.imdecode(buf, cv2.IMREAD_COLOR))[..., ::-1])
 
 
 def quantise(x: np.ndarray) -> np.ndarray:

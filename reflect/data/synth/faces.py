@@ -15,6 +15,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -177,7 +178,7 @@ def load_face_bank(folder: str | Path, min_prob: float = 0.95, min_face: int = 4
         sig = f"{st.st_size}:{st.st_mtime_ns}:{min_prob}"
         hit = cached.get(rel)
         if hit is not None and hit.get("sig") == sig:
-            found = [(np.asarray(b, np.float64), float(p)) for b, p in hit["found"]]  # type: ignore[union-attr]
+            found = [(np.asarray(b, np.float64), float(p)) for b, p in cast(list[list[Any]], hit["found"])]
         else:
             found = detect_boxes(image, min_prob)
         fresh[rel] = {"sig": sig, "found": [[b.tolist(), p] for b, p in found]}

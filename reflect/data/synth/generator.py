@@ -19,7 +19,7 @@ the same bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -101,7 +101,7 @@ class Synthesizer:
             t_disp = camera.to_nir(t_disp)
         t_lin = glass.to_linear(t_disp)
         if nir:
-            t_lin = t_lin * camera.flash_map(size, [f["box"] for f in faces], flash)
+            t_lin = t_lin * camera.flash_map(size, [cast(list[float], f["box"]) for f in faces], flash)
         params["nir"] = {"flash": _r(flash), "veil": _r(veil)} if nir else None
 
         # 2. glass tint and transmission (shared)

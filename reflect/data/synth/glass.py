@@ -35,7 +35,7 @@ def blur(r: np.ndarray, sigma: float) -> np.ndarray:
 
 def shift(r: np.ndarray, dx: float, dy: float) -> np.ndarray:
     """Translate by (dx, dy) pixels; what moves in from the border is black (nothing reflected)."""
-    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    m = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
     return cv2.warpAffine(r, m, (r.shape[1], r.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
 
 

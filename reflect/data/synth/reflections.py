@@ -122,7 +122,7 @@ def _branch(mask: np.ndarray, rng: np.random.Generator, x: float, y: float, angl
 
 def foliage(rng: np.random.Generator, size: int) -> tuple[np.ndarray, dict[str, object]]:
     img, _ = sky(rng, size)
-    mask = np.zeros((size, size), np.float32)
+    mask: np.ndarray = np.zeros((size, size), np.float32)
     trees = int(rng.integers(1, 4))
     for _ in range(trees):
         edge = rng.integers(3)  # grow from the left, top or right edge
@@ -152,9 +152,9 @@ def buildings(rng: np.random.Generator, size: int) -> tuple[np.ndarray, dict[str
                           (int((c + 0.8) * cw), int((r + 0.75) * ch)), tone, -1)
     roof = rng.uniform(0.05, 0.45) * size
     j = size * 0.25
-    src = np.float32([[0, 0], [size, 0], [size, size], [0, size]])
-    dst = np.float32([[rng.uniform(-j, j), roof + rng.uniform(-j, j)], [size + rng.uniform(-j, j), roof + rng.uniform(-j, j)],
-                      [size + rng.uniform(0, j), size * 1.2], [rng.uniform(-j, 0), size * 1.2]])
+    src = np.array([[0, 0], [size, 0], [size, size], [0, size]], np.float32)
+    dst = np.array([[rng.uniform(-j, j), roof + rng.uniform(-j, j)], [size + rng.uniform(-j, j), roof + rng.uniform(-j, j)],
+                    [size + rng.uniform(0, j), size * 1.2], [rng.uniform(-j, 0), size * 1.2]], np.float32)
     warp = cv2.getPerspectiveTransform(src, dst)
     facade_w = cv2.warpPerspective(facade, warp, (size, size), flags=cv2.INTER_LINEAR)
     cover = cv2.warpPerspective(np.ones((size, size), np.float32), warp, (size, size))[..., None]

@@ -1,0 +1,107 @@
+"""``data.kind: synthetic``: pairs rendered on the fly, pure in (seed, key), the held-out split respected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from reflect.config import DataConfig, load_config
+from reflect.data.io import write_image
+from reflect.data.synth.split import TEST_PHOTOS, TRAIN_PHOTOS, identity_split, in_split
+from reflect.data.synthetic import MAX_FACES, SyntheticDataset
+from reflect.errors import ConfigError
+from tests.data_tools.conftest import fake_face
+
+REPO = Path(__file__).resolve().parents[2]
+PORTRAITS = REPO.parent / "shared" / "data" / "portraits"
+
+
+def data_cfg(**kw: object) -> DataConfig:
+    base: dict[str, object] = {"kind": "synthetic", "crop_size": 48, "load_size": 48, "num_workers": 0,
+                               "synth": {"size": 64}}
+    base.update(kw)
+    return DataConfig(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def faces() -> list:
+    return [fake_face(n, k) for k, n in enumerate(["ann", "bob", "cid", "dee"])]
+
+
+def test_samples_are_pure_in_seed_and_key_and_always_new(faces: list) -> None:
+    a, b = SyntheticDataset(data_cfg(), seed=3, faces=faces), SyntheticDataset(data_cfg(), seed=3, faces=faces)
+    s1, s2 = a[12345], b[12345]
+    for k in ("A", "A_target", "B", "faces_box", "faces_n"):
+        assert torch.equal(s1[k], s2[k]), f"{k} differs between two datasets with the same seed"
+    assert not torch.equal(a[12346]["A"], s1["A"]), "two stream positions gave the same sample"
+    assert not torch.equal(SyntheticDataset(data_cfg(), seed=4, faces=faces)[12345]["A"], s1["A"])
+    assert s1["A"].shape == (3, 48, 48) and s1["A"].min() >= -1 and s1["A"].max() <= 1
+    assert bool(s1["has_target"])
+
+
+def test_reflections_are_removed_in_the_target_and_boxes_hold_the_face(faces: list) -> None:
+    ds = SyntheticDataset(data_cfg(synth={"size": 64, "reflection": {"probability": 1.0, "strength": [0.4, 0.5]}}),
+                          seed=0, faces=faces)
+    diffs = []
+    for key in range(8):
+        s = ds[key]
+        diffs.append(float((s["A"] - s["A_target"]).abs().mean()))
+        n = int(s["faces_n"])
+        assert 1 <= n <= MAX_FACES, "the driver's face must be inside the training crop"
+        x1, y1, x2, y2 = s["faces_box"][0].tolist()
+        assert 0 <= x1 < x2 <= 48 and 0 <= y1 < y2 <= 48
+    assert min(diffs) > 0.02, "every input carries a reflection its target does not"
+
+
+def test_clean_side_comes_from_real_crops_when_given(faces: list, tmp_path: Path) -> None:
+    for i in range(3):
+        write_image(tmp_path / "trainB" / f"{i}.png", np.full((60, 60, 3), 200 + i, np.uint8))
+    ds = SyntheticDataset(data_cfg(root=str(tmp_path)), seed=0, faces=faces)
+    b = ds[7]["B"]
+    assert float(b.min()) > 0.5, "B should be one of the real (bright) clean crops, not a synthetic target"
+
+
+def test_real_reflection_crops_mix_in_without_a_target(faces: list, tmp_path: Path) -> None:
+    for i in range(2):
+        write_image(tmp_path / "trainA" / f"{i}.png", np.full((60, 60, 3), 10, np.uint8))
+    ds = SyntheticDataset(data_cfg(root=str(tmp_path), real_fraction=1.0), seed=0, faces=faces)
+    s = ds[0]
+    assert not bool(s["has_target"]) and int(s["faces_n"]) == 0
+    with pytest.raises(ConfigError, match="trainA"):
+        SyntheticDataset(data_cfg(real_fraction=0.5), seed=0, faces=faces)
+
+
+def test_bad_data_settings_fail_at_load_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'synthetic'"):
+        load_config(REPO / "configs" / "remover.yaml", ["data.kind=synthtic"])
+    with pytest.raises(ConfigError, match="data.synth.*reflection.strenght"):
+        load_config(REPO / "configs" / "remover.yaml", ["data.synth.reflection.strenght=[0.1,0.2]"])
+    with pytest.raises(ConfigError, match="faces_split"):
+        load_config(REPO / "configs" / "remover.yaml", ["data.faces_split=val"])
+    with pytest.raises(ConfigError, match="tests holds no images"):
+        SyntheticDataset(data_cfg(faces=[str(REPO / "tests")]), seed=0)
+    with pytest.raises(ConfigError, match="data.faces is empty"):
+        SyntheticDataset(data_cfg(), seed=0)
+
+
+def test_the_split_is_fixed_and_disjoint() -> None:
+    assert identity_split("Some Body") == identity_split(" some body ")  # names, not files, decide
+    names = [f"person {i}" for i in range(2000)]
+    share = sum(identity_split(n) == "test" for n in names) / len(names)
+    assert 0.15 < share < 0.25
+    assert all(in_split(n, "all") for n in names[:10])
+    assert not set(TRAIN_PHOTOS) & set(TEST_PHOTOS)
+
+
+@pytest.mark.skipif(not PORTRAITS.is_dir(), reason=f"portraits not available ({PORTRAITS} is missing)")
+def test_training_never_sees_a_held_out_identity() -> None:
+    from reflect.data.synthetic import load_faces
+
+    train = load_faces([str(PORTRAITS)], "train")
+    test = load_faces([str(PORTRAITS)], "test")
+    assert train and test
+    assert not {f.identity for f in train} & {f.identity for f in test}
+    assert all(identity_split(f.identity) == "train" for f in train)

@@ -1,0 +1,108 @@
+"""The remover variant, its generator and its losses."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from reflect import registry
+from reflect.config import build_config
+from reflect.errors import CheckpointError
+from reflect.losses.removal import PerceptualLoss, exclusion, gradient_l1, layer_reconstruction
+from reflect.nn.unet import RemovalUNet
+from reflect.utils.flops import count_flops
+
+
+def test_untrained_generator_is_the_identity_at_any_size() -> None:
+    g = RemovalUNet(ngf=8, n_bottleneck=1).eval()
+    x = torch.rand(2, 3, 48, 80) * 2 - 1
+    t, r = g.layers(x)
+    assert torch.equal(t.detach(), x) and r is not None and float(r.detach().abs().max()) == 0.0
+    cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1}})
+    variant = registry.get("remover")(cfg.model).eval()
+    y = variant.translate(torch.rand(1, 3, 37, 45) * 2 - 1)
+    assert y.shape == (1, 3, 37, 45)
+
+
+def test_bundled_size_generator_fits_the_cpu_budget() -> None:
+    g = RemovalUNet(ngf=32, n_bottleneck=3)
+    macs = count_flops(lambda: g(torch.zeros(1, 3, 256, 256))) / 2
+    assert macs <= 5e9, f"{macs / 1e9:.2f} GMACs at 256x256 (budget 5)"
+
+
+def test_gradient_loss_sees_edges_and_respects_the_mask() -> None:
+    x = torch.zeros(2, 3, 32, 32)
+    y = x.clone()
+    y[0, :, :, 16:] = 1.0  # an edge in sample 0 only
+    assert float(gradient_l1(x, x)) == 0.0
+    assert float(gradient_l1(x, y)) > 0.0
+    assert float(gradient_l1(x, y, mask=torch.tensor([False, True]))) == 0.0
+    assert float(gradient_l1(x, y, mask=torch.tensor([False, False]))) == 0.0
+
+
+def test_exclusion_is_lower_for_layers_with_separate_edges() -> None:
+    g = torch.Generator().manual_seed(0)
+    base = torch.rand(1, 3, 64, 64, generator=g)
+    left, right = base.clone(), base.clone()
+    left[..., 32:] = 0.5  # T has edges on the left only
+    right[..., :32] = 0.5  # R on the right only
+    apart = float(exclusion(left, right))
+    together = float(exclusion(left, left * 0.5))
+    assert apart < 0.5 * together
+
+
+def test_layer_reconstruction_checks_the_sum() -> None:
+    t, r = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
+    assert float(layer_reconstruction(t + r, t, r)) < 1e-7
+    assert float(layer_reconstruction(t, t, r)) > 0.1
+
+
+def test_every_loss_reaches_the_generator() -> None:
+    cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "ndf": 8}})
+    variant = registry.get("remover")(cfg.model).train()
+    for p in variant.g.head.parameters():  # leave the identity start so every term has a gradient
+        torch.nn.init.normal_(p, 0, 0.05)
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    batch = {"A": x, "A_target": (x * 0.5).clamp(-1, 1), "has_target": torch.tensor([True, True]), "B": x}
+    for name, loss in variant.generator_losses(batch).items():
+        grads = torch.autograd.grad(loss, list(variant.g.parameters()), allow_unused=True, retain_graph=True)
+        assert any(gr is not None and float(gr.abs().sum()) > 0 for gr in grads), f"loss '{name}' does not reach the generator"
+
+
+def test_box_identity_loss_compares_faces_at_known_boxes() -> None:
+    pytest.importorskip("face_recognition_models")
+    from reflect.losses.removal import BoxIdentityLoss
+
+    loss = BoxIdentityLoss(max_faces=1)
+    g = torch.Generator().manual_seed(1)
+    target = torch.rand(1, 3, 96, 96, generator=g) * 2 - 1
+    fake = target.clone().requires_grad_(True)
+    boxes, counts = torch.tensor([[[20.0, 20.0, 76.0, 76.0]]]), torch.tensor([1])
+    same = loss(fake, target, boxes, counts)
+    assert float(same) < 1e-4
+    other = loss(torch.flip(target, dims=[2]).requires_grad_(True), target, boxes, counts)
+    assert float(other) > float(same)
+    (grad,) = torch.autograd.grad(loss(fake * 0.9, target, boxes, counts), fake)
+    assert float(grad.abs().sum()) > 0
+    assert float(loss(fake, target, boxes, torch.tensor([0]))) == 0.0  # no face: an exact zero
+
+
+def test_perceptual_loss_never_downloads(caplog: pytest.LogCaptureFixture, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(CheckpointError, match="does not exist"):
+        PerceptualLoss(tmp_path / "vgg19.pth")
+    cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "lambda_vgg": 1.0}})
+    with caplog.at_level(logging.INFO):
+        variant = registry.get("remover")(cfg.model)
+    assert "perceptual loss off" in caplog.text
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    out = variant.generator_losses({"A": x, "A_target": x, "has_target": torch.tensor([True]), "B": x})
+    assert float(out["perceptual"]) == 0.0
+
+
+def test_translate_refuses_the_other_direction() -> None:
+    cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1}})
+    variant = registry.get("remover")(cfg.model)
+    with pytest.raises(ValueError, match="only removes reflections"):
+        variant.translate(torch.zeros(1, 3, 16, 16), target="A")
