@@ -1,0 +1,296 @@
+"""Quality of a reflection remover on faces and reflections that training never sees.
+
+    .venv/bin/python benchmarks/quality.py [--model PATH|identity] [--per-type 40] [--size 256]
+        [--types sky,foliage,...] [--out runs/quality] [--portraits ../shared/data/portraits] [--no-mtcnn]
+
+Test set (fixed: the same bytes on every run for a given --seed, --size and --per-type): the
+held-out people of the real portraits (``identity_split == 'test'``) driving behind windshields
+rendered by the project's synthesiser with the held-out reflection photos (``TEST_PHOTOS``), the
+same number of samples per reflection type (sky, foliage, buildings, streetlights, photo, glare,
+false_colour, nir; ``clean``, no reflection, on request), plus an ``other recipe`` row: a
+display-space blend the synthesiser never makes, to check that the model learnt reflections rather
+than the synthesiser's statistics (:mod:`pipelines.quality.render`).
+
+Measured per type, over all reflection types (``overall``) and for the other recipe, on the glass
+input (``in``) and the model's output (``out``) against the clean target (``clean``):
+PSNR (capped at 100 dB) and SSIM; the share of driver faces found by dlib HOG and by MTCNN;
+dlib identity distance to the clean face (landmarks from the clean image, so alignment is
+identical) and the share of faces that moved closer to it; closed-set rank-1 identification
+against one gallery descriptor per held-out person from the portrait itself (``clean`` is the
+upper bound); faces without landmarks on the clean image are ``skipped`` for identity
+(:mod:`pipelines.quality.faces`). And the model's speed through ONNX Runtime, 256x256 batch 1
+(median of >= 20 runs, 2 threads). ``--model identity`` (output = input) is the no-op baseline.
+
+Writes OUT/quality.json, OUT/index.html with before/after/target strips (OUT/examples/*.png: renders
+of real portraits, so OUT stays under the git-ignored runs/), and prints a table and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from pipelines.quality.faces import FaceMeter
+    from pipelines.quality.render import Pair
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+PSNR_CAP = 100.0
+RATES = [f"{d}_{v}" for d in ("hog", "mtcnn") for v in ("clean", "in", "out")] + [f"rank1_{v}" for v in ("clean", "in", "out")]
+
+
+def machine(threads: int) -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")), cpu)
+    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "torch_threads": threads, "python": platform.python_version(),
+            "load_avg": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None}
+
+
+@dataclass
+class Model:
+    name: str
+    translate: Callable[[np.ndarray], Any]  # uint8 frames (N, H, W, 3) -> same
+    source: Any = None  # the .onnx path, or (variant, config) to export; None: the identity
+
+
+def open_model(name: str, threads: int) -> Model:
+    """The model to measure, loaded once (a checkpoint's variant also serves the ONNX export)."""
+    if name == "identity":
+        return Model("identity (no-op)", lambda x: x.copy())
+    from reflect.bundled import bundled_model_path
+
+    path = Path(name) if name else bundled_model_path()
+    if path.suffix.lower() == ".onnx":
+        from deploy.ort import OrtTranslator
+
+        return Model(str(path), OrtTranslator(path, threads=threads).translate, path)
+    from deploy.translator import TorchTranslator
+    from reflect.checkpoint import load_variant
+
+    variant, cfg = load_variant(path)
+    return Model(str(path), TorchTranslator(variant).translate, (variant, cfg))
+
+
+def onnx_speed(source: Any, size: int, threads: int, runs: int) -> dict[str, Any]:
+    """Frames/s through ONNX Runtime of an .onnx file, or of (variant, cfg) exported to a temporary one."""
+    import torch
+
+    from deploy.ort import OrtTranslator
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = source
+        if not isinstance(source, Path):
+            from deploy.export import export_onnx
+
+            path = export_onnx(source[0], Path(tmp) / "model.onnx", cfg=source[1]).path
+        runner = OrtTranslator(path, threads=threads)
+        x = torch.rand(1, 3, size, size) * 2 - 1
+        for _ in range(3):
+            runner.run(x)
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            runner.run(x)
+            times.append(time.perf_counter() - t0)
+    median = statistics.median(times)
+    return {"backend": "onnxruntime", "size": size, "batch": 1, "threads": threads, "runs": runs,
+            "median_s": round(median, 4), "frames_per_s": round(1 / median, 3)}
+
+
+def evaluate(pairs: Iterable[Pair], model: Model, meter: FaceMeter, examples: int,
+             out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per-sample records of every pair, and the example strips written for the first ``examples``."""
+    from reflect.data.io import write_image
+    from reflect.metrics import psnr, ssim
+
+    records, shown = [], []
+    for p in pairs:
+        y = model.translate(p.input[None])[0]
+        rec: dict[str, Any] = {"type": p.kind, "index": p.index, "person": p.person}
+        for tag, im in (("in", p.input), ("out", y)):
+            rec[f"psnr_{tag}"] = min(psnr(im, p.target), PSNR_CAP)
+            rec[f"ssim_{tag}"] = ssim(im, p.target)
+        rec |= meter.measure(p.target, p.input, y, p.box, p.person)
+        records.append(rec)
+        if p.index < examples:
+            name = f"examples/{p.kind.replace(' ', '_')}_{p.index}.png"
+            write_image(out / name, np.hstack([p.input, y, p.target]))
+            shown.append({"type": p.kind, "index": p.index, "file": name, "psnr_in": rec["psnr_in"], "psnr_out": rec["psnr_out"]})
+    return records, shown
+
+
+def _mean(values: list[float]) -> float | None:
+    vals = [v for v in values if math.isfinite(v)]
+    return round(statistics.fmean(vals), 4) if vals else None
+
+
+def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
+    faces = [r for r in records if not r["skipped"]]
+    s: dict[str, Any] = {"n": len(records), "skipped": len(records) - len(faces)}
+    for k in ("psnr_in", "psnr_out", "ssim_in", "ssim_out"):
+        s[k] = _mean([r[k] for r in records])
+    for k in RATES:
+        src = faces if k.startswith("rank1") else records
+        s[k] = _mean([float(r[k]) for r in src if k in r])
+    s["dist_in"] = _mean([r["dist_in"] for r in faces])
+    s["dist_out"] = _mean([r["dist_out"] for r in faces])
+    s["closer"] = _mean([float(r["dist_out"] < r["dist_in"]) for r in faces])
+    return s
+
+
+def table(rows: dict[str, dict[str, Any]]) -> str:
+    def f(v: float | None, fmt: str = ".2f") -> str:
+        return "-" if v is None else format(v, fmt)
+
+    def pct(s: dict[str, Any], *keys: str) -> str:
+        return "/".join("-" if s[k] is None else f"{100 * s[k]:.0f}" for k in keys)
+
+    head = ["type", "n", "PSNR in", "PSNR out", "SSIM in", "SSIM out", "HOG % c/i/o", "MTCNN % c/i/o",
+            "dist in", "dist out", "closer %", "rank-1 % c/i/o", "skipped"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, s in rows.items():
+        cells = [name, str(s["n"]), f(s["psnr_in"]), f(s["psnr_out"]), f(s["ssim_in"], ".3f"), f(s["ssim_out"], ".3f"),
+                 pct(s, "hog_clean", "hog_in", "hog_out"), pct(s, "mtcnn_clean", "mtcnn_in", "mtcnn_out"),
+                 f(s["dist_in"], ".3f"), f(s["dist_out"], ".3f"), pct(s, "closer"),
+                 pct(s, "rank1_clean", "rank1_in", "rank1_out"), str(s["skipped"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_html(path: Path, title: str, text: str, shown: list[dict[str, Any]]) -> None:
+    from reflect.utils.atomic import atomic_write_text
+
+    cells = "".join(
+        f'<figure><img src="{html.escape(e["file"])}" alt=""><figcaption>{html.escape(e["type"])} #{e["index"]}: '
+        f'PSNR {e["psnr_in"]:.2f} &rarr; {e["psnr_out"]:.2f} dB</figcaption></figure>' for e in shown)
+    atomic_write_text(path, f"""<!doctype html><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif}} figure{{display:inline-block;margin:6px}} img{{image-rendering:pixelated}}</style>
+<h1>{html.escape(title)}</h1><pre>{html.escape(text)}</pre>
+<h2>Examples: through glass | cleaned | clean target</h2>{cells}
+""")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from pipelines.quality.render import ALL_TYPES, DEFAULT_TYPES
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="", help="checkpoint, run folder, .safetensors or .onnx; 'identity' = no-op (default: the bundled model)")
+    ap.add_argument("--per-type", type=int, default=40)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--types", default=",".join(DEFAULT_TYPES), help=f"comma-separated, of {', '.join(ALL_TYPES)}")
+    ap.add_argument("--no-other", action="store_true", help="skip the 'other recipe' row")
+    ap.add_argument("--out", default=str(REPO / "runs" / "quality"))
+    ap.add_argument("--portraits", default=str(REPO.parent / "shared" / "data" / "portraits"))
+    ap.add_argument("--no-mtcnn", action="store_true", help="skip the slow MTCNN detector")
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--examples", type=int, default=3, help="example strips per type in index.html")
+    ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for the speed figure")
+    ap.add_argument("--torch-threads", type=int, default=1,
+                    help="torch threads for cleaning and MTCNN (1: no spinning threads on a shared CPU)")
+    ap.add_argument("--speed-runs", type=int, default=20, help="timed ONNX Runtime runs (median), after 3 warm-up runs")
+    args = ap.parse_args(argv)
+    args.types = [t for t in args.types.split(",") if t]
+    if bad := [t for t in args.types if t not in ALL_TYPES]:
+        ap.error(f"unknown type(s) {', '.join(bad)}; valid: {', '.join(ALL_TYPES)}")
+    if args.per_type < 1 or args.speed_runs < 1:
+        ap.error("--per-type and --speed-runs must be at least 1")
+    return args
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from pipelines.quality.faces import FaceMeter
+    from pipelines.quality.render import OTHER, other_pairs, synth_pairs, test_faces
+    from reflect.data.synth.faces import load_face_bank
+    from reflect.errors import ReflectError
+    from reflect.utils.atomic import atomic_write_text
+
+    t0, cpu0, out = time.perf_counter(), time.process_time(), Path(args.out)
+    torch.set_num_threads(args.torch_threads)
+    out.mkdir(parents=True, exist_ok=True)
+    model = open_model(args.model, args.torch_threads)
+    faces = test_faces(load_face_bank(args.portraits, cache=out / "face_cache.json"), args.seed)
+    if not faces:
+        print(f"quality benchmark skipped: no held-out (test split) face in {args.portraits}", file=sys.stderr)
+        return 2
+    meter = FaceMeter(mtcnn=not args.no_mtcnn)
+    meter.set_gallery(faces)
+    records, shown = [], []
+    groups = [(t, synth_pairs(t, faces, args.per_type, args.size, args.seed)) for t in args.types]
+    if not args.no_other:
+        groups.append((OTHER, other_pairs(faces, args.per_type, args.size, args.seed)))
+    for kind, pairs in groups:
+        t1 = time.perf_counter()
+        recs, ex = evaluate(pairs, model, meter, args.examples, out)
+        records += recs
+        shown += ex
+        print(f"{kind}: {len(recs)} samples in {time.perf_counter() - t1:.1f} s", file=sys.stderr)
+    rows = {t: summarise([r for r in records if r["type"] == t]) for t in args.types}
+    rows["overall"] = summarise([r for r in records if r["type"] not in (OTHER, "clean")])
+    if not args.no_other:
+        rows[OTHER] = summarise([r for r in records if r["type"] == OTHER])
+    speed: dict[str, Any] | None = None
+    if model.source is not None:
+        try:
+            speed = onnx_speed(model.source, 256, args.threads, args.speed_runs)
+        except ReflectError as e:  # e.g. an export parity failure: report it, keep the quality figures
+            speed = {"error": str(e)}
+    total, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    info = machine(args.torch_threads)
+    model_name = model.name
+    speed_text = ("n/a for the identity model" if speed is None else f"failed: {speed['error']}" if "error" in speed
+                  else f"{speed['frames_per_s']} frames/s (median {speed['median_s']} s of {speed['runs']} runs)")
+    text = "\n".join([
+        f"model: {model_name}; {len(faces)} held-out people, {args.per_type} per type at {args.size} px, seed {args.seed}",
+        table(rows),
+        "c/i/o: clean target / through glass / cleaned; dist: dlib distance to the clean face (lower is better);",
+        "closer: faces whose distance fell after cleaning; rank-1 against one portrait per held-out person",
+        f"speed (ONNX Runtime, 256x256 batch 1, {args.threads} threads): {speed_text}",
+        f"machine: {info['cpu']}, {info['cores']} cores, torch threads {info['torch_threads']}, "
+        f"load average {info['load_avg']} at the end; total {total:.0f} s ({cpu:.0f} s CPU)",
+    ])
+    print(text)
+    result = {"model": model_name, "per_type": args.per_type, "size": args.size, "seed": args.seed, "types": args.types,
+              "people": len(faces), "mtcnn": not args.no_mtcnn, "rows": rows, "speed": speed, "machine": info,
+              "total_s": round(total, 1), "cpu_s": round(cpu, 1), "samples": records}
+    atomic_write_text(out / "quality.json", json.dumps(result, indent=1) + "\n")
+    write_html(out / "index.html", f"reflect quality: {model_name}", text, shown)
+    print(f"wrote {out / 'quality.json'} and {out / 'index.html'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not Path(args.portraits).is_dir():
+        print(f"quality benchmark skipped: portraits folder {args.portraits} is missing", file=sys.stderr)
+        return 2
+    from reflect.errors import ReflectError
+
+    try:
+        return run(args)
+    except ReflectError as e:  # a missing or unreadable model, face bank or photo: one line, not a traceback
+        print(f"quality benchmark failed: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

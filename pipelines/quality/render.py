@@ -1,0 +1,117 @@
+"""The quality benchmark's fixed test set: held-out faces through held-out reflections.
+
+Two recipes:
+
+* the project's synthesiser (:mod:`reflect.data.synth`), one forced reflection type at a time
+  (``sky``, ``foliage``, ``glare``, ``false_colour``, ``nir``, ``clean`` through the generator's
+  ``domain=``; ``buildings``, ``streetlights`` and ``photo`` through a config whose only source is that
+  one, with glare and false colour off), photos restricted to :data:`TEST_PHOTOS`;
+* ``other recipe``: a plain display-space blend ``input = a*tint*T + s*g(y)*blur(R)`` (vertical
+  gradient ``g``, no linear light, no Fresnel side term, ghosting, overflow compensation, noise or
+  JPEG), with ``T`` the synthesiser's clean cabin and ``R`` a held-out photo: a model that only
+  learnt the synthesiser's own statistics does worse here.
+
+Every sample is a pure function of (seed, type, position): the same bytes on every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import cv2
+import numpy as np
+
+from reflect.data.synth.config import SynthConfig, synth_config_from_dict
+from reflect.data.synth.faces import Face
+from reflect.data.synth.generator import Synthesizer
+from reflect.data.synth.reflections import PhotoBank
+from reflect.data.synth.split import TEST_PHOTOS, identity_split
+
+#: every type the benchmark knows, in a fixed order (a type's samples never depend on which others run)
+ALL_TYPES = ("sky", "foliage", "buildings", "streetlights", "photo", "glare", "false_colour", "nir", "clean")
+DEFAULT_TYPES = ALL_TYPES[:-1]
+OTHER = "other recipe"
+_SOURCE_ONLY = ("buildings", "streetlights", "photo")
+
+
+@dataclass
+class Pair:
+    kind: str  # reflection type, or OTHER
+    index: int  # position within its type
+    person: str  # the face photo's file name (one person each)
+    input: np.ndarray  # (H, W, 3) uint8 through the glass
+    target: np.ndarray  # (H, W, 3) uint8 clean
+    box: tuple[float, float, float, float]  # the driver's face box in pixels
+
+
+def test_faces(bank: list[Face], seed: int) -> list[Face]:
+    """The face bank's held-out faces (``identity_split(identity) == 'test'``), in a seeded fixed order.
+
+    The split follows the bank's identities, as training's does; a person is one photo (file name =
+    person, see the portraits' PROVENANCE.md), so callers label faces by ``source``: the bank's
+    near-duplicate merge can put several people of look-alike portraits under one identity."""
+    faces = sorted((f for f in bank if identity_split(f.identity) == "test"), key=lambda f: f.source)
+    order = np.random.default_rng([seed, 7]).permutation(len(faces))
+    return [faces[i] for i in order]
+
+
+@cache
+def held_out_photos() -> PhotoBank:
+    """The reflection photos training never sees, loaded once for every type."""
+    return PhotoBank(photos=TEST_PHOTOS)
+
+
+def type_config(kind: str, size: int, seed: int) -> tuple[SynthConfig, str | None]:
+    """The synthesis config and forced ``domain`` that render reflections of type ``kind`` only."""
+    cfg = synth_config_from_dict({"size": size, "seed": seed, "reflection": {"photos": list(TEST_PHOTOS)}})
+    if kind in _SOURCE_ONLY:
+        cfg.reflection.sources = {kind: 1.0}
+        cfg.glare.enabled = False
+        cfg.false_colour.enabled = False
+        return cfg, None
+    return cfg, kind
+
+
+def _driver_box(faces: list[dict[str, Any]]) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in next(f["box"] for f in faces if f["role"] == "driver"))
+    return x1, y1, x2, y2
+
+
+def synth_pairs(kind: str, faces: list[Face], count: int, size: int, seed: int) -> Iterator[Pair]:
+    """``count`` pairs of reflection type ``kind``; pair i shows face ``i % len(faces)`` as the driver."""
+    cfg, domain = type_config(kind, size, seed)
+    synth = Synthesizer(cfg, held_out_photos())
+    base = 100_000 * (ALL_TYPES.index(kind) + 1)
+    for i in range(count):
+        face = faces[i % len(faces)]
+        s = synth.render(base + i, face, None, domain=domain)
+        yield Pair(kind, i, face.source, s.input, s.target, _driver_box(s.faces))
+
+
+def through_glass(clean: np.ndarray, layer: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(input, target) uint8 from a clean display image and a reflection layer (display, [0, 1])."""
+    h, w = clean.shape[:2]
+    tint = np.array([0.80, 0.88, 0.86], np.float32) * np.float32(rng.uniform(0.7, 0.9))
+    t = clean.astype(np.float32) / 255.0 * tint
+    r = cv2.GaussianBlur(layer, (0, 0), rng.uniform(0.5, 2.5) * h / 256.0)
+    gradient = np.linspace(1.0, rng.uniform(0.3, 0.6), h, dtype=np.float32)[:, None, None]
+    out = t + np.float32(rng.uniform(0.4, 0.85)) * gradient * r
+    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8), (t * 255 + 0.5).astype(np.uint8)
+
+
+def other_pairs(faces: list[Face], count: int, size: int, seed: int) -> Iterator[Pair]:
+    """``count`` pairs of the other recipe (see the module docstring), faces as in :func:`synth_pairs`."""
+    cfg = synth_config_from_dict({"size": size, "seed": seed}).input_only_terms_off()
+    cfg.glass.enabled = False  # the recipe tints the glass itself
+    synth, photos = Synthesizer(cfg), held_out_photos()
+    base = 100_000 * (len(ALL_TYPES) + 1)
+    for i in range(count):
+        face = faces[i % len(faces)]
+        s = synth.render(base + i, face, None)
+        rng = np.random.default_rng([seed, base + i, 99])
+        layer, _ = photos.sample(rng, size)
+        inp, target = through_glass(s.target, layer, rng)
+        yield Pair(OTHER, i, face.source, inp, target, _driver_box(s.faces))
