@@ -1,24 +1,38 @@
 """``reflect demo``: the whole story on the bundled public-domain sample faces, in minutes on a CPU.
 
-1. face crops from ``pipelines/demo_data/faces`` (and scikit-image's astronaut), one clean gallery
-   photo per identity;
-2. synthetic windshield views of them: reflection layers from :mod:`reflect.data.synth.reflections`
-   (sky, foliage, buildings, street lights) blurred, Fresnel-weighted and added over the tinted face;
-   a folder of stills and a short video with a drifting reflection;
-3. a *small demo model* (CycleGAN, ngf 16, 48 px) trained for a few minutes on those crops with
-   ``reflect train`` in a subprocess; it is not the bundled generator and is labelled as such;
-4. ``reflect clean`` on the stills and the video, then ``reflect faces eval`` before vs after;
-5. ``runs/demo/report.html`` (with metrics.json, roc.png, images/ beside it) and demo.json (timings).
+1. face photos from ``pipelines/demo_data/faces`` (Obama, Biden) and scikit-image's astronaut
+   (Eileen Collins); one clean head crop per identity is the gallery (the watch-list photo);
+2. window crops as a checkpoint camera sees them: WINDOW px (256, the size the bundled model was
+   trained at), a dark cabin-like backdrop (its own simple recipe, not the training renderer's)
+   with the head and shoulders pasted so the face is 25-35 % of the width; then the demo's own glass
+   recipe, :func:`through_glass` (tint and darkening plus a blurred, Fresnel-weighted reflection
+   added in display values; the bundled model was trained on a different, linear-light recipe),
+   with reflection layers from :mod:`reflect.data.synth.reflections` (sky, foliage, buildings,
+   street lights); a folder of stills and a short video with a drifting reflection;
+3. ``reflect clean`` of the stills and the video with the **bundled generator file**
+   (:func:`reflect.bundled.bundled_model_path`, or ``model`` when given); its training never saw
+   these identities;
+4. ``reflect faces eval`` before vs after (detection rate, identity similarity, rank-1, EER...) and
+   PSNR against the clean window (the demo has it: the same scene without the glass);
+5. with ``train_demo_model`` (``reflect demo --train-demo-model``): a small demo CycleGAN is also
+   trained here with ``reflect train`` in a subprocess (pipelines never import reflect.train) on
+   these very identities and this glass recipe, cleans the same stills and video, and the report
+   shows both models side by side;
+6. ``runs/demo/report.html`` (with metrics.json, roc.png, images/ beside it) and demo.json (numbers
+   and timings).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import logging
+import math
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -28,32 +42,76 @@ from reflect.utils.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 DATA = Path(__file__).resolve().parent / "demo_data"
-SIDE = 96  # face crop side (px)
+WINDOW = 256  # window crop side (px), the size the bundled model was trained at
+HEAD = 128  # gallery head crop side (px)
+FACE_WIDTH = (0.25, 0.35)  # face box width / window width (the bundled model saw 0.15-0.4)
+PROBES = 6  # stills per identity
+STRENGTH = 0.85  # reflection strength at the top of the glass
 PROCEDURAL = ("sky", "foliage", "buildings", "streetlights")
+Box = tuple[int, int, int, int]
 
 
-def face_crops(backend: object) -> dict[str, list[np.ndarray]]:
-    """identity -> square head crops (SIDE px), gallery photo first."""
+def face_photos(backend: object) -> dict[str, list[tuple[np.ndarray, Box]]]:
+    """identity -> (photo, largest face box) for each photo, the gallery photo first."""
     import skimage.data
 
     photos: dict[str, list[np.ndarray]] = {}
     for p in list_images(DATA / "faces", recursive=True):
         photos.setdefault(p.parent.name, []).append(read_image(p))
     photos["astronaut"] = [np.ascontiguousarray(skimage.data.astronaut())]
-    crops: dict[str, list[np.ndarray]] = {}
+    found: dict[str, list[tuple[np.ndarray, Box]]] = {}
     for ident, images in sorted(photos.items()):
         for img in images:
             boxes = backend.detect_boxes(img)  # type: ignore[attr-defined]
             if not boxes:
                 log.warning("demo: no face found in a photo of %s; skipped", ident)
                 continue
-            x1, y1, x2, y2 = boxes[0]
-            cx, cy, s = (x1 + x2) / 2, (y1 + y2) / 2 + 0.05 * (y2 - y1), 1.7 * max(x2 - x1, y2 - y1)
-            m = cv2.getAffineTransform(np.float32([[cx - s / 2, cy - s / 2], [cx + s / 2, cy - s / 2], [cx - s / 2, cy + s / 2]]),
-                                       np.float32([[0, 0], [SIDE, 0], [0, SIDE]]))
-            crops.setdefault(ident, []).append(cv2.warpAffine(img, m, (SIDE, SIDE), flags=cv2.INTER_AREA,
-                                                              borderMode=cv2.BORDER_REFLECT))
-    return crops
+            found.setdefault(ident, []).append((img, boxes[0]))
+    return found
+
+
+def head_crop(img: np.ndarray, box: Box, side: int = HEAD) -> np.ndarray:
+    """A square head crop (1.7x the face box) resized to ``side``: the gallery photo."""
+    x1, y1, x2, y2 = box
+    cx, cy, s = (x1 + x2) / 2, (y1 + y2) / 2 + 0.05 * (y2 - y1), 1.7 * max(x2 - x1, y2 - y1)
+    src = np.array([[cx - s / 2, cy - s / 2], [cx + s / 2, cy - s / 2], [cx - s / 2, cy + s / 2]], np.float32)
+    m = cv2.getAffineTransform(src, np.array([[0, 0], [side, 0], [0, side]], np.float32))
+    return cv2.warpAffine(img, m, (side, side), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
+
+
+def cabin_window(img: np.ndarray, box: Box, rng: np.random.Generator, size: int = WINDOW) -> tuple[np.ndarray, Box]:
+    """The window crop with no glass: a dark cabin-like backdrop (a rear-window glow, a seat behind
+    the head) and the head and shoulders from ``img`` pasted so the face box is FACE_WIDTH of the
+    width, a little dimmer than outside. Returns the RGB uint8 scene and the face box in it."""
+    x1, y1, x2, y2 = box
+    fw = rng.uniform(*FACE_WIDTH) * size
+    cx, cy = rng.uniform(0.4, 0.6) * size, rng.uniform(0.42, 0.5) * size
+    yy = np.linspace(0.0, 1.0, size, dtype=np.float32)[:, None, None]
+    colour = rng.uniform(0.04, 0.12) * rng.uniform(0.85, 1.15, 3).astype(np.float32)
+    scene = np.broadcast_to(colour * (1.25 - 0.5 * yy), (size, size, 3)).copy()
+    glow = np.exp(-(((yy - rng.uniform(0.12, 0.25)) / 0.08) ** 2)) * rng.uniform(0.05, 0.2)
+    scene += glow.astype(np.float32)
+    seat = np.zeros((size, size), np.float32)  # the seat's headrest and back behind the occupant, soft-edged
+    cv2.ellipse(seat, (round(cx), round(cy - 0.35 * fw)), (round(0.85 * fw), round(0.45 * fw)), 0, 0, 360, 1.0, -1)
+    cv2.rectangle(seat, (round(cx - 1.1 * fw), round(cy + 0.9 * fw)), (round(cx + 1.1 * fw), size), 1.0, -1)
+    soft = np.asarray(cv2.GaussianBlur(seat, (0, 0), 0.08 * fw))[..., None]
+    scene = scene * (1 - soft) + soft * float(rng.uniform(0.02, 0.06))
+    s = fw / max(x2 - x1, 1)
+    small = cv2.resize(img, (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s))),
+                       interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR).astype(np.float32) / 255.0
+    fcx, fcy = (x1 + x2) / 2 * s, (y1 + y2) / 2 * s
+    m = np.array([[1, 0, cx - fcx], [0, 1, cy - fcy]], np.float32)
+    person = cv2.warpAffine(small, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    valid = cv2.warpAffine(np.ones(small.shape[:2], np.float32), m, (size, size), flags=cv2.INTER_LINEAR)
+    fh = (y2 - y1) * s
+    mask = np.zeros((size, size), np.float32)  # head, neck and shoulders
+    cv2.ellipse(mask, (round(cx), round(cy - 0.12 * fh)), (round(0.6 * fw), round(0.8 * fh)), 0, 0, 360, 1.0, -1)
+    cv2.rectangle(mask, (round(cx - 0.3 * fw), round(cy)), (round(cx + 0.3 * fw), round(cy + 0.95 * fh)), 1.0, -1)
+    cv2.ellipse(mask, (round(cx), round(cy + 1.5 * fh)), (round(1.3 * fw), round(0.62 * fh)), 0, 0, 360, 1.0, -1)
+    soft = np.asarray(cv2.GaussianBlur(mask * valid, (0, 0), 0.06 * fw))[..., None]
+    scene = scene * (1 - soft) + soft * person * rng.uniform(0.6, 0.95)
+    face = (round(cx - fw / 2), round(cy - fh / 2), round(cx + fw / 2), round(cy + fh / 2))
+    return (np.clip(scene, 0, 1) * 255 + 0.5).astype(np.uint8), face
 
 
 def reflection(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -63,51 +121,75 @@ def reflection(rng: np.random.Generator, size: int) -> np.ndarray:
 
         layer, _ = reflection_layer(rng, str(rng.choice(PROCEDURAL)), size, None)
         return np.asarray(layer, np.float32)
-    except ImportError:  # data_tools not installed: a plain bright gradient with bars
+    except ImportError:  # synthesis not installed: a plain bright gradient with bars
         y, x = np.mgrid[0:size, 0:size] / size
         bars = (np.sin(x * 30 + rng.uniform(0, 6)) > 0.4).astype(np.float32)
         return np.stack([0.6 + 0.4 * y, 0.7 + 0.3 * y, 0.9 * np.ones_like(y)], -1) * 0.6 + bars[..., None] * 0.4
 
 
-def through_glass(face: np.ndarray, layer: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
-    """Tinted, darkened face plus a blurred, Fresnel-weighted reflection (display values)."""
-    h, w = face.shape[:2]
-    t = face.astype(np.float32) / 255.0 * np.float32([0.80, 0.88, 0.86]) * rng.uniform(0.7, 0.85)
+def through_glass(scene: np.ndarray, layer: np.ndarray, rng: np.random.Generator,
+                  strength: float = STRENGTH) -> tuple[np.ndarray, np.ndarray]:
+    """The demo's glass recipe, in display values: the tinted, darkened scene plus a blurred,
+    Fresnel-weighted reflection. Returns (the view through the glass, the same view without the
+    reflection), both RGB uint8."""
+    h, w = scene.shape[:2]
+    t = scene.astype(np.float32) / 255.0 * np.array([0.80, 0.88, 0.86], np.float32) * rng.uniform(0.7, 0.85)
     r = cv2.GaussianBlur(cv2.resize(layer, (w, h)), (0, 0), rng.uniform(0.5, 2.0))
     fresnel = np.linspace(1.0, 0.45, h, dtype=np.float32)[:, None, None]
     out = t + strength * fresnel * r
-    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+    def u8(x: np.ndarray) -> np.ndarray:
+        return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+    return u8(out), u8(t)
 
 
-def build_data(root: Path, crops: dict[str, list[np.ndarray]], seed: int = 0) -> dict[str, Path]:
-    """Gallery / clean probes / glass probes / training folders / a video, under ``root``."""
+def build_data(root: Path, photos: dict[str, list[tuple[np.ndarray, Box]]], seed: int = 0,
+               train: bool = False) -> dict[str, Path]:
+    """Under ``root``: gallery/, clean/stills (the windows without glass), no_reflection/stills (through
+    the glass without the reflection), glass/stills and glass/video (through the glass: what gets
+    cleaned), manifest.json (face boxes); with ``train`` also the demo model's training folders."""
     rng = np.random.default_rng(seed)
-    keys = ("gallery", "probes_clean", "probes", "train/trainA", "train/trainB", "pairs/train/input",
-            "pairs/train/target", "video")
-    d = {k: root / k for k in keys}
-    for ident, faces in crops.items():
-        write_image(d["gallery"] / ident / "ref.png", faces[0])
-        views = faces[1:] or [np.ascontiguousarray(faces[0][:, ::-1])]  # one photo only: a mirrored probe
-        for k in range(6):
-            face = views[k % len(views)]
-            face = np.ascontiguousarray(face[:, ::-1]) if k >= len(views) and k % 2 else face
-            write_image(d["probes_clean"] / ident / f"{k}.png", face)
-            write_image(d["probes"] / ident / f"{k}.png", through_glass(face, reflection(rng, SIDE), rng, 0.85))
-        for k, face in enumerate(faces):
-            for j in range(24):  # training views: flips, small shifts, many reflections
-                f = np.roll(face[:, ::-1] if j % 2 else face, int(rng.integers(-6, 7)), axis=1)
-                glass = through_glass(f, reflection(rng, SIDE), rng, 0.85)
-                name = f"{ident}_{k}_{j}.png"
-                write_image(d["train/trainB"] / name, f)
-                write_image(d["train/trainA"] / name, glass)
-                if j % 2 == 0:  # half the views also serve as synthetic pairs (input, clean target)
-                    write_image(d["pairs/train/input"] / name, glass)
-                    write_image(d["pairs/train/target"] / name, f)
-    face, layer = crops["obama"][-1], reflection(rng, SIDE * 2)
-    d["video"].mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(d["video"] / "checkpoint_cam.avi"), cv2.VideoWriter.fourcc(*"MJPG"), 12, (SIDE, SIDE))
+    d = {k: root / k for k in ("gallery", "clean", "no_reflection", "glass", "train", "pairs")}
+    faces: dict[str, Box] = {}
+    for ident, found in photos.items():
+        write_image(d["gallery"] / ident / "ref.png", head_crop(*found[0]))
+        views = found[1:] or found  # one photo only: probes mirror it on odd views
+        for k in range(PROBES):
+            img, box = views[k % len(views)]
+            if len(found) == 1 and k % 2:
+                img, box = np.ascontiguousarray(img[:, ::-1]), (img.shape[1] - box[2], box[1], img.shape[1] - box[0], box[3])
+            scene, faces[f"{ident}/{k}.png"] = cabin_window(img, box, rng)
+            glass, no_refl = through_glass(scene, reflection(rng, WINDOW), rng)
+            write_image(d["clean"] / "stills" / ident / f"{k}.png", scene)
+            write_image(d["no_reflection"] / "stills" / ident / f"{k}.png", no_refl)
+            write_image(d["glass"] / "stills" / ident / f"{k}.png", glass)
+    atomic_write_text(root / "manifest.json", json.dumps({"face_boxes": faces}, indent=1))
+    if train:  # the demo model's training views, from their own random stream: the probes stay the same
+        trng = np.random.default_rng(seed + 1000)
+        for ident, found in photos.items():
+            for k, (img, box) in enumerate(found):
+                for j in range(24):  # flips, placements, many reflections
+                    if j % 2:
+                        img_j = np.ascontiguousarray(img[:, ::-1])
+                        box_j = (img.shape[1] - box[2], box[1], img.shape[1] - box[0], box[3])
+                    else:
+                        img_j, box_j = img, box
+                    scene, _ = cabin_window(img_j, box_j, trng)
+                    glass, _ = through_glass(scene, reflection(trng, WINDOW), trng)
+                    name = f"{ident}_{k}_{j}.png"
+                    write_image(d["train"] / "trainB" / name, scene)
+                    write_image(d["train"] / "trainA" / name, glass)
+                    if j % 2 == 0:  # half the views also serve as synthetic pairs (input, clean target)
+                        write_image(d["pairs"] / "train" / "input" / name, glass)
+                        write_image(d["pairs"] / "train" / "target" / name, scene)
+    scene, _ = cabin_window(*photos["obama"][-1], np.random.default_rng(seed + 1))
+    layer = reflection(rng, WINDOW * 2)
+    video = d["glass"] / "video" / "checkpoint_cam.avi"
+    video.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 12, (WINDOW, WINDOW))
     for i in range(36):  # the reflection drifts across the window as the car moves
-        frame = through_glass(face, np.roll(layer, 3 * i, axis=1)[:SIDE, :SIDE], np.random.default_rng(1), 0.85)
+        frame, _ = through_glass(scene, np.roll(layer, 6 * i, axis=1)[:WINDOW, :WINDOW], np.random.default_rng(1))
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     return d
@@ -116,15 +198,17 @@ def build_data(root: Path, crops: dict[str, list[np.ndarray]], seed: int = 0) ->
 def train_model(root: Path, data: Path, steps: int, pairs: Path | None = None) -> Path:
     """Train the small demo model with ``reflect train`` in a subprocess (pipelines never import reflect.train).
 
-    With ``pairs`` (ROOT/train/input + target), half the A samples are synthetic pairs and feed
-    CycleGAN's supervised L1 term: with a few hundred CPU steps, the unpaired losses alone teach
-    the generator little, the paired term teaches it what a clean face looks like.
+    It trains on 64 px random crops of the 256 px windows at their native scale (so it cleans them at
+    the scale it learnt). With ``pairs`` (ROOT/train/input + target), half the A samples are synthetic
+    pairs and feed CycleGAN's supervised L1 term: with a few hundred CPU steps, the unpaired losses
+    alone teach the generator little, the paired term teaches it what a clean window looks like.
     """
     cfg = Path(__file__).resolve().parents[1] / "configs" / "cyclegan.yaml"
-    overrides = ["name=demo_model", f"out_dir={root}", f"data.root={data}", "data.load_size=56", "data.crop_size=48",
-                 "data.num_workers=0", "data.batch_size=1", "model.ngf=16", "model.ndf=16", "model.n_blocks=2",
-                 f"train.steps={steps}", f"train.decay_steps={steps // 2}", f"train.checkpoint_every={steps}",
-                 f"train.sample_every={steps}", "train.log_every=50", "train.tensorboard=false"]
+    overrides = ["name=demo_model", f"out_dir={root}", f"data.root={data}", f"data.load_size={WINDOW}",
+                 "data.crop_size=64", "data.num_workers=0", "data.batch_size=1", "model.ngf=16", "model.ndf=16",
+                 "model.n_blocks=2", f"train.steps={steps}", f"train.decay_steps={steps // 2}",
+                 f"train.checkpoint_every={steps}", f"train.sample_every={steps}", "train.log_every=50",
+                 "train.tensorboard=false"]
     if pairs is not None:
         overrides += [f"data.paired_root={pairs}", "data.paired_fraction=0.5", "model.lambda_sup=10"]
     overrides.append("model.residual=true")  # starts near the identity: faces survive a short training
@@ -132,56 +216,228 @@ def train_model(root: Path, data: Path, steps: int, pairs: Path | None = None) -
     return root / "demo_model"
 
 
-def run_demo(out: str | Path = "runs/demo", steps: int = 600) -> Path:
+def describe_model(path: str, bundled: bool) -> dict[str, Any]:
+    """What the report says about a model: file, variant, training step, training faces."""
+    from deploy.model_file import describe_source
+    from reflect.bundled import is_generator_file, read_generator_metadata
+
+    src = describe_source(path)
+    info: dict[str, Any] = {"path": str(path), "name": Path(path).name, "bundled": bundled, "step": src.step,
+                            "ema": src.ema, "variant": "?", "training_faces": None}
+    if is_generator_file(path):
+        meta = read_generator_metadata(path)
+        info["variant"] = meta.get("variant", "?")
+        try:
+            data = json.loads(meta["config"]).get("data", {})
+            info["training_faces"] = {"folders": data.get("faces"), "split": data.get("faces_split")}
+        except (KeyError, ValueError, AttributeError):
+            pass
+    return info
+
+
+def model_statement(info: dict[str, Any]) -> str:
+    """One paragraph: which model cleaned, and whether its training saw the demo identities."""
+    who = "the bundled model" if info["bundled"] else "the model file"
+    step = f", training step {info['step']}" if info["step"] else ""
+    text = f"Cleaned by {who} {info['name']} (variant {info['variant']}{step}, {'EMA weights' if info['ema'] else 'raw weights'}). "
+    faces = info["training_faces"] or {}
+    folders = [str(f) for f in (faces.get("folders") or [])]
+    if folders and all(Path(f).name == "portraits" for f in folders):
+        text += (f"It was trained on windshield renders of the '{faces.get('split')}' split of {', '.join(folders)} "
+                 "(official portraits of Brazilian legislators): its training never saw the demo identities "
+                 "(Obama and Biden from pipelines/demo_data, and scikit-image's astronaut, Eileen Collins), "
+                 "nor the demo's glass recipe.")
+    elif folders:
+        text += (f"Its training faces came from {', '.join(folders)}; the demo cannot tell whether the demo "
+                 "identities (Obama, Biden, Eileen Collins) were among them.")
+    else:
+        text += "Its training data are not recorded in the file; the demo cannot tell whether it saw these identities."
+    return text
+
+
+def image_metrics(d: dict[str, Path], manifest: dict[str, Any], stills: Path) -> dict[str, float]:
+    """Mean PSNR (dB) of the stills in ``stills`` against the clean windows (whole window and face
+    box) and against the view through the glass without the reflection."""
+    from reflect.metrics.image import psnr
+
+    win, face, norefl = [], [], []
+    for rel, (x1, y1, x2, y2) in sorted(manifest["face_boxes"].items()):
+        img = read_image(stills / rel)
+        clean = read_image(d["clean"] / "stills" / rel)
+        x1, y1 = max(0, x1), max(0, y1)
+        win.append(psnr(img, clean))
+        face.append(psnr(img[y1:y2, x1:x2], clean[y1:y2, x1:x2]))
+        norefl.append(psnr(img, read_image(d["no_reflection"] / "stills" / rel)))
+
+    def mean(v: list[float]) -> float:
+        return float(np.mean(np.minimum(v, 100.0)))  # an identical image (inf) counts as 100 dB
+
+    return {"psnr_vs_clean": mean(win), "psnr_face_vs_clean": mean(face), "psnr_vs_no_reflection": mean(norefl)}
+
+
+def run_demo(out: str | Path = "runs/demo", steps: int = 600, train_demo_model: bool = False,
+             model: str | Path | None = None) -> Path:
+    """Run the demo into ``out``; returns the report page. ``model``: clean with this model file
+    instead of the bundled one; ``train_demo_model``: also train the small demo model (``steps``)."""
     from pipelines.batch_clean.runner import CleanOptions, run_clean
     from pipelines.face_eval.backend import FaceBackend
     from pipelines.face_eval.evaluate import run_face_eval
+    from reflect.bundled.default import model_or_bundled
 
     root, t0, timings = Path(out), time.perf_counter(), {}
+    model_path = model_or_bundled(model)  # the bundled file unless one is given; a missing one fails here
+    models = {"bundled": describe_model(model_path, bundled=model is None)}
+    n = 5 if train_demo_model else 4
     backend = FaceBackend("dlib-torch")
-    print("demo 1/5: face crops from the bundled public-domain photos", flush=True)
-    d = build_data(root / "data", face_crops(backend))
+    print(f"demo 1/{n}: window crops of the bundled public-domain faces, through synthetic glass", flush=True)
+    d = build_data(root / "data", face_photos(backend), train=train_demo_model)
+    manifest = json.loads((root / "data" / "manifest.json").read_text())
     timings["data_s"] = time.perf_counter() - t0
-    print(f"demo 2/5: training a small demo model for {steps} steps (a few minutes)", flush=True)
-    model = train_model(root, root / "data" / "train", steps, pairs=root / "data" / "pairs")
-    timings["train_s"] = time.perf_counter() - t0 - timings["data_s"]
-    print("demo 3/5: cleaning the stills and the video (reflect clean)", flush=True)
-    stills = run_clean(CleanOptions(str(model), str(d["probes"]), str(root / "cleaned"), restart=True, progress=False))
-    video = run_clean(CleanOptions(str(model), str(d["video"]), str(root / "cleaned_video"), restart=True, progress=False))
-    print("demo 4/5: face recognition before and after (reflect faces eval)", flush=True)
-    strip = _video_strip(d["video"] / "checkpoint_cam.avi", root / "cleaned_video" / "checkpoint_cam.mp4", root)
-    notes = (f"Model: a SMALL DEMO MODEL (CycleGAN, residual generator, ngf 16, 2 res-blocks, 48 px crops) trained here for {steps} steps "
-             "on synthetic crops of the sample faces (half of them as synthetic pairs for the supervised L1 term); "
-             "the same identities appear in training and evaluation. It is not the bundled production generator, "
-             "so do not read its numbers as the method's. Probes are synthetic windshield views (reflection layers from "
-             "data_tools.synth); the 'clean probes' upper bound is in metrics.json.")
-    res = run_face_eval(d["gallery"], d["probes"], root, cleaned=root / "cleaned", backend=backend,
-                        title="reflect demo: face recognition through the windshield", notes=notes)
-    upper = run_face_eval(d["gallery"], d["probes_clean"], root / "report_clean_probes", backend=backend)
+    paths = {"bundled": model_path}
+    step = 2
+    if train_demo_model:
+        print(f"demo {step}/{n}: training a small demo model for {steps} steps (a few minutes)", flush=True)
+        t = time.perf_counter()
+        paths["demo_model"] = str(train_model(root, d["train"], steps, pairs=d["pairs"]))
+        models["demo_model"] = describe_model(paths["demo_model"], bundled=False) | {"variant": "cyclegan"}
+        timings["train_s"] = time.perf_counter() - t
+        step += 1
+    also = " and the small demo model" if train_demo_model else ""
+    print(f"demo {step}/{n}: cleaning the stills and the video with {models['bundled']['name']}{also} (reflect clean)",
+          flush=True)
+    t, clean_jobs = time.perf_counter(), {}
+    for key, path in paths.items():
+        clean_jobs[key] = run_clean(CleanOptions(path, str(d["glass"]), str(root / "cleaned" / key), restart=True,
+                                                 progress=False, workers=1))
+    timings["clean_s"] = time.perf_counter() - t
+    print(f"demo {step + 1}/{n}: face recognition before and after (reflect faces eval)", flush=True)
+    t = time.perf_counter()
+    title = "reflect demo: face recognition through the windshield"
+    statement = model_statement(models["bundled"])
+    notes = (f"{statement} Probes: {PROBES} synthetic windshield views per identity, {WINDOW} px window crops with "
+             "the face about a third of the width, through the demo's own glass recipe (see 'About the data').")
+    res = {"bundled": run_face_eval(d["gallery"], d["glass"] / "stills", root, cleaned=root / "cleaned" / "bundled" / "stills",
+                                    backend=backend, title=title, notes=notes)}
+    if train_demo_model:
+        res["demo_model"] = run_face_eval(d["gallery"], d["glass"] / "stills", root / "report_demo_model",
+                                          cleaned=root / "cleaned" / "demo_model" / "stills", backend=backend,
+                                          title="reflect demo: the small demo model", notes="A small CycleGAN trained by the demo.")
+    upper = run_face_eval(d["gallery"], d["clean"] / "stills", root / "report_clean_probes", backend=backend,
+                          title="reflect demo: clean windows (no glass)")
+    timings["eval_s"] = time.perf_counter() - t
+    print(f"demo {n}/{n}: report", flush=True)
+    columns: dict[str, dict[str, Any]] = {"through_glass": {**_face_numbers(res["bundled"]["probes"]),
+                                                           **image_metrics(d, manifest, d["glass"] / "stills")}}
+    for key in paths:
+        columns[key] = {**_face_numbers(res[key]["cleaned"]),
+                        **image_metrics(d, manifest, root / "cleaned" / key / "stills")}
+    columns["clean_probes"] = _face_numbers(upper["probes"])
     timings["total_s"] = time.perf_counter() - t0
-    summary = {"timings": timings, "stills": stills.to_dict(), "video": video.to_dict(),
-               "identity_similarity": {"through_glass": res["probes"]["identity_similarity"],
-                                       "cleaned": res["cleaned"]["identity_similarity"],
-                                       "clean_probes_upper_bound": upper["probes"]["identity_similarity"]}}
+    summary = {"models": models, "headline": columns, "timings": timings,
+               "clean_jobs": {k: v.to_dict() for k, v in clean_jobs.items()},
+               "identity_similarity": {"through_glass": columns["through_glass"]["identity_similarity"],
+                                       "cleaned": columns["bundled"]["identity_similarity"],
+                                       "clean_probes_upper_bound": columns["clean_probes"]["identity_similarity"]},
+               "psnr": {"through_glass": columns["through_glass"]["psnr_vs_clean"],
+                        "cleaned": columns["bundled"]["psnr_vs_clean"]}}
     atomic_write_text(root / "demo.json", json.dumps(summary, indent=2))
+    grid = _side_by_side(d, root, list(paths), manifest)
+    strip = _video_strip(root, list(paths))
     page = root / "report.html"
-    atomic_write_text(page, page.read_text().replace("<h2>Before / after</h2>", strip + "<h2>Before / after (stills)</h2>"))
-    print(f"demo 5/5: done in {timings['total_s']:.0f} s", flush=True)
+    text = page.read_text()
+    for marker, extra in (("<h2>Metrics</h2>", _headline_html(models, columns) + "<h2>Metrics (bundled model)</h2>"),
+                          ("<h2>Before / after</h2>", grid + strip + _about_html() + "<h2>Before / after (stills, bundled model)</h2>")):
+        if marker not in text:
+            raise RuntimeError(f"the face report {page} has no '{marker}' section to extend")
+        text = text.replace(marker, extra, 1)
+    atomic_write_text(page, text)
+    print(f"demo: done in {timings['total_s']:.0f} s; identity similarity {_f(columns['through_glass']['identity_similarity'])} "
+          f"through the glass -> {_f(columns['bundled']['identity_similarity'])} cleaned, PSNR "
+          f"{_f(columns['through_glass']['psnr_vs_clean'])} -> {_f(columns['bundled']['psnr_vs_clean'])} dB", flush=True)
     return page
 
 
-def _video_strip(before: Path, after: Path, report: Path) -> str:
-    """Every 6th frame of the video before and after cleaning, as one image."""
+def _face_numbers(r: dict[str, Any]) -> dict[str, Any]:
+    return {"detection_rate": r["detection_rate"], "identity_similarity": r["identity_similarity"], "rank1": r["rank1"],
+            "eer": r["eer"], "tar_at_far_0.1": r["tar_at_far"]["0.1"]}
+
+
+def _f(v: Any, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return f"{v:.{digits}f}" if isinstance(v, float) else html.escape(str(v))
+
+
+ROWS = (("faces detected", "detection_rate", 3), ("identity similarity to the gallery photo", "identity_similarity", 3),
+        ("rank-1 identification", "rank1", 3), ("EER (lower is better)", "eer", 3), ("TAR @ FAR 1e-1", "tar_at_far_0.1", 3),
+        ("PSNR vs the clean window, dB", "psnr_vs_clean", 2), ("PSNR vs the clean window, face box, dB", "psnr_face_vs_clean", 2),
+        ("PSNR vs the view through the glass without the reflection, dB", "psnr_vs_no_reflection", 2))
+
+
+def _headline_html(models: dict[str, dict[str, Any]], columns: dict[str, dict[str, Any]]) -> str:
+    heads = {"through_glass": "through the glass", "bundled": f"cleaned: {models['bundled']['name']}",
+             "demo_model": "cleaned: small demo model", "clean_probes": "no glass (upper bound)"}
+    keys = list(columns)
+    head = "".join(f"<th>{html.escape(heads[k])}</th>" for k in keys)
+    body = "".join(f"<tr><td>{html.escape(label)}</td>" + "".join(f"<td>{_f(columns[k].get(key), dig)}</td>" for k in keys)
+                   + "</tr>" for label, key, dig in ROWS)
+    about = ""
+    if "demo_model" in models:
+        about = ("<p>Small demo model (for comparison; <code>--train-demo-model</code>): a CycleGAN (residual generator, "
+                  "ngf 16, 2 res-blocks) trained here for a few hundred steps on 64 px crops of windows of <b>these very "
+                  "identities through this very glass recipe</b> (half of them as synthetic pairs, whose clean target is "
+                  "the window without glass). It has home advantage and is not the product's model.</p>")
+    return (f"<h2>Headline: what cleaning changed</h2>{about}"
+            f"<table><tr><th>metric (mean of the stills)</th>{head}</tr>{body}</table>"
+            '<p class="note">Face numbers: the stills against the clean gallery photos (dlib ResNet embeddings). '
+            "PSNR: the first two rows compare with the same window without any glass (the clean probes); the last row "
+            "compares with the view through the glass without the reflection (tint and darkening kept), which is what "
+            "the bundled model's training targets look like.</p>")
+
+
+def _about_html() -> str:
+    return ("<h2>About the data</h2><p>Gallery: one clean head photo per identity. Probes: window crops drawn by the demo "
+            f"({WINDOW} px, a dark cabin-like backdrop, the face {FACE_WIDTH[0]:.0%}-{FACE_WIDTH[1]:.0%} of the width), seen "
+            "through the demo's own glass recipe: the scene tinted green-blue and darkened to 56-75 % of its brightness, plus a reflection layer "
+            f"(procedural sky, foliage, buildings or street lights, the same families the bundled model's training uses) "
+            f"blurred by 0.5-2 px and added in display values with strength {STRENGTH} fading to 45 % at the bottom. The "
+            "bundled model was trained with a different recipe (linear light, other strengths, blur, ghosting, glare, "
+            "noise, JPEG) and different cabins. The faces are public-domain photos (pipelines/demo_data/PROVENANCE.md); Biden and the astronaut "
+            "have one photo each, so their probes show the gallery photo (mirrored on odd views) in a window.</p>")
+
+
+def _side_by_side(d: dict[str, Path], report: Path, keys: list[str], manifest: dict[str, Any]) -> str:
+    """Two stills per identity: clean window | through the glass | cleaned by each model."""
+    rels = [r for r in sorted(manifest["face_boxes"]) if r.endswith(("/0.png", "/3.png"))]
     rows = []
-    for path in (before, after):
+    for rel in rels:
+        cells = [read_image(d["clean"] / "stills" / rel), read_image(d["glass"] / "stills" / rel)]
+        cells += [read_image(report / "cleaned" / k / "stills" / rel) for k in keys]
+        rows.append(np.concatenate([cv2.resize(c, (192, 192), interpolation=cv2.INTER_AREA) for c in cells], axis=1))
+    write_image(report / "images" / "side_by_side.jpg", np.concatenate(rows, axis=0), quality=90)
+    cols = ["no glass", "through the glass"] + ["cleaned: bundled model" if k == "bundled" else "cleaned: small demo model"
+                                                for k in keys]
+    return (f"<h2>Side by side (columns: {html.escape(' | '.join(cols))})</h2>"
+            '<img src="images/side_by_side.jpg" alt="stills: clean, through the glass, cleaned">')
+
+
+def _video_strip(report: Path, keys: list[str]) -> str:
+    """Every 6th frame of the video before and after cleaning, as one image."""
+    paths = [report / "data" / "glass" / "video" / "checkpoint_cam.avi"]
+    paths += [report / "cleaned" / k / "video" / "checkpoint_cam.mp4" for k in keys]
+    rows = []
+    for path in paths:
         cap, frames = cv2.VideoCapture(str(path)), []
         while True:
             ok, f = cap.read()
             if not ok:
                 break
-            frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
-        rows.append(np.concatenate(frames[::6], axis=1) if frames else np.zeros((SIDE, SIDE, 3), np.uint8))
+            frames.append(cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), (128, 128), interpolation=cv2.INTER_AREA))
+        cap.release()
+        rows.append(np.concatenate(frames[::6], axis=1) if frames else np.zeros((128, 128 * 6, 3), np.uint8))
     write_image(report / "video_strip.jpg", np.concatenate(rows, axis=0))
-    return ('<h2>Video (every 6th frame; top: through the glass, bottom: cleaned)</h2>'
-            '<img src="video_strip.jpg" alt="video frames before and after">'
-            f'<p class="note">The cleaned video: {after.resolve().as_uri()}</p>')
+    names = ["through the glass", "cleaned by the bundled model"] + (["cleaned by the small demo model"] if len(keys) > 1 else [])
+    links = "".join(f'<li>{html.escape(n)}: <a href="{p.resolve().as_uri()}">{html.escape(p.name)}</a></li>'
+                    for n, p in zip(names, paths, strict=True))
+    return (f"<h2>Video (every 6th frame; rows: {html.escape(' | '.join(names))})</h2>"
+            f'<img src="video_strip.jpg" alt="video frames before and after"><ul class="note">{links}</ul>')

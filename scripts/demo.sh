@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up .venv if needed, then run the main job on the bundled sample faces: synthesise windshield
-# views, train a small demo model for a few minutes, clean stills and a video, evaluate face
-# recognition before/after, and write runs/demo/report.html (its path is printed at the end).
+# window crops of them, clean stills and a video with the bundled model, evaluate face recognition
+# before/after, and write runs/demo/report.html (its path is printed at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
