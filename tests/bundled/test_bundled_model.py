@@ -72,7 +72,8 @@ def held_out_samples(tmp_path_factory: pytest.TempPathFactory) -> list:
     cfg = synth_config_from_dict({"size": 256, "seed": 2024, "reflection": {"probability": 1.0, "photos": list(TEST_PHOTOS)},
                                   "glare": {"probability": 0.0}})
     synth = Synthesizer(cfg)
-    return [synth.render(i, faces[i % len(faces)]) for i in range(3)]
+    # three visible kinds of reflection (a street-light reflection at night can leave a crop nearly clean)
+    return [synth.render(i, faces[i % len(faces)], domain=d) for i, d in enumerate(("sky", "foliage", "nir"))]
 
 
 def test_cleaning_raises_psnr_on_held_out_faces(bundled: Path, held_out_samples: list) -> None:
@@ -82,5 +83,4 @@ def test_cleaning_raises_psnr_on_held_out_faces(bundled: Path, held_out_samples:
         with torch.no_grad():
             cleaned = to_image(variant.translate(to_tensor(s.input)[None])[0])
         gains.append(psnr(cleaned, s.target) - psnr(s.input, s.target))
-    assert min(gains) > 0, f"cleaning lowered PSNR on a held-out sample: gains {gains}"
-    assert float(np.mean(gains)) >= 3.0, f"mean PSNR gain {np.mean(gains):.2f} dB < 3 dB (gains {gains})"
+    assert min(gains) >= 3.0, f"cleaning raised PSNR by less than 3 dB on a held-out sample: gains {gains}"
