@@ -4,7 +4,7 @@ A *generator file* is a safetensors file holding only the weights ``translate`` 
 variant's ``generator_modules``, EMA weights where the run kept them), with the resolved
 experiment config and the variant name as JSON metadata. It loads without pickle, is a few MB, and
 opens anywhere a checkpoint does (``reflect translate --checkpoint``, ``reflect clean --model``,
-``reflect export``...). ``reflect export --format generator`` (or :func:`save_generator`) makes one
+``reflect export``...). ``reflect export --format safetensors`` (or :func:`save_generator`) makes one
 from a run.
 
 The product ships one: :func:`bundled_model_path`, with ``MODEL_CARD.md`` beside it. Every job uses
@@ -78,7 +78,11 @@ def read_generator_metadata(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"model file {p} is not a readable safetensors file ({str(e)[:200]})") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{p} is a safetensors file but not a reflect generator (no '{FORMAT}' marker)")
-    if int(meta.get("version", "0")) > VERSION:
+    try:
+        version = int(meta.get("version", "0"))
+    except ValueError:
+        raise CheckpointError(f"generator file {p} has an unreadable format version {meta.get('version')!r}") from None
+    if version > VERSION:
         raise CheckpointError(f"generator file {p} has format version {meta['version']}; this reflect reads <= {VERSION}")
     return meta
 

@@ -217,3 +217,12 @@ def test_export_without_checkpoint_copies_the_bundled_model(
         assert torch.equal(load_variant(out)[0].translate(x), load_variant(gen_file)[0].translate(x))
     meta = read_generator_metadata(out)
     assert meta["checkpoint"] == gen_file.name and meta["copied"] == "yes"
+
+
+def test_a_generator_file_with_an_unreadable_version_is_one_clear_error(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    path = tmp_path / "odd.safetensors"
+    save_file({"g.x": torch.zeros(1)}, str(path), metadata={"format": "reflect-generator", "version": "one"})
+    with pytest.raises(CheckpointError, match="odd.safetensors has an unreadable format version"):
+        read_generator_metadata(path)
