@@ -75,9 +75,9 @@ def open_model(name: str, threads: int) -> Model:
     """The model to measure, loaded once (a checkpoint's variant also serves the ONNX export)."""
     if name == "identity":
         return Model("identity (no-op)", lambda x: x.copy())
-    from reflect.bundled import bundled_model_path
+    from reflect.bundled import model_or_bundled
 
-    path = Path(name) if name else bundled_model_path()
+    path = Path(model_or_bundled(name or None))
     if path.suffix.lower() == ".onnx":
         from deploy.ort import OrtTranslator
 

@@ -133,7 +133,7 @@ def _validate(opts: CleanOptions) -> None:
 
 def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
     """Run (or resume) a cleaning job; returns its summary (also written to .reflect/summary.json)."""
-    from reflect.bundled.default import model_or_bundled
+    from reflect.bundled import model_or_bundled
 
     _validate(opts)
     opts = replace(opts, model=model_or_bundled(opts.model))  # the job database records this path

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.stream.pipeline import StreamOptions, StreamPipeline
     from pipelines.stream.sinks import HttpSink, open_sink
     from pipelines.stream.sources import open_source
-    from reflect.bundled.default import model_or_bundled
+    from reflect.bundled import model_or_bundled
 
     model = model_or_bundled(args.model)  # before the source opens: a missing model fails first
     opts = StreamOptions(batch=args.batch, queue_size=args.queue_size, max_latency_ms=args.max_latency_ms,

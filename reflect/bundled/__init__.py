@@ -14,6 +14,7 @@ it when no model is given.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ from reflect.errors import CheckpointError
 if TYPE_CHECKING:
     from reflect.config import ExperimentConfig
     from reflect.variants.base import Variant
+
+log = logging.getLogger("reflect")
 
 FORMAT = "reflect-generator"
 VERSION = 1
@@ -40,6 +43,23 @@ def bundled_model_path() -> Path:
             "model explicitly (--model / --checkpoint)"
         )
     return path
+
+
+def model_or_bundled(model: str | Path | None, option: str = "--model") -> str:
+    """``model`` unchanged (as a string) when given; otherwise the bundled generator file's path.
+
+    Every command that opens a model, and the library entry points behind them
+    (``deploy.translator.load_translator``, ``deploy.runner.open_model``), call this first, so they
+    agree on the file and say once, in the log, which model they use. The bundled file's metadata is
+    read (and checked) here: a missing or damaged bundled model is one clear
+    :class:`~reflect.errors.CheckpointError` before any other work starts.
+    """
+    if model is not None and str(model) != "":
+        return str(model)
+    path = bundled_model_path()
+    meta = read_generator_metadata(path)
+    log.info("no %s given: using the bundled model %s (variant %s)", option, path, meta.get("variant", "?"))
+    return str(path)
 
 
 def is_generator_file(path: str | Path) -> bool:

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from reflect.bundled.default import model_or_bundled
+    from reflect.bundled import model_or_bundled
     from reflect.checkpoint import load_variant
     from reflect.data.io import list_images, read_image
     from reflect.errors import ConfigError, ImageReadError

@@ -28,8 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from reflect.bundled import is_generator_file
-    from reflect.bundled.default import model_or_bundled
+    from reflect.bundled import is_generator_file, model_or_bundled
     from reflect.checkpoint import load_variant
     from reflect.data.io import is_image_file, list_images, read_image, write_image
     from reflect.errors import ConfigError, ImageReadError

@@ -15,6 +15,7 @@ Every function takes (B, C, H, W) tensors in [-1, 1] and returns an unweighted s
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,16 @@ log = logging.getLogger(__name__)
 
 def _grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
+
+
+def _pyramid(a: torch.Tensor, b: torch.Tensor, scales: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``scales`` levels of both images, halving each time (2x2 mean), while at least 2 px remain."""
+    for s in range(scales):
+        if s:
+            a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
+        if min(a.shape[-2:]) < 2:
+            return
+        yield a, b
 
 
 def _per_sample_weight(mask: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
@@ -44,13 +55,8 @@ def gradient_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | N
 
     ``mask`` (B,) bool selects the samples that have a target (0, not NaN, when none do)."""
     m = _per_sample_weight(mask, pred)
-    p, t = pred.float(), target.float()
-    total = p.new_zeros(())
-    for s in range(scales):
-        if s:
-            p, t = F.avg_pool2d(p, 2), F.avg_pool2d(t, 2)
-        if min(p.shape[-2:]) < 2:
-            break
+    total = pred.new_zeros((), dtype=torch.float32)
+    for p, t in _pyramid(pred.float(), target.float(), scales):
         (px, py), (tx, ty) = _grad(p), _grad(t)
         total = total + _masked_mean((px - tx).abs(), m) + _masked_mean((py - ty).abs(), m)
     return total / scales
@@ -62,14 +68,9 @@ def exclusion(t: torch.Tensor, r: torch.Tensor, scales: int = 3) -> torch.Tensor
     At each scale, ``|| tanh(|dT|) * tanh(lambda |dR|) ||`` (as a fourth root of the mean of the
     squared product, per direction), with ``lambda`` balancing the two layers' gradient magnitudes
     (computed without gradient, so the balance itself is not optimised away)."""
-    t, r = t.float(), r.float()
-    total = t.new_zeros(())
-    for s in range(scales):
-        if s:
-            t, r = F.avg_pool2d(t, 2), F.avg_pool2d(r, 2)
-        if min(t.shape[-2:]) < 2:
-            break
-        for gt, gr in zip(_grad(t), _grad(r), strict=True):
+    total = t.new_zeros((), dtype=torch.float32)
+    for tl, rl in _pyramid(t.float(), r.float(), scales):
+        for gt, gr in zip(_grad(tl), _grad(rl), strict=True):
             with torch.no_grad():
                 lam = 2.0 * gt.abs().mean() / gr.abs().mean().clamp_min(1e-6)
             prod = torch.tanh(gt.abs()) * torch.tanh(lam * gr.abs())

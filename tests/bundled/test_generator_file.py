@@ -20,23 +20,12 @@ from reflect.cli import main
 from reflect.config import config_hash, load_config
 from reflect.errors import CheckpointError
 from tests.bundled.tiny import tiny_generator_file, use_as_bundled
-from tests.conftest import REPO, smoke_overrides
+from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")
 def gen_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_generator_file(tmp_path_factory.mktemp("gen") / "tiny.safetensors", seed=1)
-
-
-@pytest.fixture(scope="module")
-def ema_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run folder holding a 2-step tiny CycleGAN trained with an EMA generator."""
-    from reflect.train import train
-
-    out = tmp_path_factory.mktemp("ema_run")
-    cfg = load_config(REPO / "configs" / "smoke.yaml", smoke_overrides(out, "ema", 2, **{"train.ema": 0.5}))
-    train(cfg)
-    return cfg.run_dir
 
 
 def _frames(n: int = 2, h: int = 37, w: int = 45, seed: int = 0) -> torch.Tensor:
