@@ -48,7 +48,7 @@ def open_model(
 ) -> Translator:
     """A :class:`Translator` for ``model`` on ``backend`` (``auto``: by file type)."""
     from reflect import registry
-    from reflect.bundled.default import model_or_bundled
+    from reflect.bundled import model_or_bundled
 
     if not isinstance(model, nn.Module):
         model = model_or_bundled(model)

@@ -105,7 +105,7 @@ def load_translator(
     ``auto`` picks by file type: a reflect checkpoint (``.pt`` or a run folder) or generator file
     (``.safetensors``) -> torch, ``.onnx`` -> onnxruntime, ``.engine``/``.plan`` -> tensorrt.
     """
-    from reflect.bundled.default import model_or_bundled
+    from reflect.bundled import model_or_bundled
 
     path = Path(model_or_bundled(model))
     if backend == "auto":

@@ -40,6 +40,7 @@ from pipelines.demo_scene import FACE_WIDTH, PROBES, STRENGTH, WINDOW, build_dat
 from reflect.data.io import read_image, write_image
 from reflect.utils.atomic import atomic_write_text
 
+
 def train_model(root: Path, data: Path, steps: int, pairs: Path | None = None) -> Path:
     """Train the small demo model with ``reflect train`` in a subprocess (pipelines never import reflect.train).
 

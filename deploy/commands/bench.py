@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     from deploy.bench import RESULT_COLUMNS, benchmark, format_table, parse_size, result_rows
     from deploy.runner import open_model
-    from reflect.bundled.default import model_or_bundled
+    from reflect.bundled import model_or_bundled
     from reflect.utils.atomic import atomic_write_text
 
     h, w = parse_size(args.size)

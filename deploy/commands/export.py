@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from deploy.export import export_checkpoint
-    from reflect.bundled.default import model_or_bundled
+    from reflect.bundled import model_or_bundled
     from reflect.errors import ConfigError
 
     if args.meta and args.format not in ("safetensors", "generator"):
