@@ -89,6 +89,25 @@ def open_model(name: str, threads: int) -> Model:
     return Model(str(path), TorchTranslator(variant).translate, (variant, cfg))
 
 
+def enhanced(model: Model, face_model: str | None) -> Model:
+    """``model`` followed by face enhancement (detector: MTCNN on the cleaned image)."""
+    from deploy.enhance import EnhancingTranslator
+    from deploy.translator import Translator
+    from reflect.faces.enhance import FaceEnhancer
+
+    class _Base(Translator):
+        backend = "benchmark"
+
+        def run(self, x: Any) -> Any:
+            import torch
+
+            frames = x.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+            return torch.from_numpy(np.asarray(model.translate(frames))).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+
+    wrapped = EnhancingTranslator(_Base(), FaceEnhancer.load(face_model))
+    return Model(f"{model.name} + faces ({face_model or 'bundled face model'})", wrapped.translate, model.source)
+
+
 def onnx_speed(source: Any, size: int, threads: int, runs: int) -> dict[str, Any]:
     """Frames/s through ONNX Runtime of an .onnx file, or of (variant, cfg) exported to a temporary one."""
     import torch
@@ -199,6 +218,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--no-other", action="store_true", help="skip the 'other recipe' row")
     ap.add_argument("--out", default=str(REPO / "runs" / "quality"))
     ap.add_argument("--portraits", default=str(REPO.parent / "shared" / "data" / "portraits"))
+    ap.add_argument("--enhance-faces", nargs="?", const="bundled", default="",
+                    help="also clean each face with the face model (default: the bundled one), as --enhance-faces does")
     ap.add_argument("--no-mtcnn", action="store_true", help="skip the slow MTCNN detector")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--examples", type=int, default=3, help="example strips per type in index.html")
@@ -228,6 +249,8 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.torch_threads)
     out.mkdir(parents=True, exist_ok=True)
     model = open_model(args.model, args.torch_threads)
+    if args.enhance_faces:
+        model = enhanced(model, None if args.enhance_faces == "bundled" else args.enhance_faces)
     faces = test_faces(load_face_bank(args.portraits, cache=out / "face_cache.json"), args.seed)
     if not faces:
         print(f"quality benchmark skipped: no held-out (test split) face in {args.portraits}", file=sys.stderr)

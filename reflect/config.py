@@ -57,6 +57,9 @@ class DataConfig:
     synth: dict[str, Any] = field(default_factory=dict)
     nir_fraction: float = 0.0
     real_fraction: float = 0.0
+    # synthetic: > 0 trains on the driver's face only, aligned to dlib's template in a chip of this
+    # many pixels (the face-enhancement model, reflect.faces.enhance); crop_size is then unused.
+    face_chip: int = 0
 
 
 @dataclass
@@ -78,6 +81,7 @@ class TrainConfig:
     progress: bool = True
     tensorboard: bool = True
     deterministic: bool = False  # torch.use_deterministic_algorithms
+    init_from: str = ""  # a generator file (reflect export --format safetensors) to start the generators from
 
 
 @dataclass
@@ -256,6 +260,10 @@ def _check_data(d: DataConfig) -> None:
         v = getattr(d, name)
         if not 0.0 <= v <= 1.0:
             raise ConfigError(f"data.{name}: {v} must be in [0, 1]")
+    if d.face_chip and not 32 <= d.face_chip <= 512:
+        raise ConfigError(f"data.face_chip: {d.face_chip} must be 0 (off) or in [32, 512] pixels")
+    if d.face_chip and (d.kind != "synthetic" or d.root):
+        raise ConfigError("data.face_chip needs data.kind: synthetic without data.root (chips are cut from renders)")
     if d.kind == "synthetic":
         from reflect.data.synth.config import synth_config_from_dict  # local: it imports this module
 

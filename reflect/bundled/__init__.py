@@ -109,8 +109,6 @@ def read_generator_metadata(path: str | Path) -> dict[str, Any]:
 
 def load_generator(path: str | Path, *, device: str | torch.device = "cpu") -> tuple[Variant, ExperimentConfig]:
     """Build the variant named in a generator file and load its generator weights (eval mode)."""
-    from safetensors.torch import load_file
-
     from reflect import registry
     from reflect.config import build_config
     from reflect.errors import ReflectError
@@ -122,14 +120,31 @@ def load_generator(path: str | Path, *, device: str | torch.device = "cpu") -> t
     except (KeyError, ValueError, ReflectError) as e:
         raise CheckpointError(f"generator file {p} holds a config this reflect cannot read: {e}") from None
     variant = registry.get(meta["variant"])(cfg.model)
+    _load_weights(variant, p, meta)
+    return variant.to(device).eval(), cfg
+
+
+def init_generators(variant: Variant, path: str | Path) -> None:
+    """Start ``variant``'s generator modules from the weights of a generator file of the same variant
+    and architecture (``train.init_from``: fine-tuning, e.g. the face model from the bundled one)."""
+    p = Path(path)
+    meta = read_generator_metadata(p)
+    if meta.get("variant") != variant.name:
+        raise CheckpointError(f"train.init_from: {p} holds a '{meta.get('variant')}' generator, not '{variant.name}'")
+    _load_weights(variant, p, meta)
+
+
+def _load_weights(variant: Variant, p: Path, meta: dict[str, Any]) -> None:
+    from safetensors.torch import load_file
+
     tensors = load_file(str(p))
     for name in variant.generator_modules:
         prefix = f"{name}."
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        module = getattr(variant, name)
         try:
-            getattr(variant, name).load_state_dict(state)
+            module.load_state_dict(state)
         except RuntimeError as e:
             raise CheckpointError(
                 f"generator file {p} does not match variant '{meta['variant']}' ({name}): {str(e).splitlines()[0][:300]}"
             ) from None
-    return variant.to(device).eval(), cfg

@@ -34,7 +34,7 @@ from reflect.config import DataConfig
 from reflect.data.io import list_images, read_image, to_tensor
 from reflect.data.synth.config import SynthConfig, synth_config_from_dict
 from reflect.data.synth.faces import Face, load_face_bank
-from reflect.data.synth.generator import Synthesizer
+from reflect.data.synth.generator import Sample, Synthesizer
 from reflect.data.synth.split import in_split
 from reflect.data.transforms import train_transform
 from reflect.errors import ConfigError
@@ -120,6 +120,31 @@ class SyntheticDataset(Dataset[dict[str, Any]]):
         img = read_image(path)
         return to_tensor(self.transform(image=img, target=img)["image"])
 
+    def _chip(self, rng: np.random.Generator, sample: Sample) -> dict[str, Any]:
+        """The driver's face of both images, aligned to dlib's template (landmarks found on the clean
+        render inside the known box) with a random similarity jitter, as a detector at test time
+        would place it; the identity box covers the chip (see :class:`BoxIdentityLoss`' margin)."""
+        from reflect.faces.align import ChipSpec, align_faces
+        from reflect.faces.landmarks import dlib_shape5
+        from reflect.faces.types import DLIB_5
+
+        c = self.cfg.face_chip
+        lm = dlib_shape5(sample.target, sample.faces[0]["box"]).astype(np.float64)
+        centre, span = lm.mean(0), float(np.linalg.norm(lm[0] - lm[2]))  # outer eye corners
+        scale, angle = float(np.exp(rng.normal(0.0, 0.05))), float(rng.normal(0.0, 0.05))
+        rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) * scale
+        lm = centre + (lm - centre) @ rot.T + rng.normal(0.0, 0.03, 2) * span
+        images = torch.stack([to_tensor(sample.input), to_tensor(sample.target)])
+        lms = torch.from_numpy(lm).float().expand(2, 5, 2)
+        a_t, t_t = align_faces(images, lms, torch.arange(2), layout=DLIB_5, spec=ChipSpec(c, 0.25))
+        if self.cfg.flip and rng.random() < 0.5:
+            a_t, t_t = a_t.flip(-1), t_t.flip(-1)
+        half = c / 2.6  # with the identity loss' 0.15 margin the square is the whole chip
+        boxes = torch.zeros(MAX_FACES, 4)
+        boxes[0] = torch.tensor([c / 2 - half, c / 2 - half, c / 2 + half, c / 2 + half])
+        return {"A": a_t, "A_target": t_t, "has_target": torch.tensor(True), "B": t_t,
+                "faces_box": boxes, "faces_n": torch.tensor(1), "domain": sample.domain}
+
     def __getitem__(self, key: int) -> dict[str, Any]:
         cfg = self.cfg
         rng = np.random.default_rng([self.seed, key, 17])
@@ -131,6 +156,8 @@ class SyntheticDataset(Dataset[dict[str, Any]]):
             passenger = others[0] if others else None
         domain = "nir" if rng.random() < cfg.nir_fraction else None
         sample = self.synth.render(int(key), driver, passenger, domain=domain)
+        if cfg.face_chip:
+            return self._chip(rng, sample)
         x0, y0 = self._crop(rng, self.synth_cfg.size, sample.faces[0]["box"])
         c = min(cfg.crop_size, self.synth_cfg.size)
         a = sample.input[y0 : y0 + c, x0 : x0 + c]

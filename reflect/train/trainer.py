@@ -105,6 +105,10 @@ class Trainer:
         self.amp_dtype = _amp_dtype(cfg.train.amp, self.device)
         use_scaler = self.amp_dtype == torch.float16
         self.scalers = {ph: torch.amp.GradScaler(self.device.type, enabled=use_scaler) for ph in self.phases}
+        if cfg.train.init_from and not resume:
+            from reflect.bundled import init_generators
+
+            init_generators(self.model, cfg.train.init_from)
         gen_modules = self._generator_modules()
         self.ema = EMA(gen_modules, cfg.train.ema) if cfg.train.ema > 0 and gen_modules else None
 

@@ -215,3 +215,25 @@ def test_a_generator_file_with_an_unreadable_version_is_one_clear_error(tmp_path
     save_file({"g.x": torch.zeros(1)}, str(path), metadata={"format": "reflect-generator", "version": "one"})
     with pytest.raises(CheckpointError, match="odd.safetensors has an unreadable format version"):
         read_generator_metadata(path)
+
+
+def test_training_starts_from_a_generator_file(gen_file: Path, tmp_path: Path) -> None:
+    """``train.init_from``: the run's generators (and their EMA) start as the file's; a generator file
+    of another variant is one clear error naming the key."""
+    from reflect.train.trainer import Trainer
+
+    cfg = load_config(REPO / "configs" / "smoke.yaml", [f"out_dir={tmp_path}", f"train.init_from={gen_file}",
+                                                       "train.ema=0.99", "train.tensorboard=false"])
+    trainer = Trainer(cfg)
+    saved, _ = load_variant(gen_file)
+    x = _frames(seed=5)
+    with torch.no_grad():
+        assert torch.equal(trainer.model.translate(x), saved.translate(x))
+    assert trainer.ema is not None
+    for name, module in trainer.ema.shadow.items():
+        for a, b in zip(module.state_dict().values(), getattr(saved, name).state_dict().values(), strict=True):
+            assert torch.equal(a, b)
+    other = load_config(None, [f"out_dir={tmp_path}", "name=other", "model.variant=remover", "model.ngf=8",
+                               "data.kind=toy", f"train.init_from={gen_file}"])
+    with pytest.raises(CheckpointError, match="train.init_from.*cyclegan"):
+        Trainer(other)

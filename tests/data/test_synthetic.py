@@ -105,3 +105,40 @@ def test_training_never_sees_a_held_out_identity() -> None:
     assert train and test
     assert not {f.identity for f in train} & {f.identity for f in test}
     assert all(identity_split(f.identity) == "train" for f in train)
+
+
+def test_face_chips_are_the_driver_aligned_to_the_template(tmp_path: Path) -> None:
+    """``data.face_chip``: both images cut to the driver's face, eyes and nose where dlib's template puts
+    them (within the training jitter), the identity box covering the chip, pure in the key."""
+    pytest.importorskip("dlib")
+    import shutil
+
+    from reflect.data.io import to_image
+    from reflect.data.synth.faces import load_face_bank
+    from reflect.faces.align import ChipSpec, template_points
+    from reflect.faces.landmarks import dlib_shape5
+    from reflect.faces.types import DLIB_5
+    from tests.conftest import SHARED_FACES
+
+    if not (SHARED_FACES / "obama.jpg").is_file():
+        pytest.skip(f"real face photos not available ({SHARED_FACES} is missing)")
+    shutil.copy(SHARED_FACES / "obama.jpg", tmp_path / "obama.jpg")
+    bank = load_face_bank(tmp_path)
+    cfg = data_cfg(face_chip=96, synth={"size": 256, "cabin": {"face_width": [0.3, 0.35]}})
+    ds = SyntheticDataset(cfg, seed=1, faces=bank)
+    template = template_points(DLIB_5, ChipSpec(96, 0.25)).numpy()
+    for key in range(3):
+        s = ds[key]
+        assert s["A"].shape == s["A_target"].shape == (3, 96, 96)
+        assert torch.equal(ds[key]["A"], s["A"])
+        found = dlib_shape5(to_image(s["A_target"]), (0, 0, 96, 96))
+        err = np.abs(found - template)
+        if err.mean() > 8:  # a mirrored chip swaps the eyes: compare with the flipped template
+            err = np.abs(found - np.stack([96 - template[[2, 3, 0, 1, 4], 0], template[[2, 3, 0, 1, 4], 1]], 1))
+        assert err.mean() < 8, f"landmarks {found.round(1).tolist()} far from the template"
+        x1, y1, x2, y2 = s["faces_box"][0].tolist()
+        assert int(s["faces_n"]) == 1 and x1 > 0 and x2 < 96 and (x2 - x1) * 1.3 == pytest.approx(96, rel=1e-3)
+    from reflect.config import build_config
+
+    with pytest.raises(ConfigError, match="data.face_chip"):
+        build_config({"model": {"variant": "remover"}, "data": {"kind": "synthetic", "face_chip": 8}})
