@@ -145,8 +145,8 @@ def test_translate_enhance_faces_changes_only_the_face(read, tmp_path, capsys):
     the plain translation, the rest of the image is identical, and the summary counts the face."""
     pytest.importorskip("facenet_pytorch")
     from reflect.cli import main
-    from reflect.data.io import write_image
     from reflect.data.io import read_image as read_file
+    from reflect.data.io import write_image
     from tests.bundled.tiny import tiny_generator_file
 
     image = read("obama.jpg")
