@@ -53,7 +53,9 @@ class _Up(nn.Sequential):
     """2x nearest upscale -> conv3x3 (c_out) -> conv3x3 (c_out), pixel norm after each."""
 
     def __init__(self, in_ch: int, out_ch: int) -> None:
-        super().__init__(_conv_act(in_ch, out_ch, 3, pixel_norm=True), _conv_act(out_ch, out_ch, 3, pixel_norm=True))
+        super().__init__(
+            _conv_act(in_ch, out_ch, 3, pixel_norm=True), _conv_act(out_ch, out_ch, 3, pixel_norm=True)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(upscale(x))
@@ -72,7 +74,8 @@ class ProgressiveEncoderDecoder(nn.Module):
         self.from_rgb = nn.ModuleList(_conv_act(in_ch, c, 1, pixel_norm=True) for c in channels)
         self.down = nn.ModuleList(_Down(channels[k], channels[k - 1], pixel_norm=True) for k in range(1, n))
         self.base = nn.Sequential(
-            _conv_act(channels[0], channels[0], 3, pixel_norm=True), _conv_act(channels[0], channels[0], 3, pixel_norm=True)
+            _conv_act(channels[0], channels[0], 3, pixel_norm=True),
+            _conv_act(channels[0], channels[0], 3, pixel_norm=True),
         )
         self.up = nn.ModuleList(_Up(channels[k - 1], channels[k]) for k in range(1, n))
         self.to_rgb = nn.ModuleList(EqualConv2d(c, out_ch, 1, gain=1.0) for c in channels)
@@ -111,7 +114,9 @@ class ProgressiveDiscriminator(nn.Module):
         super().__init__()
         n = len(channels)
         self.from_rgb = nn.ModuleList(_conv_act(in_ch, c, 1, pixel_norm=False) for c in channels)
-        self.blocks = nn.ModuleList(_Down(channels[k], channels[k - 1], pixel_norm=False) for k in range(1, n))
+        self.blocks = nn.ModuleList(
+            _Down(channels[k], channels[k - 1], pixel_norm=False) for k in range(1, n)
+        )
         c0 = channels[0]
         self.mbstd = MinibatchStdDev(mbstd_group) if mbstd_group > 0 else None
         self.conv = _conv_act(c0 + (1 if self.mbstd is not None else 0), c0, 3, pixel_norm=False)

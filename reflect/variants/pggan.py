@@ -35,9 +35,9 @@ from torch.nn import functional as F
 
 from reflect import losses
 from reflect.errors import CheckpointError, ConfigError
-from reflect.nn import crop_to, pad_to_multiple
+from reflect.nn import ProgressiveDiscriminator, ProgressiveEncoderDecoder, crop_to, pad_to_multiple
 from reflect.nn.equalized import downscale, fade_images
-from reflect.nn.progressive import ProgressiveDiscriminator, ProgressiveEncoderDecoder, level_channels
+from reflect.nn.progressive import level_channels
 from reflect.registry import register
 from reflect.variants.base import Variant, VariantConfig, params_of
 
@@ -99,7 +99,14 @@ class PGGAN(Variant):
 
     @classmethod
     def default_loss_weights(cls, cfg: PGGANConfig) -> dict[str, float]:
-        w = {"d_a": 1.0, "d_b": 1.0, "adv_ab": 1.0, "adv_ba": 1.0, "cycle_a": cfg.lambda_cyc, "cycle_b": cfg.lambda_cyc}
+        w = {
+            "d_a": 1.0,
+            "d_b": 1.0,
+            "adv_ab": 1.0,
+            "adv_ba": 1.0,
+            "cycle_a": cfg.lambda_cyc,
+            "cycle_b": cfg.lambda_cyc,
+        }
         if cfg.gan_mode == "wgan-gp":
             w |= {"gp_a": cfg.lambda_gp, "gp_b": cfg.lambda_gp, "drift_a": cfg.drift, "drift_b": cfg.drift}
         if cfg.lambda_idt > 0:
@@ -181,20 +188,32 @@ class PGGAN(Variant):
         size = batch["A"].shape[-2:]
         with torch.no_grad():
             a, b = self.reals(batch["A"], level, alpha), self.reals(batch["B"], level, alpha)
-            images = {"real_A": a, "fake_B": self.g_ab(a, level, alpha), "real_B": b, "fake_A": self.g_ba(b, level, alpha)}
+            images = {
+                "real_A": a,
+                "fake_B": self.g_ab(a, level, alpha),
+                "real_B": b,
+                "fake_A": self.g_ba(b, level, alpha),
+            }
         return {k: F.interpolate(v, size=size, mode="nearest") for k, v in images.items()}
 
     # ---- training state: where in the schedule ------------------------------------------
     def training_state(self) -> dict[str, Any]:
         level, alpha = self.stage
-        sched = {"step": self.steps_done, "level": level, "resolution": self.resolutions[level], "alpha": alpha}
+        sched = {
+            "step": self.steps_done,
+            "level": level,
+            "resolution": self.resolutions[level],
+            "alpha": alpha,
+        }
         return super().training_state() | {"schedule": sched}
 
     def load_training_state(self, state: dict[str, Any]) -> None:
         super().load_training_state(state)
         saved = state.get("schedule")
         if not isinstance(saved, dict):
-            raise CheckpointError("pggan: the checkpoint has no growth-schedule state (training_state.schedule)")
+            raise CheckpointError(
+                "pggan: the checkpoint has no growth-schedule state (training_state.schedule)"
+            )
         self.steps_done = int(saved["step"])
         level, alpha = self.stage
         if self.resolutions[level] != saved["resolution"] or abs(alpha - float(saved["alpha"])) > 1e-12:

@@ -16,7 +16,14 @@ from reflect.variants.pggan import PGGAN, PGGANConfig, schedule
 
 # 8 -> 16 -> 32 px: level 0 for steps 0-1, level 1 fades in over steps 2-5 and stabilises over 6-7,
 # level 2 fades in over steps 8-11, then stays.
-TINY = {"resolution": 32, "start_resolution": 8, "fmap_base": 64, "fmap_max": 8, "stabilise_steps": 2, "fade_steps": 4}
+TINY = {
+    "resolution": 32,
+    "start_resolution": 8,
+    "fmap_base": 64,
+    "fmap_max": 8,
+    "stabilise_steps": 2,
+    "fade_steps": 4,
+}
 
 
 def tiny_config(out_dir: Path, name: str, steps: int, **model: object):
