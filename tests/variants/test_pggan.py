@@ -31,7 +31,7 @@ def tiny_config(out_dir: Path, name: str, steps: int, **model: object):
         "name": name, "seed": 0, "out_dir": str(out_dir),
         "model": {"variant": "pggan", **TINY, **model},
         "data": {"kind": "toy", "load_size": 32, "crop_size": 32, "batch_size": 3, "num_workers": 0, "max_images": 12},
-        "train": {"steps": steps, "decay_steps": 0, "ema": 0.9, "log_every": 1, "sample_every": 0,
+        "train": {"steps": steps, "decay_steps": 0, "ema": 0.9, "log_every": 1, "sample_every": 7,
                   "checkpoint_every": 1000, "progress": False, "tensorboard": False, "device": "cpu"},
     })  # fmt: skip
 
@@ -73,7 +73,7 @@ def test_equalised_conv_pixel_norm_and_minibatch_stddev() -> None:
     pn = PixelNorm()(torch.randn(2, 5, 4, 4) * 7)
     assert torch.allclose(pn.pow(2).mean(dim=1), torch.ones(2, 4, 4), atol=1e-4)
     mbstd = MinibatchStdDev(4)
-    for n in (1, 3, 4, 6):  # the reference code fails on 6 (not a multiple of 4) and on 3
+    for n in (1, 3, 4, 6):  # the reference code fails on 6 (more than 4 but not a multiple of 4)
         out = mbstd(torch.randn(n, 5, 4, 4))
         assert out.shape == (n, 6, 4, 4)
     same = mbstd(torch.ones(4, 5, 4, 4))[:, -1]
@@ -94,6 +94,8 @@ def test_training_needs_images_of_the_final_resolution() -> None:
 def test_resume_in_the_middle_of_a_fade_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     straight = train(tiny_config(tmp_path, "straight", 14))
     assert straight.model.stage == (2, 1.0)  # grown to 32 px
+    # the sample grid shows the stage being trained (16 px at step 7), at full size
+    assert (tmp_path / "straight" / "samples" / "step_000000007.png").is_file()
 
     first = Trainer(tiny_config(tmp_path, "split", 14))
     first.fit(until=10)  # step 10 runs at level 2 (32 px), alpha 0.5
