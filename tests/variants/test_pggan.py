@@ -119,3 +119,15 @@ def test_resume_with_another_schedule_is_refused(tmp_path: Path) -> None:
     cfg = resume_config(tmp_path / "run", ["model.fade_steps=8"])  # step 4 would be alpha 0.25
     with pytest.raises(CheckpointError, match="16 px, alpha 0.5000"):
         Trainer(cfg, resume=True)
+
+
+def test_lsgan_option_has_no_gradient_penalty_or_drift() -> None:
+    torch.manual_seed(0)
+    model = PGGAN(PGGANConfig(**TINY, gan_mode="lsgan"))
+    batch = {"A": torch.rand(2, 3, 32, 32) * 2 - 1, "B": torch.rand(2, 3, 32, 32) * 2 - 1}
+    d_losses = model.discriminator_losses(batch)
+    assert set(d_losses) == {"d_a", "d_b"} and set(d_losses) <= set(PGGAN.default_loss_weights(model.cfg))
+    assert all(torch.isfinite(v) for v in [*d_losses.values(), *model.generator_losses(batch).values()])
+    assert model.steps_done == 1  # one generator phase moved the schedule on by one step
+    with pytest.raises(ConfigError, match="gan_mode"):
+        PGGAN(PGGANConfig(**TINY, gan_mode="hinge"))  # type: ignore[arg-type]
