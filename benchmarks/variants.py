@@ -34,7 +34,15 @@ from reflect.utils.flops import count_flops, count_params
 from reflect.variants.base import Variant
 
 # Published generator sizes, for the "reference" column (None: no figure to compare with).
-REFERENCE_M = {"cyclegan": 11.378, "nicegan": 8.1, "unit": 11.1, "discogan": None}
+REFERENCE_M = {"cyclegan": 11.378, "nicegan": 8.1, "unit": 11.1, "discogan": None, "pggan": None}
+
+
+def model_overrides(name: str, size: int) -> dict[str, Any]:
+    """Config changes a variant needs to be measured at ``size``: PG-GAN trains at its final
+    resolution, fully grown (no schedule), so its training iteration is the one that costs most."""
+    if name == "pggan":
+        return {"resolution": size, "stabilise_steps": 0, "fade_steps": 0}
+    return {}
 
 
 def translator_params(model: Variant, x: torch.Tensor) -> int:
@@ -72,7 +80,7 @@ def measure(name: str, size: int, iters: int, device: str, out_dir: Path) -> dic
         {
             "name": name,
             "out_dir": str(out_dir),
-            "model": {"variant": name},
+            "model": {"variant": name, **model_overrides(name, size)},
             "data": {"kind": "toy", "load_size": size, "crop_size": size, "num_workers": 0, "max_images": 4},
             "train": {"progress": False, "tensorboard": False, "device": device, "sample_every": 0},
         }

@@ -4,12 +4,14 @@ from reflect.nn.attention import CAMAttention
 from reflect.nn.blocks import ConvNormAct, ResBlock, Upsample, make_act, make_norm
 from reflect.nn.discriminators import MultiScaleDiscriminator, PatchDiscriminator
 from reflect.nn.encdec import DCGANDiscriminator, EncoderDecoderGenerator
+from reflect.nn.equalized import EqualConv2d, MinibatchStdDev, PixelNorm
 from reflect.nn.generators import ResnetGenerator
 from reflect.nn.init import init_weights
 from reflect.nn.multiscale import MultiScaleImageDiscriminator, StridedPatchDiscriminator
 from reflect.nn.nice import NiceEncoder, NiceGenerator, NiceHeads
 from reflect.nn.norms import LIN, AdaLIN, AdaLINResBlock
 from reflect.nn.pool import ImagePool
+from reflect.nn.progressive import ProgressiveDiscriminator, ProgressiveEncoderDecoder
 from reflect.nn.utils import crop_to, pad_to_multiple
 from reflect.nn.vae import SharedResBlocks, UnitDecoderBack, UnitEncoderFront, reparameterize
 
@@ -20,6 +22,11 @@ __all__ = [
     "CAMAttention",
     "DCGANDiscriminator",
     "EncoderDecoderGenerator",
+    "EqualConv2d",
+    "MinibatchStdDev",
+    "PixelNorm",
+    "ProgressiveDiscriminator",
+    "ProgressiveEncoderDecoder",
     "MultiScaleImageDiscriminator",
     "NiceEncoder",
     "NiceGenerator",

@@ -33,6 +33,7 @@ TINY: dict[str, dict[str, Any]] = {
     "unit": {"dim": 8, "ndf": 8, "n_res": 2, "num_scales": 2, "n_layers_d": 3},
     "discogan": {"ngf": 8, "ndf": 8},
     "remover": {"ngf": 8, "ndf": 8, "n_bottleneck": 1},
+    "pggan": {"resolution": SIZE, "start_resolution": 32, "fmap_base": 256, "fmap_max": 16, "stabilise_steps": 2, "fade_steps": 2},
 }
 
 VARIANTS = registry.names()

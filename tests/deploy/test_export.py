@@ -15,7 +15,7 @@ from deploy.export import export_onnx, is_multidomain, load_onnx, parity_check, 
 from reflect import registry
 
 # Field names that set widths / depths in variant configs; anything else keeps the paper default.
-TINY = {"ngf": 8, "ndf": 8, "dim": 8, "nf": 8, "n_blocks": 1, "n_res": 1, "n_res_blocks": 1, "style_dim": 4}
+TINY = {"ngf": 8, "ndf": 8, "dim": 8, "nf": 8, "n_blocks": 1, "n_res": 1, "n_res_blocks": 1, "style_dim": 4, "fmap_max": 8}
 
 
 def tiny_variant(name: str) -> nn.Module:
