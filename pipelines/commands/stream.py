@@ -30,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--realtime", action="store_true", help="read files and folders at their frame rate")
     p.add_argument("--max-retries", type=int, default=10, help="reconnects in a row before giving up")
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run to the end)")
+    from reflect.commands.translate import add_face_arguments
+
+    add_face_arguments(p)
 
 
 def _roi(text: str | None) -> tuple[int, int, int, int] | None:
@@ -68,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
 
         detector = load_face_backend("dlib").detect_boxes
     translator = load_translator(model, backend=args.backend, device=args.device)
+    if args.enhance_faces:
+        from deploy.enhance import with_face_enhancement
+
+        translator = with_face_enhancement(translator, args.face_model, args.face_detector, args.device)
     metrics = Metrics()
     sinks = [open_sink(s, fps=source.fps, metrics=metrics) for s in args.sink]
     for s in sinks:
@@ -94,5 +101,9 @@ def run(args: argparse.Namespace) -> int:
     lat = final["latency_ms"]["end_to_end"]
     print(f"frames in {final['frames_in']}, out {final['frames_out']}, dropped {final['dropped']}, "
           f"{final['fps']:.1f} fps, latency p50 {lat['p50']} ms p99 {lat['p99']} ms, reconnects {final['reconnects']}")
+    if args.enhance_faces:
+        st = translator.stats  # type: ignore[attr-defined]
+        final["faces_enhanced"] = st.enhanced
+        print(f"faces: {st.enhanced} enhanced, {st.too_small} too small")
     print(json.dumps(final), flush=True)
     return 0

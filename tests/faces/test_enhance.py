@@ -170,3 +170,25 @@ def test_translate_enhance_faces_changes_only_the_face(read, tmp_path, capsys):
     assert main(["translate", "--model", str(model), "--input", str(tmp_path / "blank"), "--output", str(tmp_path / "b"),
                  "--enhance-faces", "--face-model", str(face_model)]) == 0
     assert "faces: 0 enhanced" in capsys.readouterr().out
+
+
+def test_stream_enhance_faces_counts_the_faces(read, tmp_path, capsys):
+    """`reflect stream --enhance-faces` over a folder of two frames with one face each: both enhanced."""
+    pytest.importorskip("facenet_pytorch")
+    from reflect.cli import main
+    from reflect.data.io import write_image
+    from tests.bundled.tiny import tiny_generator_file
+
+    image = read("obama.jpg")
+    h, w = image.shape[:2]
+    small = F.interpolate(torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float(), size=(160, round(160 * w / h)),
+                          mode="area")[0].permute(1, 2, 0).round().byte().numpy()
+    for k in range(2):
+        write_image(tmp_path / "frames" / f"f{k}.png", small)
+    model = identity_remover_file(tmp_path / "global.safetensors")
+    face_model = tiny_generator_file(tmp_path / "face.safetensors", seed=2)
+    rc = main(["stream", "--model", str(model), "--source", str(tmp_path / "frames"), "--sink", str(tmp_path / "out"),
+               "--batch", "1", "--enhance-faces", "--face-model", str(face_model)])
+    assert rc == 0
+    assert "faces: 2 enhanced" in capsys.readouterr().out
+    assert len(list((tmp_path / "out").iterdir())) == 2
