@@ -5,5 +5,6 @@ from reflect.variants import (
     discogan,  # noqa: F401
     nicegan,  # noqa: F401
     remover,  # noqa: F401
+    stargan,  # noqa: F401
     unit,  # noqa: F401
 )
