@@ -56,7 +56,7 @@ class SourceClassDiscriminator(nn.Module):
     from ``ndf``), then two heads on the last feature map: a 3x3 conv to real/fake scores (a patch
     map, D_src) and global average pooling + a linear layer to domain logits (D_cls).
 
-    (B, C, H, W) -> ((B, 1, H / 2**n_layers, W / 2**n_layers), (B, n_domains)); any H, W >= 1.
+    (B, C, H, W) -> ((B, 1, H / 2**n_layers, W / 2**n_layers), (B, n_domains)) for any H, W >= 2**n_layers.
     """
 
     def __init__(self, in_ch: int, n_domains: int, *, ndf: int = 64, n_layers: int = 6) -> None:
