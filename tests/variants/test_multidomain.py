@@ -17,9 +17,12 @@ from reflect.train.trainer import Trainer
 from reflect.variants.multidomain import MultiDomainVariant
 
 REPO = Path(__file__).resolve().parents[2]
-MULTI = ["stargan"]
+MULTI = ["stargan", "drit"]
 # narrow, at the configs' depth (discriminator layers, residual blocks) so sizes and strides are real
-NARROW = {"stargan": ["model.ngf=8", "model.ndf=8", "model.n_blocks=2"]}
+NARROW = {
+    "stargan": ["model.ngf=8", "model.ndf=8", "model.n_blocks=2"],
+    "drit": ["model.ngf=8", "model.ndf=8", "model.n_res=2", "model.n_res_dec=1"],
+}
 
 
 def run_config(name: str, tmp: Path, size: int, batch: int, steps: int, *extra: str):  # type: ignore[no-untyped-def]
