@@ -44,13 +44,13 @@ class MultiDomainVariant(Variant):
         """(B,) int64 -> (B, D) one-hot rows, in ``like``'s dtype and device (ONNX: a Gather)."""
         return torch.eye(len(self.domains), device=like.device, dtype=like.dtype)[index]
 
-    @staticmethod
-    def random_targets(batch: dict[str, Any]) -> torch.Tensor:
-        """A target domain per sample, uniform over the domains its dataset knows."""
+    def random_targets(self, batch: dict[str, Any]) -> torch.Tensor:
+        """A target domain per sample, uniform over the domains its dataset knows (all without a mask)."""
+        x = batch["image"]
         mask = batch.get("domain_mask")
         if mask is None:
-            mask = torch.ones(batch["image"].shape[0], int(batch["domain"].max()) + 1, dtype=torch.bool)
-        return torch.multinomial(mask.float(), 1).squeeze(1).to(batch["image"].device)
+            mask = torch.ones(x.shape[0], len(self.domains), dtype=torch.bool, device=x.device)
+        return torch.multinomial(mask.float(), 1).squeeze(1).to(x.device)
 
     def translate_index(self, x: torch.Tensor, target_index: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) in [-1, 1] and (B,) int64 domain indices -> (B, C, H, W) in [-1, 1]."""
