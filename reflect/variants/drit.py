@@ -12,7 +12,8 @@ it is translated with its partner's attribute code into its partner's domain (``
 back (cross-cycle), with its own attribute into its own domain (self reconstruction), and with
 random codes z, z' ~ N(0, I) into its partner's domain (``fake_rand``, ``fake_rand2``).
 
-Losses (unweighted; the reference's weights in brackets): D: ``d_adv``/``d_adv_random`` (BCE) [1],
+Losses (unweighted; the reference's weights in brackets): D: ``d_adv``/``d_adv_random`` BCE, the
+mean of the real and fake terms (the reference sums them) [1],
 ``d_cls``/``d_cls_random`` domain cross-entropy on real images [lambda_cls 1], ``d_content`` D^c's
 domain cross-entropy [1]. G: ``adv``/``adv_random`` [1], ``cls``/``cls_random`` on translations
 [lambda_cls_g 5], ``recon_self`` and ``recon_cross`` L1 [10 each], ``kl_content`` mean squared content
