@@ -34,7 +34,7 @@ from reflect.utils.flops import count_flops, count_params
 from reflect.variants.base import Variant
 
 # Published generator sizes, for the "reference" column (None: no figure to compare with).
-REFERENCE_M = {"cyclegan": 11.378, "nicegan": 8.1, "unit": 11.1, "discogan": None, "pggan": None}
+REFERENCE_M = {"cyclegan": 11.378, "nicegan": 8.1, "unit": 11.1, "discogan": None, "pggan": None, "stargan": 8.43}
 
 
 def model_overrides(name: str, size: int) -> dict[str, Any]:

@@ -48,7 +48,10 @@ class DataConfig:
     # such samples carry a target and feed the supervised L1 term.
     paired_root: str = ""
     paired_fraction: float = 0.0
-    domains: list[str] = field(default_factory=list)  # multidomain: which domains (default: all)
+    # multidomain (and toy with a multi-domain variant): the domain set, in the model's order (default:
+    # the model's domains); extra_roots: more datasets, each labelled with a subset (its domains.yaml)
+    domains: list[str] = field(default_factory=list)
+    extra_roots: list[str] = field(default_factory=list)
     # synthetic: folders of face photos for the cabin, which identities (train | test | all of the
     # fixed split in reflect.data.synth.split), the glass recipe (a SynthConfig mapping, see
     # configs/synth.yaml), the share of near-infrared samples and of real trainA crops.
@@ -240,6 +243,7 @@ def build_config(data: dict[str, Any]) -> ExperimentConfig:
     cfg = from_dict(ExperimentConfig, data)
     cfg.model = from_dict(variant_cls.Config, model, prefix="model")
     _check_data(cfg.data)
+    _check_domains(cfg, variant_cls.name)
     valid = sorted(variant_cls.default_loss_weights(cfg.model))
     for k in cfg.loss_weights:
         if k not in valid:
@@ -247,7 +251,7 @@ def build_config(data: dict[str, Any]) -> ExperimentConfig:
     return cfg
 
 
-DATA_KINDS = ("unpaired", "toy", "synthetic")
+DATA_KINDS = ("unpaired", "toy", "synthetic", "multidomain")
 
 
 def _check_data(d: DataConfig) -> None:
@@ -271,6 +275,37 @@ def _check_data(d: DataConfig) -> None:
             synth_config_from_dict(dict(d.synth))
         except ConfigError as e:
             raise ConfigError(f"data.synth.{e}") from None
+
+
+def _check_domains(cfg: ExperimentConfig, variant: str) -> None:
+    """Multi-domain variants (a ``domains`` field) train on multi-domain data whose domain set is
+    theirs, in their order (the data's labels are indices into it); two-domain ones do not."""
+    model_domains = getattr(cfg.model, "domains", None)
+    d = cfg.data
+    if model_domains is None:
+        if d.kind == "multidomain" or d.domains:
+            raise ConfigError(
+                f"variant '{variant}' translates between two domains; data.kind=multidomain and data.domains "
+                "need a multi-domain variant (stargan, drit)"
+            )
+        return
+    if len(model_domains) < 2 or len(set(model_domains)) != len(model_domains):
+        raise ConfigError(f"model.domains must name at least two distinct domains, got {model_domains}")
+    target = getattr(cfg.model, "default_target", None)
+    if target is not None and target not in model_domains:
+        raise ConfigError(f"model.default_target '{target}' is not one of model.domains: {', '.join(model_domains)}")
+    if d.kind not in ("multidomain", "toy"):
+        raise ConfigError(
+            f"variant '{variant}' is multi-domain: use data.kind=multidomain (ROOT/<split>/<domain>/ + "
+            f"domains.yaml) or toy, not '{d.kind}'"
+        )
+    if not d.domains:
+        d.domains = list(model_domains)
+    elif list(d.domains) != list(model_domains):
+        raise ConfigError(
+            f"data.domains {d.domains} must equal model.domains {list(model_domains)} (same order: "
+            "labels are indices into it); each dataset's domains.yaml may name a subset"
+        )
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

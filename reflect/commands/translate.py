@@ -18,7 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", required=True, help="output folder")
     p.add_argument("--direction", choices=["a2b", "b2a"], default="a2b",
                    help="two-domain variants: a2b removes reflections (default), b2a adds them")
-    p.add_argument("--target", help="multi-domain variants: the target domain name")
+    p.add_argument("--target", help="multi-domain variants: the target domain name (default: the model's "
+                   "default target, clean for stargan and drit)")
     p.add_argument("--tile", type=int, default=0, help="translate in overlapping N x N tiles (large frames)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     add_face_arguments(p)
@@ -60,7 +61,12 @@ def run(args: argparse.Namespace) -> int:
     if args.no_ema and is_generator_file(model):
         log.warning("--no-ema has no effect on %s: a generator file holds one set of weights", model)
     variant, _ = load_variant(model, use_ema=not args.no_ema, device=args.device)
-    target = args.target or (None if args.direction == "a2b" else variant.domains[0])
+    domains = tuple(variant.domains)
+    if args.target is not None and args.target not in domains:
+        raise ConfigError(f"unknown target domain '{args.target}'; valid: {', '.join(domains)}")
+    if len(domains) > 2 and args.direction != "a2b" and args.target is None:
+        raise ConfigError(f"--direction is for two-domain models; pick a target with --target ({', '.join(domains)})")
+    target = args.target or (None if args.direction == "a2b" else domains[0])
     enhancer = None
     if args.enhance_faces:
         from reflect.faces.enhance import EnhanceStats, FaceEnhancer

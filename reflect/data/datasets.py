@@ -132,13 +132,17 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
 
 
 def build_dataset(cfg: DataConfig, seed: int) -> Dataset[dict[str, Any]]:
+    if cfg.kind == "multidomain" or (cfg.kind == "toy" and cfg.domains):
+        from reflect.data.multidomain import MultiDomainDataset
+
+        return MultiDomainDataset(cfg, seed)
     if cfg.kind in ("unpaired", "toy"):
         return UnpairedDataset(cfg, seed)
     if cfg.kind == "synthetic":
         from reflect.data.synthetic import SyntheticDataset
 
         return SyntheticDataset(cfg, seed)
-    raise ConfigError(f"unknown data.kind '{cfg.kind}'; valid: unpaired, toy, synthetic")
+    raise ConfigError(f"unknown data.kind '{cfg.kind}'; valid: unpaired, toy, synthetic, multidomain")
 
 
 def build_loader(

@@ -36,3 +36,36 @@ def toy_pair(index: int, domain: str, size: int = 64, seed: int = 0) -> tuple[np
         return (np.clip(x + noise, 0, 1) * 255 + 0.5).astype(np.uint8)
 
     return u8(img), u8(clean)
+
+
+def toy_domain_image(index: int, domain: str, size: int = 64, seed: int = 0) -> np.ndarray:
+    """A toy window of a named domain (multi-domain variants): the clean scene of
+    :func:`toy_pair`, plus the domain's kind of glass effect. ``clean`` has none; ``sky``, ``foliage``,
+    ``glare``, ``false_colour`` and ``nir`` mimic the synthetic domains; any other name gets a
+    reflection streak with a tint fixed by the name."""
+    import zlib
+
+    clean = toy_pair(index, "B", size, seed)[0].astype(np.float32) / 255
+    rng = np.random.default_rng([seed, index, 2, zlib.crc32(domain.encode())])
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    if domain == "clean":
+        img = clean
+    elif domain == "sky":  # a broad bright-blue veil, strongest at the top of the glass
+        img = clean + rng.uniform(0.4, 0.7) * (1 - yy)[..., None] * np.array([0.45, 0.65, 1.0])
+    elif domain == "foliage":  # green blotches
+        cells = rng.uniform(0, 1, (4, 4))
+        blot = cells[(yy * 4).astype(int).clip(0, 3), (xx * 4).astype(int).clip(0, 3)]
+        img = clean + 0.5 * blot[..., None] * np.array([0.25, 0.7, 0.2])
+    elif domain == "glare":  # a few bright white disks
+        img = clean.copy()
+        for _ in range(3):
+            cx, cy, r = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.05, 0.12)
+            img += np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (r * r))[..., None] * 1.2
+    elif domain == "false_colour":  # channels rotated: coated glass shifts the hue
+        img = clean[..., [1, 2, 0]] * 1.3
+    elif domain == "nir":  # grey, flash-lit
+        img = np.repeat(clean.mean(2, keepdims=True) * 1.6, 3, axis=2)
+    else:
+        band = np.exp(-((xx - yy - rng.uniform(-0.3, 0.3)) ** 2) / 0.02)
+        img = clean + 0.6 * band[..., None] * rng.uniform(0.3, 1.0, 3)
+    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)

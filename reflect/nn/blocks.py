@@ -11,18 +11,20 @@ import torch
 from torch import nn
 from torch.nn.utils import spectral_norm as _spectral_norm
 
-NORMS = ("batch", "instance", "layer", "none")
+NORMS = ("batch", "instance", "instance_affine", "layer", "none")
 ACTIVATIONS = ("relu", "lrelu", "tanh", "sigmoid", "none")
 UPSAMPLERS = ("transposed", "nearest", "bilinear", "pixel_shuffle")
 PAD_MODES = ("zeros", "reflect", "replicate")
 
 
 def make_norm(kind: str, channels: int) -> nn.Module:
-    """``instance`` follows CycleGAN: no affine parameters and no running statistics."""
+    """``instance`` follows CycleGAN: no affine parameters and no running statistics.
+    ``instance_affine`` (StarGAN) learns a per-channel scale and shift, still without running
+    statistics, so a network computes the same output in train and eval mode (and in ONNX)."""
     if kind == "batch":
         return nn.BatchNorm2d(channels)
-    if kind == "instance":
-        return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+    if kind in ("instance", "instance_affine"):
+        return nn.InstanceNorm2d(channels, affine=kind == "instance_affine", track_running_stats=False)
     if kind == "layer":
         # LayerNorm over (C, H, W) with per-channel affine, as in MUNIT/UNIT decoders.
         return nn.GroupNorm(1, channels)
@@ -48,7 +50,7 @@ def make_act(kind: str) -> nn.Module:
 def _bias_for(norm: str) -> bool:
     # A norm with a learned shift (batch, layer) makes the conv bias redundant. Instance norm here
     # is non-affine, and CycleGAN keeps the bias with it; we follow that to match its parameters.
-    return norm not in ("batch", "layer")
+    return norm not in ("batch", "instance_affine", "layer")
 
 
 class ConvNormAct(nn.Sequential):
