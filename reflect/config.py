@@ -236,7 +236,7 @@ def build_config(data: dict[str, Any]) -> ExperimentConfig:
     cfg = from_dict(ExperimentConfig, data)
     cfg.model = from_dict(variant_cls.Config, model, prefix="model")
     _check_data(cfg.data)
-    valid = sorted(variant_cls.default_loss_weights(cfg.model))
+    valid = sorted(variant_cls.loss_weights(cfg.model))
     for k in cfg.loss_weights:
         if k not in valid:
             raise ConfigError(f"unknown config key 'loss_weights.{k}'{_suggest(k, valid)}")

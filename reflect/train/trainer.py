@@ -16,6 +16,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,15 @@ from reflect.train.logger import RunLogger
 from reflect.variants.base import Variant
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class PhaseResult:
+    """What one phase update returns."""
+
+    losses: dict[str, torch.Tensor]  # named, unweighted, detached (still on the device)
+    ok: bool  # False: a loss was not finite and the update was skipped
+    outputs: dict[str, torch.Tensor] | None  # the generator phase's forward (None for older variants)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -85,7 +95,7 @@ class Trainer:
         variant_cls = registry.get(type(cfg.model).variant_name)  # type: ignore[attr-defined]
         self.model: Variant = variant_cls(cfg.model).to(self.device)
         dist_utils.broadcast_parameters(self.model, self.dist)
-        self.weights = variant_cls.default_loss_weights(cfg.model) | cfg.loss_weights
+        self.weights = variant_cls.loss_weights(cfg.model) | cfg.loss_weights
 
         groups = self.model.param_groups()
         self._check_groups(groups)
@@ -145,8 +155,14 @@ class Trainer:
         return {k: v.to(self.device, non_blocking=nb) if torch.is_tensor(v) else v for k, v in batch.items()}
 
     # ------------------------------------------------------------------------------------------
-    def _phase(self, phase: str, batch: dict[str, Any]) -> tuple[dict[str, float], bool]:
-        """One update of ``phase``'s param groups; returns (loss values, whether it was finite)."""
+    def phase_step(
+        self, phase: str, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> PhaseResult:
+        """One update of ``phase``'s param groups (all other parameters frozen meanwhile).
+
+        The generator phase runs the variant's :meth:`~Variant.generate` here unless ``outputs``
+        are given and returns them, for the discriminator phase to reuse detached.
+        """
         own = self.phase_params[phase]
         own_ids = {id(p) for p in own}
         frozen = [p for p in self.model.parameters() if p.requires_grad and id(p) not in own_ids]
@@ -156,16 +172,17 @@ class Trainer:
             for name in self.phases[phase]:
                 self.optimizers[name].zero_grad(set_to_none=True)
             with self._autocast():
-                fn = self.model.discriminator_losses if phase == "discriminator" else self.model.generator_losses
-                losses = fn(batch)
+                if phase == "generator" and outputs is None:
+                    outputs = self.model.generate(batch)
+                losses = self.model.phase_losses(phase, batch, outputs)
             total = self._weighted_sum(losses)
-            values = {k: float(v.detach()) for k, v in losses.items()}
-            if not math.isfinite(float(total.detach())):
-                bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+            values = {k: v.detach() for k, v in losses.items()}
+            if not bool(torch.isfinite(total)):  # the one host sync of a phase
+                bad = {k: float(v) for k, v in values.items() if not math.isfinite(float(v))}
                 log.warning("step %d: non-finite %s loss %s; step skipped", self.step + 1, phase, bad)
                 for name in self.phases[phase]:
                     self.optimizers[name].zero_grad(set_to_none=True)
-                return values, False
+                return PhaseResult(values, False, outputs)
             scaler = self.scalers[phase]
             scaler.scale(total).backward()
             dist_utils.average_gradients(own, self.dist)
@@ -177,7 +194,7 @@ class Trainer:
             for opt in opts:
                 scaler.step(opt)
             scaler.update()
-            return values, True
+            return PhaseResult(values, True, outputs)
         finally:
             for p in frozen:
                 p.requires_grad_(True)
@@ -200,18 +217,30 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+        """One iteration; the loss values as floats (a host sync: :meth:`fit` reads them only at log steps)."""
+        return {k: float(v) for k, v in self._iteration(batch).items()}
+
+    def _iteration(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Generator forward once, generator update, then ``d_steps`` discriminator updates on the
+        detached outputs (variants without ``generate``: discriminator updates first, each phase
+        running its own forward). Returns the detached loss values."""
         self.model.train()
         batch = self._to_device(batch)
-        values: dict[str, float] = {}
-        ok = True
-        for _ in range(self.cfg.train.d_steps):
-            v, fine = self._phase("discriminator", batch)
-            values, ok = values | v, ok and fine
-        v, fine = self._phase("generator", batch)
-        values, ok = values | v, ok and fine
+        d_steps = self.cfg.train.d_steps
+        results: list[PhaseResult] = []
+        if self.model.one_forward:
+            g = self.phase_step("generator", batch)
+            detached = {k: v.detach() for k, v in (g.outputs or {}).items()}
+            g.outputs = None  # nothing of the generator's graph outlives its update
+            results = [self.phase_step("discriminator", batch, detached) for _ in range(d_steps)] + [g]
+        else:
+            results = [self.phase_step("discriminator", batch) for _ in range(d_steps)]
+            results.append(self.phase_step("generator", batch))
+        values = {k: v for r in results for k, v in r.losses.items()}
+        ok = all(r.ok for r in results)
         self.bad_steps = 0 if ok else self.bad_steps + 1
         if self.bad_steps >= self.cfg.train.max_bad_steps:
-            bad = {k: x for k, x in values.items() if not math.isfinite(x)}
+            bad = {k: float(x) for k, x in values.items() if not math.isfinite(float(x))}
             raise TrainingDiverged(
                 f"training diverged: {self.bad_steps} consecutive steps with non-finite losses "
                 f"(last: {bad}); lower the learning rate, enable train.grad_clip, or use train.amp=none"
@@ -243,9 +272,10 @@ class Trainer:
         try:
             while self.step < stop:
                 batch = next(data)
-                values = self.train_step(batch)
+                tensors = self._iteration(batch)
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    values = {k: float(v) for k, v in tensors.items()}
                     rate = (self.step - n0) / max(time.perf_counter() - t0, 1e-9)
                     record = {"step": self.step, "lr": self.lr, "it_per_s": rate, **values}
                     self.history.append(record)
