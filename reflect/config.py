@@ -78,6 +78,11 @@ class TrainConfig:
     progress: bool = True
     tensorboard: bool = True
     deterministic: bool = False  # torch.use_deterministic_algorithms
+    # speed settings (benchmarks/train_step.py --levers measures each one)
+    adam: str = "auto"  # auto | for-loop | foreach | fused (the optimiser's update implementation)
+    channels_last: bool = False  # NHWC tensors and weights (slower on this project's CPU nets)
+    compile: bool = False  # torch.compile each generator and discriminator
+    threads: int = 0  # intra-op CPU threads; 0 keeps PyTorch's choice
 
 
 @dataclass

@@ -116,7 +116,7 @@ def test_losses_are_finite_and_weighted(name: str, tmp_path: Path) -> None:
 def test_each_phase_updates_only_its_own_parameters(name: str, tmp_path: Path) -> None:
     trainer = Trainer(tiny_config(name, tmp_path))
     model = trainer.model
-    batch = trainer._to_device(first_batch(trainer.cfg))
+    batch = trainer.to_device(first_batch(trainer.cfg))
     shared = {id(p) for m in model.shared_modules for p in getattr(model, m).parameters()}
     groups = model.param_groups()
     d_ids = {id(p) for g in model.discriminator_groups for p in groups.get(g, [])}

@@ -127,3 +127,34 @@ def test_tensorboard_scalars_and_sample_grid_are_written(repo, tmp_path):
     grid = Image.open(cfg.run_dir / "samples" / "step_000000002.png")
     # one row per sample (batch 1), one column per image kind: real_A, fake_B, real_B, fake_A
     assert grid.size[0] > 3 * grid.size[1]
+
+
+def test_fit_can_be_called_twice_and_keeps_tensorboard(repo, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = load_config(repo / SMOKE, smoke_overrides(tmp_path, steps=4, **{"train.tensorboard": True}))
+    with Trainer(cfg) as trainer:
+        trainer.fit(until=2)
+        assert trainer.step == 2
+        trainer.fit()
+    assert trainer.step == 4 and [r["step"] for r in trainer.history] == [1, 2, 3, 4]
+    steps = []
+    for events in sorted((cfg.run_dir / "tb").glob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        steps += [e.step for e in acc.Scalars("loss/cycle_a")]
+    assert sorted(steps) == [1, 2, 3, 4], "the second fit() must still write TensorBoard scalars"
+
+
+def test_ema_view_swaps_generators_in_and_back(repo, tmp_path):
+    cfg = load_config(repo / SMOKE, smoke_overrides(tmp_path, steps=2, **{"train.ema": 0.5}))
+    trainer = train(cfg)
+    live = trainer.model.g_ab
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        with trainer.ema.applied(trainer.model) as m:
+            assert m.g_ab is trainer.ema.shadow["g_ab"]
+            ema_out = m.translate(x)
+        assert trainer.model.g_ab is live
+        assert torch.equal(ema_out, trainer.ema.shadow["g_ab"](x))
+        assert not torch.equal(ema_out, trainer.model.translate(x)), "EMA weights should differ after 2 steps"
