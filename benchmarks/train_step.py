@@ -69,44 +69,75 @@ def flops_of(run: Runner, batch: dict[str, torch.Tensor]) -> int:
     return int(fc.get_total_flops())
 
 
-def race(runners: dict[str, Runner], batches: list[dict[str, torch.Tensor]], warmup: int) -> dict[str, dict[str, float]]:
-    """Time the runners interleaved, alternating who goes first; FLOPs from the first iteration."""
+def race(runners: dict[str, Runner], batches: list[dict[str, torch.Tensor]], warmup: dict[str, int],
+         repeats: int) -> dict[str, dict[str, float]]:
+    """Warm each runner up on its own (FLOPs counted on its first iteration), then time them
+    interleaved, alternating who goes first, on the same batches."""
     names = list(runners)
+    # the compiled trainer does the same arithmetic as "ours"; compiling under the counter's
+    # dispatch mode is not what we time, so it warms up plainly
+    flops = {n: flops_of(runners[n], batches[0]) for n in names if n != "compiled"}
+    if "compiled" in runners:
+        runners["compiled"](batches[0])
+        flops["compiled"] = flops["ours"]
+    for n in names:
+        for i in range(warmup[n] - 1):
+            runners[n](batches[1 + i % (len(batches) - 1)])
     times: dict[str, list[float]] = {n: [] for n in names}
-    flops = {n: flops_of(runners[n], batches[0]) for n in names}  # also the first warm-up
-    for i, batch in enumerate(batches[1:]):
-        order = names if i % 2 == 0 else names[::-1]
-        for n in order:
+    for i in range(repeats):
+        batch = batches[-1 - i % (len(batches) - 1)]
+        for n in names if i % 2 == 0 else names[::-1]:
             t0 = time.perf_counter()
             runners[n](batch)
-            dt = time.perf_counter() - t0
-            if i >= warmup - 1:
-                times[n].append(dt)
+            times[n].append(time.perf_counter() - t0)
     return {n: {"s_per_iter": statistics.median(times[n]), "min_s": min(times[n]), "flops": flops[n],
-                "n": len(times[n])} for n in names}
+                "times": times[n]} for n in names}  # type: ignore[dict-item]
 
 
-def versus_reference(variant: str, size: int, overrides: list[str], args: argparse.Namespace) -> dict[str, Any]:
+def versus_reference(key: str, variant: str, size: int, overrides: list[str], args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = make_trainer(variant, size, tmp, overrides)
-        reference_model = copy.deepcopy(trainer.model)
+        trainer = make_trainer(variant, size, tmp + "/a", overrides)
+        runners: dict[str, Runner] = {"reference": LOOPS[variant](copy.deepcopy(trainer.model)),
+                                      "ours": trainer.train_step}
+        warmup = {"reference": args.warmup, "ours": args.warmup}
+        if key in args.compile.split(","):
+            compiled = make_trainer(variant, size, tmp + "/b", [*overrides, "train.compile=true"])
+            runners["compiled"], warmup["compiled"] = compiled.train_step, args.warmup + 2  # compiling takes minutes
         data = trainer.batches()
         batches = [next(data) for _ in range(args.warmup + args.repeats)]
-        ref_step = LOOPS[variant](reference_model)
-        res = race({"reference": ref_step, "ours": trainer.train_step}, batches, args.warmup)
-    return {"variant": variant, "size": size, "overrides": overrides, **{f"{k}_{n}": v for n, r in res.items() for k, v in r.items()}}
+        res = race(runners, batches, warmup, args.repeats)
+    return {"row": key, "variant": variant, "size": size, "overrides": overrides,
+            **{f"{k}_{n}": v for n, r in res.items() for k, v in r.items()}}
 
 
-def lever(size: int, overrides: list[str], args: argparse.Namespace) -> dict[str, Any]:
+default_threads = torch.get_num_threads()
+
+
+def _with_threads(run: Runner, n: int) -> Runner:
+    def wrapped(batch: dict[str, torch.Tensor]) -> Any:
+        torch.set_num_threads(n)
+        try:
+            return run(batch)
+        finally:
+            torch.set_num_threads(default_threads)
+    return wrapped
+
+
+def lever(overrides: list[str], sync: bool, args: argparse.Namespace) -> dict[str, Any]:
+    """The default trainer against one with ``overrides`` (``sync=False``: losses left on the device)."""
+    size = args.lever_size
     with tempfile.TemporaryDirectory() as tmp:
         base = make_trainer("cyclegan", size, tmp + "/a", ["model.n_blocks=6"])
         other = make_trainer("cyclegan", size, tmp + "/b", ["model.n_blocks=6", *overrides])
         data = base.batches()
         batches = [next(data) for _ in range(args.warmup + args.repeats)]
-        run_other: Runner = other.train_step
-        if "no-sync" in args.only_levers_tag:
-            run_other = other._iteration
-        res = race({"default": base.train_step, "lever": run_other}, batches, args.warmup)
+        run_other: Runner = other.train_step if sync else other.iteration
+        threads = [int(o.split("=")[1]) for o in overrides if o.startswith("train.threads=")]
+        if threads:  # a process-wide setting: switch it around the lever's iterations only
+            torch.set_num_threads(default_threads)
+            run_other = _with_threads(run_other, threads[0])
+        res = race({"default": base.train_step, "lever": run_other},
+                   batches, {"default": args.warmup, "lever": args.warmup}, args.repeats)
     return {"variant": "cyclegan", "size": size, "overrides": overrides,
             **{f"{k}_{n}": v for n, r in res.items() for k, v in r.items()}}
 
@@ -117,34 +148,40 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--small", type=int, default=128, help="size for NICE-GAN and UNIT")
     ap.add_argument("--only", default="", help="comma list of rows: cyclegan-256,cyclegan-128,nicegan,unit")
+    ap.add_argument("--compile", default="cyclegan-128", help="rows that also time the trainer with train.compile=true")
     ap.add_argument("--levers", action="store_true")
+    ap.add_argument("--lever-size", type=int, default=128)
+    ap.add_argument("--only-levers", default="", help="comma list of words picking lever rows")
     ap.add_argument("--json", default="benchmarks/results/train_step.json")
     args = ap.parse_args()
-    args.only_levers_tag = ""
     peak = matmul_gflops()
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, cpu"
     rows: list[dict[str, Any]] = []
-    plan = {"cyclegan-256": ("cyclegan", 256, ["model.n_blocks=9"]), "cyclegan-128": ("cyclegan", 128, ["model.n_blocks=6"]),
-            "nicegan": ("nicegan", args.small, []), "unit": ("unit", args.small, [])}
+    plan = {"cyclegan-128": ("cyclegan", 128, ["model.n_blocks=6"]), "nicegan": ("nicegan", args.small, []),
+            "unit": ("unit", args.small, []), "cyclegan-256": ("cyclegan", 256, ["model.n_blocks=9"])}
     wanted = [k for k in plan if not args.only or k in args.only.split(",")]
     print(f"{machine}; matmul peak {peak:.1f} GFLOP/s (fp32 2048^2); median of {args.repeats} after "
           f"{args.warmup} warm-up, interleaved", flush=True)
-    print(f"{'row':<26}{'ref s':>9}{'ours s':>9}{'ratio':>7}{'ref GFLOP':>11}{'our GFLOP':>11}{'ref %pk':>9}{'our %pk':>9}")
+    print(f"{'row':<20}{'loop':<22}{'s/iter':>9}{'min s':>8}{'vs ref':>8}{'GFLOP/iter':>12}{'% of peak':>10}")
     for key in wanted:
         variant, size, ov = plan[key]
-        r = versus_reference(variant, size, ov, args)
-        r["row"], r["ratio"] = key, r["s_per_iter_reference"] / r["s_per_iter_ours"]
+        r = versus_reference(key, variant, size, ov, args)
         rows.append(r)
-        share = {n: r[f"flops_{n}"] / r[f"s_per_iter_{n}"] / 1e9 / peak * 100 for n in ("reference", "ours")}
-        print(f"{key + ' ' + str(size) + 'px':<26}{r['s_per_iter_reference']:>9.3f}{r['s_per_iter_ours']:>9.3f}"
-              f"{r['ratio']:>7.2f}{r['flops_reference'] / 1e9:>11.1f}{r['flops_ours'] / 1e9:>11.1f}"
-              f"{share['reference']:>8.1f}%{share['ours']:>8.1f}%", flush=True)
+        for n in ("reference", "ours", "compiled"):
+            if f"s_per_iter_{n}" not in r:
+                continue
+            s_it, fl = r[f"s_per_iter_{n}"], r[f"flops_{n}"]
+            r[f"ratio_{n}"] = r["s_per_iter_reference"] / s_it
+            label = {"reference": "reference-style", "ours": "trainer", "compiled": "trainer, compile"}[n]
+            print(f"{key + ' ' + str(size) + 'px':<20}{label:<22}{s_it:>9.2f}{r[f'min_s_{n}']:>8.2f}"
+                  f"{r[f'ratio_{n}']:>7.2f}x{fl / 1e9:>12.1f}{fl / s_it / 1e9 / peak * 100:>9.1f}%", flush=True)
     if args.levers:
-        print("\nlevers, one at a time (CycleGAN ResNet-6 128 px): default trainer vs the lever")
+        print(f"\nlevers, one at a time (CycleGAN ResNet-6 {args.lever_size} px): default trainer vs the lever")
         print(f"{'lever':<40}{'default s':>11}{'lever s':>9}{'speed-up':>10}")
-        for name, ov in LEVERS.items():
-            args.only_levers_tag = name
-            r = lever(128, ov, args)
+        for name, (ov, sync) in LEVERS.items():
+            if args.only_levers and not any(w in name for w in args.only_levers.split(",")):
+                continue
+            r = lever(ov, sync, args)
             r["lever"], r["speedup"] = name, r["s_per_iter_default"] / r["s_per_iter_lever"]
             rows.append(r)
             print(f"{name:<40}{r['s_per_iter_default']:>11.3f}{r['s_per_iter_lever']:>9.3f}{r['speedup']:>10.2f}", flush=True)
@@ -153,18 +190,15 @@ def main() -> None:
     out.write_text(json.dumps({"machine": machine, "matmul_gflops": peak, "rows": rows}, indent=2))
 
 
-#: one trainer setting switched at a time (the default trainer is the other side of each race)
-LEVERS: dict[str, list[str]] = {
-    "adam for-loop (PyTorch's CPU default)": ["train.adam=for-loop"],
-    "adam foreach": ["train.adam=foreach"],
-    "adam fused": ["train.adam=fused"],
-    "channels_last": ["train.channels_last=true"],
-    "threads=1": ["train.threads=1"],
-    "no-sync: losses kept on the device": [],
-    "amp bf16 (AMX on this CPU)": ["train.amp=bf16"],
-    "torch.compile": ["train.compile=true"],
-}
-
+#: one trainer setting switched at a time: name -> (overrides, losses read back every step)
+LEVERS: dict[str, tuple[list[str], bool]] = {
+    "adam for-loop (PyTorch's CPU default)": (["train.adam=for-loop"], True),
+    "adam foreach": (["train.adam=foreach"], True),
+    "channels_last": (["train.channels_last=true"], True),
+    "threads=1": (["train.threads=1"], True),
+    "no host sync: losses read at log steps": ([], False),
+    "amp bf16 (AMX on this CPU)": (["train.amp=bf16"], True),
+}  # torch.compile: the main table's "trainer, compile" rows
 
 if __name__ == "__main__":
     main()

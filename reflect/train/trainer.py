@@ -181,9 +181,9 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         """One iteration; the loss values as floats (a host sync: :meth:`fit` reads them only at log steps)."""
-        return {k: float(v) for k, v in self._iteration(batch).items()}
+        return {k: float(v) for k, v in self.iteration(batch).items()}
 
-    def _iteration(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def iteration(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Generator forward once, generator update, then ``d_steps`` discriminator updates on the
         detached outputs (variants without ``generate``: discriminator updates first, each phase
         running its own forward). Returns the detached loss values."""
@@ -241,7 +241,7 @@ class Trainer:
         try:
             while self.step < stop:
                 batch = next(data)
-                tensors = self._iteration(batch)
+                tensors = self.iteration(batch)
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     values = {k: float(v) for k, v in tensors.items()}
