@@ -133,13 +133,28 @@ def test_each_phase_updates_only_its_own_parameters(name: str, tmp_path: Path) -
         assert changed & own, f"{name}: a {phase} step changed none of its own parameters"
 
 
+@pytest.fixture(scope="module")
+def face_loss() -> Any:
+    """The contract's face-identity loss, built once for the suite (MTCNN takes seconds to load)."""
+    pytest.importorskip("facenet_pytorch")
+    from reflect.losses import FaceIdentityLoss
+
+    loss = FaceIdentityLoss()
+    loss(images(5, SIZE, SIZE, n=1), images(5, SIZE, SIZE, n=1))
+    return loss
+
+
 @pytest.mark.parametrize("name", VARIANTS)
-def test_every_variant_takes_the_application_losses(name: str, tmp_path: Path) -> None:
+def test_every_variant_takes_the_application_losses(name: str, tmp_path: Path, face_loss: Any) -> None:
     """``model.lambda_sup`` and ``model.lambda_face`` work for every variant: weighted by the config,
     judged on the variant's A -> clean output, the supervised term only on paired samples."""
-    pytest.importorskip("facenet_pytorch")  # the face term's detector (MTCNN)
+    from reflect.losses import FaceIdentityLoss
+
     cfg = tiny_config(name, tmp_path, ["model.lambda_sup=0.5", "model.lambda_face=0.25"])
     variant = build(cfg).train()
+    assert variant.face_id is not None, f"{name}: model.lambda_face > 0 built no face loss"
+    if isinstance(variant.face_id, FaceIdentityLoss):  # the contract's: share the warmed-up one
+        variant.face_id = face_loss
     weights = variant.loss_weights(cfg.model)
     assert weights["supervised"] == 0.5 and weights["face_id"] == 0.25, f"{name}: {weights}"
     batch = first_batch(cfg)
