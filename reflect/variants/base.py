@@ -104,10 +104,13 @@ class Variant(nn.Module):
         """
         return None
 
-    def discriminator_losses(self, batch: dict[str, Any], outputs: Outputs | None = None) -> dict[str, torch.Tensor]:
+    # A variant with ``generate`` adds ``outputs: Outputs | None = None`` to both loss methods: the
+    # outputs of this iteration's ``generate`` (detached for the discriminator); None when called
+    # on a batch alone. The base signatures stay the older contract's, so older variants type-check.
+    def discriminator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def generator_losses(self, batch: dict[str, Any], outputs: Outputs | None = None) -> dict[str, torch.Tensor]:
+    def generator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
     def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:
@@ -128,14 +131,13 @@ class Variant(nn.Module):
         Without ``outputs`` the generator phase runs :meth:`generate` here, and the discriminator
         phase leaves the (no-grad) forward to :meth:`discriminator_losses`.
         """
-        if phase == "discriminator":
-            return self.discriminator_losses(batch) if outputs is None else self.discriminator_losses(batch, outputs)
-        if phase != "generator":
+        if phase not in ("generator", "discriminator"):
             raise ValueError(f"phase must be 'generator' or 'discriminator', not {phase!r}")
-        if outputs is None:
+        if phase == "generator" and outputs is None:
             outputs = self.generate(batch)
-        own = self.generator_losses(batch) if outputs is None else self.generator_losses(batch, outputs)
-        return own | self.application_losses(batch, outputs)
+        fn: Any = self.generator_losses if phase == "generator" else self.discriminator_losses
+        own = fn(batch) if outputs is None else fn(batch, outputs)  # outputs: see the loss methods
+        return own if phase == "discriminator" else own | self.application_losses(batch, outputs)
 
     @property
     def one_forward(self) -> bool:
