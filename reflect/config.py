@@ -85,6 +85,11 @@ class TrainConfig:
     tensorboard: bool = True
     deterministic: bool = False  # torch.use_deterministic_algorithms
     init_from: str = ""  # a generator file (reflect export --format safetensors) to start the generators from
+    # speed settings (benchmarks/train_step.py --levers measures each one)
+    adam: str = "auto"  # auto | for-loop | foreach | fused (the optimiser's update implementation)
+    channels_last: bool = False  # NHWC tensors and weights (slower on this project's CPU nets)
+    compile: bool = False  # torch.compile each generator and discriminator
+    threads: int = 0  # intra-op CPU threads; 0 keeps PyTorch's choice
 
 
 @dataclass
@@ -244,7 +249,7 @@ def build_config(data: dict[str, Any]) -> ExperimentConfig:
     cfg.model = from_dict(variant_cls.Config, model, prefix="model")
     _check_data(cfg.data)
     _check_domains(cfg, variant_cls.name)
-    valid = sorted(variant_cls.default_loss_weights(cfg.model))
+    valid = sorted(variant_cls.loss_weights(cfg.model))
     for k in cfg.loss_weights:
         if k not in valid:
             raise ConfigError(f"unknown config key 'loss_weights.{k}'{_suggest(k, valid)}")

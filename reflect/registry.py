@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from reflect.errors import ConfigError
@@ -14,13 +15,15 @@ _VARIANTS: dict[str, type[Variant]] = {}
 V = TypeVar("V", bound="type[Variant]")
 
 
-def register(name: str):  # type: ignore[no-untyped-def]
+def register(name: str) -> Callable[[V], V]:
+    """Class decorator: ``@register("cyclegan")`` names the variant and its Config and lists it."""
+
     def deco(cls: V) -> V:
         if name in _VARIANTS and _VARIANTS[name] is not cls:
             raise ValueError(f"variant '{name}' registered twice")
-        cls.name = name  # type: ignore[attr-defined]
-        cls.Config.variant_name = name  # type: ignore[attr-defined]
-        _VARIANTS[name] = cls  # type: ignore[assignment]
+        cls.name = name
+        cls.Config.variant_name = name
+        _VARIANTS[name] = cls
         return cls
 
     return deco

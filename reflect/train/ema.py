@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -19,10 +21,26 @@ class EMA:
     def update(self, modules: dict[str, nn.Module]) -> None:
         for name, live in modules.items():
             shadow = self.shadow[name]
-            for s, p in zip(shadow.parameters(), live.parameters(), strict=True):
-                s.lerp_(p.detach(), 1.0 - self.decay)
+            s_params: list[torch.Tensor] = list(shadow.parameters())
+            l_params = [p.detach() for p in live.parameters()]
+            if len(s_params) != len(l_params):
+                raise ValueError(f"EMA of '{name}': {len(s_params)} shadow parameters, {len(l_params)} live ones")
+            if s_params:
+                torch._foreach_lerp_(s_params, l_params, 1.0 - self.decay)
             for sb, b in zip(shadow.buffers(), live.buffers(), strict=True):
                 sb.copy_(b)
+
+    @contextmanager
+    def applied(self, model: nn.Module) -> Iterator[nn.Module]:
+        """Within the block, ``model``'s generator modules are the EMA ones (e.g. for sample grids)."""
+        live = {name: getattr(model, name) for name in self.shadow}
+        try:
+            for name, shadow in self.shadow.items():
+                setattr(model, name, shadow)
+            yield model
+        finally:
+            for name, module in live.items():
+                setattr(model, name, module)
 
     def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
         return {name: m.state_dict() for name, m in self.shadow.items()}

@@ -1,11 +1,14 @@
 """The one training loop for every variant.
 
-Per step: ``d_steps`` discriminator updates, then one generator update. Each phase asks the
+Per iteration: the variant's generators run once (:meth:`~reflect.variants.base.Variant.generate`),
+one generator update uses their outputs, then ``d_steps`` discriminator updates use them detached
+(the order of CycleGAN's reference ``optimize_parameters``); a variant without ``generate`` gets
+``d_steps`` discriminator updates first, each phase running its own forward. Each phase asks the
 variant for named, unweighted losses, weights them with the config's ``loss_weights`` (merged over
 the variant's paper defaults), and steps the optimisers of that phase's param groups only.
 Mixed precision, gradient clipping, EMA, data-parallel gradient averaging, a non-finite-loss
-guard, TensorBoard scalars, sample grids, a progress bar and atomic checkpoints live here and
-nowhere else.
+guard, TensorBoard scalars, sample grids and a progress bar live here; device, precision and speed
+settings in :mod:`reflect.train.setup`; checkpoint contents in :mod:`reflect.checkpoint`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +27,18 @@ import torch
 from torch import nn
 
 from reflect import registry
-from reflect.checkpoint import checkpoint_name, list_checkpoints, load_checkpoint, save_checkpoint
+from reflect.checkpoint import (
+    checkpoint_name,
+    list_checkpoints,
+    restore_training_state,
+    save_checkpoint,
+    training_state,
+)
 from reflect.config import ExperimentConfig, load_config, save_config, to_dict
 from reflect.data.datasets import build_dataset, build_loader
-from reflect.errors import CheckpointError, ConfigError, TrainingDiverged
+from reflect.errors import CheckpointError, TrainingDiverged
 from reflect.train import distributed as dist_utils
-from reflect.train import rng
+from reflect.train import rng, setup
 from reflect.train.ema import EMA
 from reflect.train.logger import RunLogger
 from reflect.variants.base import Variant
@@ -36,44 +46,20 @@ from reflect.variants.base import Variant
 log = logging.getLogger(__name__)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device={name} but no CUDA device is available (use cpu or auto)")
-    return dev
+@dataclass
+class PhaseResult:
+    """What one phase update returns."""
 
-
-def _amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
-    if amp == "none":
-        return None
-    if amp == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return None
-    if amp == "fp16":
-        if device.type != "cuda":
-            raise ConfigError("train.amp=fp16 needs a CUDA device; use bf16 or none on the CPU")
-        return torch.float16
-    if amp == "bf16":
-        return torch.bfloat16
-    raise ConfigError(f"unknown train.amp '{amp}'; valid: none, fp16, bf16, auto")
-
-
-def lr_factor(step: int, total: int, decay: int) -> float:
-    """Constant, then linear decay over the last ``decay`` steps (CycleGAN's 'linear' policy)."""
-    start = total - decay
-    if decay <= 0 or step < start:
-        return 1.0
-    return max(0.0, 1.0 - (step - start + 1) / (decay + 1))
+    losses: dict[str, torch.Tensor]  # named, unweighted, detached (still on the device)
+    ok: bool  # False: a loss was not finite and the update was skipped
+    outputs: dict[str, torch.Tensor] | None  # the generator phase's forward (None for older variants)
 
 
 class Trainer:
     def __init__(self, cfg: ExperimentConfig, *, resume: bool = False) -> None:
         self.cfg = cfg
-        self.dist = dist_utils.setup(resolve_device(cfg.train.device).type)
-        self.device = resolve_device(cfg.train.device)
+        self.dist = dist_utils.setup(setup.resolve_device(cfg.train.device).type)
+        self.device = setup.resolve_device(cfg.train.device)
         if self.device.type == "cuda" and self.dist.enabled:
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
@@ -82,15 +68,23 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
         rng.seed_everything(cfg.seed + self.dist.rank)
 
-        variant_cls = registry.get(type(cfg.model).variant_name)  # type: ignore[attr-defined]
+        variant_cls = registry.get(type(cfg.model).variant_name)
         self.model: Variant = variant_cls(cfg.model).to(self.device)
+        if cfg.train.init_from and not resume:  # fine-tuning: before the EMA copies the generators
+            from reflect.bundled import init_generators
+
+            init_generators(self.model, cfg.train.init_from)
         dist_utils.broadcast_parameters(self.model, self.dist)
-        self.weights = variant_cls.default_loss_weights(cfg.model) | cfg.loss_weights
+        self.weights = variant_cls.loss_weights(cfg.model) | cfg.loss_weights
+        gen_modules = self._generator_modules()
+        self.ema = EMA(gen_modules, cfg.train.ema) if cfg.train.ema > 0 and gen_modules else None
+        setup.apply_speed_settings(self.model, cfg.train)
 
         groups = self.model.param_groups()
-        self._check_groups(groups)
+        setup.check_param_groups(self.model, groups)
         self.optimizers = {
-            name: torch.optim.Adam(params, **self.model.optimizer_settings(name)) for name, params in groups.items()
+            name: setup.adam(params, cfg.train.adam, self.model.optimizer_settings(name))
+            for name, params in groups.items()
         }
         self.phases = {
             "discriminator": [g for g in groups if g in self.model.discriminator_groups],
@@ -99,58 +93,59 @@ class Trainer:
         self.phase_params = {ph: [p for g in names for p in groups[g]] for ph, names in self.phases.items()}
         total, decay = cfg.train.steps, cfg.train.decay_steps
         self.schedulers = {
-            name: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, decay))
+            name: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: setup.lr_factor(s, total, decay))
             for name, opt in self.optimizers.items()
         }
-        self.amp_dtype = _amp_dtype(cfg.train.amp, self.device)
+        self.amp_dtype = setup.amp_dtype(cfg.train.amp, self.device)
         use_scaler = self.amp_dtype == torch.float16
         self.scalers = {ph: torch.amp.GradScaler(self.device.type, enabled=use_scaler) for ph in self.phases}
-        if cfg.train.init_from and not resume:
-            from reflect.bundled import init_generators
-
-            init_generators(self.model, cfg.train.init_from)
-        gen_modules = self._generator_modules()
-        self.ema = EMA(gen_modules, cfg.train.ema) if cfg.train.ema > 0 and gen_modules else None
 
         self.step = 0
         self.bad_steps = 0
         self.history: list[dict[str, float]] = []
         if resume:
-            self._resume()
+            self.step = restore_training_state(
+                self.run_dir, variant=self.model, ema=self.ema, optimizers=self.optimizers,
+                schedulers=self.schedulers, scalers=self.scalers, device=self.device,
+            )
+            log.info("resumed %s at step %d", self.run_dir, self.step)
         elif self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.run_dir / "config.yaml")
-        self.logger = RunLogger(self.run_dir, enabled=self.dist.is_main, tensorboard=cfg.train.tensorboard)
+        # metrics.jsonl and sample grids; fit() opens TensorBoard for its duration
+        self.logger = RunLogger(self.run_dir, enabled=self.dist.is_main, tensorboard=False)
         if resume:
             self.logger.truncate_after(self.step)
 
-    # ------------------------------------------------------------------------------------------
-    def _check_groups(self, groups: dict[str, list[nn.Parameter]]) -> None:
-        seen: dict[int, str] = {}
-        for name, params in groups.items():
-            for p in params:
-                if id(p) in seen:
-                    raise ValueError(f"parameter in both param groups '{seen[id(p)]}' and '{name}'")
-                seen[id(p)] = name
-        missing = [n for n, p in self.model.named_parameters() if p.requires_grad and id(p) not in seen]
-        if missing:
-            raise ValueError(f"{type(self.model).__name__}: parameters in no param group: {missing[:5]}")
+    # ---- lifetime: ``with Trainer(cfg) as t: t.fit()`` leaves the process group at the end ------
+    def __enter__(self) -> Trainer:
+        return self
 
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the logs and leave the data-parallel process group (fit() can no longer run)."""
+        self.logger.close()
+        dist_utils.teardown(self.dist)
+
+    # ------------------------------------------------------------------------------------------
     def _generator_modules(self) -> dict[str, nn.Module]:
         return {name: getattr(self.model, name) for name in self.model.generator_modules}
 
-    def _autocast(self) -> Any:
-        if self.amp_dtype is None:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
-
-    def _to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
-        nb = self.device.type == "cuda"
-        return {k: v.to(self.device, non_blocking=nb) if torch.is_tensor(v) else v for k, v in batch.items()}
+    def to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """The batch on the training device (channels-last images with ``train.channels_last``)."""
+        return setup.to_device(batch, self.device, self.cfg.train.channels_last)
 
     # ------------------------------------------------------------------------------------------
-    def _phase(self, phase: str, batch: dict[str, Any]) -> tuple[dict[str, float], bool]:
-        """One update of ``phase``'s param groups; returns (loss values, whether it was finite)."""
+    def phase_step(
+        self, phase: str, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> PhaseResult:
+        """One update of ``phase``'s param groups (all other parameters frozen meanwhile).
+
+        The generator phase runs the variant's :meth:`~Variant.generate` here unless ``outputs``
+        are given and returns them, for the discriminator phase to reuse detached.
+        """
         own = self.phase_params[phase]
         own_ids = {id(p) for p in own}
         frozen = [p for p in self.model.parameters() if p.requires_grad and id(p) not in own_ids]
@@ -159,17 +154,18 @@ class Trainer:
         try:
             for name in self.phases[phase]:
                 self.optimizers[name].zero_grad(set_to_none=True)
-            with self._autocast():
-                fn = self.model.discriminator_losses if phase == "discriminator" else self.model.generator_losses
-                losses = fn(batch)
-            total = self._weighted_sum(losses)
-            values = {k: float(v.detach()) for k, v in losses.items()}
-            if not math.isfinite(float(total.detach())):
-                bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+            with setup.autocast(self.device, self.amp_dtype):
+                if phase == "generator" and outputs is None:
+                    outputs = self.model.generate(batch)
+                losses = self.model.phase_losses(phase, batch, outputs)
+            total = setup.weighted_sum(losses, self.weights)
+            values = {k: v.detach() for k, v in losses.items()}
+            if not bool(torch.isfinite(total)):  # the one host sync of a phase
+                bad = {k: float(v) for k, v in values.items() if not math.isfinite(float(v))}
                 log.warning("step %d: non-finite %s loss %s; step skipped", self.step + 1, phase, bad)
                 for name in self.phases[phase]:
                     self.optimizers[name].zero_grad(set_to_none=True)
-                return values, False
+                return PhaseResult(values, False, outputs)
             scaler = self.scalers[phase]
             scaler.scale(total).backward()
             dist_utils.average_gradients(own, self.dist)
@@ -181,41 +177,37 @@ class Trainer:
             for opt in opts:
                 scaler.step(opt)
             scaler.update()
-            return values, True
+            return PhaseResult(values, True, outputs)
         finally:
             for p in frozen:
                 p.requires_grad_(True)
 
-    def _weighted_sum(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
-        total: torch.Tensor | None = None
-        for k, v in losses.items():
-            if k not in self.weights:
-                raise ValueError(
-                    f"variant returned loss '{k}' with no weight; known: {', '.join(sorted(self.weights))}"
-                )
-            w = self.weights[k]
-            if w == 0:
-                continue
-            term = w * v.float()
-            total = term if total is None else total + term
-        if total is None:
-            raise ValueError("every loss of this phase has weight 0: nothing to optimise")
-        return total
-
     # ------------------------------------------------------------------------------------------
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+        """One iteration; the loss values as floats (a host sync: :meth:`fit` reads them only at log steps)."""
+        return {k: float(v) for k, v in self.iteration(batch).items()}
+
+    def iteration(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Generator forward once, generator update, then ``d_steps`` discriminator updates on the
+        detached outputs (variants without ``generate``: discriminator updates first, each phase
+        running its own forward). Returns the detached loss values."""
         self.model.train()
-        batch = self._to_device(batch)
-        values: dict[str, float] = {}
-        ok = True
-        for _ in range(self.cfg.train.d_steps):
-            v, fine = self._phase("discriminator", batch)
-            values, ok = values | v, ok and fine
-        v, fine = self._phase("generator", batch)
-        values, ok = values | v, ok and fine
+        batch = self.to_device(batch)
+        d_steps = self.cfg.train.d_steps
+        results: list[PhaseResult] = []
+        if self.model.one_forward:
+            g = self.phase_step("generator", batch)
+            detached = {k: v.detach() for k, v in (g.outputs or {}).items()}
+            g.outputs = None  # nothing of the generator's graph outlives its update
+            results = [self.phase_step("discriminator", batch, detached) for _ in range(d_steps)] + [g]
+        else:
+            results = [self.phase_step("discriminator", batch) for _ in range(d_steps)]
+            results.append(self.phase_step("generator", batch))
+        values = {k: v for r in results for k, v in r.losses.items()}
+        ok = all(r.ok for r in results)
         self.bad_steps = 0 if ok else self.bad_steps + 1
         if self.bad_steps >= self.cfg.train.max_bad_steps:
-            bad = {k: x for k, x in values.items() if not math.isfinite(x)}
+            bad = {k: float(x) for k, x in values.items() if not math.isfinite(float(x))}
             raise TrainingDiverged(
                 f"training diverged: {self.bad_steps} consecutive steps with non-finite losses "
                 f"(last: {bad}); lower the learning rate, enable train.grad_clip, or use train.amp=none"
@@ -235,21 +227,28 @@ class Trainer:
         yield from loader
 
     def fit(self, until: int | None = None) -> list[dict[str, float]]:
-        """Train to ``train.steps`` (or stop early after step ``until``, checkpointing there)."""
+        """Train to ``train.steps`` (or stop early after step ``until``, checkpointing there).
+
+        May be called again on the same trainer (e.g. ``fit(until=n)`` then ``fit()``); losses are
+        read back from the device only at log steps.
+        """
         cfg = self.cfg.train
         stop = cfg.steps if until is None else min(until, cfg.steps)
         if self.step >= cfg.steps:
             log.info("run %s already finished (%d steps)", self.run_dir, self.step)
             return self.history
+        self.logger.close()
+        self.logger = RunLogger(self.run_dir, enabled=self.dist.is_main, tensorboard=cfg.tensorboard)
         bar = self.logger.progress(total=cfg.steps, initial=self.step, enabled=cfg.progress)
         t0, n0 = time.perf_counter(), self.step
         data = self.batches()
         try:
             while self.step < stop:
                 batch = next(data)
-                values = self.train_step(batch)
+                tensors = self.iteration(batch)
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    values = {k: float(v) for k, v in tensors.items()}
                     rate = (self.step - n0) / max(time.perf_counter() - t0, 1e-9)
                     record = {"step": self.step, "lr": self.lr, "it_per_s": rate, **values}
                     self.history.append(record)
@@ -261,8 +260,7 @@ class Trainer:
                     self.save()
         finally:
             bar.close()
-            self.logger.close()
-            dist_utils.teardown(self.dist)
+            self.logger.close()  # flushes TensorBoard; the next fit() opens it again
         return self.history
 
     @property
@@ -275,28 +273,19 @@ class Trainer:
         if not self.dist.is_main:
             return None
         model = self.model
-        if self.ema is not None:  # show what the deployed (EMA) generator does
-            model = _with_modules(self.model, self.ema.shadow)
-        model.eval()
         try:
-            images = model.samples(self._to_device(batch))
+            with self.ema.applied(model) if self.ema is not None else nullcontext(model):
+                model.eval()  # show what the deployed (EMA) generator does
+                images = model.samples(self.to_device(batch))
         finally:
-            self.model.train()
+            model.train()
         return self.logger.sample_grid(self.step, images)
 
     def state(self) -> dict[str, Any]:
-        return {
-            "variant": self.model.name,
-            "config": to_dict(self.cfg),
-            "step": self.step,
-            "model": self.model.state_dict(),
-            "ema": self.ema.state_dict() if self.ema is not None else None,
-            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
-            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
-            "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
-            "training_state": self.model.training_state(),
-            "rng": rng.capture(),
-        }
+        return training_state(
+            variant=self.model, cfg=to_dict(self.cfg), step=self.step, ema=self.ema, optimizers=self.optimizers,
+            schedulers=self.schedulers, scalers=self.scalers,
+        )
 
     def save(self) -> Path | None:
         if not self.dist.is_main:
@@ -307,46 +296,10 @@ class Trainer:
             old.unlink(missing_ok=True)
         return path
 
-    def _resume(self) -> None:
-        found = list_checkpoints(self.run_dir)
-        if not found:
-            raise CheckpointError(f"cannot resume: {self.run_dir}/checkpoints holds no checkpoint")
-        ckpt = load_checkpoint(found[-1], map_location=self.device)
-        if ckpt["variant"] != self.model.name:
-            raise CheckpointError(
-                f"checkpoint {found[-1]} was saved by variant '{ckpt['variant']}' but the config names '{self.model.name}'"
-            )
-        try:
-            self.model.load_state_dict(ckpt["model"])
-            for k, o in self.optimizers.items():
-                o.load_state_dict(ckpt["optimizers"][k])
-            for k, s in self.schedulers.items():
-                s.load_state_dict(ckpt["schedulers"][k])
-            for k, sc in self.scalers.items():
-                sc.load_state_dict(ckpt["scalers"][k])
-            if self.ema is not None and ckpt.get("ema"):
-                self.ema.load_state_dict(ckpt["ema"])
-        except (KeyError, RuntimeError, ValueError) as e:
-            raise CheckpointError(f"checkpoint {found[-1]} does not match this run's model: {e}") from None
-        self.model.load_training_state(ckpt.get("training_state") or {})
-        self.step = int(ckpt["step"])
-        rng.restore(ckpt["rng"])
-        log.info("resumed %s at step %d", self.run_dir, self.step)
-
-
-def _with_modules(model: Variant, modules: dict[str, nn.Module]) -> Variant:
-    """A shallow view of ``model`` whose generator modules are replaced (for EMA samples)."""
-    import copy
-
-    view = copy.copy(model)
-    view._modules = dict(model._modules)  # type: ignore[misc]
-    view._modules.update(modules)
-    return view
-
 
 def train(cfg: ExperimentConfig, *, resume: bool = False) -> Trainer:
-    trainer = Trainer(cfg, resume=resume)
-    trainer.fit()
+    with Trainer(cfg, resume=resume) as trainer:
+        trainer.fit()
     return trainer
 
 

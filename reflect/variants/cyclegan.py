@@ -7,8 +7,10 @@ Defaults follow the paper and the reference code: ResNet-9 generator at 256 px (
 ``n_blocks=6`` for 128 px), 70x70 PatchGAN, LSGAN, lambda_cyc = 10 per direction, identity
 weight 0.5 * lambda_cyc, image pools of 50, Adam(2e-4, betas 0.5/0.999).
 
-Added for this application: ``supervised`` -- an L1 term ``|G(A) - target|`` applied only to
-samples that come with a paired target (synthetic pairs mixed with real unpaired footage).
+One iteration follows the reference's ``optimize_parameters``: :meth:`generate` runs G and F once
+on each input (``fake_b``, ``fake_a``, the cycles and the identity mappings), the generator update
+uses them, then the discriminators judge the detached fakes drawn through the image pools.
+The application's supervised and face-identity terms (the contract's) judge ``fake_b`` = G(A).
 """
 
 from __future__ import annotations
@@ -38,14 +40,6 @@ class CycleGANConfig(VariantConfig):
     pool_size: int = 50
     lambda_cyc: float = 10.0
     lambda_idt: float = 0.5  # identity weight = lambda_idt * lambda_cyc
-    lambda_sup: float = 0.0  # supervised L1 on paired samples (0 = off)
-    # face identity 1 - cos(E(G(A)), E(A)) on faces found in A (reflect.losses.identity; 0 = off)
-    lambda_face: float = 0.0
-    face_detector: str = "mtcnn"  # mtcnn | retinaface | dlib-hog | dlib-cnn
-    face_embedder: str = "dlib-torch"  # dlib-torch | facenet (differentiable ones)
-    face_min_size: float = 24.0  # faces smaller than this (pixels) are skipped
-    face_detector_weights: str = ""  # retinaface .pth
-    face_embedder_weights: str = ""  # facenet InceptionResnetV1 state dict
 
 
 @register("cyclegan")
@@ -66,8 +60,6 @@ class CycleGAN(Variant):
             init_weights(m, cfg.init, cfg.init_gain)
         self.pool_a = ImagePool(cfg.pool_size)  # past fake A images, for d_a
         self.pool_b = ImagePool(cfg.pool_size)
-        # frozen face detector + embedder, a plain attribute: never in state_dict or param groups
-        self.face_id = _face_identity_loss(cfg) if cfg.lambda_face > 0 else None
 
     # Specialisations (DiscoGAN) override these two.
     @staticmethod
@@ -92,47 +84,51 @@ class CycleGAN(Variant):
         }
         if cfg.lambda_idt > 0:
             w |= {"idt_a": cfg.lambda_idt * cfg.lambda_cyc, "idt_b": cfg.lambda_idt * cfg.lambda_cyc}
-        if cfg.lambda_sup > 0:
-            w["supervised"] = cfg.lambda_sup
-        if cfg.lambda_face > 0:
-            w["face_id"] = cfg.lambda_face
         return w
 
     def param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
         return {"generator": params_of(self.g_ab, self.g_ba), "discriminator": params_of(self.d_a, self.d_b)}
 
-    def discriminator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def generate(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
-        with torch.no_grad():
-            fake_b = self.pool_b.query(self.g_ab(real_a))  # G(A), from the history pool
-            fake_a = self.pool_a.query(self.g_ba(real_b))  # F(B)
+        out = {"fake_b": self.g_ab(real_a), "fake_a": self.g_ba(real_b)}  # G(A), F(B)
+        out["rec_a"] = self.g_ba(out["fake_b"])  # F(G(A))
+        out["rec_b"] = self.g_ab(out["fake_a"])  # G(F(B))
+        if self.cfg.lambda_idt > 0:
+            out["idt_a"] = self.g_ba(real_a)  # F should leave A images alone
+            out["idt_b"] = self.g_ab(real_b)
+        return out
+
+    def discriminator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        real_a, real_b = batch["A"], batch["B"]
+        if outputs is None:
+            with torch.no_grad():
+                outputs = {"fake_b": self.g_ab(real_a), "fake_a": self.g_ba(real_b)}
+        fake_b = self.pool_b.query(outputs["fake_b"].detach())  # G(A), from the history pool
+        fake_a = self.pool_a.query(outputs["fake_a"].detach())  # F(B)
         mode = self.cfg.gan_mode
         return {
             "d_a": losses.d_loss(mode, self.d_a(real_a), self.d_a(fake_a)),
             "d_b": losses.d_loss(mode, self.d_b(real_b), self.d_b(fake_b)),
         }
 
-    def generator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
-        fake_b = self.g_ab(real_a)  # G(A)
-        fake_a = self.g_ba(real_b)  # F(B)
+        o = self.generated(batch, outputs)
         mode = self.cfg.gan_mode
         out = {
-            "adv_ab": losses.g_loss(mode, self.d_b(fake_b)),
-            "adv_ba": losses.g_loss(mode, self.d_a(fake_a)),
-            "cycle_a": self.cycle_distance(self.g_ba(fake_b), real_a),  # |F(G(A)) - A|
-            "cycle_b": self.cycle_distance(self.g_ab(fake_a), real_b),  # |G(F(B)) - B|
+            "adv_ab": losses.g_loss(mode, self.d_b(o["fake_b"])),
+            "adv_ba": losses.g_loss(mode, self.d_a(o["fake_a"])),
+            "cycle_a": self.cycle_distance(o["rec_a"], real_a),  # |F(G(A)) - A|
+            "cycle_b": self.cycle_distance(o["rec_b"], real_b),  # |G(F(B)) - B|
         }
         if self.cfg.lambda_idt > 0:
-            out["idt_a"] = losses.l1(self.g_ba(real_a), real_a)  # F should leave A images alone
-            out["idt_b"] = losses.l1(self.g_ab(real_b), real_b)
-        if self.cfg.lambda_sup > 0:
-            if "A_target" in batch:
-                out["supervised"] = losses.masked_l1(fake_b, batch["A_target"], batch["has_target"])
-            else:
-                out["supervised"] = fake_b.sum() * 0.0
-        if self.face_id is not None:
-            out["face_id"] = self.face_id(fake_b, real_a)  # faces found in A, same landmarks on G(A)
+            out["idt_a"] = losses.l1(o["idt_a"], real_a)
+            out["idt_b"] = losses.l1(o["idt_b"], real_b)
         return out
 
     def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:
@@ -144,16 +140,3 @@ class CycleGAN(Variant):
         stride = int(g.stride)  # type: ignore[arg-type]
         return crop_to(g(pad_to_multiple(x, stride)), h, w)
 
-
-def _face_identity_loss(cfg: CycleGANConfig) -> losses.FaceIdentityLoss:
-    from reflect.errors import ConfigError
-    from reflect.faces.detectors import DETECTORS
-
-    if cfg.face_detector not in DETECTORS:
-        raise ConfigError(f"face_detector {cfg.face_detector!r} is not one of {', '.join(DETECTORS)}")
-    if cfg.face_embedder not in ("dlib-torch", "facenet"):
-        raise ConfigError(f"face_embedder {cfg.face_embedder!r} must be differentiable: dlib-torch or facenet")
-    return losses.FaceIdentityLoss(
-        cfg.face_detector, cfg.face_embedder, cfg.face_min_size,
-        detector_weights=cfg.face_detector_weights or None, embedder_weights=cfg.face_embedder_weights or None,
-    )

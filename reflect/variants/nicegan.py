@@ -107,13 +107,35 @@ class NiceGAN(Variant):
         return torch.stack([losses.g_loss(self.cfg.gan_mode, f) for f in fake]).sum()
 
     # ---- contract -------------------------------------------------------------------------
-    def discriminator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def generate(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """The generator update's forward, each generator once per input. The trainer runs it with
+        the encoders frozen (they belong to the discriminators), so their codes carry no weight grad."""
+        real_a, real_b = batch["A"], batch["B"]
+        z_a, _ = self.enc_a(real_a)
+        z_b, _ = self.enc_b(real_b)
+        fake_b = self.g_ab(z_a)  # G_{X->Y}(E_X(A))
+        fake_a = self.g_ba(z_b)
+        z_fake_a, cam_fake_a = self.enc_a(fake_a)  # D_X encodes (and judges) the fake A
+        z_fake_b, cam_fake_b = self.enc_b(fake_b)
+        return {
+            "fake_b": fake_b, "fake_a": fake_a,
+            "z_fake_a": z_fake_a, "cam_fake_a": cam_fake_a, "z_fake_b": z_fake_b, "cam_fake_b": cam_fake_b,
+            "cyc_a": self.g_ba(z_fake_b),  # A -> B -> A through E_Y's code
+            "cyc_b": self.g_ab(z_fake_a),
+            "rec_a": self.g_ba(z_a),  # G_{Y->X}(E_X(A)) = A
+            "rec_b": self.g_ab(z_b),
+        }
+
+    def discriminator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
         z_a, cam_a = self.enc_a(real_a)  # the encoders learn from this loss
         z_b, cam_b = self.enc_b(real_b)
-        with torch.no_grad():
-            fake_b = self.g_ab(z_a)  # G_{X->Y}(E_X(A))
-            fake_a = self.g_ba(z_b)
+        if outputs is None:
+            with torch.no_grad():
+                outputs = {"fake_b": self.g_ab(z_a), "fake_a": self.g_ba(z_b)}
+        fake_a, fake_b = outputs["fake_a"].detach(), outputs["fake_b"].detach()
         return {
             "d_a": self._d_loss(
                 self._judge(self.d_a, z_a, cam_a), self._judge(self.d_a, *self.enc_a(fake_a))
@@ -123,21 +145,18 @@ class NiceGAN(Variant):
             ),
         }
 
-    def generator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
-        z_a, _ = self.enc_a(real_a)
-        z_b, _ = self.enc_b(real_b)
-        fake_b = self.g_ab(z_a)  # A -> B
-        fake_a = self.g_ba(z_b)  # B -> A
-        z_fake_a, cam_fake_a = self.enc_a(fake_a)  # D_X encodes (and judges) the fake A
-        z_fake_b, cam_fake_b = self.enc_b(fake_b)
+        o = self.generated(batch, outputs)
         return {
-            "adv_ab": self._g_loss(self._judge(self.d_b, z_fake_b, cam_fake_b)),
-            "adv_ba": self._g_loss(self._judge(self.d_a, z_fake_a, cam_fake_a)),
-            "cycle_a": losses.l1(self.g_ba(z_fake_b), real_a),  # A -> B -> A through E_Y's code
-            "cycle_b": losses.l1(self.g_ab(z_fake_a), real_b),
-            "recon_a": losses.l1(self.g_ba(z_a), real_a),  # G_{Y->X}(E_X(A)) = A
-            "recon_b": losses.l1(self.g_ab(z_b), real_b),
+            "adv_ab": self._g_loss(self._judge(self.d_b, o["z_fake_b"], o["cam_fake_b"])),
+            "adv_ba": self._g_loss(self._judge(self.d_a, o["z_fake_a"], o["cam_fake_a"])),
+            "cycle_a": losses.l1(o["cyc_a"], real_a),
+            "cycle_b": losses.l1(o["cyc_b"], real_b),
+            "recon_a": losses.l1(o["rec_a"], real_a),
+            "recon_b": losses.l1(o["rec_b"], real_b),
         }
 
     def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:

@@ -74,6 +74,7 @@ class Remover(Variant):
     generator_modules = ("g",)
     domains: ClassVar[tuple[str, ...]] = ("B",)  # one direction: remove reflections
     reconstruction_losses: ClassVar[tuple[str, ...]] = ("supervised",)
+    clean_key: ClassVar[str] = "t"  # the transmission layer, unclamped
 
     def __init__(self, cfg: RemoverConfig) -> None:
         super().__init__(cfg)
@@ -89,9 +90,7 @@ class Remover(Variant):
         if cfg.init != "none":
             init_weights(self.g, cfg.init, cfg.init_gain)
             torch.nn.init.zeros_(self.g.head.weight)
-        # frozen helpers: plain attributes, never in state_dict or param groups
-        self.face_id = BoxIdentityLoss(cfg.face_embedder, cfg.face_embedder_weights or None,
-                                       max_faces=cfg.face_max_faces) if cfg.lambda_face > 0 else None
+        # frozen helper: a plain attribute, never in state_dict or param groups
         self.vgg: PerceptualLoss | None = None
         if cfg.lambda_vgg > 0:
             if cfg.vgg_weights:
@@ -119,28 +118,56 @@ class Remover(Variant):
         t, r = self.g.layers(pad_to_multiple(x, self.g.stride))
         return crop_to(t, h, w), (crop_to(r, h, w) if r is not None else None)
 
-    def discriminator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            fake = self.translate(batch["A"])
+    def generate(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        t, r = self.layers(batch["A"])  # T = G(x), unclamped so saturated pixels still get a gradient
+        return {"t": t} if r is None else {"t": t, "r": r}
+
+    def discriminator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        if outputs is None:
+            with torch.no_grad():
+                fake = self.translate(batch["A"])
+        else:
+            fake = outputs["t"].detach().clamp(-1, 1)
         return {"d": losses.d_loss(self.cfg.gan_mode, self.d(batch["B"]), self.d(fake))}
 
-    def generator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        x = batch["A"]  # (B, 3, H, W) in [-1, 1], through the glass
-        t, r = self.layers(x)  # T = G(x), unclamped so saturated pixels still get a gradient
-        target = batch.get("A_target", x)
+    @staticmethod
+    def _target(batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        x = batch["A"]
         has = batch.get("has_target", torch.zeros(x.shape[0], dtype=torch.bool)).to(x.device)
+        return batch.get("A_target", x), has
+
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        x = batch["A"]  # (B, 3, H, W) in [-1, 1], through the glass
+        o = self.generated(batch, outputs)
+        t, r = o["t"], o.get("r")
+        target, has = self._target(batch)
         out = {
-            "supervised": losses.masked_l1(t, target, has),
             "gradient": gradient_l1(t, target, has),
             "adv": losses.g_loss(self.cfg.gan_mode, self.d(t.clamp(-1, 1))),
         }
         if r is not None:
             out["exclusion"] = exclusion(t, r)
             out["reconstruction"] = layer_reconstruction(x, t, r)
-        if self.face_id is not None:
-            out["face_id"] = self._face_loss(t, target, has, batch)
         if self.cfg.lambda_vgg > 0:
             out["perceptual"] = self.vgg.to(t.device)(t, target, has) if self.vgg is not None else t.sum() * 0.0
+        return out
+
+    # ---- the application losses: face identity at the known face boxes, not detected faces ---
+    def make_face_loss(self, cfg: Any) -> BoxIdentityLoss:
+        return BoxIdentityLoss(cfg.face_embedder, cfg.face_embedder_weights or None, max_faces=cfg.face_max_faces)
+
+    def application_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        t = self.generated(batch, outputs)["t"]
+        target, has = self._target(batch)
+        out = {"supervised": losses.masked_l1(t, target, has)} if self.cfg.lambda_sup > 0 else {}
+        if self.face_id is not None:
+            out["face_id"] = self._face_loss(t, target, has, batch)
         return out
 
     def _face_loss(self, t: torch.Tensor, target: torch.Tensor, has: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:

@@ -80,7 +80,7 @@ class StarGAN(MultiDomainVariant):
     def param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
         return {"generator": params_of(self.g), "discriminator": params_of(self.d)}
 
-    def generate(self, x: torch.Tensor, target_index: torch.Tensor) -> torch.Tensor:
+    def conditioned(self, x: torch.Tensor, target_index: torch.Tensor) -> torch.Tensor:
         """G(x, c) on training crops (H, W multiples of 4)."""
         return self.g(x, self.one_hot(target_index, x))
 
@@ -88,7 +88,7 @@ class StarGAN(MultiDomainVariant):
         x, c_org, mask = batch["image"], batch["domain"], batch.get("domain_mask")
         c_trg = self.random_targets(batch)
         with torch.no_grad():
-            fake = self.generate(x, c_trg)
+            fake = self.conditioned(x, c_trg)
         src_real, cls_real = self.d(x)
         src_fake, _ = self.d(fake)
         return {
@@ -100,15 +100,15 @@ class StarGAN(MultiDomainVariant):
     def generator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         x, c_org, mask = batch["image"], batch["domain"], batch.get("domain_mask")
         c_trg = self.random_targets(batch)
-        fake = self.generate(x, c_trg)  # G(x, c)
+        fake = self.conditioned(x, c_trg)  # G(x, c)
         src_fake, cls_fake = self.d(fake)
         return {
             "g_adv": losses.g_loss("wgan", src_fake),
             "g_cls": losses.domain_cross_entropy(cls_fake, c_trg, mask),
-            "g_rec": losses.l1(self.generate(fake, c_org), x),  # G(G(x, c), c') = x
+            "g_rec": losses.l1(self.conditioned(fake, c_org), x),  # G(G(x, c), c') = x
         }
 
     def translate_index(self, x: torch.Tensor, target_index: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) in [-1, 1], (B,) domain indices -> (B, C, H, W) in [-1, 1]; any H, W."""
         h, w = x.shape[-2], x.shape[-1]
-        return crop_to(self.generate(pad_to_multiple(x, self.g.stride), target_index), h, w)
+        return crop_to(self.conditioned(pad_to_multiple(x, self.g.stride), target_index), h, w)

@@ -116,35 +116,55 @@ class UNIT(Variant):
         return back(self.dec_shared(z))
 
     # ---- contract -------------------------------------------------------------------------
-    def discriminator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def generate(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Both VAEs and both translations, each network once per input (the shared decoder
+        layers run once per code and feed both domains' back ends)."""
         real_a, real_b = batch["A"], batch["B"]
-        with torch.no_grad():
-            fake_b = self.decode(reparameterize(self.encode(real_a, "A")), "B")
-            fake_a = self.decode(reparameterize(self.encode(real_b, "B")), "A")
+        mu_a, mu_b = self.encode(real_a, "A"), self.encode(real_b, "B")
+        h_a, h_b = self.dec_shared(reparameterize(mu_a)), self.dec_shared(reparameterize(mu_b))
+        fake_a, fake_b = self.dec_a(h_b), self.dec_b(h_a)  # B -> A, A -> B
+        mu_ab, mu_ba = self.encode(fake_b, "B"), self.encode(fake_a, "A")  # back into the latent space
+        return {
+            "mu_a": mu_a, "mu_b": mu_b, "fake_a": fake_a, "fake_b": fake_b, "mu_ab": mu_ab, "mu_ba": mu_ba,
+            "recon_a": self.dec_a(h_a),  # G_1(E_1(x_1))
+            "recon_b": self.dec_b(h_b),
+            "cycle_a": self.decode(reparameterize(mu_ab), "A"),  # G_1(E_2(G_2(E_1(x_1))))
+            "cycle_b": self.decode(reparameterize(mu_ba), "B"),
+        }
+
+    def discriminator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        real_a, real_b = batch["A"], batch["B"]
+        if outputs is None:
+            with torch.no_grad():
+                fake_b = self.decode(reparameterize(self.encode(real_a, "A")), "B")
+                fake_a = self.decode(reparameterize(self.encode(real_b, "B")), "A")
+        else:
+            fake_a, fake_b = outputs["fake_a"].detach(), outputs["fake_b"].detach()
         mode = self.cfg.gan_mode
         return {
             "d_a": losses.d_loss(mode, self.d_a(real_a), self.d_a(fake_a)),
             "d_b": losses.d_loss(mode, self.d_b(real_b), self.d_b(fake_b)),
         }
 
-    def generator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
-        mu_a, mu_b = self.encode(real_a, "A"), self.encode(real_b, "B")
-        z_a, z_b = reparameterize(mu_a), reparameterize(mu_b)
-        fake_a, fake_b = self.decode(z_b, "A"), self.decode(z_a, "B")  # B -> A, A -> B
-        mu_ab, mu_ba = self.encode(fake_b, "B"), self.encode(fake_a, "A")  # back into the latent space
+        o = self.generated(batch, outputs)
         mode = self.cfg.gan_mode
         return {
-            "recon_a": losses.l1(self.decode(z_a, "A"), real_a),  # G_1(E_1(x_1)) = x_1
-            "recon_b": losses.l1(self.decode(z_b, "B"), real_b),
-            "kl_a": losses.kl_unit_variance(mu_a),
-            "kl_b": losses.kl_unit_variance(mu_b),
-            "adv_a": losses.g_loss(mode, self.d_a(fake_a)),
-            "adv_b": losses.g_loss(mode, self.d_b(fake_b)),
-            "cycle_a": losses.l1(self.decode(reparameterize(mu_ab), "A"), real_a),  # G_1(E_2(G_2(E_1(x_1))))
-            "cycle_b": losses.l1(self.decode(reparameterize(mu_ba), "B"), real_b),
-            "kl_cyc_a": losses.kl_unit_variance(mu_ab),
-            "kl_cyc_b": losses.kl_unit_variance(mu_ba),
+            "recon_a": losses.l1(o["recon_a"], real_a),
+            "recon_b": losses.l1(o["recon_b"], real_b),
+            "kl_a": losses.kl_unit_variance(o["mu_a"]),
+            "kl_b": losses.kl_unit_variance(o["mu_b"]),
+            "adv_a": losses.g_loss(mode, self.d_a(o["fake_a"])),
+            "adv_b": losses.g_loss(mode, self.d_b(o["fake_b"])),
+            "cycle_a": losses.l1(o["cycle_a"], real_a),
+            "cycle_b": losses.l1(o["cycle_b"], real_b),
+            "kl_cyc_a": losses.kl_unit_variance(o["mu_ab"]),
+            "kl_cyc_b": losses.kl_unit_variance(o["mu_ba"]),
         }
 
     def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:

@@ -63,17 +63,17 @@ def test_cyclegan_face_term_is_weighted_and_not_saved(face_crop):
 
     cfg = CycleGANConfig(ngf=8, ndf=8, n_blocks=1, n_layers_d=2, lambda_face=0.5, lambda_idt=0.0)
     model = CycleGAN(cfg)
-    assert CycleGAN.default_loss_weights(cfg)["face_id"] == 0.5
+    assert CycleGAN.loss_weights(cfg)["face_id"] == 0.5
     plain = CycleGAN(CycleGANConfig(ngf=8, ndf=8, n_blocks=1, n_layers_d=2))
     assert model.state_dict().keys() == plain.state_dict().keys()
     a = face_crop("obama.jpg", 128)
-    out = model.generator_losses({"A": a, "B": torch.zeros_like(a)})
+    out = model.phase_losses("generator", {"A": a, "B": torch.zeros_like(a)})
     assert torch.isfinite(out["face_id"]) and out["face_id"].requires_grad
     embed_params = {id(p) for p in model.face_id._embedder.net.parameters()}
     grouped = {id(p) for ps in model.param_groups().values() for p in ps}
     assert embed_params and not embed_params & grouped
     assert model.state_dict().keys() == plain.state_dict().keys()  # still nothing added after use
-    assert "face_id" not in CycleGAN.default_loss_weights(plain.cfg)
+    assert "face_id" not in CycleGAN.loss_weights(plain.cfg)
 
 
 def test_cyclegan_rejects_a_non_differentiable_embedder():

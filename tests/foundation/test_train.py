@@ -65,8 +65,8 @@ def test_nan_losses_are_skipped_then_stop(repo, tmp_path, monkeypatch):
     trainer = Trainer(cfg)
     real = trainer.model.generator_losses
 
-    def poisoned(batch):
-        out = real(batch)
+    def poisoned(batch, outputs=None):
+        out = real(batch, outputs)
         out["cycle_a"] = out["cycle_a"] * float("nan")
         return out
 
@@ -111,9 +111,9 @@ def test_supervised_term_uses_only_paired_samples(repo, tmp_path):
     m = CycleGAN(CycleGANConfig(ngf=8, ndf=8, n_blocks=1, lambda_sup=1.0))
     a, b = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
     batch = {"A": a, "B": b, "A_target": torch.zeros_like(a), "has_target": torch.tensor([False, False])}
-    assert m.generator_losses(batch)["supervised"].item() == 0.0
+    assert m.phase_losses("generator", batch)["supervised"].item() == 0.0
     batch["has_target"] = torch.tensor([True, False])
-    sup = m.generator_losses(batch)["supervised"]
+    sup = m.phase_losses("generator", batch)["supervised"]
     assert sup.item() == pytest.approx(m.translate(a[:1]).abs().mean().item(), rel=1e-5)
 
 
@@ -127,3 +127,63 @@ def test_tensorboard_scalars_and_sample_grid_are_written(repo, tmp_path):
     grid = Image.open(cfg.run_dir / "samples" / "step_000000002.png")
     # one row per sample (batch 1), one column per image kind: real_A, fake_B, real_B, fake_A
     assert grid.size[0] > 3 * grid.size[1]
+
+
+def test_fit_can_be_called_twice_and_keeps_tensorboard(repo, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = load_config(repo / SMOKE, smoke_overrides(tmp_path, steps=4, **{"train.tensorboard": True}))
+    with Trainer(cfg) as trainer:
+        trainer.fit(until=2)
+        assert trainer.step == 2
+        trainer.fit()
+    assert trainer.step == 4 and [r["step"] for r in trainer.history] == [1, 2, 3, 4]
+    steps = []
+    for events in sorted((cfg.run_dir / "tb").glob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        steps += [e.step for e in acc.Scalars("loss/cycle_a")]
+    assert sorted(steps) == [1, 2, 3, 4], "the second fit() must still write TensorBoard scalars"
+
+
+def test_ema_view_swaps_generators_in_and_back(repo, tmp_path):
+    cfg = load_config(repo / SMOKE, smoke_overrides(tmp_path, steps=2, **{"train.ema": 0.5}))
+    trainer = train(cfg)
+    live = trainer.model.g_ab
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        with trainer.ema.applied(trainer.model) as m:
+            assert m.g_ab is trainer.ema.shadow["g_ab"]
+            ema_out = m.translate(x)
+        assert trainer.model.g_ab is live
+        assert torch.equal(ema_out, trainer.ema.shadow["g_ab"](x))
+        assert not torch.equal(ema_out, trainer.model.translate(x)), "EMA weights should differ after 2 steps"
+
+
+def test_a_variant_without_generate_still_trains(repo, tmp_path, monkeypatch):
+    """The older contract (no generate(), one-argument loss methods) keeps working: discriminator
+    steps first, each phase running its own forward."""
+    from reflect import registry
+    from reflect.variants.base import Variant
+    from reflect.variants.cyclegan import CycleGAN
+
+    class OldStyle(CycleGAN):
+        generate = Variant.generate  # type: ignore[assignment]
+
+        def discriminator_losses(self, batch):  # type: ignore[no-untyped-def]
+            return super().discriminator_losses(batch)
+
+        def generator_losses(self, batch):  # type: ignore[no-untyped-def]
+            return super().generator_losses(batch, CycleGAN.generate(self, batch))
+
+    monkeypatch.setattr(registry, "get", lambda name: OldStyle)
+    cfg = load_config(repo / SMOKE, smoke_overrides(tmp_path, steps=3, **{"train.d_steps": 2, "model.lambda_sup": 1.0}))
+    with Trainer(cfg) as trainer:
+        assert not trainer.model.one_forward
+        hist = trainer.fit()
+    assert len(hist) == 3 and all(math.isfinite(v) for rec in hist for v in rec.values())
+    assert "supervised" in hist[0]
+    d_param = next(iter(trainer.model.d_a.parameters()))
+    g_param = next(iter(trainer.model.g_ab.parameters()))
+    assert int(trainer.optimizers["discriminator"].state[d_param]["step"]) == 6
+    assert int(trainer.optimizers["generator"].state[g_param]["step"]) == 3

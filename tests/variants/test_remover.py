@@ -66,7 +66,7 @@ def test_every_loss_reaches_the_generator() -> None:
         torch.nn.init.normal_(p, 0, 0.05)
     x = torch.rand(2, 3, 64, 64) * 2 - 1
     batch = {"A": x, "A_target": (x * 0.5).clamp(-1, 1), "has_target": torch.tensor([True, True]), "B": x}
-    for name, loss in variant.generator_losses(batch).items():
+    for name, loss in variant.phase_losses("generator", batch).items():
         grads = torch.autograd.grad(loss, list(variant.g.parameters()), allow_unused=True, retain_graph=True)
         assert any(gr is not None and float(gr.abs().sum()) > 0 for gr in grads), f"loss '{name}' does not reach the generator"
 

@@ -1,0 +1,118 @@
+"""Device, precision, optimiser and speed settings of a training run (the trainer's set-up).
+
+Each speed setting is a ``train.*`` config key, measured one at a time by
+``benchmarks/train_step.py --levers``: ``adam`` (PyTorch's for-loop, foreach or fused update),
+``channels_last``, ``compile`` (``torch.compile`` of each generator and discriminator),
+``threads`` (intra-op threads; 0 keeps PyTorch's choice) and ``amp``.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import torch
+from torch import nn
+
+from reflect.config import TrainConfig
+from reflect.errors import ConfigError
+
+ADAM_IMPLS = ("auto", "for-loop", "foreach", "fused")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name} but no CUDA device is available (use cpu or auto)")
+    return dev
+
+
+def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    if amp == "none":
+        return None
+    if amp == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return None
+    if amp == "fp16":
+        if device.type != "cuda":
+            raise ConfigError("train.amp=fp16 needs a CUDA device; use bf16 or none on the CPU")
+        return torch.float16
+    if amp == "bf16":
+        return torch.bfloat16
+    raise ConfigError(f"unknown train.amp '{amp}'; valid: none, fp16, bf16, auto")
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager[Any]:
+    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+
+
+def lr_factor(step: int, total: int, decay: int) -> float:
+    """Constant, then linear decay over the last ``decay`` steps (CycleGAN's 'linear' policy)."""
+    start = total - decay
+    if decay <= 0 or step < start:
+        return 1.0
+    return max(0.0, 1.0 - (step - start + 1) / (decay + 1))
+
+
+def adam(params: list[nn.Parameter], impl: str, settings: dict[str, Any]) -> torch.optim.Adam:
+    """Adam with the update implementation ``impl`` (``auto``: fused, which wins on CPU and GPU)."""
+    if impl not in ADAM_IMPLS:
+        raise ConfigError(f"unknown train.adam '{impl}'; valid: {', '.join(ADAM_IMPLS)}")
+    kind: dict[str, Any] = {"auto": {"fused": True}, "for-loop": {"foreach": False},
+                            "foreach": {"foreach": True}, "fused": {"fused": True}}[impl]
+    return torch.optim.Adam(params, **settings, **kind)
+
+
+def check_param_groups(model: nn.Module, groups: dict[str, list[nn.Parameter]]) -> None:
+    """Every trainable parameter in exactly one param group."""
+    seen: dict[int, str] = {}
+    for name, params in groups.items():
+        for p in params:
+            if id(p) in seen:
+                raise ValueError(f"parameter in both param groups '{seen[id(p)]}' and '{name}'")
+            seen[id(p)] = name
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and id(p) not in seen]
+    if missing:
+        raise ValueError(f"{type(model).__name__}: parameters in no param group: {missing[:5]}")
+
+
+def weighted_sum(losses: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
+    """Sum of ``weight * loss`` in fp32; a loss without a weight is an error, weight 0 skips it."""
+    total: torch.Tensor | None = None
+    for k, v in losses.items():
+        if k not in weights:
+            raise ValueError(f"variant returned loss '{k}' with no weight; known: {', '.join(sorted(weights))}")
+        w = weights[k]
+        if w == 0:
+            continue
+        term = w * v.float()
+        total = term if total is None else total + term
+    if total is None:
+        raise ValueError("every loss of this phase has weight 0: nothing to optimise")
+    return total
+
+
+def apply_speed_settings(model: nn.Module, train: TrainConfig) -> None:
+    """Threads, memory format and compilation, in place (state-dict keys are unchanged)."""
+    if train.threads < 0:
+        raise ConfigError(f"train.threads must be >= 0 (0 keeps PyTorch's choice), not {train.threads}")
+    if train.threads > 0:
+        torch.set_num_threads(train.threads)
+    if train.channels_last:
+        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    if train.compile:
+        for child in model.children():  # each generator and discriminator
+            child.compile()
+
+
+def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool = False) -> dict[str, Any]:
+    nb = device.type == "cuda"
+    fmt = torch.channels_last if channels_last else torch.preserve_format
+    return {
+        k: v.to(device, non_blocking=nb, memory_format=fmt if v.dim() == 4 else torch.preserve_format)
+        if torch.is_tensor(v) else v
+        for k, v in batch.items()
+    }
