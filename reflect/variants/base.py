@@ -161,7 +161,11 @@ class Variant(nn.Module):
         """
         if outputs is not None and self.clean_key in outputs:
             return outputs[self.clean_key]
-        return self.translate(batch["A"])
+        return self.translate(self.clean_source(batch))
+
+    def clean_source(self, batch: dict[str, Any]) -> torch.Tensor:
+        """The images the clean output is made from (two-domain: A; multi-domain: every image)."""
+        return batch["A"]
 
     def application_losses(self, batch: dict[str, Any], outputs: Outputs | None = None) -> dict[str, torch.Tensor]:
         """``supervised`` (L1 to the paired target, paired samples only) and ``face_id`` (identity
@@ -176,7 +180,7 @@ class Variant(nn.Module):
             else:
                 out["supervised"] = clean.sum() * 0.0
         if self.face_id is not None:
-            out["face_id"] = self.face_id(clean, batch["A"])  # faces found in A, same landmarks on clean
+            out["face_id"] = self.face_id(clean, self.clean_source(batch))  # faces found in A, same landmarks on clean
         return out
 
     def make_face_loss(self, cfg: VariantConfig) -> Any:

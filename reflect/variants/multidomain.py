@@ -65,6 +65,10 @@ class MultiDomainVariant(Variant):
         """``forward(x, target_index)`` for ONNX: one graph for every target (deploy/export.py)."""
         return _IndexTranslator(self)
 
+    def clean_source(self, batch: dict[str, Any]) -> torch.Tensor:
+        """Every image of a multi-domain batch is cleaned (translated to ``default_target``)."""
+        return batch["image"]
+
     def samples(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         x = batch["image"][:4]
         with torch.no_grad():
