@@ -60,7 +60,7 @@ class DUNITConfig(UNITConfig):
 @register("dunit")
 class DUNIT(UNIT):
     Config = DUNITConfig
-    generator_modules = (*UNIT.generator_modules, "inst_enc")
+    generator_modules: ClassVar[tuple[str, ...]] = (*UNIT.generator_modules, "inst_enc")
     reconstruction_losses: ClassVar[tuple[str, ...]] = UNIT.reconstruction_losses
 
     def __init__(self, cfg: DUNITConfig) -> None:
@@ -73,24 +73,17 @@ class DUNIT(UNIT):
         latent = self.enc_a.out_channels
         self.inst_enc = nn.Sequential(SharedResBlocks(latent, cfg.n_inst_res), nn.Conv2d(latent, latent, 1))
         init_weights(self.inst_enc, cfg.init, cfg.init_gain)
-        last = self.inst_enc[-1]
-        assert isinstance(last, nn.Conv2d)
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
+        for p in self.inst_enc[-1].parameters():  # starts as UNIT: no instance contribution
+            nn.init.zeros_(p)
         self.__dict__["_detector"] = None  # plain attribute: never a submodule, never in state_dict
 
     @classmethod
-    def default_loss_weights(cls, cfg: DUNITConfig) -> dict[str, float]:
-        return super().default_loss_weights(cfg) | {"instance": cfg.lambda_inst}
+    def default_loss_weights(cls, cfg: UNITConfig) -> dict[str, float]:
+        return super().default_loss_weights(cfg) | {"instance": getattr(cfg, "lambda_inst", 1.0)}
 
     def param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
         groups = super().param_groups()
         return groups | {"generator": groups["generator"] + params_of(self.inst_enc)}
-
-    @property
-    def box_inputs(self) -> int:
-        """K: the exported graph takes ``boxes`` (N, K, 4) and ``count`` (N,) after the image."""
-        return self.cfg.max_instances
 
     # ---- the instance branch -----------------------------------------------------------------
     def roi(self, feat: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
@@ -250,6 +243,7 @@ class _DunitExport(nn.Module):
     def __init__(self, variant: DUNIT) -> None:
         super().__init__()
         self.variant = variant
+        self.box_slots = variant.cfg.max_instances  # deploy/export.py adds the boxes and count inputs
 
     def forward(self, x: torch.Tensor, boxes: torch.Tensor | None = None, count: torch.Tensor | None = None) -> torch.Tensor:
         v = self.variant

@@ -34,6 +34,7 @@ TINY: dict[str, dict[str, Any]] = {
     "unit": {"dim": 8, "ndf": 8, "n_res": 2, "num_scales": 2, "n_layers_d": 3},
     "discogan": {"ngf": 8, "ndf": 8},
     "remover": {"ngf": 8, "ndf": 8, "n_bottleneck": 1},
+    "dunit": {"dim": 8, "ndf": 8, "n_res": 2, "num_scales": 2, "n_layers_d": 3, "n_inst_res": 1, "roi_size": 4},
 }
 
 VARIANTS = registry.names()
