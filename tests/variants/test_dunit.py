@@ -131,3 +131,14 @@ def test_bad_detector_name_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="face_detector 'yolo'"):
         DUNIT(DUNITConfig(**{**TINY, "face_detector": "yolo"}))  # type: ignore[arg-type]
+
+
+def test_face_identity_uses_the_known_boxes_without_a_detector() -> None:
+    pytest.importorskip("face_recognition_models")
+    m = tiny(lambda_face=1.0, face_max_faces=1).train()
+    batch = {"A": images(), "B": images().flip(0), "faces_box": BOXES, "faces_n": COUNT}
+    loss = m.phase_losses("generator", batch)["face_id"]
+    assert 0.0 < float(loss.detach()) <= 2.0
+    grads = torch.autograd.grad(loss, list(m.dec_b.parameters()), allow_unused=True)
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+    assert float(m.phase_losses("generator", {"A": batch["A"], "B": batch["B"]})["face_id"].detach()) == 0.0
