@@ -34,7 +34,7 @@ from reflect.utils.flops import count_flops, count_params
 from reflect.variants.base import Variant
 
 # Published generator sizes, for the "reference" column (None: no figure to compare with).
-REFERENCE_M = {"cyclegan": 11.378, "nicegan": 8.1, "unit": 11.1, "discogan": None, "pggan": None, "stargan": 8.43}
+REFERENCE_M = {"cyclegan": 11.378, "nicegan": 8.1, "unit": 11.1, "discogan": None, "pggan": None, "stargan": 8.43, "dunit": None}
 
 
 def model_overrides(name: str, size: int) -> dict[str, Any]:
@@ -45,13 +45,27 @@ def model_overrides(name: str, size: int) -> dict[str, Any]:
     return {}
 
 
+def translate_fn(model: Variant, x: torch.Tensor) -> Callable[[], torch.Tensor]:
+    """One A -> B translation; instance-aware variants (dunit) get ``max_instances`` face boxes of a
+    quarter of the frame each (the detector is not part of the generator and is not timed)."""
+    slots = int(getattr(model.cfg, "max_instances", 0))
+    if not slots:
+        return lambda: model.translate(x)
+    n, h, w = x.shape[0], x.shape[-2], x.shape[-1]
+    box = torch.tensor([w * 0.3, h * 0.25, w * 0.55, h * 0.5], device=x.device)
+    boxes = torch.stack([box + torch.tensor([w * 0.2 * k, 0, w * 0.2 * k, 0], device=x.device) for k in range(slots)])
+    count = torch.full((n,), slots, dtype=torch.long, device=x.device)
+    return lambda: model.translate(x, boxes=boxes.expand(n, -1, -1), count=count)  # type: ignore[call-arg]
+
+
 def translator_params(model: Variant, x: torch.Tensor) -> int:
     """Parameters of the modules that ``model.translate(x)`` runs (A -> B), each counted once."""
+    run = translate_fn(model, x)
     ran: list[nn.Module] = []
     hooks = [m.register_forward_hook(lambda m, i, o: ran.append(m)) for m in model.modules()]
     try:
         with torch.no_grad():
-            model.translate(x)
+            run()
     finally:
         for h in hooks:
             h.remove()
@@ -96,9 +110,9 @@ def measure(name: str, size: int, iters: int, device: str, out_dir: Path) -> dic
 
     model.eval()
     n_translator = translator_params(model, x)
-    macs = count_flops(lambda: model.translate(x)) // 2
+    macs = count_flops(translate_fn(model, x)) // 2
     with torch.no_grad():
-        t_translate = median_seconds(lambda: model.translate(x), iters, dev)
+        t_translate = median_seconds(translate_fn(model, x), iters, dev)
     t_train = median_seconds(lambda: trainer.train_step(batch), iters, dev)
     return {
         "variant": name,

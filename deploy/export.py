@@ -12,7 +12,10 @@ Graph contract (also written into the model's ``metadata_props``):
 
 * two-domain variants: ``input`` (N, 3, H, W) float32 RGB in [-1, 1] -> ``output`` (same);
 * multi-domain variants that define ``export_module_multidomain()``: a second input
-  ``target_index`` (N,) int64 picks each frame's target domain (an index into ``domains``).
+  ``target_index`` (N,) int64 picks each frame's target domain (an index into ``domains``);
+* instance-aware variants (``dunit``), whose export module has ``box_slots`` K > 0: inputs
+  ``boxes`` (N, K, 4) float32 x1 y1 x2 y2 in the frame's pixels and ``count`` (N,) int64 (how many
+  rows of each frame's K are faces; 0 runs the global path). Detection stays outside the graph.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ DEFAULT_OPSET = 18
 MIN_OPSET = 17
 INPUT = "input"
 TARGET_INDEX = "target_index"
+BOXES = "boxes"
+COUNT = "count"
 OUTPUT = "output"
 INPUT_RANGE = "[-1,1]"
 NORMALIZATION = "x = rgb_uint8 / 127.5 - 1 (output likewise)"
@@ -84,6 +89,19 @@ def export_graph_module(variant: nn.Module, target: str | None) -> tuple[nn.Modu
     if target is not None and target not in domains:
         raise ConfigError(f"unknown target domain '{target}'; valid: {', '.join(domains)}")
     return variant.export_module(target).eval(), False  # type: ignore[operator]
+
+
+def box_slots(module: nn.Module) -> int:
+    """K when the export module takes face boxes (``boxes`` (N, K, 4) and ``count`` (N,)), else 0."""
+    return int(getattr(module, "box_slots", 0) or 0)
+
+
+def example_boxes(n: int, h: int, w: int, slots: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random boxes inside an (h, w) frame and counts cycling 1, 2, ..., K, 0: parity inputs."""
+    lo = torch.rand(n, slots, 2, generator=gen) * torch.tensor([w, h]) * 0.6
+    size = (torch.rand(n, slots, 2, generator=gen) * 0.5 + 0.2) * torch.tensor([w, h])
+    boxes = torch.cat([lo, (lo + size).minimum(torch.tensor([w, h]).float())], dim=2)
+    return boxes, (torch.arange(n) + 1) % (slots + 1)
 
 
 def load_onnx(path: str | Path) -> onnx.ModelProto:
@@ -175,6 +193,11 @@ def export_onnx(
         example += (torch.zeros(2, dtype=torch.long),)
         dynamic += ({0: batch},)
         input_names.append(TARGET_INDEX)
+    slots = box_slots(module)
+    if slots:
+        example += (torch.zeros(2, slots, 4), torch.zeros(2, dtype=torch.long))
+        dynamic += ({0: batch}, {0: batch})
+        input_names += [BOXES, COUNT]
     with torch.no_grad():
         program = torch.onnx.export(
             module,
@@ -205,6 +228,7 @@ def export_onnx(
         "ema": "true" if ema_used else "false",
         "opset": str(opset),
         "train_size": str(cfg.data.crop_size) if cfg is not None else "",
+        "box_slots": str(slots),
         **(extra_metadata or {}),
     }
     del model.metadata_props[:]
@@ -219,7 +243,7 @@ def export_onnx(
     )
     train_size = cfg.data.crop_size if cfg is not None else 256
     sizes = parity_sizes if parity_sizes is not None else default_parity_sizes(train_size)
-    result.parity = parity_check(module, path, sizes, multidomain=multi, n_domains=len(domains))
+    result.parity = parity_check(module, path, sizes, multidomain=multi, n_domains=len(domains), box_slots=slots)
     worst = result.max_abs_diff
     if not worst <= tolerance:  # also catches NaN
         raise ParityError(
@@ -237,6 +261,7 @@ def parity_check(
     multidomain: bool = False,
     n_domains: int = 2,
     seed: int = 0,
+    box_slots: int = 0,
 ) -> dict[str, float]:
     """Run torch and ONNX Runtime (CPU) on the same random frames; "NxCxHxW" -> max |diff|."""
     import onnxruntime as ort
@@ -252,6 +277,10 @@ def parity_check(
             idx = torch.arange(n) % n_domains
             feeds[TARGET_INDEX] = idx.numpy()
             args += (idx,)
+        if box_slots:
+            boxes, count = example_boxes(n, h, w, box_slots, gen)
+            feeds |= {BOXES: boxes.numpy(), COUNT: count.numpy()}
+            args += (boxes, count)
         with torch.no_grad():
             ref = module(*args).numpy()
         got = session.run([OUTPUT], feeds)[0]

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from deploy.errors import BackendUnavailable
-from deploy.export import INPUT, OUTPUT, TARGET_INDEX, load_onnx
+from deploy.export import BOXES, COUNT, INPUT, OUTPUT, TARGET_INDEX, load_onnx
 from deploy.translator import Translator
 from reflect.errors import ConfigError
 
@@ -61,6 +61,8 @@ class OrtTranslator(Translator):
         if INPUT not in inputs:
             raise ConfigError(f"ONNX model {self.path} has inputs {inputs}; reflect models have '{INPUT}'")
         self.multidomain = TARGET_INDEX in inputs
+        # an instance-aware graph (dunit) gets no boxes here (count 0): its global path runs
+        self.box_slots = int(self.metadata.get("box_slots") or 0) if BOXES in inputs else 0
         self.target = self._resolve_target(target)
         if optimization not in OPT_LEVELS:
             raise ConfigError(
@@ -111,10 +113,13 @@ class OrtTranslator(Translator):
         return exported
 
     def _feeds(self, n: int) -> dict[str, np.ndarray]:
+        feeds: dict[str, np.ndarray] = {}
+        if self.box_slots:
+            feeds |= {BOXES: np.zeros((n, self.box_slots, 4), np.float32), COUNT: np.zeros((n,), np.int64)}
         if not self.multidomain:
-            return {}
+            return feeds
         assert self.target is not None
-        return {TARGET_INDEX: np.full((n,), self.domains.index(self.target), dtype=np.int64)}
+        return feeds | {TARGET_INDEX: np.full((n,), self.domains.index(self.target), dtype=np.int64)}
 
     def run(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) float in [-1, 1] -> same, on ``x``'s device."""

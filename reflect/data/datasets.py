@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from reflect.config import DataConfig
 from reflect.data.io import list_images, read_image, to_tensor
-from reflect.data.toy import toy_image, toy_pair
+from reflect.data.toy import MAX_FACES, toy_face_boxes, toy_image, toy_pair
 from reflect.data.transforms import train_transform
 from reflect.errors import ConfigError
 
@@ -102,6 +102,7 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
         rng = np.random.default_rng([self.seed, key, 11])
         i = key % len(self)
         use_pair = bool(self.pairs) and rng.random() < self.cfg.paired_fraction
+        toy_scene = False
         if use_pair:
             a_path, t_path = self.pairs[int(rng.integers(len(self.pairs)))]
             a_img, target = read_image(a_path), read_image(t_path)
@@ -110,7 +111,7 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
         elif self.toy:  # toy A images come with their clean scene (supervised variants learn from it)
             a_path = self.a_files[i % len(self.a_files)]
             a_img, target = toy_pair(int(a_path.name), "A", size=self.cfg.load_size, seed=self.seed)
-            use_pair = True
+            use_pair = toy_scene = True
         else:
             a_path = self.a_files[i % len(self.a_files)]
             a_img = self._load(a_path, "A")
@@ -121,7 +122,7 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
         out_a = self.transform(image=a_img, target=target)
         self.transform.set_random_seed(int(rng.integers(2**31)))
         out_b = self.transform(image=b_img, target=b_img)
-        return {
+        sample = {
             "A": to_tensor(out_a["image"]),
             "B": to_tensor(out_b["image"]),
             "A_target": to_tensor(out_a["target"]),
@@ -129,6 +130,10 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
             "A_path": str(a_path),
             "B_path": str(b_path),
         }
+        if self.toy:  # the toy face's box, as the synthesiser gives them (instance-aware variants)
+            boxes, n = toy_face_boxes(out_a["target"]) if toy_scene else (torch.zeros(MAX_FACES, 4), torch.tensor(0))
+            sample |= {"faces_box": boxes, "faces_n": n}
+        return sample
 
 
 def build_dataset(cfg: DataConfig, seed: int) -> Dataset[dict[str, Any]]:

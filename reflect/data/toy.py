@@ -3,12 +3,16 @@
 Domain B ("clean"): a dark cabin with a bright face-like ellipse. Domain A: the same kind of scene
 plus a bright, blurred, coloured reflection streak. Deterministic in (seed, index).
 :func:`toy_pair` gives an A image with its clean target (the same scene without the streak), so
-supervised variants have something to learn in tests.
+supervised variants have something to learn in tests. :func:`toy_face_boxes` finds the face in a
+clean (transformed) toy image, the way the synthesiser's manifest gives boxes (``faces_box``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+MAX_FACES = 2  # as reflect.data.synthetic: box slots per sample
 
 
 def toy_image(index: int, domain: str, size: int = 64, seed: int = 0) -> np.ndarray:
@@ -69,3 +73,16 @@ def toy_domain_image(index: int, domain: str, size: int = 64, seed: int = 0) -> 
         band = np.exp(-((xx - yy - rng.uniform(-0.3, 0.3)) ** 2) / 0.02)
         img = clean + 0.6 * band[..., None] * rng.uniform(0.3, 1.0, 3)
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def toy_face_boxes(clean: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """The face of a clean toy image (H, W, 3) uint8, after any crop or flip: ``faces_box``
+    (MAX_FACES, 4) x1 y1 x2 y2 in pixels (unused rows zero) and ``faces_n`` (0 or 1).
+
+    The face is the only bright region of a clean toy scene (red >= 0.5, the cabin <= 0.21)."""
+    boxes = torch.zeros(MAX_FACES, 4)
+    ys, xs = np.nonzero(clean[..., 0] > 0.35 * 255)
+    if len(xs) < 16:
+        return boxes, torch.tensor(0)
+    boxes[0] = torch.tensor([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=torch.float32)
+    return boxes, torch.tensor(1)

@@ -4,6 +4,7 @@ from reflect.variants import (
     cyclegan,  # noqa: F401
     discogan,  # noqa: F401
     drit,  # noqa: F401
+    dunit,  # noqa: F401
     nicegan,  # noqa: F401
     pggan,  # noqa: F401
     remover,  # noqa: F401

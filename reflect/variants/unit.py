@@ -63,7 +63,7 @@ class UNITConfig(VariantConfig):
 @register("unit")
 class UNIT(Variant):
     Config = UNITConfig
-    generator_modules = ("enc_a", "enc_b", "enc_shared", "dec_shared", "dec_a", "dec_b")
+    generator_modules: ClassVar[tuple[str, ...]] = ("enc_a", "enc_b", "enc_shared", "dec_shared", "dec_a", "dec_b")
     reconstruction_losses: ClassVar[tuple[str, ...]] = ("recon_a", "recon_b", "cycle_a", "cycle_b")
 
     def __init__(self, cfg: UNITConfig) -> None:

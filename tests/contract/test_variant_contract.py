@@ -38,6 +38,7 @@ TINY: dict[str, dict[str, Any]] = {
     "stargan": {"ngf": 8, "ndf": 8, "n_blocks": 1, "n_layers_d": 4},
     # lr 1e-3: at ngf 8 the reference's N(0, 0.02) init and lr 1e-4 need ~40 steps to show the drop
     "drit": {"ngf": 8, "ndf": 8, "n_res": 1, "n_res_dec": 1, "n_layers_d": 4, "lr": 1e-3},
+    "dunit": {"dim": 8, "ndf": 8, "n_res": 2, "num_scales": 2, "n_layers_d": 3, "n_inst_res": 1, "roi_size": 4},
 }
 
 VARIANTS = registry.names()
