@@ -216,6 +216,12 @@ class Variant(nn.Module):
         """An ``nn.Module`` whose ``forward(x)`` is ``translate(x, target)``, for ONNX export."""
         return _TranslateModule(self, target)
 
+    def export_module_multidomain(self) -> nn.Module:
+        """Multi-domain variants (more than two ``domains``): an ``nn.Module`` whose
+        ``forward(x, target_index)`` translates each image to its target domain, exported as one ONNX
+        graph with a ``target_index`` input (deploy/export.py). Two-domain variants have none."""
+        raise NotImplementedError(f"{self.name} is not a multi-domain variant")
+
     # ---- training state that is not weights (image pools) ---------------------------------
     def _pools(self) -> dict[str, ImagePool]:
         return {k: v for k, v in vars(self).items() if isinstance(v, ImagePool)}
