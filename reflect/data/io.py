@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,14 @@ from reflect.utils.atomic import atomic_path
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+MIN_SIDE = 8  # smaller images cannot pass a generator's downsampling (instance norm needs > 1 pixel)
+
+
+def check_translatable(path: str | os.PathLike[str], image: np.ndarray) -> None:
+    """Refuse an image a generator cannot translate (a side under :data:`MIN_SIDE`), naming the file."""
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ImageReadError(path, f"too small to translate ({w}x{h} px; at least {MIN_SIDE} px on each side)")
 
 
 def is_image_file(path: str | os.PathLike[str]) -> bool:
@@ -66,11 +75,15 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read ``path`` as an (H, W, 3) uint8 RGB array."""
     p = Path(path)
     if not p.is_file():
-        raise ImageReadError(p, "no such file")
+        kind = "a folder" if p.is_dir() else "not a regular file (a pipe, socket or device)"
+        raise ImageReadError(p, kind if p.exists() else "no such file" + (" (a dangling link)" if p.is_symlink() else ""))
     if p.stat().st_size == 0:
         raise ImageReadError(p, "the file is empty")
     try:
-        with Image.open(p) as opened:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            opened_cm = Image.open(p)
+        with opened_cm as opened:  # PIL's size limit (about 89 Mpx) refuses bombs before decoding
             opened.load()  # decode fully now: truncated files fail here, not later
             im: Image.Image = opened
             if im.mode in ("P", "PA"):
@@ -79,6 +92,8 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
                 im = im.convert("RGB")
             mode = im.mode
             arr = np.asarray(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageReadError(p, f"refused as a possible decompression bomb ({e})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ImageReadError(p, f"not a readable image ({e})") from None
     if arr.size == 0:
