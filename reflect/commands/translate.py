@@ -63,7 +63,8 @@ def _scan(src: Path, out_dir: Path) -> tuple[list[Path], list[Path]]:
     from reflect.data.io import is_image_file
     from reflect.utils.paths import inside
 
-    files, skipped = [], []
+    files: list[Path] = []
+    skipped: list[Path] = []
     for p in sorted(src.rglob("*")):
         rel = p.relative_to(src)
         if any(part.startswith(".") for part in rel.parts) or inside(p, out_dir) or p.is_dir():
