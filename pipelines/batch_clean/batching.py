@@ -15,6 +15,7 @@ given up: ``failed`` (retried by a resume) when memory ran out, ``error`` otherw
 from __future__ import annotations
 
 import contextlib
+import queue
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -192,5 +193,6 @@ def job_writer(
         files_bar.close()
         frames_bar.close()
         if writer.is_alive():
-            writer.q.put(None)
+            with contextlib.suppress(queue.Full):
+                writer.q.put(None, timeout=5)
             writer.join(timeout=30)

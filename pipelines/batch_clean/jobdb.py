@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.batch_clean.naming import natural_stem
-from reflect.errors import ConfigError
+from reflect.errors import ConfigError, OutputError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS job (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,6 +65,9 @@ class JobDB:
                 self.conn.execute("ALTER TABLE items ADD COLUMN faces INTEGER NOT NULL DEFAULT 0")
             if "stem" not in columns:  # made before output names were recorded: natural stems
                 self.conn.execute("ALTER TABLE items ADD COLUMN stem TEXT")
+        except sqlite3.OperationalError as e:  # a full disk, a read-only folder, a lock held elsewhere
+            raise OutputError(f"cannot open the job database {self.path} ({e}); free space (or fix the folder) "
+                              "and run the same command again") from None
         except sqlite3.DatabaseError as e:
             raise ConfigError(
                 f"job database {self.path} is not readable ({e}); move it away (or pass --restart after "

@@ -135,7 +135,10 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
             seconds=time.perf_counter() - start, skipped=skipped, faces=db.faces_done(),
             failed=db.failures(), stopped=stopped,
         )
-        atomic_write_text(summary_path, json.dumps(summary.to_dict(), indent=2))
+        try:
+            atomic_write_text(summary_path, json.dumps(summary.to_dict(), indent=2))
+        except OSError as e:  # the job database holds the same; a full disk must not hide the job's state
+            log.warning("cannot write %s (%s)", summary_path, e.strerror or e)
         if stopped:
             left = summary.total - summary.done - len(summary.errors)
             raise OutputError(f"the job stopped: {stopped}; {left} input(s) left: free space (or fix the folder), "

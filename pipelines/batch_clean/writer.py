@@ -81,17 +81,24 @@ class Writer(threading.Thread):
             raise RuntimeError("the writer thread failed") from self.exc
 
     def put(self, op: str, item_id: int, payload: Any) -> None:
-        self._raise()
-        self.q.put((op, item_id, payload))
+        while True:  # never block forever on the queue of a writer that has died
+            self._raise()
+            try:
+                self.q.put((op, item_id, payload), timeout=0.5)
+                return
+            except queue.Full:
+                if not self.is_alive():
+                    raise RuntimeError("the writer thread ended unexpectedly") from None
 
     def finish(self) -> None:
-        self.q.put(None)
+        with contextlib.suppress(RuntimeError):
+            self.put("stop", -1, None)
         self.join()
         self._raise()
 
     def run(self) -> None:
         try:
-            while (msg := self.q.get()) is not None:
+            while (msg := self.q.get()) is not None and msg[0] != "stop":
                 self._handle(*msg)
         except sqlite3.OperationalError as e:  # "database or disk is full", a read-only database
             self.exc = OutputError(f"cannot update the job database {self.db.path} ({e}); free space and run "
