@@ -180,14 +180,14 @@ def _process(
         task_q.put(None)
     detector = opts.detector if opts.detect == "faces" else None
     args = (task_q, out_q, opts.batch, os.getpid(), detector, opts.detector_weights)
-    procs = [ctx.Process(target=worker, args=args, daemon=True) for _ in range(n_workers)]
-    for p in procs:
-        p.start()
-    if translator is None:
+    if translator is None:  # first: a bad model file ends the job before any decoder starts
         from deploy.translator import load_translator
 
         translator = load_translator(opts.model, backend=opts.backend, device=opts.device)
     max_pixels = _budget_pixels(translator, opts.memory_mb)
+    procs = [ctx.Process(target=worker, args=args, daemon=True) for _ in range(n_workers)]
+    for p in procs:
+        p.start()
     with job_writer(
         db, Path(opts.output), opts.codec, progress=opts.progress, pending=len(pending), skipped=skipped
     ) as writer:
