@@ -90,9 +90,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         ckpt = torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         found = _UNSAFE.search(str(e))
-        what = f"it holds the Python object {found.group(1)}" if found else "it holds Python objects beyond tensors"
+        what = f"the Python object {found.group(1)}" if found else "Python objects beyond tensors"
         raise CheckpointError(
-            f"checkpoint {p} was refused: {what}, which only pickle code execution could load, and that "
+            f"checkpoint {p} was refused: it needs pickle code execution to load (it holds {what}), which "
             "could run arbitrary code; reflect never does it"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
