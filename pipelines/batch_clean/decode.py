@@ -15,7 +15,9 @@ or None, see :mod:`pipelines.batch_clean.inputs`) and sends messages to the main
   else is sent for it); ``("failed", item_id, reason)`` when memory ran out (a resume retries it);
 * ``("fatal", -1, reason)`` when the face detector cannot be built (the worker then exits).
 
-Workers send ``("bye", -1, None)`` and exit when they read ``None``; they also end with their
+* ``("start", item_id, pid)`` before decoding an item (a decoder that crashes is blamed on that item);
+
+Workers send ``("bye", -1, pid)`` and exit when they read ``None``; they also end with their
 parent process, even after ``kill -9`` of it and while blocked on a full pipe or inside a decoder:
 on Linux the kernel sends them SIGKILL when the parent dies (``PR_SET_PDEATHSIG``), and everywhere a
 watchdog thread ends the process when the parent is gone (:func:`die_with_parent`).
@@ -156,9 +158,11 @@ def worker(
                 return
             continue
         if task is None:
-            _put(out_q, ("bye", -1, None), parent)
+            _put(out_q, ("bye", -1, os.getpid()), parent)
             return
         item_id, path, kind, roi = task
+        if not _put(out_q, ("start", item_id, os.getpid()), parent):
+            return
         try:
             if kind == "image":
                 image = decode_image(path)

@@ -195,6 +195,7 @@ def _process(
         faces = FaceBatcher(batcher.translate, opts.batch, opts.face_margin, opts.face_size, opts.write, writer)
         items = {it.id: it for it in pending}
         rois_by_id: dict[int, Roi] = {}
+        current: dict[int, int] = {}  # decoder pid -> the item it is decoding
         byes = 0
         try:
             while byes < n_workers and not writer.stopped:
@@ -203,19 +204,20 @@ def _process(
                 except queue.Empty:
                     batcher.flush()  # inputs are slow: do not hold back a partial batch
                     faces.flush()
-                    if not any(p.is_alive() for p in procs):
-                        try:
-                            op, item_id, payload = out_q.get(timeout=1.0)
-                        except queue.Empty:
-                            raise RuntimeError(f"a decoder process died unexpectedly (exit codes {[p.exitcode for p in procs]})") from None
-                    else:
-                        continue
+                    _replace_crashed(ctx, procs, args, current, writer, len(pending))
+                    continue
                 if op == "bye":
                     byes += 1
+                    continue
+                if op == "start":
+                    current[payload] = item_id
                     continue
                 if op == "fatal":
                     raise ConfigError(payload)
                 it = items[item_id]
+                if op in ("end", "error", "failed"):  # the decoder is done with it
+                    for pid in [pid for pid, busy in current.items() if busy == item_id]:
+                        del current[pid]
                 if op in ("error", "failed"):
                     writer.put(op, item_id, payload)
                 elif op == "frames":
@@ -250,6 +252,22 @@ def _process(
                     p.terminate()
                 p.join(timeout=5)
     return (batcher.translated if opts.detect != "faces" else faces.frames), writer.stopped
+
+
+def _replace_crashed(ctx: Any, procs: list[Any], args: tuple[Any, ...], current: dict[int, int], writer: Any,
+                     limit: int) -> None:
+    """A decoder that crashed (a signal, an exit code) gives its item up as that input's error; a new one takes over."""
+    for p in list(procs):
+        if p.is_alive() or p.exitcode in (0, None) or getattr(p, "replaced", False):
+            continue
+        p.replaced = True
+        if (item_id := current.pop(p.pid, None)) is not None:
+            writer.put("error", item_id, f"the decoder process crashed on it (exit code {p.exitcode})")
+        if len(procs) > limit + 8:
+            raise RuntimeError(f"decoder processes keep crashing (exit codes {[q.exitcode for q in procs]})")
+        fresh = ctx.Process(target=worker, args=args, daemon=True)
+        fresh.start()
+        procs.append(fresh)
 
 
 def _window(writer: Any, item_id: int, rel: str, roi: Roi | None, shape: tuple[int, ...]) -> Roi:

@@ -82,3 +82,33 @@ def test_kill_9_leaves_no_process_and_resume_is_exact(smoke_run: Path, tmp_path:
     want = {k: v for k, v in snapshot(reference).items() if not k.startswith(".reflect")}
     assert got == want
     assert not [p for p in out.rglob("*") if TMP_SUFFIX in p.name]
+
+
+def test_a_decoder_that_dies_mid_job_costs_one_input_not_the_job(smoke_run: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(6)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 255, (32, 40, 3), dtype=np.uint8)).save(src / f"im{i:02d}.png")
+    write_video(src / "clip.avi", 150, seed=3)
+    out = tmp_path / "out"
+    env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "reflect", "clean", "--model", str(smoke_run), "--input", str(src),
+           "--output", str(out), "--no-progress", "--workers", "2"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    decoders: list[int] = []
+    while time.monotonic() < deadline and proc.poll() is None and len(decoders) < 2:
+        decoders = [k for k in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()]
+        time.sleep(0.05)
+    assert len(decoders) == 2, "the job ended before its decoders could be seen"
+    time.sleep(0.5)
+    os.kill(decoders[0], signal.SIGKILL)  # as a decoder library crashing would (no Python handler runs)
+    output, _ = proc.communicate(timeout=300)  # the job goes on with a fresh decoder and ends
+    assert not _alive(decoders[0])
+    assert proc.returncode in (0, 1), output
+    assert "Traceback" not in output
+    crashed = [ln for ln in output.splitlines() if "decoder process crashed" in ln]
+    assert len(crashed) <= 1, output  # the input it was decoding (if its 'start' got out) is named once
+    again = run_clean(CleanOptions(str(smoke_run), str(src), str(out), progress=False, retry_errors=True))
+    assert again.done == again.total == 41 and not again.errors
