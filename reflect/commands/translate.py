@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from reflect.data.io import is_image_file
     from reflect.errors import ConfigError
-    from reflect.utils.paths import check_io_folders, writable_folder
+    from reflect.utils.paths import check_io_folders
 
     src, out_dir = Path(args.input), Path(args.output)
     if src.is_dir():
@@ -50,7 +50,6 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"input {src} does not exist")
     if args.memory_mb <= 0:
         raise ConfigError(f"--memory-mb must be positive, got {args.memory_mb}")
-    writable_folder(out_dir)
     return _translate_files(args, src, out_dir, files)
 
 
@@ -84,12 +83,14 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
     from reflect.data.io import check_translatable, read_image, write_image
     from reflect.errors import ImageReadError, OutputError, ReflectError
     from reflect.inference import auto_tile, budget_pixels, bytes_per_pixel, translate_image
+    from reflect.utils.paths import writable_folder
 
     model = model_or_bundled(args.checkpoint, "--checkpoint")
     if args.no_ema and is_generator_file(model):
         log.warning("--no-ema has no effect on %s: a generator file holds one set of weights", model)
     variant, _ = load_variant(model, use_ema=not args.no_ema, device=args.device)
     target = args.target or (None if args.direction == "a2b" else variant.domains[0])
+    writable_folder(out_dir)  # after the model loaded: a bad model leaves no empty output folder behind
     max_pixels = budget_pixels(args.memory_mb, bytes_per_pixel(variant, target))
     failed: list[str] = []
     for f in tqdm(files, desc="translate", unit="img", disable=len(files) < 2):
