@@ -27,6 +27,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import shutil
 import subprocess
 import sys
 import time
@@ -58,6 +59,7 @@ def train_model(root: Path, data: Path, steps: int, pairs: Path | None = None) -
     if pairs is not None:
         overrides += [f"data.paired_root={pairs}", "data.paired_fraction=0.5", "model.lambda_sup=10"]
     overrides.append("model.residual=true")  # starts near the identity: faces survive a short training
+    shutil.rmtree(root / "demo_model", ignore_errors=True)  # the demo's own run: `reflect train` never reuses one
     subprocess.run([sys.executable, "-m", "reflect", "train", str(cfg), *overrides], check=True)
     return root / "demo_model"
 

@@ -64,17 +64,36 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return p
 
 
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since 1.6
+_PICKLE_MAGIC = b"\x80"  # the legacy format starts with a pickle protocol marker
+_UNSAFE = re.compile(r"Unsupported global: GLOBAL (\S+)")
+
+
+def _not_a_checkpoint(p: Path) -> str | None:
+    """Why ``p`` is no torch checkpoint at all (its first bytes), or None when it may be one."""
+    with open(p, "rb") as f:
+        head = f.read(8)
+    if head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC):
+        return None
+    if head.startswith(b"\x08") or b"onnx" in head.lower():
+        return "it looks like an ONNX model: give it to a job's --model with --backend onnxruntime"
+    return f"its first bytes ({head[:4].hex()}) are neither a torch checkpoint's nor a generator file's"
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     p = resolve_checkpoint(path)
     if p.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {p} is empty")
+    if (why := _not_a_checkpoint(p)) is not None:
+        raise CheckpointError(f"{p} is not a checkpoint: {why}")
     try:
         ckpt = torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        found = _UNSAFE.search(str(e))
+        what = f"the Python object {found.group(1)}" if found else "Python objects beyond tensors"
         raise CheckpointError(
-            f"checkpoint {p} was refused: it needs pickle code execution to load, which could run "
-            f"arbitrary code ({first[:200]})"
+            f"checkpoint {p} was refused: it needs pickle code execution to load (it holds {what}), which "
+            "could run arbitrary code; reflect never does it"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise CheckpointError(f"checkpoint {p} is corrupt or truncated ({str(e).splitlines()[0][:200]})") from None
@@ -84,6 +103,15 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"checkpoint {p} has format version {ckpt['version']}; this reflect reads <= {VERSION}")
     ckpt["path"] = str(p)
     return ckpt
+
+
+def state_dict_mismatch(e: BaseException) -> str:
+    """The first layer named in a ``load_state_dict`` error (size mismatch, missing or unexpected key)."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith(("size mismatch for", "Missing key(s)", "Unexpected key(s)")):
+            return ln[:300]
+    return (lines[0] if lines else type(e).__name__)[:300]
 
 
 def config_from_checkpoint(ckpt: dict[str, Any]) -> ExperimentConfig:
@@ -109,6 +137,10 @@ def load_variant(
         return load_generator(path, device=device)
     ckpt = load_checkpoint(path)
     cfg = config_from_checkpoint(ckpt)
+    named = getattr(type(cfg.model), "variant_name", None)
+    if named != ckpt.get("variant"):
+        raise CheckpointError(f"checkpoint {ckpt['path']} was saved by variant '{ckpt.get('variant')}' but its config "
+                              f"names '{named}'; the file was altered or mixed up with another run's")
     variant = registry.get(ckpt["variant"])(cfg.model)
     try:
         variant.load_state_dict(ckpt["model"])
@@ -117,7 +149,8 @@ def load_variant(
                 getattr(variant, name).load_state_dict(state)
     except (RuntimeError, KeyError, AttributeError) as e:
         raise CheckpointError(
-            f"checkpoint {ckpt['path']} does not match variant '{ckpt['variant']}': {str(e).splitlines()[0][:300]}"
+            f"checkpoint {ckpt['path']} does not match variant '{ckpt['variant']}' as its config builds it: "
+            f"{state_dict_mismatch(e)}"
         ) from None
     return variant.to(device).eval(), cfg
 

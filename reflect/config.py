@@ -19,7 +19,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 
@@ -36,7 +36,7 @@ class DataConfig:
     # toy: procedurally generated window-like images (tests, smoke runs; no files needed);
     # synthetic: windshield pairs rendered on the fly from the faces in ``faces`` (reflect.data.synthetic),
     # with real ROOT/trainB (clean) and ROOT/trainA (reflections) mixed in when ``root`` is given.
-    kind: str = "unpaired"
+    kind: Literal["unpaired", "toy", "synthetic", "multidomain"] = "unpaired"
     root: str = ""
     load_size: int = 286  # resize the shorter side to this, then random-crop crop_size
     crop_size: int = 256
@@ -56,7 +56,7 @@ class DataConfig:
     # fixed split in reflect.data.synth.split), the glass recipe (a SynthConfig mapping, see
     # configs/synth.yaml), the share of near-infrared samples and of real trainA crops.
     faces: list[str] = field(default_factory=list)
-    faces_split: str = "train"
+    faces_split: Literal["train", "test", "all"] = "train"
     synth: dict[str, Any] = field(default_factory=dict)
     nir_fraction: float = 0.0
     real_fraction: float = 0.0
@@ -72,7 +72,7 @@ class TrainConfig:
     steps: int = 200_000
     decay_steps: int = 100_000  # lr constant, then linear decay to 0 over the last decay_steps
     d_steps: int = 1  # discriminator updates per generator update
-    amp: str = "none"  # none | fp16 (CUDA, with GradScaler) | bf16 | auto
+    amp: Literal["none", "fp16", "bf16", "auto"] = "none"  # fp16: CUDA, with GradScaler
     grad_clip: float = 0.0  # max global grad norm per phase; 0 disables
     ema: float = 0.0  # EMA decay of the generator weights (e.g. 0.999); 0 disables
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -117,10 +117,21 @@ def _suggest(key: str, valid: list[str]) -> str:
     return f"{hint}; valid keys: {', '.join(sorted(valid))}"
 
 
+def _did_you_mean(value: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(value, valid, n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     """Check ``value`` against the annotation ``tp``; convert where lossless (int -> float)."""
     origin = typing.get_origin(tp)
     if tp is Any:
+        return value
+    if origin is typing.Literal:
+        choices = typing.get_args(tp)
+        if value not in choices or isinstance(value, bool) != any(isinstance(c, bool) for c in choices):
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(str, choices))}"
+                              f"{_did_you_mean(str(value), [str(c) for c in choices])}")
         return value
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
@@ -247,6 +258,9 @@ def build_config(data: dict[str, Any]) -> ExperimentConfig:
     variant_cls = registry.get(str(model.pop("variant")))
     cfg = from_dict(ExperimentConfig, data)
     cfg.model = from_dict(variant_cls.Config, model, prefix="model")
+    from reflect.config_checks import check_values  # local: it reads the dataclasses defined here
+
+    check_values(cfg)
     _check_data(cfg.data)
     _check_domains(cfg, variant_cls.name)
     valid = sorted(variant_cls.loss_weights(cfg.model))
@@ -256,19 +270,8 @@ def build_config(data: dict[str, Any]) -> ExperimentConfig:
     return cfg
 
 
-DATA_KINDS = ("unpaired", "toy", "synthetic", "multidomain")
-
-
 def _check_data(d: DataConfig) -> None:
-    """Enumerated values and ranges of the data section, checked before anything is written."""
-    if d.kind not in DATA_KINDS:
-        raise ConfigError(f"data.kind: '{d.kind}' is not one of {', '.join(DATA_KINDS)}{_suggest(d.kind, list(DATA_KINDS))}")
-    if d.faces_split not in ("train", "test", "all"):
-        raise ConfigError(f"data.faces_split: '{d.faces_split}' is not one of train, test, all")
-    for name in ("nir_fraction", "real_fraction", "paired_fraction"):
-        v = getattr(d, name)
-        if not 0.0 <= v <= 1.0:
-            raise ConfigError(f"data.{name}: {v} must be in [0, 1]")
+    """The synthetic recipe of the data section, checked before anything is written."""
     if d.face_chip and not 32 <= d.face_chip <= 512:
         raise ConfigError(f"data.face_chip: {d.face_chip} must be 0 (off) or in [32, 512] pixels")
     if d.face_chip and (d.kind != "synthetic" or d.root):

@@ -26,3 +26,7 @@ class CheckpointError(ReflectError, ValueError):
 
 class TrainingDiverged(ReflectError, RuntimeError):
     """Too many consecutive steps produced non-finite losses."""
+
+
+class OutputError(ReflectError, OSError):
+    """An output could not be written (a full disk, a read-only folder); what was done is kept."""

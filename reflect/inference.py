@@ -7,6 +7,8 @@ linear ramp, so tile seams do not show.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -55,8 +57,54 @@ def translate_tensor(
 
 
 def translate_image(
-    variant: Variant, image: np.ndarray, target: str | None = None, tile: int = 0, device: str | torch.device = "cpu"
+    variant: Variant, image: np.ndarray, target: str | None = None, tile: int = 0, device: str | torch.device = "cpu",
+    overlap: int = 32,
 ) -> np.ndarray:
     """(H, W, 3) uint8 -> (H, W, 3) uint8 of the same size."""
     x = to_tensor(image).unsqueeze(0).to(device)
-    return to_image(translate_tensor(variant, x, target=target, tile=tile)[0])
+    return to_image(translate_tensor(variant, x, target=target, tile=tile, overlap=overlap)[0])
+
+
+#: used where a backend cannot be measured (ONNX Runtime, TensorRT): about what a 64-channel generator needs
+DEFAULT_BYTES_PER_PIXEL = 1024.0
+
+
+@torch.no_grad()
+def bytes_per_pixel(variant: torch.nn.Module, target: str | None = None, size: int = 64) -> float:
+    """Peak activation memory of one translation per input pixel, measured on one small forward.
+
+    Three times the largest layer output (its input, its output and one temporary), float32: the
+    figure that decides whether a frame fits a job's memory budget or is translated in tiles.
+    """
+    peak = 0
+
+    def hook(_m: torch.nn.Module, _i: object, out: object) -> None:
+        nonlocal peak
+        if torch.is_tensor(out):
+            peak = max(peak, out.numel())
+
+    channels = int(getattr(getattr(variant, "cfg", None), "in_channels", 3))
+    device = next(iter(variant.parameters()), torch.zeros(0)).device
+    handles = [m.register_forward_hook(hook) for m in variant.modules() if m is not variant]
+    try:
+        variant.translate(torch.zeros(1, channels, size, size, device=device), target=target)  # type: ignore[operator]
+    finally:
+        for h in handles:
+            h.remove()
+    return 3 * 4 * max(peak, channels * size * size) / (size * size)
+
+
+def budget_pixels(memory_mb: float, bytes_per_px: float) -> int:
+    """How many input pixels one translation call may hold within ``memory_mb``."""
+    return max(1, int(memory_mb * 2**20 / bytes_per_px))
+
+
+def auto_tile(height: int, width: int, max_pixels: int) -> tuple[int, int]:
+    """``(tile, overlap)`` for a frame above ``max_pixels`` (``(0, 0)``: it fits whole).
+
+    Tiles are square, a multiple of 8, at least 32 px; the overlap is a quarter of the tile, at most 32.
+    """
+    if height * width <= max_pixels:
+        return 0, 0
+    tile = max(32, int(math.isqrt(max_pixels)) // 8 * 8)
+    return tile, min(32, tile // 4)

@@ -3,11 +3,19 @@
 Every translated batch is zero-padded to ``--batch`` rows (for deterministic backends): CPU
 convolutions can round differently for another batch size, so a resumed job, or the Ray engine,
 gives the same bytes as an uninterrupted local run.
+
+Memory: a job has a budget (``--memory-mb``, as input pixels per translation call, see
+:func:`reflect.inference.budget_pixels`). Crops whose padded batch would exceed it are translated
+one at a time, unpadded, and a crop larger than the budget in overlapping tiles
+(:func:`translate_tiled`); both depend only on the crop's size, so outputs stay byte-identical
+after a resume. A batch that fails is retried crop by crop, and only the crops that fail again are
+given up: ``failed`` (retried by a resume) when memory ran out, ``error`` otherwise.
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +40,43 @@ def translate_padded(translator: Any, crops: np.ndarray, batch: int) -> np.ndarr
     return out
 
 
+def _ramp(n: int, overlap: int) -> np.ndarray:
+    w = np.ones(n, np.float32)
+    k = min(overlap, n // 2)
+    if k > 0:
+        r = np.linspace(0, 1, overlap + 2, dtype=np.float32)[1:-1][:k]
+        w[:k] = r
+        w[n - k :] = np.minimum(w[n - k :], r[::-1])
+    return w
+
+
+def _starts(n: int, tile: int, step: int) -> list[int]:
+    starts = list(range(0, max(n - tile, 0) + 1, step))
+    if starts[-1] + tile < n:
+        starts.append(n - tile)
+    return starts
+
+
+def translate_tiled(translator: Any, crop: np.ndarray, tile: int, overlap: int) -> np.ndarray:
+    """Translate one uint8 (H, W, 3) crop in overlapping ``tile`` x ``tile`` pieces blended by linear ramps."""
+    h, w = crop.shape[:2]
+    acc = np.zeros((h, w, 3), np.float32)
+    norm = np.zeros((h, w, 1), np.float32)
+    step = tile - overlap
+    for y0 in _starts(h, tile, step):
+        for x0 in _starts(w, tile, step):
+            piece = np.ascontiguousarray(crop[y0 : y0 + tile, x0 : x0 + tile])
+            th, tw = piece.shape[:2]
+            weight = (_ramp(th, overlap if h > tile else 0)[:, None] * _ramp(tw, overlap if w > tile else 0)[None, :])
+            acc[y0 : y0 + th, x0 : x0 + tw] += translator.translate(piece[None])[0].astype(np.float32) * weight[..., None]
+            norm[y0 : y0 + th, x0 : x0 + tw] += weight[..., None]
+    return np.clip(acc / np.maximum(norm, 1e-8) + 0.5, 0, 255).astype(np.uint8)
+
+
+def is_oom(e: BaseException) -> bool:
+    return isinstance(e, MemoryError) or "out of memory" in str(e).lower()
+
+
 def place_window(frames: np.ndarray, roi: Roi, cleaned: np.ndarray, write: str) -> np.ndarray:
     """``write='crop'``: the cleaned windows; ``'frame'``: frames (n, H, W, 3) with them pasted back."""
     if write == "crop":
@@ -45,15 +90,49 @@ def place_window(frames: np.ndarray, roi: Roi, cleaned: np.ndarray, write: str) 
 class WindowBatcher:
     """Crops windows, translates padded batches, pastes results back, hands them to the writer."""
 
-    def __init__(self, translator: Any, batch: int, write: str, writer: Writer) -> None:
+    def __init__(self, translator: Any, batch: int, write: str, writer: Writer, max_pixels: int = 1 << 62) -> None:
         self.t, self.batch, self.write, self.writer = translator, batch, write, writer
+        self.max_pixels = max_pixels  # input pixels one translation call may hold (the job's memory budget)
         self.images: dict[tuple[int, int], list[tuple[int, str, np.ndarray, Roi]]] = {}
         self.translated = 0
 
     def translate(self, crops: np.ndarray) -> np.ndarray:
-        out = translate_padded(self.t, crops, self.batch)
+        """uint8 (n, H, W, 3) crops -> cleaned, within the memory budget (padded, alone or tiled)."""
+        h, w = crops.shape[1:3]
+        if self.batch * h * w <= self.max_pixels:
+            out = translate_padded(self.t, crops, self.batch)
+        else:
+            from reflect.inference import auto_tile
+
+            tile, overlap = auto_tile(h, w, self.max_pixels)
+            out = np.stack([translate_tiled(self.t, c, tile, overlap) if tile else self.t.translate(c[None])[0]
+                            for c in crops])
         self.translated += len(crops)
         return out
+
+    def translate_items(self, crops: np.ndarray, ids: list[int]) -> list[np.ndarray | None]:
+        """Like :meth:`translate`, but a crop that fails is given up for its item (None), not the job."""
+        try:
+            return list(self.translate(crops))
+        except Exception as e:  # noqa: BLE001 - any failure of one input must not stop the job
+            if len(crops) == 1:
+                self.give_up(ids[0], e)
+                return [None]
+        out: list[np.ndarray | None] = []
+        for c, item_id in zip(crops, ids, strict=True):
+            try:
+                out.append(self.translate(c[None])[0])
+            except Exception as e:  # noqa: BLE001
+                self.give_up(item_id, e)
+                out.append(None)
+        return out
+
+    def give_up(self, item_id: int, e: BaseException) -> None:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        if is_oom(e):
+            self.writer.put("failed", item_id, f"out of memory while translating ({first}); lower --memory-mb")
+        else:
+            self.writer.put("error", item_id, f"cannot translate: {first}")
 
     def _place(self, frames: np.ndarray, roi: Roi, cleaned: np.ndarray) -> np.ndarray:
         return place_window(frames, roi, cleaned, self.write)
@@ -71,13 +150,18 @@ class WindowBatcher:
             if not bucket:
                 continue
             crops = np.stack([f[y : y + h, x : x + w] for _, _, f, (x, y, w, h) in bucket])
-            cleaned = self.translate(crops)
+            cleaned = self.translate_items(crops, [b[0] for b in bucket])
             for (item_id, rel, frame, roi), c in zip(bucket, cleaned, strict=True):
-                self.writer.put("image", item_id, (rel, self._place(frame[None], roi, c[None])[0]))
+                if c is not None:
+                    self.writer.put("image", item_id, (rel, self._place(frame[None], roi, c[None])[0]))
 
     def add_video_chunk(self, item_id: int, rel: str, frames: np.ndarray, roi: Roi, fps: float) -> None:
         x, y, w, h = roi
-        cleaned = self.translate(frames[:, y : y + h, x : x + w])
+        try:
+            cleaned = self.translate(frames[:, y : y + h, x : x + w])
+        except Exception as e:  # noqa: BLE001 - the video is given up, the job goes on
+            self.give_up(item_id, e)
+            return
         self.writer.put("video", item_id, (rel, self._place(frames, roi, cleaned), fps))
 
 
@@ -109,5 +193,6 @@ def job_writer(
         files_bar.close()
         frames_bar.close()
         if writer.is_alive():
-            writer.q.put(None)
+            with contextlib.suppress(queue.Full):
+                writer.q.put(None, timeout=5)
             writer.join(timeout=30)

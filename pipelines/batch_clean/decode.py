@@ -11,17 +11,27 @@ or None, see :mod:`pipelines.batch_clean.inputs`) and sends messages to the main
   in consecutive chunks of ``chunk`` frames, in order (``fps`` is 0 for images); ``faces`` is None
   without detection, else per frame the face boxes ``(x1, y1, x2, y2)`` found inside the window;
 * ``("end", item_id, {"frames": n, "fps": f})`` after the last chunk of an item;
-* ``("error", item_id, reason)`` when the file cannot be decoded (nothing else is sent for it);
+* ``("error", item_id, reason)`` when the file cannot be decoded, whatever the decoder raised (nothing
+  else is sent for it); ``("failed", item_id, reason)`` when memory ran out (a resume retries it);
 * ``("fatal", -1, reason)`` when the face detector cannot be built (the worker then exits).
 
-Workers send ``("bye", -1, None)`` and exit when they read ``None``; they also exit when their
-parent process has gone (``kill -9``), so no orphan keeps decoding.
+* ``("start", item_id, pid)`` before decoding an item (a decoder that crashes is blamed on that item);
+
+Workers send ``("bye", -1, pid)`` and exit when they read ``None``; they also end with their
+parent process, even after ``kill -9`` of it and while blocked on a full pipe or inside a decoder:
+on Linux the kernel sends them SIGKILL when the parent dies (``PR_SET_PDEATHSIG``), and everywhere a
+watchdog thread ends the process when the parent is gone (:func:`die_with_parent`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import queue
+import signal
+import sys
+import threading
+import time
 from multiprocessing.queues import Queue
 from typing import Any
 
@@ -39,6 +49,25 @@ def _put(out_q: Queue[Message], msg: Message, parent: int) -> bool:
         except queue.Full:
             if os.getppid() != parent:
                 return False
+
+
+def die_with_parent(parent: int, interval: float = 0.5) -> None:
+    """End this process when process ``parent`` is gone (kill -9 included), whatever it is doing."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="reflect-parent-watchdog", daemon=True).start()
 
 
 def decode_image(path: str) -> np.ndarray:
@@ -102,6 +131,8 @@ def worker(
     """Worker process main loop; ``detector`` names a :mod:`reflect.faces` detector to find faces with."""
     import cv2
 
+    die_with_parent(parent)  # not out_q.cancel_join_thread(): it would drop the last messages at exit
+
     cv2.setNumThreads(1)
     detect = None
     if detector is not None:
@@ -127,9 +158,11 @@ def worker(
                 return
             continue
         if task is None:
-            _put(out_q, ("bye", -1, None), parent)
+            _put(out_q, ("bye", -1, os.getpid()), parent)
             return
         item_id, path, kind, roi = task
+        if not _put(out_q, ("start", item_id, os.getpid()), parent):
+            return
         try:
             if kind == "image":
                 image = decode_image(path)
@@ -145,8 +178,12 @@ def worker(
                         return
                 if n == 0:
                     raise OSError("no frame could be decoded")
-        except (OSError, ValueError) as e:  # ImageReadError is an OSError
-            reason = str(e) if kind == "video" else getattr(e, "reason", str(e))
+        except MemoryError:
+            if not _put(out_q, ("failed", item_id, "out of memory while decoding"), parent):
+                return
+            continue
+        except Exception as e:  # noqa: BLE001 - whatever a decoder raises, it is this input's error
+            reason = getattr(e, "reason", None) or (str(e).strip().splitlines() or [type(e).__name__])[0]
             if not _put(out_q, ("error", item_id, reason), parent):
                 return
             continue

@@ -7,14 +7,14 @@ translation batches (zero-padded to ``--batch`` like every batch of the job, hen
 outputs after a resume), translated by the CycleGAN-style generator (Zhu et al., ICCV 2017) and resized
 back. ``--write frame`` pastes the regions back into the frame in face order (largest first);
 ``--write crop`` writes each cleaned region as ``<stem>_face<k>.png`` (videos:
-``<stem>_frame<NNNNNN>_face<k>.png``) beside where the frame would go. A frame without faces is
+``<stem>_frame<NNNNNN>_face<k>.png``) beside where the frame would go; ``<stem>`` is the item's output
+stem from :mod:`pipelines.batch_clean.naming` (``a_jpg`` where ``a.jpg`` and ``a.png`` would meet). A frame without faces is
 written unchanged (frame mode) or yields no file (crop mode). Face counts go to the job database.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any
 
 import cv2
@@ -25,17 +25,15 @@ from pipelines.batch_clean.writer import Writer
 from pipelines.regions import Box, square_region
 
 
-def crop_rel(rel: str, face: int, frame: int | None = None) -> str:
-    """Where face ``face`` (of video frame ``frame``) of input ``rel`` is written in crop mode."""
-    p = PurePosixPath(rel)
+def crop_rel(stem: str, face: int, frame: int | None = None) -> str:
+    """Where face ``face`` (of video frame ``frame``) of the input with output stem ``stem`` goes in crop mode."""
     tag = "" if frame is None else f"_frame{frame:06d}"
-    return p.with_name(f"{p.stem}{tag}_face{face}.png").as_posix()
+    return f"{stem}{tag}_face{face}.png"
 
 
-def crop_label(rel: str, video: bool) -> str:
+def crop_label(stem: str, video: bool) -> str:
     """The job database's output entry for an item in crop mode: a glob of its crop files."""
-    p = PurePosixPath(rel)
-    return p.with_name(f"{p.stem}{'_frame*' if video else ''}_face*.png").as_posix()
+    return f"{stem}{'_frame*' if video else ''}_face*.png"
 
 
 def face_regions(boxes: list[Box], roi: Roi, margin: float) -> list[Box]:
@@ -50,7 +48,8 @@ def _resize(image: np.ndarray, w: int, h: int) -> np.ndarray:
 
 @dataclass
 class _Image:
-    rel: str
+    stem: str  # crop files: <stem>_face<k>.png
+    rel: str  # frame mode: the output file
     frame: np.ndarray
     regions: list[Box]
     cleaned: dict[int, np.ndarray] = field(default_factory=dict)
@@ -86,18 +85,19 @@ class FaceBatcher:
             out[y1:y2, x1:x2] = _resize(c, x2 - x1, y2 - y1)
         return out
 
-    def _files(self, rel: str, regions: list[Box], cleaned: list[np.ndarray], frame: int | None) -> list[Any]:
-        return [(crop_rel(rel, k, frame), _resize(c, x2 - x1, y2 - y1))
+    def _files(self, stem: str, regions: list[Box], cleaned: list[np.ndarray], frame: int | None) -> list[Any]:
+        return [(crop_rel(stem, k, frame), _resize(c, x2 - x1, y2 - y1))
                 for k, ((x1, y1, x2, y2), c) in enumerate(zip(regions, cleaned, strict=True))]
 
     # ---- images ------------------------------------------------------------------------------
-    def add_image(self, item_id: int, rel: str, frame: np.ndarray, roi: Roi, boxes: list[Box]) -> None:
+    def add_image(self, item_id: int, stem: str, frame: np.ndarray, roi: Roi, boxes: list[Box], rel: str) -> None:
+        """``stem``: the item's output stem (crop names); ``rel``: its output file (frame mode)."""
         self.frames += 1
         regions = face_regions(boxes, roi, self.margin)
         if not regions:
-            self._finish_image(item_id, _Image(rel, frame, []))
+            self._finish_image(item_id, _Image(stem, rel, frame, []))
             return
-        self.images[item_id] = _Image(rel, frame, regions)
+        self.images[item_id] = _Image(stem, rel, frame, regions)
         for k, region in enumerate(regions):
             self.queue.append((item_id, k, self._crop(frame, region)))
         while len(self.queue) >= self.batch:
@@ -121,15 +121,15 @@ class FaceBatcher:
         if self.write == "frame":
             self.writer.put("image", item_id, (im.rel, self._paste(im.frame, im.regions, cleaned), n))
         else:
-            self.writer.put("files", item_id, (self._files(im.rel, im.regions, cleaned, None), 1))
-            self.writer.put("done", item_id, (crop_label(im.rel, False), 1, n))
+            self.writer.put("files", item_id, (self._files(im.stem, im.regions, cleaned, None), 1))
+            self.writer.put("done", item_id, (crop_label(im.stem, False), 1, n))
 
     # ---- videos ------------------------------------------------------------------------------
     def add_video_chunk(
-        self, item_id: int, rel: str, out_rel: str, frames: np.ndarray, roi: Roi, fps: float,
+        self, item_id: int, stem: str, out_rel: str, frames: np.ndarray, roi: Roi, fps: float,
         boxes: list[list[Box]],
     ) -> None:
-        """``rel``: the input (crop names); ``out_rel``: the re-encoded video (frame mode)."""
+        """``stem``: the item's output stem (crop names); ``out_rel``: the re-encoded video (frame mode)."""
         first = self.video_frames.get(item_id, 0)
         regions = [face_regions(b, roi, self.margin) for b in boxes]
         crops = [self._crop(f, r) for f, rs in zip(frames, regions, strict=True) for r in rs]
@@ -144,12 +144,12 @@ class FaceBatcher:
             self.writer.put("video", item_id, (out_rel, out, fps))
         else:
             files = [f for i, (rs, cs) in enumerate(zip(regions, per_frame, strict=True))
-                     for f in self._files(rel, rs, cs, first + i)]
+                     for f in self._files(stem, rs, cs, first + i)]
             self.writer.put("files", item_id, (files, len(frames)))
 
-    def end_video(self, item_id: int, rel: str, out_rel: str) -> None:
+    def end_video(self, item_id: int, stem: str, out_rel: str) -> None:
         frames, faces = self.video_frames.pop(item_id, 0), self.video_faces.pop(item_id, 0)
         if self.write == "frame":
             self.writer.put("video_end", item_id, (out_rel, faces))
         else:
-            self.writer.put("done", item_id, (crop_label(rel, True), frames, faces))
+            self.writer.put("done", item_id, (crop_label(stem, True), frames, faces))

@@ -32,10 +32,15 @@ def kind_of(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
-def discover(root: str | Path) -> list[tuple[str, str]]:
+def discover(
+    root: str | Path, exclude: str | Path | None = None, ignored: list[str] | None = None
+) -> list[tuple[str, str]]:
     """``(relative path, kind)`` of every image and video below ``root`` (recursive, sorted).
 
     Hidden files and folders (a leading dot) are skipped: that is where jobs keep their state.
+    ``exclude`` (the job's output folder, when it lies inside ``root``) is skipped too, so a job
+    never reads its own outputs back as inputs. Other files (neither image nor video by their
+    extension: ``.gif``, ``.txt``) are appended to ``ignored`` when it is given.
     """
     base = Path(root)
     if not base.exists():
@@ -46,8 +51,10 @@ def discover(root: str | Path) -> list[tuple[str, str]]:
             raise ConfigError(f"input {base} is neither an image nor a video (by its extension)")
         return [(base.name, kind)]
     found = []
+    skip = Path(exclude).resolve() if exclude is not None else None
     for dirpath, dirnames, filenames in os.walk(base):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames
+                             if not d.startswith(".") and (Path(dirpath) / d).resolve() != skip)
         for name in filenames:
             if name.startswith("."):
                 continue
@@ -55,6 +62,8 @@ def discover(root: str | Path) -> list[tuple[str, str]]:
             kind = kind_of(p)
             if kind is not None:
                 found.append((p.relative_to(base).as_posix(), kind))
+            elif ignored is not None:
+                ignored.append(p.relative_to(base).as_posix())
     return sorted(found)
 
 

@@ -1,7 +1,9 @@
 """The batch job's database: one SQLite file (WAL mode) holding every input and its output.
 
 Each input file is one row (``items``): its path relative to the input root, kind (image or
-video), status (``pending`` -> ``done`` | ``error``), the output path, the error text and the number
+video), output stem (:mod:`pipelines.batch_clean.naming`), status (``pending`` -> ``done`` | ``error``
+(bad input: retried only with ``--retry-errors``) | ``failed`` (the machine failed: a full disk, out
+of memory; every plain resume retries it)), the output path, the error text and the number
 of frames (and of faces, with ``--detect faces``). An output is written atomically *before* its row is marked done, so after ``kill -9``
 a restart redoes at most the items in flight and overwrites their outputs with the same bytes:
 nothing is lost and nothing is written twice under another name.
@@ -16,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reflect.errors import ConfigError
+from pipelines.batch_clean.naming import natural_stem
+from reflect.errors import ConfigError, OutputError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS job (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -24,6 +27,7 @@ CREATE TABLE IF NOT EXISTS items (
     id INTEGER PRIMARY KEY,
     rel TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
+    stem TEXT,
     status TEXT NOT NULL DEFAULT 'pending',
     output TEXT,
     error TEXT,
@@ -41,6 +45,7 @@ class Item:
     id: int
     rel: str  # path relative to the input root, '/'-separated
     kind: str  # image | video
+    stem: str = ""  # output path without extension (pipelines.batch_clean.naming)
 
 
 class JobDB:
@@ -50,13 +55,24 @@ class JobDB:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # used by the main thread and (while a job runs) the writer thread, never both at once
-        self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(SCHEMA)
-        columns = {r[1] for r in self.conn.execute("PRAGMA table_info(items)")}
-        if "faces" not in columns:  # a job database made before --detect faces existed
-            self.conn.execute("ALTER TABLE items ADD COLUMN faces INTEGER NOT NULL DEFAULT 0")
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(SCHEMA)
+            columns = {r[1] for r in self.conn.execute("PRAGMA table_info(items)")}
+            if "faces" not in columns:  # a job database made before --detect faces existed
+                self.conn.execute("ALTER TABLE items ADD COLUMN faces INTEGER NOT NULL DEFAULT 0")
+            if "stem" not in columns:  # made before output names were recorded: natural stems
+                self.conn.execute("ALTER TABLE items ADD COLUMN stem TEXT")
+        except sqlite3.OperationalError as e:  # a full disk, a read-only folder, a lock held elsewhere
+            raise OutputError(f"cannot open the job database {self.path} ({e}); free space (or fix the folder) "
+                              "and run the same command again") from None
+        except sqlite3.DatabaseError as e:
+            raise ConfigError(
+                f"job database {self.path} is not readable ({e}); move it away (or pass --restart after "
+                "deleting it) to start the job over"
+            ) from None
 
     def close(self) -> None:
         self.conn.close()
@@ -82,11 +98,16 @@ class JobDB:
         self.conn.execute("DELETE FROM job")
 
     # ---- items ---------------------------------------------------------------------------------
-    def add_items(self, entries: list[tuple[str, str]]) -> int:
-        """Register ``(rel, kind)`` inputs; already known ones are kept as they are. Returns new count."""
+    def known(self) -> list[tuple[str, str, str]]:
+        """``(rel, kind, stem)`` of every registered input."""
+        rows = self.conn.execute("SELECT rel, kind, stem FROM items ORDER BY id").fetchall()
+        return [(r, k, s if s is not None else natural_stem(r)) for r, k, s in rows]
+
+    def add_items(self, entries: list[tuple[str, str, str]]) -> int:
+        """Register ``(rel, kind, stem)`` inputs; already known ones are kept as they are. Returns new count."""
         before = self.count()
         self.conn.execute("BEGIN")
-        self.conn.executemany("INSERT OR IGNORE INTO items (rel, kind) VALUES (?, ?)", entries)
+        self.conn.executemany("INSERT OR IGNORE INTO items (rel, kind, stem) VALUES (?, ?, ?)", entries)
         self.conn.execute("COMMIT")
         return self.count() - before
 
@@ -94,9 +115,14 @@ class JobDB:
         cur = self.conn.execute("UPDATE items SET status='pending', error=NULL WHERE status='error'")
         return cur.rowcount
 
+    def retry_failed(self) -> int:
+        """Inputs the machine failed on (full disk, out of memory) go back to pending: every run retries them."""
+        cur = self.conn.execute("UPDATE items SET status='pending', error=NULL WHERE status='failed'")
+        return cur.rowcount
+
     def pending(self) -> list[Item]:
-        rows = self.conn.execute("SELECT id, rel, kind FROM items WHERE status='pending' ORDER BY id").fetchall()
-        return [Item(*r) for r in rows]
+        rows = self.conn.execute("SELECT id, rel, kind, stem FROM items WHERE status='pending' ORDER BY id").fetchall()
+        return [Item(i, r, k, s if s is not None else natural_stem(r)) for i, r, k, s in rows]
 
     def mark_done(self, item_id: int, output: str, frames: int, faces: int = 0) -> None:
         self.conn.execute(
@@ -108,6 +134,13 @@ class JobDB:
     def mark_error(self, item_id: int, error: str) -> None:
         self.conn.execute(
             "UPDATE items SET status='error', error=?, attempts=attempts+1, updated=? WHERE id=?",
+            (error, time.time(), item_id),
+        )
+
+    def mark_failed(self, item_id: int, error: str) -> None:
+        """Not the input's fault (a full disk, out of memory): a plain resume tries it again."""
+        self.conn.execute(
+            "UPDATE items SET status='failed', error=?, attempts=attempts+1, updated=? WHERE id=?",
             (error, time.time(), item_id),
         )
 
@@ -124,6 +157,9 @@ class JobDB:
 
     def errors(self) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.conn.execute("SELECT rel, error FROM items WHERE status='error' ORDER BY id")]
+
+    def failures(self) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self.conn.execute("SELECT rel, error FROM items WHERE status='failed' ORDER BY id")]
 
     def rows(self) -> list[dict[str, Any]]:
         cur = self.conn.execute("SELECT id, rel, kind, status, output, error, frames, faces, attempts FROM items ORDER BY id")

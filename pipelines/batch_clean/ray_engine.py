@@ -42,7 +42,7 @@ from pipelines.batch_clean.batching import job_writer, place_window, translate_p
 from pipelines.batch_clean.decode import decode_image
 from pipelines.batch_clean.inputs import Roi, clip_roi, roi_for
 from pipelines.batch_clean.jobdb import Item, JobDB
-from pipelines.batch_clean.runner import CleanOptions
+from pipelines.batch_clean.options import CleanOptions
 from reflect.errors import ConfigError
 
 log = logging.getLogger(__name__)

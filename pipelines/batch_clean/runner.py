@@ -21,7 +21,7 @@ import multiprocessing as mp
 import os
 import queue
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,54 +30,15 @@ from pipelines.batch_clean.decode import worker
 from pipelines.batch_clean.faces import FaceBatcher
 from pipelines.batch_clean.inputs import Roi, clip_roi, discover, input_root, load_rois, roi_for
 from pipelines.batch_clean.jobdb import JobDB
-from pipelines.batch_clean.writer import CODECS, video_output_rel
-from reflect.errors import ConfigError
+from pipelines.batch_clean.naming import CODECS, assign_stems, output_rel
+from pipelines.batch_clean.options import CleanOptions, CleanSummary
+from reflect.data.io import MIN_SIDE
+from reflect.errors import ConfigError, OutputError
 from reflect.utils.atomic import atomic_write_text, remove_stale_temporaries
+from reflect.utils.paths import check_io_folders, writable_folder
 
 log = logging.getLogger(__name__)
 STATE_DIR = ".reflect"  # inside the output folder: job.sqlite, summary.json
-
-
-@dataclass
-class CleanOptions:
-    model: str | None  # None: the bundled generator file (run_clean records the resolved path)
-    input: str
-    output: str
-    backend: str = "auto"
-    device: str = "cpu"
-    workers: int = 2
-    batch: int = 4
-    roi_file: str | None = None
-    write: str = "frame"  # frame: paste the cleaned window back | crop: write the cleaned window only
-    codec: str = "mp4v"  # mp4v (.mp4) | MJPG (.avi)
-    retry_errors: bool = False
-    restart: bool = False
-    progress: bool = True
-    engine: str = "local"  # local: decoder processes + this process | ray: Ray Data actors (ray_engine.py)
-    ray_address: str | None = None  # ray: connect to this cluster (None: start a local one)
-    detect: str = "none"  # none | faces: clean square regions around faces found inside the window
-    detector: str = "dlib-hog"  # a reflect.faces detector (make_detector name)
-    detector_weights: str | None = None  # retinaface: its checkpoint (never downloaded)
-    face_margin: float = 0.6  # face regions: this fraction of the face size added on each side
-    face_size: int = 128  # face regions are resized to this square for translation
-
-
-@dataclass
-class CleanSummary:
-    total: int
-    done: int
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    frames: int = 0  # frames translated in this run
-    seconds: float = 0.0
-    skipped: int = 0  # already done by an earlier run of the job
-    faces: int = 0  # --detect faces: faces cleaned in all the job's finished inputs
-
-    @property
-    def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"fps": round(self.fps, 3)}
 
 
 def job_paths(output: str | Path) -> tuple[Path, Path]:
@@ -127,8 +88,9 @@ def _validate(opts: CleanOptions) -> None:
         require_ray()
     if opts.codec not in CODECS:
         raise ConfigError(f"--codec must be one of {', '.join(CODECS)}, got '{opts.codec}'")
-    if Path(opts.output).resolve() == input_root(opts.input).resolve():
-        raise ConfigError(f"--output {opts.output} must differ from the input folder")
+    if not opts.memory_mb > 0:
+        raise ConfigError(f"--memory-mb must be positive, got {opts.memory_mb}")
+    check_io_folders(input_root(opts.input), opts.output)
 
 
 def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
@@ -139,9 +101,13 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
     opts = replace(opts, model=model_or_bundled(opts.model))  # the job database records this path
     rois = load_rois(opts.roi_file)
     out_root, root = Path(opts.output), input_root(opts.input)
-    entries = discover(opts.input)
+    ignored: list[str] = []
+    entries = discover(opts.input, exclude=out_root, ignored=ignored)
+    if ignored:
+        shown = ", ".join(sorted(ignored)[:5]) + (", ..." if len(ignored) > 5 else "")
+        log.warning("skipped %d file(s) that are neither images nor videos by their extension: %s", len(ignored), shown)
     db_path, summary_path = job_paths(out_root)
-    out_root.mkdir(parents=True, exist_ok=True)
+    writable_folder(out_root)
     removed = remove_stale_temporaries(out_root)
     if removed:
         log.info("removed %d temporary file(s) left by an interrupted run", removed)
@@ -150,21 +116,33 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
         if opts.restart:
             db.reset()
         db.check_settings(_settings(opts, rois))
-        db.add_items(entries)
+        known = db.known()
+        new = [e for e in entries if e[0] not in {k[0] for k in known}]
+        db.add_items(assign_stems(new, known, opts.codec, face_crops=opts.detect == "faces" and opts.write == "crop"))
+        db.retry_failed()  # a full disk or out of memory earlier: every run tries those again
         if opts.retry_errors:
             db.retry_errors()
         pending = db.pending()
         skipped = db.count() - len(pending)
         start = time.perf_counter()
+        stopped = ""
         if opts.engine == "ray":
             frames = _process_ray(opts, db, pending, root, rois, translator, skipped)
         else:
-            frames = _process(opts, db, pending, root, rois, translator, skipped) if pending else 0
+            frames, stopped = _process(opts, db, pending, root, rois, translator, skipped) if pending else (0, "")
         summary = CleanSummary(
             total=db.count(), done=db.count("done"), errors=db.errors(), frames=frames,
             seconds=time.perf_counter() - start, skipped=skipped, faces=db.faces_done(),
+            failed=db.failures(), stopped=stopped,
         )
-        atomic_write_text(summary_path, json.dumps(summary.to_dict(), indent=2))
+        try:
+            atomic_write_text(summary_path, json.dumps(summary.to_dict(), indent=2))
+        except OSError as e:  # the job database holds the same; a full disk must not hide the job's state
+            log.warning("cannot write %s (%s)", summary_path, e.strerror or e)
+        if stopped:
+            left = summary.total - summary.done - len(summary.errors)
+            raise OutputError(f"the job stopped: {stopped}; {left} input(s) left: free space (or fix the folder), "
+                              "then run the same command again to finish them")
         return summary
     finally:
         db.close()
@@ -183,14 +161,15 @@ def _process_ray(
     videos = [it for it in pending if it.kind == "video"]
     frames = process_images(opts, db, images, root, rois, skipped) if images else 0
     if videos:
-        frames += _process(opts, db, videos, root, rois, None, skipped + len(images))
+        frames += _process(opts, db, videos, root, rois, None, skipped + len(images))[0]
     return frames
 
 
 def _process(
     opts: CleanOptions, db: JobDB, pending: list[Any], root: Path, rois: dict[str, Roi], translator: Any,
     skipped: int,
-) -> int:
+) -> tuple[int, str]:
+    """Translate ``pending`` with decoder processes; returns frames translated and why the job stopped early."""
     ctx = mp.get_context("spawn")  # no fork after torch/OpenCV threads exist
     task_q: Any = ctx.Queue()
     out_q: Any = ctx.Queue(maxsize=max(4, 2 * opts.workers))
@@ -201,74 +180,113 @@ def _process(
         task_q.put(None)
     detector = opts.detector if opts.detect == "faces" else None
     args = (task_q, out_q, opts.batch, os.getpid(), detector, opts.detector_weights)
-    procs = [ctx.Process(target=worker, args=args, daemon=True) for _ in range(n_workers)]
-    for p in procs:
-        p.start()
-    if translator is None:
+    if translator is None:  # first: a bad model file ends the job before any decoder starts
         from deploy.translator import load_translator
 
         translator = load_translator(opts.model, backend=opts.backend, device=opts.device)
+    max_pixels = _budget_pixels(translator, opts.memory_mb)
+    procs = [ctx.Process(target=worker, args=args, daemon=True) for _ in range(n_workers)]
+    for p in procs:
+        p.start()
     with job_writer(
         db, Path(opts.output), opts.codec, progress=opts.progress, pending=len(pending), skipped=skipped
     ) as writer:
-        batcher = WindowBatcher(translator, opts.batch, opts.write, writer)
+        batcher = WindowBatcher(translator, opts.batch, opts.write, writer, max_pixels)
         faces = FaceBatcher(batcher.translate, opts.batch, opts.face_margin, opts.face_size, opts.write, writer)
         items = {it.id: it for it in pending}
         rois_by_id: dict[int, Roi] = {}
+        current: dict[int, int] = {}  # decoder pid -> the item it is decoding
         byes = 0
         try:
-            while byes < n_workers:
+            while byes < n_workers and not writer.stopped:
                 try:
                     op, item_id, payload = out_q.get(timeout=0.1)
                 except queue.Empty:
                     batcher.flush()  # inputs are slow: do not hold back a partial batch
                     faces.flush()
-                    if not any(p.is_alive() for p in procs):
-                        try:
-                            op, item_id, payload = out_q.get(timeout=1.0)
-                        except queue.Empty:
-                            raise RuntimeError("a decoder process died unexpectedly") from None
-                    else:
-                        continue
+                    _replace_crashed(ctx, procs, args, current, writer, len(pending))
+                    continue
                 if op == "bye":
                     byes += 1
+                    continue
+                if op == "start":
+                    current[payload] = item_id
                     continue
                 if op == "fatal":
                     raise ConfigError(payload)
                 it = items[item_id]
-                if op == "error":
-                    writer.put("error", item_id, payload)
+                if op in ("end", "error", "failed"):  # the decoder is done with it
+                    for pid in [pid for pid, busy in current.items() if busy == item_id]:
+                        del current[pid]
+                if op in ("error", "failed"):
+                    writer.put(op, item_id, payload)
                 elif op == "frames":
                     frames, fps, boxes = payload
                     if item_id not in rois_by_id:
-                        try:
-                            rois_by_id[item_id] = clip_roi(roi_for(it.rel, rois), *frames.shape[1:3])
-                        except ValueError as e:
-                            writer.put("error", item_id, str(e))
-                            rois_by_id[item_id] = (-1, -1, -1, -1)
+                        rois_by_id[item_id] = _window(writer, it.id, it.rel, roi_for(it.rel, rois), frames.shape)
                     roi = rois_by_id[item_id]
                     if roi[0] < 0:
                         continue
-                    out_rel = video_output_rel(it.rel, opts.codec) if it.kind == "video" else it.rel
+                    out_rel = output_rel(it.rel, it.kind, it.stem, opts.codec)
                     if boxes is not None and it.kind == "image":
-                        faces.add_image(item_id, it.rel, frames[0], roi, boxes[0])
+                        faces.add_image(item_id, it.stem, frames[0], roi, boxes[0], out_rel)
                     elif boxes is not None:
-                        faces.add_video_chunk(item_id, it.rel, out_rel, frames, roi, fps, boxes)
+                        faces.add_video_chunk(item_id, it.stem, out_rel, frames, roi, fps, boxes)
                     elif it.kind == "image":
-                        batcher.add_image(item_id, it.rel, frames[0], roi)
+                        batcher.add_image(item_id, out_rel, frames[0], roi)
                     else:
-                        batcher.add_video_chunk(item_id, video_output_rel(it.rel, opts.codec), frames, roi, fps)
+                        batcher.add_video_chunk(item_id, out_rel, frames, roi, fps)
                 elif op == "end" and it.kind == "video" and rois_by_id.get(item_id, (0,))[0] >= 0:
+                    out_rel = output_rel(it.rel, it.kind, it.stem, opts.codec)
                     if opts.detect == "faces":
-                        faces.end_video(item_id, it.rel, video_output_rel(it.rel, opts.codec))
+                        faces.end_video(item_id, it.stem, out_rel)
                     else:
-                        writer.put("video_end", item_id, video_output_rel(it.rel, opts.codec))
-            batcher.flush()
-            faces.flush()
+                        writer.put("video_end", item_id, out_rel)
+            if not writer.stopped:
+                batcher.flush()
+                faces.flush()
             writer.finish()
         finally:
             for p in procs:
                 if p.is_alive():
                     p.terminate()
                 p.join(timeout=5)
-    return batcher.translated if opts.detect != "faces" else faces.frames
+    return (batcher.translated if opts.detect != "faces" else faces.frames), writer.stopped
+
+
+def _replace_crashed(ctx: Any, procs: list[Any], args: tuple[Any, ...], current: dict[int, int], writer: Any,
+                     limit: int) -> None:
+    """A decoder that crashed (a signal, an exit code) gives its item up as that input's error; a new one takes over."""
+    for p in list(procs):
+        if p.is_alive() or p.exitcode in (0, None) or getattr(p, "replaced", False):
+            continue
+        p.replaced = True
+        if (item_id := current.pop(p.pid, None)) is not None:
+            writer.put("error", item_id, f"the decoder process crashed on it (exit code {p.exitcode})")
+        if len(procs) > limit + 8:
+            raise RuntimeError(f"decoder processes keep crashing (exit codes {[q.exitcode for q in procs]})")
+        fresh = ctx.Process(target=worker, args=args, daemon=True)
+        fresh.start()
+        procs.append(fresh)
+
+
+def _window(writer: Any, item_id: int, rel: str, roi: Roi | None, shape: tuple[int, ...]) -> Roi:
+    """The item's window clipped to its frames; ``(-1, -1, -1, -1)`` (and an error) when there is none."""
+    try:
+        x, y, w, h = clip_roi(roi, *shape[1:3])
+    except ValueError as e:
+        writer.put("error", item_id, str(e))
+        return (-1, -1, -1, -1)
+    if min(w, h) < MIN_SIDE:
+        writer.put("error", item_id, f"too small to translate ({w}x{h} px window; at least {MIN_SIDE} px on each side)")
+        return (-1, -1, -1, -1)
+    return (x, y, w, h)
+
+
+def _budget_pixels(translator: Any, memory_mb: float) -> int:
+    """Input pixels one translation call may hold within ``memory_mb`` (measured on torch models)."""
+    from reflect.inference import DEFAULT_BYTES_PER_PIXEL, budget_pixels, bytes_per_pixel
+
+    variant = getattr(translator, "variant", None)
+    bpp = bytes_per_pixel(variant, getattr(translator, "target", None)) if variant is not None else DEFAULT_BYTES_PER_PIXEL
+    return budget_pixels(memory_mb, bpp)

@@ -9,8 +9,10 @@ item marked ``done`` in the job database.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -19,17 +21,16 @@ from typing import Any
 import numpy as np
 
 from pipelines.batch_clean.jobdb import JobDB
+from pipelines.batch_clean.naming import CODECS
 from reflect.data.io import write_image
+from reflect.errors import OutputError
 from reflect.utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
-CODECS = {"mp4v": ".mp4", "MJPG": ".avi"}
-
-
-def video_output_rel(rel: str, codec: str) -> str:
-    p = Path(rel)
-    return p.with_suffix(CODECS[codec]).as_posix()
+__all__ = ["CODECS", "Writer"]
+#: write errors that are the machine's, not the input's: the item is retried by a plain resume
+MACHINE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO)
 
 
 class _OpenVideo:
@@ -71,22 +72,37 @@ class Writer(threading.Thread):
         self.videos: dict[int, _OpenVideo] = {}
         self.failed: set[int] = set()
         self.exc: BaseException | None = None
+        self.stopped = ""  # set when an output could not be written for the machine's reasons
+
+    def _raise(self) -> None:
+        if isinstance(self.exc, OutputError):
+            raise self.exc
+        if self.exc is not None:
+            raise RuntimeError("the writer thread failed") from self.exc
 
     def put(self, op: str, item_id: int, payload: Any) -> None:
-        if self.exc is not None:
-            raise RuntimeError("the writer thread failed") from self.exc
-        self.q.put((op, item_id, payload))
+        while True:  # never block forever on the queue of a writer that has died
+            self._raise()
+            try:
+                self.q.put((op, item_id, payload), timeout=0.5)
+                return
+            except queue.Full:
+                if not self.is_alive():
+                    raise RuntimeError("the writer thread ended unexpectedly") from None
 
     def finish(self) -> None:
-        self.q.put(None)
+        with contextlib.suppress(RuntimeError):
+            self.put("stop", -1, None)
         self.join()
-        if self.exc is not None:
-            raise RuntimeError("the writer thread failed") from self.exc
+        self._raise()
 
     def run(self) -> None:
         try:
-            while (msg := self.q.get()) is not None:
+            while (msg := self.q.get()) is not None and msg[0] != "stop":
                 self._handle(*msg)
+        except sqlite3.OperationalError as e:  # "database or disk is full", a read-only database
+            self.exc = OutputError(f"cannot update the job database {self.db.path} ({e}); free space and run "
+                                   "the same command again")
         except BaseException as e:  # surfaced in the main thread by put()/finish()
             self.exc = e
         finally:
@@ -95,7 +111,7 @@ class Writer(threading.Thread):
             self.videos.clear()
 
     def _handle(self, op: str, item_id: int, payload: Any) -> None:
-        if item_id in self.failed and op != "error":
+        if item_id in self.failed or (self.stopped and op != "error"):
             return
         try:
             if op == "image":  # (rel, image) or (rel, image, faces)
@@ -125,17 +141,20 @@ class Writer(threading.Thread):
                 video.commit()
                 self.db.mark_done(item_id, rel, video.frames, faces)
                 self.on_done(item_id, 0)
-            elif op == "error":
-                if (unfinished := self.videos.pop(item_id, None)) is not None:
-                    unfinished.abort()
-                self.db.mark_error(item_id, str(payload))
-                self.on_done(item_id, 0)
+            elif op in ("error", "failed"):  # bad input | the machine failed (a resume retries it)
+                self._give_up(item_id, str(payload), retry=op == "failed")
             else:
                 raise ValueError(f"unknown writer message {op!r}")
         except OSError as e:
-            log.error("item %d: %s", item_id, e)
-            self.failed.add(item_id)
-            if (unfinished := self.videos.pop(item_id, None)) is not None:
-                unfinished.abort()
-            self.db.mark_error(item_id, f"cannot write output: {e}")
-            self.on_done(item_id, 0)
+            machine = e.errno in MACHINE_ERRNOS
+            log.error("item %d: cannot write output: %s", item_id, e)
+            self._give_up(item_id, f"cannot write output: {e}", retry=machine)
+            if machine:
+                self.stopped = f"cannot write {e.filename or 'an output'} ({e.strerror or e})"
+
+    def _give_up(self, item_id: int, reason: str, *, retry: bool) -> None:
+        self.failed.add(item_id)
+        if (unfinished := self.videos.pop(item_id, None)) is not None:
+            unfinished.abort()
+        (self.db.mark_failed if retry else self.db.mark_error)(item_id, reason)
+        self.on_done(item_id, 0)

@@ -42,6 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-address", help="with --engine ray: the cluster to connect to (e.g. auto or "
                    "HEAD_IP:6379); inputs and model must be at the same paths on every node. Default: start a "
                    "private local cluster for this job (no dashboard, no usage statistics)")
+    p.add_argument("--memory-mb", type=float, default=4096.0,
+                   help="memory budget of one translation call (default 4096): a batch above it is translated "
+                   "frame by frame, a frame above it in overlapping tiles")
     p.add_argument("--retry-errors", action="store_true", help="try inputs that failed in an earlier run again")
     p.add_argument("--restart", action="store_true", help="forget the job database and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -56,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         retry_errors=args.retry_errors, restart=args.restart, progress=not args.no_progress,
         engine=args.engine, ray_address=args.ray_address, detect=args.detect, detector=args.detector,
         detector_weights=args.detector_weights, face_margin=args.face_margin, face_size=args.face_size,
+        memory_mb=args.memory_mb,
     )
     summary = run_clean(opts)
     db, summary_file = job_paths(args.output)
@@ -66,5 +70,7 @@ def run(args: argparse.Namespace) -> int:
     )
     for rel, error in summary.errors:
         print(f"  error: {rel}: {error}")
+    for rel, error in summary.failed:
+        print(f"  failed (retried by the next run): {rel}: {error}")
     print(f"job database: {db}; summary: {summary_file}")
-    return 1 if summary.errors else 0
+    return 1 if summary.errors or summary.failed else 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 from typing import Any
 
 HELP = "translate image files or folders with the bundled model or a checkpoint (output keeps size and name)"
@@ -21,6 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", help="multi-domain variants: the target domain name (default: the model's "
                    "default target, clean for stargan and drit)")
     p.add_argument("--tile", type=int, default=0, help="translate in overlapping N x N tiles (large frames)")
+    p.add_argument("--memory-mb", type=float, default=4096.0,
+                   help="memory budget of one translation (default 4096): larger images are translated in "
+                   "overlapping tiles automatically")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     add_face_arguments(p)
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA weights")
@@ -36,27 +40,63 @@ def add_face_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from reflect.data.io import is_image_file
+    from reflect.errors import ConfigError
+    from reflect.utils.paths import check_io_folders
 
-    from tqdm import tqdm
-
-    from reflect.bundled import is_generator_file, model_or_bundled
-    from reflect.checkpoint import load_variant
-    from reflect.data.io import is_image_file, list_images, read_image, write_image
-    from reflect.errors import ConfigError, ImageReadError
-    from reflect.inference import translate_image
-
-    src = Path(args.input)
+    src, out_dir = Path(args.input), Path(args.output)
     if src.is_dir():
-        files = list_images(src, recursive=True)
+        check_io_folders(src, out_dir)
+        files, skipped = _scan(src, out_dir)
+        if skipped:
+            shown = ", ".join(str(p.relative_to(src)) for p in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+            log.warning("skipped %d file(s) that are not images by their extension: %s", len(skipped), shown)
         if not files:
             raise ConfigError(f"input folder {src} holds no images")
     elif src.is_file():
         if not is_image_file(src):
             raise ConfigError(f"input {src} is not an image file (known extensions: .png .jpg ...)")
+        check_io_folders(src.parent, out_dir)
         files = [src]
     else:
         raise ConfigError(f"input {src} does not exist")
+    if args.memory_mb <= 0:
+        raise ConfigError(f"--memory-mb must be positive, got {args.memory_mb}")
+    return _translate_files(args, src, out_dir, files)
+
+
+def _scan(src: Path, out_dir: Path) -> tuple[list[Path], list[Path]]:
+    """Image files below ``src`` (not below ``out_dir``, not hidden), and the other files skipped.
+
+    Anything with an image extension that is not a folder counts as an input, so a dangling link or
+    a named pipe is reported by name instead of silently left out.
+    """
+    from reflect.data.io import is_image_file
+    from reflect.utils.paths import inside
+
+    files: list[Path] = []
+    skipped: list[Path] = []
+    for p in sorted(src.rglob("*")):
+        rel = p.relative_to(src)
+        if any(part.startswith(".") for part in rel.parts) or inside(p, out_dir) or p.is_dir():
+            continue
+        (files if is_image_file(p) else skipped).append(p)
+    return files, skipped
+
+
+def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: list[Path]) -> int:
+    """Translate every file; one that cannot be translated is logged with one line and the rest go on."""
+    import errno
+
+    from tqdm import tqdm
+
+    from reflect.bundled import is_generator_file, model_or_bundled
+    from reflect.checkpoint import load_variant
+    from reflect.data.io import check_translatable, read_image, write_image
+    from reflect.errors import ConfigError, ImageReadError, OutputError, ReflectError
+    from reflect.inference import auto_tile, budget_pixels, bytes_per_pixel, translate_image
+    from reflect.utils.paths import writable_folder
+
     model = model_or_bundled(args.checkpoint, "--checkpoint")
     if args.no_ema and is_generator_file(model):
         log.warning("--no-ema has no effect on %s: a generator file holds one set of weights", model)
@@ -72,29 +112,41 @@ def run(args: argparse.Namespace) -> int:
         from reflect.faces.enhance import EnhanceStats, FaceEnhancer
 
         enhancer, stats = FaceEnhancer.load(args.face_model, detector=args.face_detector, device=args.device), EnhanceStats()
-    out_dir = Path(args.output)
+    writable_folder(out_dir)  # after the model loaded: a bad model leaves no empty output folder behind
+    max_pixels = budget_pixels(args.memory_mb, bytes_per_pixel(variant, target))
     failed: list[str] = []
     for f in tqdm(files, desc="translate", unit="img", disable=len(files) < 2):
         rel = f.relative_to(src) if src.is_dir() else Path(f.name)
         try:
             image = read_image(f)
-        except ImageReadError as e:
-            if len(files) == 1:
+            check_translatable(f, image)
+            tile, overlap = (args.tile, 32) if args.tile else auto_tile(image.shape[0], image.shape[1], max_pixels)
+            if tile and not args.tile:
+                log.info("%s: %dx%d px is above the memory budget: translated in %d px tiles",
+                         f, image.shape[1], image.shape[0], tile)
+            result = translate_image(variant, image, target=target, tile=tile, device=args.device, overlap=overlap)
+        except (ImageReadError, MemoryError, RuntimeError) as e:
+            if len(files) == 1 and isinstance(e, ReflectError):
                 raise
-            log.error("%s", e)
+            reason = "out of memory (lower --memory-mb to tile it)" if _is_oom(e) else str(e).splitlines()[0]
+            log.error("%s", reason if isinstance(e, ImageReadError) else f"cannot translate {f}: {reason}")
             failed.append(str(f))
             continue
-        result = translate_image(variant, image, target=target, tile=args.tile, device=args.device)
         if enhancer is not None:
             result = enhance_image(enhancer, image, result, stats)
-        write_image(out_dir / rel, result)
+        try:
+            write_image(out_dir / rel, result)
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise OutputError(f"cannot write {out_dir / rel}: the disk is full; free space and run again") from None
+            raise OutputError(f"cannot write {out_dir / rel} ({e.strerror or e})") from None
     done = len(files) - len(failed)
     print(f"translated {done} of {len(files)} images into {out_dir}")
     if enhancer is not None:
         print(f"faces: {stats.enhanced} enhanced, {stats.too_small} too small, in {sum(1 for n in stats.per_image if n)} "
               f"of {len(stats.per_image)} images")
     if failed:
-        raise ImageReadError(failed[0], f"{len(failed)} unreadable file(s); first one named, all listed above")
+        raise ReflectError(f"{len(failed)} of {len(files)} file(s) not translated; each is named above")
     return 0
 
 
@@ -105,3 +157,7 @@ def enhance_image(enhancer: Any, image: Any, cleaned: Any, stats: Any) -> Any:
     out, st = enhancer.enhance(to_tensor(image)[None], to_tensor(cleaned)[None])
     stats.add(st)
     return to_image(out[0])
+
+
+def _is_oom(e: BaseException) -> bool:
+    return isinstance(e, MemoryError) or "out of memory" in str(e).lower()

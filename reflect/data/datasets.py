@@ -7,6 +7,7 @@ of worker count and lets training resume mid-epoch exactly (:class:`StreamSample
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ from reflect.config import DataConfig
 from reflect.data.io import list_images, read_image, to_tensor
 from reflect.data.toy import MAX_FACES, toy_face_boxes, toy_image, toy_pair
 from reflect.data.transforms import train_transform
-from reflect.errors import ConfigError
+from reflect.errors import ConfigError, ImageReadError
+
+log = logging.getLogger(__name__)
 
 
 class StreamSampler(Sampler[int]):
@@ -89,14 +92,27 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
                     raise ConfigError(f"paired sample {p} has no target {t}")
                 self.pairs.append((p, t))
         self.transform = train_transform(cfg.load_size, cfg.crop_size, cfg.flip, paired=True)
+        self.unreadable: set[Path] = set()  # reported once each (per data-loading process)
 
     def __len__(self) -> int:
         return max(len(self.a_files), len(self.b_files))
 
-    def _load(self, path: Path, domain: str) -> np.ndarray:
+    def _load(self, files: list[Path], i: int, domain: str) -> tuple[Path, np.ndarray]:
+        """File ``i`` of ``files`` and its pixels; an unreadable file is reported once and the next one is used
+        (the same one on every draw, so a resumed run draws what an uninterrupted one did)."""
         if self.toy:
-            return toy_image(int(path.name), domain, size=self.cfg.load_size, seed=self.seed)
-        return read_image(path)
+            path = files[i]
+            return path, toy_image(int(path.name), domain, size=self.cfg.load_size, seed=self.seed)
+        for k in range(len(files)):
+            path = files[(i + k) % len(files)]
+            try:
+                return path, read_image(path)
+            except ImageReadError as e:
+                if path not in self.unreadable:
+                    self.unreadable.add(path)
+                    log.error("%s; training uses the next file of %s%s instead", e, "trainA/" if domain == "A" else "trainB/",
+                              "" if len(self.unreadable) == 1 else f" ({len(self.unreadable)} unreadable so far)")
+        raise ConfigError(f"no file of domain {domain} can be read ({files[0].parent}); see the errors above")
 
     def __getitem__(self, key: int) -> dict[str, Any]:
         rng = np.random.default_rng([self.seed, key, 11])
@@ -113,11 +129,9 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
             a_img, target = toy_pair(int(a_path.name), "A", size=self.cfg.load_size, seed=self.seed)
             use_pair = toy_scene = True
         else:
-            a_path = self.a_files[i % len(self.a_files)]
-            a_img = self._load(a_path, "A")
+            a_path, a_img = self._load(self.a_files, i % len(self.a_files), "A")
             target = a_img
-        b_path = self.b_files[int(rng.integers(len(self.b_files)))]
-        b_img = self._load(b_path, "B")
+        b_path, b_img = self._load(self.b_files, int(rng.integers(len(self.b_files))), "B")
         self.transform.set_random_seed(int(rng.integers(2**31)))
         out_a = self.transform(image=a_img, target=target)
         self.transform.set_random_seed(int(rng.integers(2**31)))

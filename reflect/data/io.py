@@ -9,17 +9,37 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from reflect.errors import ImageReadError
 from reflect.utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)
+_warned: set[str] = set()  # conversions already reported by this process
+
+
+def _warn_once(path: Path, what: str) -> None:
+    """Log a conversion the first time it happens in this process; later files say nothing (training reads
+    the same files at every draw, batch jobs thousands alike)."""
+    if what in _warned:
+        log.debug("%s: %s", path, what)
+        return
+    _warned.add(what)
+    log.warning("%s: %s (further files converted alike are not reported)", path, what)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+MIN_SIDE = 8  # smaller images cannot pass a generator's downsampling (instance norm needs > 1 pixel)
+
+
+def check_translatable(path: str | os.PathLike[str], image: np.ndarray) -> None:
+    """Refuse an image a generator cannot translate (a side under :data:`MIN_SIDE`), naming the file."""
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ImageReadError(path, f"too small to translate ({w}x{h} px; at least {MIN_SIDE} px on each side)")
 
 
 def is_image_file(path: str | os.PathLike[str]) -> bool:
@@ -37,25 +57,25 @@ def _to_uint8_rgb(arr: np.ndarray, mode: str, path: Path) -> np.ndarray:
         if arr.dtype in (np.uint16, np.int32, np.int16, np.uint32):
             # 16-bit PNG/TIFF (PIL opens I;16 as int32): scale the full range to 0..255.
             top = 65535.0 if arr.max(initial=0) > 255 or mode.startswith("I;16") or arr.dtype == np.uint16 else 255.0
-            log.warning("%s: %s-bit image converted to 8-bit", path, 16 if top > 255 else 8)
+            _warn_once(path, f"{16 if top > 255 else 8}-bit image converted to 8-bit")
             arr = np.clip(arr.astype(np.float64) * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
         elif arr.dtype == np.bool_:
             arr = arr.astype(np.uint8) * 255
         elif np.issubdtype(arr.dtype, np.floating):
-            log.warning("%s: floating-point image converted to 8-bit", path)
+            _warn_once(path, "floating-point image converted to 8-bit")
             scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0
             arr = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
         else:
             raise ImageReadError(path, f"unsupported pixel type {arr.dtype}")
     if arr.ndim == 2:
-        log.warning("%s: grayscale image converted to RGB", path)
+        _warn_once(path, "grayscale image converted to RGB")
         arr = np.repeat(arr[:, :, None], 3, axis=2)
     elif arr.ndim == 3 and arr.shape[2] == 4:
-        log.warning("%s: RGBA image converted to RGB (alpha composited on black)", path)
+        _warn_once(path, "RGBA image converted to RGB (alpha composited on black)")
         alpha = arr[:, :, 3:4].astype(np.float32) / 255.0
         arr = (arr[:, :, :3].astype(np.float32) * alpha + 0.5).astype(np.uint8)
     elif arr.ndim == 3 and arr.shape[2] == 2:  # LA
-        log.warning("%s: grayscale+alpha image converted to RGB", path)
+        _warn_once(path, "grayscale+alpha image converted to RGB")
         arr = np.repeat(arr[:, :, :1], 3, axis=2)
     elif not (arr.ndim == 3 and arr.shape[2] == 3):
         raise ImageReadError(path, f"unsupported image shape {arr.shape}")
@@ -66,19 +86,28 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read ``path`` as an (H, W, 3) uint8 RGB array."""
     p = Path(path)
     if not p.is_file():
-        raise ImageReadError(p, "no such file")
+        kind = "a folder" if p.is_dir() else "not a regular file (a pipe, socket or device)"
+        raise ImageReadError(p, kind if p.exists() else "no such file" + (" (a dangling link)" if p.is_symlink() else ""))
     if p.stat().st_size == 0:
         raise ImageReadError(p, "the file is empty")
     try:
-        with Image.open(p) as opened:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            opened_cm = Image.open(p)
+        with opened_cm as opened:  # PIL's size limit (about 89 Mpx) refuses bombs before decoding
+            raw = str(opened.tile[0][3]) if opened.tile and len(opened.tile[0]) > 3 else ""
+            if opened.mode == "RGB" and "16" in raw:  # PIL decodes 48-bit RGB to 8 bits itself
+                _warn_once(p, "16-bit RGB image reduced to 8-bit")
             opened.load()  # decode fully now: truncated files fail here, not later
-            im: Image.Image = opened
+            im: Image.Image = ImageOps.exif_transpose(opened)  # a camera's orientation tag: upright pixels
             if im.mode in ("P", "PA"):
                 im = im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB")
             elif im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
                 im = im.convert("RGB")
             mode = im.mode
             arr = np.asarray(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageReadError(p, f"refused as a possible decompression bomb ({e})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ImageReadError(p, f"not a readable image ({e})") from None
     if arr.size == 0:

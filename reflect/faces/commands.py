@@ -118,7 +118,7 @@ def _run_detect(args: argparse.Namespace) -> int:
     for (f, img), found in zip(images, faces, strict=True):
         result[f] = {"error": img} if found is None else {"size": list(img.shape[1::-1]), "faces": found.to_json()}
     _emit(args, result)
-    return 0
+    return 1 if any(found is None for found in faces) else 0  # some files could not be read (named above)
 
 
 def _embed_faces(args: argparse.Namespace, largest: bool) -> tuple[list[tuple[str, Any]], list[Any], list[Any]]:
@@ -161,7 +161,7 @@ def _run_embed(args: argparse.Namespace) -> int:
                 {**j, "embedding": [round(float(v), 6) for v in unit[i]]} for i, j in enumerate(sel.to_json())
             ]}
     _emit(args, result)
-    return 0
+    return 1 if any(found is None for found in faces) else 0  # some files could not be read (named above)
 
 
 def _run_compare(args: argparse.Namespace) -> int:

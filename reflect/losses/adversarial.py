@@ -12,11 +12,13 @@ these functions turn them into losses, averaging over scales.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal, get_args
 
 import torch
 from torch.nn import functional as F
 
-GAN_MODES = ("lsgan", "vanilla", "hinge", "wgan")
+GanMode = Literal["lsgan", "vanilla", "hinge", "wgan"]  # config fields typed so are checked at load
+GAN_MODES: tuple[str, ...] = get_args(GanMode)
 Logits = torch.Tensor | Sequence[torch.Tensor]
 
 

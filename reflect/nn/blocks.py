@@ -7,13 +7,17 @@ u128, u64, c7s1-3`` for CycleGAN).
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 from torch import nn
 from torch.nn.utils import spectral_norm as _spectral_norm
 
-NORMS = ("batch", "instance", "instance_affine", "layer", "none")
+Norm = Literal["batch", "instance", "instance_affine", "layer", "none"]  # config fields typed so are checked at load
+Upsampler = Literal["transposed", "nearest", "bilinear", "pixel_shuffle"]
+NORMS: tuple[str, ...] = get_args(Norm)
 ACTIVATIONS = ("relu", "lrelu", "tanh", "sigmoid", "none")
-UPSAMPLERS = ("transposed", "nearest", "bilinear", "pixel_shuffle")
+UPSAMPLERS: tuple[str, ...] = get_args(Upsampler)
 PAD_MODES = ("zeros", "reflect", "replicate")
 
 

@@ -21,7 +21,9 @@ from typing import Any, ClassVar
 import torch
 
 from reflect import losses
+from reflect.losses.adversarial import GanMode
 from reflect.nn import ImagePool, PatchDiscriminator, ResnetGenerator, crop_to, init_weights, pad_to_multiple
+from reflect.nn.blocks import Norm, Upsampler
 from reflect.registry import register
 from reflect.variants.base import Variant, VariantConfig, params_of
 
@@ -32,11 +34,11 @@ class CycleGANConfig(VariantConfig):
     ndf: int = 64
     n_blocks: int = 9  # 9 for 256 px, 6 for 128 px
     n_layers_d: int = 3  # 3 -> 70x70 PatchGAN
-    norm: str = "instance"
-    upsample: str = "transposed"  # transposed | nearest | bilinear | pixel_shuffle
+    norm: Norm = "instance"
+    upsample: Upsampler = "transposed"  # transposed | nearest | bilinear | pixel_shuffle
     dropout: float = 0.0
     residual: bool = False  # G(x) = clamp(x + net(x)): starts near the identity (not in the paper)
-    gan_mode: str = "lsgan"
+    gan_mode: GanMode = "lsgan"
     pool_size: int = 50
     lambda_cyc: float = 10.0
     lambda_idt: float = 0.5  # identity weight = lambda_idt * lambda_cyc

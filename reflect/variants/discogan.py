@@ -26,7 +26,9 @@ from typing import Any
 import torch
 
 from reflect import losses
+from reflect.losses.adversarial import GanMode
 from reflect.nn import DCGANDiscriminator, EncoderDecoderGenerator
+from reflect.nn.blocks import Norm
 from reflect.registry import register
 from reflect.variants.cyclegan import CycleGAN, CycleGANConfig
 
@@ -39,8 +41,8 @@ class DiscoGANConfig(CycleGANConfig):
     weight_decay: float = 1e-5
     n_down: int = 4  # generator depth: stride-16 bottleneck
     n_layers_d: int = 4
-    norm: str = "batch"
-    gan_mode: str = "vanilla"
+    norm: Norm = "batch"
+    gan_mode: GanMode = "vanilla"
     pool_size: int = 0
     lambda_cyc: float = 1.0  # reconstruction weight relative to the GAN loss
     lambda_idt: float = 0.0  # not in DiscoGAN

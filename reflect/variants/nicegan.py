@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import torch
 
 from reflect import losses
+from reflect.losses.adversarial import GanMode
 from reflect.nn import NiceEncoder, NiceGenerator, NiceHeads, crop_to, init_weights, pad_to_multiple
 from reflect.registry import register
 from reflect.variants.base import Variant, VariantConfig, params_of
@@ -43,7 +44,7 @@ class NiceGANConfig(VariantConfig):
     n_layers_d: int = 7  # 7: local head 70x70, global head 286x286 receptive fields (>= 6)
     light: bool = True
     img_size: int = 256  # only used by light=false
-    gan_mode: str = "lsgan"
+    gan_mode: GanMode = "lsgan"
     lambda_adv: float = 1.0
     lambda_cyc: float = 10.0
     lambda_rec: float = 10.0

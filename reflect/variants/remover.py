@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import torch
 
 from reflect import losses
+from reflect.losses.adversarial import GanMode
 from reflect.losses.removal import (
     BoxIdentityLoss,
     PerceptualLoss,
@@ -53,7 +54,7 @@ class RemoverConfig(VariantConfig):
     predict_reflection: bool = True
     ndf: int = 32
     n_layers_d: int = 3
-    gan_mode: str = "lsgan"
+    gan_mode: GanMode = "lsgan"
     lambda_sup: float = 1.0
     lambda_grad: float = 1.0
     lambda_excl: float = 0.05

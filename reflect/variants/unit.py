@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import torch
 
 from reflect import losses
+from reflect.losses.adversarial import GanMode
 from reflect.nn import (
     MultiScaleImageDiscriminator,
     SharedResBlocks,
@@ -52,7 +53,7 @@ class UNITConfig(VariantConfig):
     ndf: int = 64
     n_layers_d: int = 4
     num_scales: int = 3
-    gan_mode: str = "lsgan"
+    gan_mode: GanMode = "lsgan"
     lambda_gan: float = 1.0
     lambda_recon: float = 10.0
     lambda_kl: float = 0.01

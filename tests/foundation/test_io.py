@@ -19,7 +19,10 @@ from reflect.utils.atomic import TMP_SUFFIX
         ("I;16", np.full((5, 7), 65535, np.uint16), "16-bit"),
     ],
 )
-def test_conversions_give_rgb_uint8_with_a_warning(tmp_path, caplog, mode, array, warns):
+def test_conversions_give_rgb_uint8_with_a_warning(tmp_path, caplog, monkeypatch, mode, array, warns):
+    import reflect.data.io as io_module
+
+    monkeypatch.setattr(io_module, "_warned", set())  # each conversion is reported once per process
     p = tmp_path / "x.png"
     (Image.fromarray(array) if mode == "I;16" else Image.fromarray(array, mode=mode)).save(p)
     with caplog.at_level(logging.WARNING):
