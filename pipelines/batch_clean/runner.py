@@ -57,7 +57,8 @@ def _settings(opts: CleanOptions, rois: dict[str, Roi]) -> dict[str, Any]:
         "write": opts.write,
         "codec": opts.codec,
         "batch": opts.batch,
-    } | ({"detect": opts.detect, "detector": opts.detector, "face_margin": opts.face_margin,
+    } | ({"enhance_faces": True, "face_model": str(Path(opts.face_model).resolve()) if opts.face_model else "bundled",
+          "face_detector": opts.face_detector} if opts.enhance_faces else {}) | ({"detect": opts.detect, "detector": opts.detector, "face_margin": opts.face_margin,
           "face_size": opts.face_size,
           "detector_weights": str(Path(opts.detector_weights).resolve()) if opts.detector_weights else None}
          if opts.detect == "faces" else {})  # jobs made before stay valid
@@ -82,6 +83,8 @@ def _validate(opts: CleanOptions) -> None:
         if not (opts.face_margin >= 0 and 8 <= opts.face_size <= 4096):
             raise ConfigError(f"--face-margin ({opts.face_margin}) must be >= 0 and --face-size ({opts.face_size}) "
                               "between 8 and 4096")
+    if opts.enhance_faces and opts.engine == "ray":
+        raise ConfigError("--enhance-faces is not supported with --engine ray; use --engine local (the default)")
     if opts.engine == "ray":
         from pipelines.batch_clean.ray_engine import require_ray
 
@@ -126,6 +129,12 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
         skipped = db.count() - len(pending)
         start = time.perf_counter()
         stopped = ""
+        if opts.enhance_faces and translator is None and pending:  # the face model loads before any decoder
+            from deploy.enhance import with_face_enhancement
+            from deploy.translator import load_translator
+
+            base = load_translator(opts.model, backend=opts.backend, device=opts.device)
+            translator = with_face_enhancement(base, opts.face_model, opts.face_detector, opts.device)
         if opts.engine == "ray":
             frames = _process_ray(opts, db, pending, root, rois, translator, skipped)
         else:
@@ -134,6 +143,7 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
             total=db.count(), done=db.count("done"), errors=db.errors(), frames=frames,
             seconds=time.perf_counter() - start, skipped=skipped, faces=db.faces_done(),
             failed=db.failures(), stopped=stopped,
+            faces_enhanced=translator.stats.enhanced if hasattr(translator, "stats") else 0,
         )
         try:
             atomic_write_text(summary_path, json.dumps(summary.to_dict(), indent=2))

@@ -48,6 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retry-errors", action="store_true", help="try inputs that failed in an earlier run again")
     p.add_argument("--restart", action="store_true", help="forget the job database and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from reflect.commands.translate import add_face_arguments
+
+    add_face_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         retry_errors=args.retry_errors, restart=args.restart, progress=not args.no_progress,
         engine=args.engine, ray_address=args.ray_address, detect=args.detect, detector=args.detector,
         detector_weights=args.detector_weights, face_margin=args.face_margin, face_size=args.face_size,
-        memory_mb=args.memory_mb,
+        memory_mb=args.memory_mb, enhance_faces=args.enhance_faces, face_model=args.face_model,
+        face_detector=args.face_detector,
     )
     summary = run_clean(opts)
     db, summary_file = job_paths(args.output)
@@ -67,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         f"cleaned {summary.done} of {summary.total} inputs ({summary.skipped} finished by an earlier run); "
         f"{summary.frames} frames in {summary.seconds:.1f} s ({summary.fps:.1f} frames/s); "
         f"{len(summary.errors)} error(s)" + (f"; {summary.faces} face(s) cleaned" if args.detect == "faces" else "")
+        + (f"; {summary.faces_enhanced} face(s) enhanced" if args.enhance_faces else "")
     )
     for rel, error in summary.errors:
         print(f"  error: {rel}: {error}")

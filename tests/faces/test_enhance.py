@@ -192,3 +192,33 @@ def test_stream_enhance_faces_counts_the_faces(read, tmp_path, capsys):
     assert rc == 0
     assert "faces: 2 enhanced" in capsys.readouterr().out
     assert len(list((tmp_path / "out").iterdir())) == 2
+
+
+def test_clean_enhance_faces_counts_the_faces_and_resumes_the_same(read, tmp_path, capsys):
+    """`reflect clean --enhance-faces`: the face is enhanced (count in the summary, output differs from a
+    plain clean only around the face); the setting is part of the job, so a plain rerun is refused."""
+    pytest.importorskip("facenet_pytorch")
+    from reflect.cli import main
+    from reflect.data.io import read_image as read_file
+    from reflect.data.io import write_image
+    from tests.bundled.tiny import tiny_generator_file
+
+    image = read("obama.jpg")
+    h, w = image.shape[:2]
+    small = F.interpolate(torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float(), size=(160, round(160 * w / h)),
+                          mode="area")[0].permute(1, 2, 0).round().byte().numpy()
+    write_image(tmp_path / "in" / "face.png", small)
+    write_image(tmp_path / "in" / "flat.png", np.full((48, 64, 3), 90, np.uint8))
+    model = identity_remover_file(tmp_path / "global.safetensors")
+    face_model = tiny_generator_file(tmp_path / "face.safetensors", seed=2)
+    base = ["clean", "--model", str(model), "--input", str(tmp_path / "in"), "--workers", "1", "--no-progress"]
+    assert main([*base, "--output", str(tmp_path / "plain")]) == 0
+    capsys.readouterr()
+    enh_cmd = [*base, "--output", str(tmp_path / "enh"), "--enhance-faces", "--face-model", str(face_model)]
+    assert main(enh_cmd) == 0
+    assert "; 1 face(s) enhanced" in capsys.readouterr().out
+    plain, enh = read_file(tmp_path / "plain" / "face.png"), read_file(tmp_path / "enh" / "face.png")
+    changed = np.abs(plain.astype(int) - enh.astype(int)).max(2) > 0
+    assert changed.any() and changed.mean() < 0.6
+    assert np.array_equal(read_file(tmp_path / "plain" / "flat.png"), read_file(tmp_path / "enh" / "flat.png"))
+    assert main([*base, "--output", str(tmp_path / "enh")]) != 0  # the same job without enhancement: refused
