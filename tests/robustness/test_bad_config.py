@@ -14,7 +14,7 @@ SMOKE = Path(__file__).resolve().parents[2] / "configs" / "smoke.yaml"
 
 BAD = [
     ("model.gan_mode=lsgn", "did you mean 'lsgan'"),
-    ("model.norm=foo", "batch, instance, layer, none"),
+    ("model.norm=foo", "batch, instance, instance_affine, layer, none"),
     ("model.upsample=bar", "transposed, nearest, bilinear, pixel_shuffle"),
     ("model.upsample=nearst", "did you mean 'nearest'"),
     ("model.ngf=-4", "at least 1"),
