@@ -79,6 +79,9 @@ class Variant(nn.Module):
     reconstruction_losses: ClassVar[tuple[str, ...]] = ()
     #: the key of :meth:`generate`'s outputs holding the A -> clean images
     clean_key: ClassVar[str] = "fake_b"
+    #: face identity at the face boxes the batch carries (``faces_box``/``faces_n`` from the synthesiser,
+    #: :class:`~reflect.losses.removal.BoxIdentityLoss`) instead of faces a detector finds
+    known_face_boxes: ClassVar[bool] = False
 
     def __init__(self, cfg: VariantConfig) -> None:
         super().__init__()
@@ -184,9 +187,16 @@ class Variant(nn.Module):
         return out
 
     def make_face_loss(self, cfg: VariantConfig) -> Any:
-        """The frozen face-identity loss ``loss(clean, real_a)`` (:class:`~reflect.losses.FaceIdentityLoss`)."""
+        """The frozen face-identity loss: ``loss(clean, real_a)`` (:class:`~reflect.losses.FaceIdentityLoss`),
+        or with :attr:`known_face_boxes` ``loss(clean, reference, boxes, counts)`` (no detector)."""
         from reflect.errors import ConfigError
         from reflect.faces.detectors import DETECTORS
+
+        if self.known_face_boxes:
+            from reflect.losses.removal import BoxIdentityLoss
+
+            return BoxIdentityLoss(cfg.face_embedder, cfg.face_embedder_weights or None,
+                                   max_faces=int(getattr(cfg, "face_max_faces", 2)))
 
         if cfg.face_detector not in DETECTORS:
             raise ConfigError(f"face_detector {cfg.face_detector!r} is not one of {', '.join(DETECTORS)}")

@@ -38,7 +38,6 @@ from torchvision.ops import roi_align
 
 from reflect import losses
 from reflect.errors import ConfigError
-from reflect.losses.removal import BoxIdentityLoss
 from reflect.nn import SharedResBlocks, crop_to, init_weights, pad_to_multiple, reparameterize
 from reflect.registry import register
 from reflect.variants.base import params_of
@@ -62,6 +61,7 @@ class DUNIT(UNIT):
     Config = DUNITConfig
     generator_modules: ClassVar[tuple[str, ...]] = (*UNIT.generator_modules, "inst_enc")
     reconstruction_losses: ClassVar[tuple[str, ...]] = UNIT.reconstruction_losses
+    known_face_boxes: ClassVar[bool] = True  # face identity at the batch's boxes (no detector in training)
 
     def __init__(self, cfg: DUNITConfig) -> None:
         if cfg.face_detector not in DETECTOR_CHOICES:
@@ -166,9 +166,6 @@ class DUNIT(UNIT):
         else:
             out["instance"] = self.instance_consistency(o["content_a"], o["mu_ab"], *bx)
         return out
-
-    def make_face_loss(self, cfg: Any) -> BoxIdentityLoss:
-        return BoxIdentityLoss(cfg.face_embedder, cfg.face_embedder_weights or None, max_faces=cfg.face_max_faces)
 
     def application_losses(
         self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None

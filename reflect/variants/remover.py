@@ -30,7 +30,6 @@ import torch
 from reflect import losses
 from reflect.losses.adversarial import GanMode
 from reflect.losses.removal import (
-    BoxIdentityLoss,
     PerceptualLoss,
     exclusion,
     gradient_l1,
@@ -76,6 +75,7 @@ class Remover(Variant):
     domains: ClassVar[tuple[str, ...]] = ("B",)  # one direction: remove reflections
     reconstruction_losses: ClassVar[tuple[str, ...]] = ("supervised",)
     clean_key: ClassVar[str] = "t"  # the transmission layer, unclamped
+    known_face_boxes: ClassVar[bool] = True  # face identity at the synthesiser's boxes
 
     def __init__(self, cfg: RemoverConfig) -> None:
         super().__init__(cfg)
@@ -158,9 +158,6 @@ class Remover(Variant):
         return out
 
     # ---- the application losses: face identity at the known face boxes, not detected faces ---
-    def make_face_loss(self, cfg: Any) -> BoxIdentityLoss:
-        return BoxIdentityLoss(cfg.face_embedder, cfg.face_embedder_weights or None, max_faces=cfg.face_max_faces)
-
     def application_losses(
         self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
     ) -> dict[str, torch.Tensor]:
