@@ -76,3 +76,17 @@ def test_unknown_detector_lists_the_choices():
 
     with pytest.raises(ValueError, match="mtcnn, retinaface, dlib-hog, dlib-cnn"):
         make_detector("yolo")
+
+
+def test_tensor_images_reach_the_detectors_in_c_order():
+    """Tensors become C-contiguous uint8 arrays: dlib reads raw memory and, given the strided view of
+    a permuted tensor, found a face in some runs and not in others."""
+    import numpy as np
+
+    from reflect.faces.detectors import as_uint8_list
+
+    x = torch.rand(2, 3, 19, 23) * 2 - 1
+    arrays = as_uint8_list(x)
+    assert all(a.flags["C_CONTIGUOUS"] and a.shape == (19, 23, 3) and a.dtype == np.uint8 for a in arrays)
+    expected = x[1].clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    assert np.array_equal(arrays[1], expected)
