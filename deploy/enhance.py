@@ -28,7 +28,7 @@ class EnhancingTranslator(Translator):
         return out
 
     def describe(self) -> dict[str, Any]:
-        return {**self.base.describe(), "backend": self.backend, "face_model": str(getattr(self.enhancer, "source", ""))}
+        return {**self.base.describe(), "backend": self.backend, "face_model": self.enhancer.source}
 
 
 def with_face_enhancement(base: Translator, face_model: str | None = None, detector: str = "mtcnn",

@@ -81,6 +81,7 @@ class FaceEnhancer:
         self.spec = ChipSpec(chip, PADDING)
         self.min_eye_distance, self.target = min_eye_distance, target
         self.mask = feather_mask(chip, feather)
+        self.source = ""  # the face model's file, when loaded from one
 
     @classmethod
     def load(cls, model: str | Path | None = None, detector: str = "mtcnn", device: str = "cpu",
@@ -97,7 +98,9 @@ class FaceEnhancer:
         variant, cfg = load_variant(path, device=device)
         chip = int(getattr(cfg.data, "face_chip", 0) or kwargs.pop("chip", 128))
         log.info("face enhancement: %s (%d px chips), detector %s", path, chip, detector)
-        return cls(variant, make_detector(detector, device=device), chip=chip, **kwargs)
+        enhancer = cls(variant, make_detector(detector, device=device), chip=chip, **kwargs)
+        enhancer.source = str(path)
+        return enhancer
 
     @torch.inference_mode()
     def enhance(self, original: torch.Tensor, cleaned: torch.Tensor,
