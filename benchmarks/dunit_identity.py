@@ -35,15 +35,16 @@ from reflect.utils.atomic import atomic_write_text
 
 def recipe(variant: str, args: argparse.Namespace, out_dir: Path, split: str, seed: int) -> dict[str, Any]:
     model: dict[str, Any] = {"variant": variant, "dim": args.dim, "ndf": args.dim, "n_res": 2, "num_scales": 2,
-                             "n_layers_d": 3}
+                             "n_layers_d": 3, "lambda_sup": args.sup}
     if variant == "dunit":
         model |= {"face_detector": "none", "roi_size": 8, "n_inst_res": 1}
     return {
         "name": f"bench_{variant}", "seed": seed, "out_dir": str(out_dir), "model": model,
         "data": {"kind": "synthetic", "faces": [args.faces], "faces_split": split, "load_size": args.size,
-                 "crop_size": args.size, "batch_size": 1, "num_workers": 0, "synth": {"size": args.size}},
+                 "crop_size": args.size, "batch_size": args.batch, "num_workers": args.workers, "synth": {"size": args.size}},
         "train": {"steps": args.steps, "decay_steps": 0, "log_every": 50, "sample_every": 0,
-                  "checkpoint_every": 10**9, "progress": False, "tensorboard": False, "device": "cpu"},
+                  "checkpoint_every": 10**9, "progress": False, "tensorboard": False, "device": "cpu",
+                  "amp": args.amp},
     }
 
 
@@ -62,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--dim", type=int, default=16)
     ap.add_argument("--eval", type=int, default=48, help="held-out samples")
+    ap.add_argument("--sup", type=float, default=0.0,
+                    help="lambda_sup for both (the synthesiser's clean target; 0: unpaired, as the papers)")
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=0, help="data loader processes (rendering is CPU work)")
+    ap.add_argument("--amp", default="none", choices=["none", "bf16"], help="bf16 autocast for both (AMX CPUs)")
     ap.add_argument("--json", default="benchmarks/results/dunit_identity.json")
     args = ap.parse_args(argv)
     embedder = make_embedder("dlib-torch")
@@ -96,13 +102,15 @@ def main(argv: list[str] | None = None) -> int:
             for name, d in dist.items()}
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
     print(f"\ndlib distance to the clean face, {int(keep.sum())} held-out drivers, {args.size}px; "
-          f"training {args.steps} steps each, batch 1, dim {args.dim} ({machine})")
+          f"training {args.steps} steps each, batch {args.batch}, dim {args.dim}, lambda_sup {args.sup}, "
+          f"amp {args.amp} ({machine})")
     print(f"{'output':<14} {'mean':>6} {'median':>7} {'< 0.6':>6}")
     for name, r in rows.items():
         print(f"{name:<14} {r['mean']:>6.3f} {r['median']:>7.3f} {r['same_person_<0.6']:>6.0%}")
     print(f"dunit closer than unit on {closer:.0%} of faces; training s: "
           + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()))
     meta = {"steps": args.steps, "size": args.size, "dim": args.dim, "eval": args.eval, "machine": machine,
+            "sup": args.sup, "batch": args.batch, "amp": args.amp,
             "train_seconds": seconds, "torch": torch.__version__}
     atomic_write_text(args.json, json.dumps({"meta": meta, "rows": rows, "dunit_closer": closer,
                                              "median_gap": statistics.median((dist["unit"] - dist["dunit"]).tolist())}, indent=2))

@@ -77,10 +77,11 @@ def race(runners: dict[str, Runner], batches: list[dict[str, torch.Tensor]], war
     names = list(runners)
     # the compiled trainer does the same arithmetic as "ours"; compiling under the counter's
     # dispatch mode is not what we time, so it warms up plainly
-    flops = {n: flops_of(runners[n], batches[0]) for n in names if n != "compiled"}
-    if "compiled" in runners:
-        runners["compiled"](batches[0])
-        flops["compiled"] = flops["ours"]
+    flops = {n: flops_of(runners[n], batches[0]) for n in names if "compiled" not in n}
+    for n in names:
+        if "compiled" in n:
+            runners[n](batches[0])
+            flops[n] = flops["ours"]
     for n in names:
         for i in range(warmup[n] - 1):
             runners[n](batches[1 + i % (len(batches) - 1)])
@@ -104,6 +105,12 @@ def versus_reference(key: str, variant: str, size: int, overrides: list[str], ar
         if key in args.compile.split(","):
             compiled = make_trainer(variant, size, tmp + "/b", [*overrides, "train.compile=true"])
             runners["compiled"], warmup["compiled"] = compiled.train_step, args.warmup + 2  # compiling takes minutes
+        if key in args.amp.split(","):  # bf16 autocast (AMX on CPUs that have it): a precision lever
+            runners["bf16"] = make_trainer(variant, size, tmp + "/c", [*overrides, "train.amp=bf16"]).train_step
+            warmup["bf16"] = args.warmup
+            if key in args.compile.split(","):
+                both = make_trainer(variant, size, tmp + "/d", [*overrides, "train.amp=bf16", "train.compile=true"])
+                runners["bf16_compiled"], warmup["bf16_compiled"] = both.train_step, args.warmup + 2
         data = trainer.batches()
         batches = [next(data) for _ in range(args.warmup + args.repeats)]
         res = race(runners, batches, warmup, args.repeats)
@@ -150,6 +157,8 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=128, help="size for NICE-GAN and UNIT")
     ap.add_argument("--only", default="", help="comma list of rows: cyclegan-256,cyclegan-128,nicegan,unit")
     ap.add_argument("--compile", default="cyclegan-128", help="rows that also time the trainer with train.compile=true")
+    ap.add_argument("--amp", default="", help="rows that also time the trainer with train.amp=bf16 "
+                    "(and bf16 + compile where --compile names the row)")
     ap.add_argument("--levers", action="store_true")
     ap.add_argument("--lever-size", type=int, default=128)
     ap.add_argument("--only-levers", default="", help="comma list of words picking lever rows")
@@ -161,19 +170,21 @@ def main() -> None:
     global default_threads
     default_threads = torch.get_num_threads()
     peak = matmul_gflops()
+    peak_bf16 = matmul_gflops(torch.bfloat16) if args.amp else None
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, cpu"
     rows: list[dict[str, Any]] = []
     plan = {"cyclegan-128": ("cyclegan", 128, ["model.n_blocks=6"]), "nicegan": ("nicegan", args.small, []),
             "unit": ("unit", args.small, []), "cyclegan-256": ("cyclegan", 256, ["model.n_blocks=9"])}
     wanted = [k for k in plan if not args.only or k in args.only.split(",")]
-    print(f"{machine}; matmul peak {peak:.1f} GFLOP/s (fp32 2048^2); median of {args.repeats} after "
-          f"{args.warmup} warm-up, interleaved", flush=True)
+    print(f"{machine}; matmul peak {peak:.1f} GFLOP/s (fp32 2048^2)"
+          + (f", {peak_bf16:.1f} GFLOP/s (bf16; the share of bf16 rows)" if peak_bf16 else "")
+          + f"; median of {args.repeats} after {args.warmup} warm-up, interleaved", flush=True)
     print(f"{'row':<20}{'loop':<22}{'s/iter':>9}{'min s':>8}{'vs ref':>8}{'paired':>8}{'GFLOP/iter':>12}{'% of peak':>10}")
     for key in wanted:
         variant, size, ov = plan[key]
         r = versus_reference(key, variant, size, ov, args)
         rows.append(r)
-        for n in ("reference", "ours", "compiled"):
+        for n in ("reference", "ours", "compiled", "bf16", "bf16_compiled"):
             if f"s_per_iter_{n}" not in r:
                 continue
             s_it, fl = r[f"s_per_iter_{n}"], r[f"flops_{n}"]
@@ -181,9 +192,11 @@ def main() -> None:
             # each repeat times both loops back to back: their ratio cancels slow changes of load
             r[f"paired_ratio_{n}"] = statistics.median(
                 a / b for a, b in zip(r["times_reference"], r[f"times_{n}"], strict=True))
-            label = {"reference": "reference-style", "ours": "trainer", "compiled": "trainer, compile"}[n]
+            label = {"reference": "reference-style", "ours": "trainer", "compiled": "trainer, compile",
+                     "bf16": "trainer, bf16", "bf16_compiled": "trainer, bf16+compile"}[n]
+            top = peak_bf16 if n.startswith("bf16") and peak_bf16 else peak
             print(f"{key + ' ' + str(size) + 'px':<20}{label:<22}{s_it:>9.2f}{r[f'min_s_{n}']:>8.2f}"
-                  f"{r[f'ratio_{n}']:>7.2f}x{r[f'paired_ratio_{n}']:>7.2f}x{fl / 1e9:>12.1f}{fl / s_it / 1e9 / peak * 100:>9.1f}%", flush=True)
+                  f"{r[f'ratio_{n}']:>7.2f}x{r[f'paired_ratio_{n}']:>7.2f}x{fl / 1e9:>12.1f}{fl / s_it / 1e9 / top * 100:>9.1f}%", flush=True)
     if args.levers:
         print(f"\nlevers, one at a time (CycleGAN ResNet-6 {args.lever_size} px): default trainer vs the lever")
         print(f"{'lever':<40}{'default s':>11}{'lever s':>9}{'speed-up':>10}")
@@ -199,7 +212,7 @@ def main() -> None:
         print(f"matmul peak measured again at the end: {late:.1f} GFLOP/s (the shares above use {peak:.1f})")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine, "matmul_gflops": peak, "matmul_gflops_end": late, "rows": rows}, indent=2))
+    out.write_text(json.dumps({"machine": machine, "matmul_gflops": peak, "matmul_gflops_bf16": peak_bf16, "matmul_gflops_end": late, "rows": rows}, indent=2))
 
 
 #: one trainer setting switched at a time: name -> (overrides, losses read back every step)
