@@ -13,7 +13,7 @@ from PIL import Image
 from reflect.checkpoint import load_variant
 from reflect.cli import main
 from reflect.config import load_config
-from reflect.train.trainer import Trainer, resume_config
+from reflect.train import Trainer, resume_config
 from reflect.variants.multidomain import MultiDomainVariant
 
 REPO = Path(__file__).resolve().parents[2]
