@@ -123,6 +123,18 @@ def config_from_checkpoint(ckpt: dict[str, Any]) -> ExperimentConfig:
         raise CheckpointError(f"checkpoint {ckpt.get('path')} holds a config this reflect cannot read: {e}") from None
 
 
+def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """The config saved in run folder ``run_dir``, with overrides (e.g. a longer ``train.steps``)."""
+    from reflect.config import load_config
+
+    run = Path(run_dir)
+    if not (run / "config.yaml").is_file():
+        raise CheckpointError(f"cannot resume: {run} is not a run folder (no config.yaml)")
+    cfg = load_config(run / "config.yaml", overrides or [])
+    cfg.out_dir, cfg.name = str(run.parent), run.name
+    return cfg
+
+
 def load_variant(
     path: str | Path, *, use_ema: bool = True, device: str | torch.device = "cpu"
 ) -> tuple[Variant, ExperimentConfig]:

@@ -41,7 +41,7 @@ class RunLogger:
             step = int(record["step"])
             for k, v in record.items():
                 if k != "step":
-                    self.writer.add_scalar(k if k in ("lr", "it_per_s") else f"loss/{k}", v, step)
+                    self.writer.add_scalar(k if k in ("lr", "it_per_s", "data_wait_s") else f"loss/{k}", v, step)
 
     def truncate_after(self, step: int) -> None:
         """On resume, forget records written after the checkpoint (they will be written again)."""

@@ -1,4 +1,5 @@
-"""Device, precision, optimiser and speed settings of a training run (the trainer's set-up).
+"""Device, precision, optimiser and speed settings of a training run (the trainer's set-up): the
+process group and device, the param groups each phase steps, Adam, LR schedules, loss scalers.
 
 Each speed setting is a ``train.*`` config key, measured one at a time by
 ``benchmarks/train_step.py --levers``: ``adam`` (PyTorch's for-loop, foreach or fused update),
@@ -8,6 +9,7 @@ Each speed setting is a ``train.*`` config key, measured one at a time by
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -16,8 +18,19 @@ from torch import nn
 
 from reflect.config import TrainConfig
 from reflect.errors import ConfigError
+from reflect.train import distributed as dist_utils
 
 ADAM_IMPLS = ("auto", "for-loop", "foreach", "fused")
+
+
+def process_group_and_device(name: str) -> tuple[dist_utils.DistInfo, torch.device]:
+    """The data-parallel process group (joined under torchrun) and this rank's training device."""
+    device = resolve_device(name)
+    dist = dist_utils.setup(device.type)
+    if device.type == "cuda" and dist.enabled:
+        device = torch.device("cuda", dist.local_rank)
+        torch.cuda.set_device(device)
+    return dist, device
 
 
 def resolve_device(name: str) -> torch.device:
@@ -55,6 +68,26 @@ def lr_factor(step: int, total: int, decay: int) -> float:
     if decay <= 0 or step < start:
         return 1.0
     return max(0.0, 1.0 - (step - start + 1) / (decay + 1))
+
+
+def phase_groups(groups: Collection[str], discriminator_groups: Iterable[str]) -> dict[str, list[str]]:
+    """The param groups each phase steps: the discriminator groups, and all others (the generator's)."""
+    d = set(discriminator_groups)
+    return {"discriminator": [g for g in groups if g in d], "generator": [g for g in groups if g not in d]}
+
+
+def lr_schedulers(optimizers: Mapping[str, torch.optim.Optimizer], train: TrainConfig) -> dict[str, Any]:
+    """One :func:`lr_factor` schedule per optimiser (stepped once per training step)."""
+    total, decay = train.steps, train.decay_steps
+    return {
+        name: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, decay))
+        for name, opt in optimizers.items()
+    }
+
+
+def grad_scalers(phases: Iterable[str], device: torch.device, dtype: torch.dtype | None) -> dict[str, torch.amp.GradScaler]:
+    """One loss scaler per phase, enabled only for fp16 autocast."""
+    return {ph: torch.amp.GradScaler(device.type, enabled=dtype == torch.float16) for ph in phases}
 
 
 def adam(params: list[nn.Parameter], impl: str, settings: dict[str, Any]) -> torch.optim.Adam:

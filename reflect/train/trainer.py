@@ -7,8 +7,9 @@ one generator update uses their outputs, then ``d_steps`` discriminator updates 
 variant for named, unweighted losses, weights them with the config's ``loss_weights`` (merged over
 the variant's paper defaults), and steps the optimisers of that phase's param groups only.
 Mixed precision, gradient clipping, EMA, data-parallel gradient averaging, a non-finite-loss
-guard, TensorBoard scalars, sample grids and a progress bar live here; device, precision and speed
-settings in :mod:`reflect.train.setup`; checkpoint contents in :mod:`reflect.checkpoint`.
+guard, TensorBoard scalars (with ``data_wait_s``, the mean time a step waited for its batch),
+sample grids and a progress bar live here; device, precision, optimiser and speed settings in
+:mod:`reflect.train.setup`; checkpoint contents and ``resume_config`` in :mod:`reflect.checkpoint`.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ from reflect.checkpoint import (
     save_checkpoint,
     training_state,
 )
-from reflect.config import ExperimentConfig, load_config, save_config, to_dict
+from reflect.config import ExperimentConfig, save_config, to_dict
 from reflect.data.datasets import build_dataset, build_loader
-from reflect.errors import CheckpointError, TrainingDiverged
+from reflect.errors import TrainingDiverged
 from reflect.train import distributed as dist_utils
 from reflect.train import rng, setup
 from reflect.train.ema import EMA
@@ -58,11 +59,7 @@ class PhaseResult:
 class Trainer:
     def __init__(self, cfg: ExperimentConfig, *, resume: bool = False) -> None:
         self.cfg = cfg
-        self.dist = dist_utils.setup(setup.resolve_device(cfg.train.device).type)
-        self.device = setup.resolve_device(cfg.train.device)
-        if self.device.type == "cuda" and self.dist.enabled:
-            self.device = torch.device("cuda", self.dist.local_rank)
-            torch.cuda.set_device(self.device)
+        self.dist, self.device = setup.process_group_and_device(cfg.train.device)
         self.run_dir = cfg.run_dir
         if cfg.train.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
@@ -86,19 +83,11 @@ class Trainer:
             name: setup.adam(params, cfg.train.adam, self.model.optimizer_settings(name))
             for name, params in groups.items()
         }
-        self.phases = {
-            "discriminator": [g for g in groups if g in self.model.discriminator_groups],
-            "generator": [g for g in groups if g not in self.model.discriminator_groups],
-        }
+        self.phases = setup.phase_groups(groups, self.model.discriminator_groups)
         self.phase_params = {ph: [p for g in names for p in groups[g]] for ph, names in self.phases.items()}
-        total, decay = cfg.train.steps, cfg.train.decay_steps
-        self.schedulers = {
-            name: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: setup.lr_factor(s, total, decay))
-            for name, opt in self.optimizers.items()
-        }
+        self.schedulers = setup.lr_schedulers(self.optimizers, cfg.train)
         self.amp_dtype = setup.amp_dtype(cfg.train.amp, self.device)
-        use_scaler = self.amp_dtype == torch.float16
-        self.scalers = {ph: torch.amp.GradScaler(self.device.type, enabled=use_scaler) for ph in self.phases}
+        self.scalers = setup.grad_scalers(self.phases, self.device, self.amp_dtype)
 
         self.step = 0
         self.bad_steps = 0
@@ -242,15 +231,19 @@ class Trainer:
         bar = self.logger.progress(total=cfg.steps, initial=self.step, enabled=cfg.progress)
         t0, n0 = time.perf_counter(), self.step
         data = self.batches()
+        waited, n_waits = 0.0, 0  # time spent in next(data) since the last log record: a stalled step
         try:
             while self.step < stop:
+                t_wait = time.perf_counter()
                 batch = next(data)
+                waited, n_waits = waited + time.perf_counter() - t_wait, n_waits + 1
                 tensors = self.iteration(batch)
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     values = {k: float(v) for k, v in tensors.items()}
                     rate = (self.step - n0) / max(time.perf_counter() - t0, 1e-9)
-                    record = {"step": self.step, "lr": self.lr, "it_per_s": rate, **values}
+                    record = {"step": self.step, "lr": self.lr, "it_per_s": rate, "data_wait_s": waited / n_waits, **values}
+                    waited, n_waits = 0.0, 0
                     self.history.append(record)
                     self.logger.scalars(record)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()}, refresh=False)
@@ -301,13 +294,3 @@ def train(cfg: ExperimentConfig, *, resume: bool = False) -> Trainer:
     with Trainer(cfg, resume=resume) as trainer:
         trainer.fit()
     return trainer
-
-
-def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
-    """The config saved in ``run_dir``, with overrides (e.g. a longer ``train.steps``)."""
-    run = Path(run_dir)
-    if not (run / "config.yaml").is_file():
-        raise CheckpointError(f"cannot resume: {run} is not a run folder (no config.yaml)")
-    cfg = load_config(run / "config.yaml", overrides or [])
-    cfg.out_dir, cfg.name = str(run.parent), run.name
-    return cfg

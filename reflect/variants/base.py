@@ -166,6 +166,12 @@ class Variant(nn.Module):
             return outputs[self.clean_key]
         return self.translate(self.clean_source(batch))
 
+    @property
+    def uses_clean_output(self) -> bool:
+        """Whether the application losses are on (a :meth:`generate` whose usual outputs lack the
+        clean images then adds them under :attr:`clean_key`, in the same forward where it can)."""
+        return self.cfg.lambda_sup > 0 or self.face_id is not None
+
     def clean_source(self, batch: dict[str, Any]) -> torch.Tensor:
         """The images the clean output is made from (two-domain: A; multi-domain: every image)."""
         return batch["A"]
@@ -173,7 +179,7 @@ class Variant(nn.Module):
     def application_losses(self, batch: dict[str, Any], outputs: Outputs | None = None) -> dict[str, torch.Tensor]:
         """``supervised`` (L1 to the paired target, paired samples only) and ``face_id`` (identity
         of the faces found in A, kept in the clean output), each only when its lambda is > 0."""
-        if self.cfg.lambda_sup <= 0 and self.face_id is None:
+        if not self.uses_clean_output:
             return {}
         clean = self.clean_output(batch, outputs)
         out: dict[str, torch.Tensor] = {}

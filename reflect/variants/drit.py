@@ -27,7 +27,9 @@ with (``domain_mask``). Content codes get unit Gaussian noise during training, a
 Defaults: nz 8, Adam(1e-4, betas 0.5/0.999, weight decay 1e-4), D^c at lr / 2.5, N(0, 0.02) init,
 6-layer image discriminators. Not reproduced: the reference updates D^c alone on 2 of every 3
 batches and clips its gradient norm at 5 (the trainer here updates every discriminator once per
-step, and ``train.grad_clip`` clips per phase).
+step, and ``train.grad_clip`` clips per phase). One iteration encodes, samples and decodes once
+(:meth:`generate`); the discriminators then judge those translations and content codes, detached
+(the reference samples the attributes again for its discriminator update).
 
 ``translate(x, target)`` uses the prior mean z = 0 as attribute (deterministic);
 :meth:`translate_reference` takes the attribute of a reference image instead (e.g. a clean window).
@@ -83,6 +85,7 @@ class DRIT(MultiDomainVariant):
     Config = DRITConfig
     discriminator_groups = ("discriminator", "content_discriminator")
     generator_modules = ("enc_c", "enc_a", "gen")
+    clean_key = "clean"
     reconstruction_losses: ClassVar[tuple[str, ...]] = ("recon_self", "recon_cross")
 
     def __init__(self, cfg: DRITConfig) -> None:
@@ -135,14 +138,49 @@ class DRIT(MultiDomainVariant):
         return x, c, mask
 
     # ---- contract -------------------------------------------------------------------------
-    def discriminator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        x, c, mask = self._labels(batch)
+    def generate(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Every forward of one iteration, each network once per input; every random draw of the
+        iteration (content noise, attribute samples, z and z') happens here, once.
+
+        One decoder pass makes the partner-attribute, own-attribute and both random translations
+        (and, with the application losses on, the clean translation ``clean`` with z = 0 from the
+        noise-free content code, as :meth:`translate` makes it)."""
+        x, c, _ = self._labels(batch)
+        b = x.shape[0]
         c_p = c.roll(1, 0)  # each sample's partner's domain
-        with torch.no_grad():
-            z_c = self.content(x)
-            mu, logvar = self.enc_a(x, self.one_hot(c, x))
-            z = torch.cat([reparameterize(mu, logvar).roll(1, 0), torch.randn_like(mu)])
-            fake_cross, fake_rand = self.gen(torch.cat([z_c, z_c]), z, self.one_hot(c_p, x).repeat(2, 1)).chunk(2)
+        oh, oh_p = self.one_hot(c, x), self.one_hot(c_p, x)
+        z_c_clean = self.enc_c(x)
+        z_c = z_c_clean + torch.randn_like(z_c_clean)
+        mu, logvar = self.enc_a(x, oh)
+        z_a = reparameterize(mu, logvar)
+        z_r, z_r2 = torch.randn_like(mu), torch.randn_like(mu)
+        contents, codes, targets = [z_c.repeat(4, 1, 1, 1)], [z_a.roll(1, 0), z_a, z_r, z_r2], [oh_p, oh, oh_p, oh_p]
+        if self.uses_clean_output:
+            clean = torch.full_like(c, self.domain_index(None))
+            contents, codes, targets = [*contents, z_c_clean], [*codes, torch.zeros_like(mu)], [*targets, self.one_hot(clean, x)]
+        fakes = self.gen(torch.cat(contents), torch.cat(codes), torch.cat(targets)).split(b)
+        out = dict(zip(("fake_cross", "fake_self", "fake_rand", "fake_rand2", "clean"), fakes, strict=False))
+        # cross-cycle: encode the translations, swap the attributes back
+        mu_x, logvar_x = self.enc_a(out["fake_cross"], oh_p)
+        out["fake_back"] = self.gen(self.content(out["fake_cross"]), reparameterize(mu_x, logvar_x).roll(-1, 0), oh)
+        # latent regression through a frozen E^a (the reference updates only G and E^c with it)
+        frozen = {k: v.detach() for k, v in self.enc_a.named_parameters()}
+        out["mu_rand"], _ = functional_call(self.enc_a, frozen, (out["fake_rand"], oh_p))
+        return out | {"content": z_c, "content_clean": z_c_clean, "mu": mu, "logvar": logvar, "z_rand": z_r, "z_rand2": z_r2}
+
+    def discriminator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        x, c, mask = self._labels(batch)
+        if outputs is None:
+            with torch.no_grad():
+                c_p = c.roll(1, 0)
+                z_c = self.content(x)
+                mu, logvar = self.enc_a(x, self.one_hot(c, x))
+                z = torch.cat([reparameterize(mu, logvar).roll(1, 0), torch.randn_like(mu)])
+                fake_cross, fake_rand = self.gen(torch.cat([z_c, z_c]), z, self.one_hot(c_p, x).repeat(2, 1)).chunk(2)
+        else:
+            z_c, fake_cross, fake_rand = (outputs[k].detach() for k in ("content", "fake_cross", "fake_rand"))
         out: dict[str, torch.Tensor] = {}
         for suffix, dis, fake in (("", self.dis1, fake_cross), ("_random", self.dis2, fake_rand)):
             src_real, cls_real = dis(x)
@@ -152,42 +190,28 @@ class DRIT(MultiDomainVariant):
         out["d_content"] = losses.domain_cross_entropy(self.dis_c(z_c), c, mask)
         return out
 
-    def generator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
         x, c, mask = self._labels(batch)
-        b = x.shape[0]
+        o = self.generated(batch, outputs)
         c_p, mask_p = c.roll(1, 0), None if mask is None else mask.roll(1, 0)
-        oh, oh_p = self.one_hot(c, x), self.one_hot(c_p, x)
-        z_c_clean = self.enc_c(x)
-        z_c = z_c_clean + torch.randn_like(z_c_clean)
-        mu, logvar = self.enc_a(x, oh)
-        z_a = reparameterize(mu, logvar)
-        z_r, z_r2 = torch.randn_like(mu), torch.randn_like(mu)
-        # one decoder pass: partner's attribute + domain, own attribute + domain, two random attributes
-        codes = torch.cat([z_a.roll(1, 0), z_a, z_r, z_r2])
-        fakes = self.gen(z_c.repeat(4, 1, 1, 1), codes, torch.cat([oh_p, oh, oh_p, oh_p]))
-        fake_cross, fake_self, fake_rand, fake_rand2 = fakes.split(b)
-        # cross-cycle: encode the translations, swap the attributes back
-        mu_x, logvar_x = self.enc_a(fake_cross, oh_p)
-        fake_back = self.gen(self.content(fake_cross), reparameterize(mu_x, logvar_x).roll(-1, 0), oh)
-        # latent regression through a frozen E^a (the reference updates only G and E^c with it)
-        frozen = {k: v.detach() for k, v in self.enc_a.named_parameters()}
-        mu_r, _ = functional_call(self.enc_a, frozen, (fake_rand, oh_p))
-        src, cls = self.dis1(fake_cross)
-        src_r, cls_r = self.dis2(torch.cat([fake_rand, fake_rand2]))
-        ratio = (fake_rand2 - fake_rand).abs().mean() / (z_r2 - z_r).abs().mean()
+        src, cls = self.dis1(o["fake_cross"])
+        src_r, cls_r = self.dis2(torch.cat([o["fake_rand"], o["fake_rand2"]]))
+        ratio = (o["fake_rand2"] - o["fake_rand"]).abs().mean() / (o["z_rand2"] - o["z_rand"]).abs().mean()
         mask_p2 = None if mask_p is None else mask_p.repeat(2, 1)
         return {
             "adv": losses.g_loss("vanilla", src),
             "adv_random": losses.g_loss("vanilla", src_r),
             "cls": losses.domain_cross_entropy(cls, c_p, mask_p),
             "cls_random": losses.domain_cross_entropy(cls_r, c_p.repeat(2), mask_p2),
-            "recon_self": losses.l1(fake_self, x),
-            "recon_cross": losses.l1(fake_back, x),
-            "kl_content": losses.kl_unit_variance(z_c_clean),
-            "kl_attr": losses.kl_standard_normal(mu, logvar) * mu.shape[1],
-            "latent": losses.l1(mu_r, z_r),
+            "recon_self": losses.l1(o["fake_self"], x),
+            "recon_cross": losses.l1(o["fake_back"], x),
+            "kl_content": losses.kl_unit_variance(o["content_clean"]),
+            "kl_attr": losses.kl_standard_normal(o["mu"], o["logvar"]) * o["mu"].shape[1],
+            "latent": losses.l1(o["mu_rand"], o["z_rand"]),
             "mode_seeking": 1.0 / (ratio.float() + 1e-5),
-            "content_adv": losses.domain_confusion(self.dis_c(z_c), mask),
+            "content_adv": losses.domain_confusion(self.dis_c(o["content"]), mask),
         }
 
     # ---- translation ----------------------------------------------------------------------

@@ -18,8 +18,10 @@ a generator EMA of 0.999 (``train.ema`` in ``configs/pggan.yaml``), 600k images 
 stabilisation (37.5k steps at batch 16). From CycleGAN: cycle weight 10, identity weight 5.
 Feature maps follow the paper, nf(res) = min(2 * fmap_base / res, fmap_max): 64 at 256 px.
 
-The schedule position is this variant's training state: ``steps_done`` counts generator phases
-(one per trainer step), is saved in the checkpoint with the resolution and alpha training continues
+One iteration runs each generator once per input (:meth:`generate`, as CycleGAN), the generator
+update uses those outputs, then the critics judge the detached translations at the same level and
+alpha. The schedule position is this variant's training state: ``steps_done`` counts generator
+phases (one per trainer step), is saved in the checkpoint with the resolution and alpha training continues
 at, and is restored on resume, so a run stopped in the middle of a fade resumes at the same alpha
 and resolution. ``translate`` always runs the fully grown network (top level, alpha 1) at any
 H and W, so it does not depend on that state.
@@ -83,6 +85,7 @@ class PGGAN(Variant):
     Config = PGGANConfig
     generator_modules = ("g_ab", "g_ba")
     reconstruction_losses: ClassVar[tuple[str, ...]] = ("cycle_a", "cycle_b")
+    clean_key = "clean"  # fake_b is at the level being trained; the application losses judge full size
 
     def __init__(self, cfg: PGGANConfig) -> None:
         super().__init__(cfg)
@@ -134,12 +137,39 @@ class PGGAN(Variant):
         return fade_images(x, alpha) if level > 0 else x
 
     # ---- contract -------------------------------------------------------------------------
-    def discriminator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def generate(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Both generators once per input at the current level and alpha: the translations, the
+        cycles, the identity mappings, the reals they start from and ``stage`` (level, alpha: the
+        discriminator phase runs at the same point of the schedule). With the application losses
+        on, ``clean`` is G(A) through the fully grown network (as :meth:`translate` makes it; the
+        same tensor as ``fake_b`` once training is at the top level)."""
         level, alpha = self.stage
         real_a, real_b = self.reals(batch["A"], level, alpha), self.reals(batch["B"], level, alpha)
-        with torch.no_grad():
-            fake_b = self.g_ab(real_a, level, alpha)  # G(A)
-            fake_a = self.g_ba(real_b, level, alpha)  # F(B)
+        out = {"real_a": real_a, "real_b": real_b, "stage": torch.tensor([level, alpha], dtype=torch.float64)}
+        out["fake_b"] = self.g_ab(real_a, level, alpha)  # G(A)
+        out["fake_a"] = self.g_ba(real_b, level, alpha)  # F(B)
+        out["rec_a"] = self.g_ba(out["fake_b"], level, alpha)  # F(G(A))
+        out["rec_b"] = self.g_ab(out["fake_a"], level, alpha)  # G(F(B))
+        if self.cfg.lambda_idt > 0:
+            out["idt_a"] = self.g_ba(real_a, level, alpha)
+            out["idt_b"] = self.g_ab(real_b, level, alpha)
+        if self.uses_clean_output:
+            top = (len(self.resolutions) - 1, 1.0)
+            out["clean"] = out["fake_b"] if (level, alpha) == top else self.g_ab(batch["A"], *top)
+        return out
+
+    def discriminator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        if outputs is None:
+            level, alpha = self.stage
+            real_a, real_b = self.reals(batch["A"], level, alpha), self.reals(batch["B"], level, alpha)
+            with torch.no_grad():
+                fake_b = self.g_ab(real_a, level, alpha)  # G(A)
+                fake_a = self.g_ba(real_b, level, alpha)  # F(B)
+        else:  # the generator phase's forward, at its point of the schedule (a CPU tensor: no sync)
+            level, alpha = int(outputs["stage"][0]), float(outputs["stage"][1])
+            real_a, real_b, fake_a, fake_b = (outputs[k].detach() for k in ("real_a", "real_b", "fake_a", "fake_b"))
         out: dict[str, torch.Tensor] = {}
         for name, d, real, fake in (("a", self.d_a, real_a, fake_a), ("b", self.d_b, real_b, fake_b)):
 
@@ -155,21 +185,22 @@ class PGGAN(Variant):
             out[f"drift_{name}"] = real_score.float().pow(2).mean()
         return out
 
-    def generator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        level, alpha = self.stage
-        real_a, real_b = self.reals(batch["A"], level, alpha), self.reals(batch["B"], level, alpha)
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        o = self.generated(batch, outputs)
+        level, alpha = int(o["stage"][0]), float(o["stage"][1])
+        real_a, real_b = o["real_a"], o["real_b"]
         mode = "lsgan" if self.cfg.gan_mode == "lsgan" else "wgan"
-        fake_b = self.g_ab(real_a, level, alpha)  # G(A)
-        fake_a = self.g_ba(real_b, level, alpha)  # F(B)
         out = {
-            "adv_ab": losses.g_loss(mode, self.d_b(fake_b, level, alpha)),
-            "adv_ba": losses.g_loss(mode, self.d_a(fake_a, level, alpha)),
-            "cycle_a": losses.l1(self.g_ba(fake_b, level, alpha), real_a),  # |F(G(A)) - A|
-            "cycle_b": losses.l1(self.g_ab(fake_a, level, alpha), real_b),  # |G(F(B)) - B|
+            "adv_ab": losses.g_loss(mode, self.d_b(o["fake_b"], level, alpha)),
+            "adv_ba": losses.g_loss(mode, self.d_a(o["fake_a"], level, alpha)),
+            "cycle_a": losses.l1(o["rec_a"], real_a),  # |F(G(A)) - A|
+            "cycle_b": losses.l1(o["rec_b"], real_b),  # |G(F(B)) - B|
         }
         if self.cfg.lambda_idt > 0:
-            out["idt_a"] = losses.l1(self.g_ba(real_a, level, alpha), real_a)
-            out["idt_b"] = losses.l1(self.g_ab(real_b, level, alpha), real_b)
+            out["idt_a"] = losses.l1(o["idt_a"], real_a)
+            out["idt_b"] = losses.l1(o["idt_b"], real_b)
         self.steps_done += 1  # one generator phase per trainer step: the schedule moves on
         return out
 

@@ -21,6 +21,10 @@ Defaults from the paper and the reference code (yunjey/stargan): 6 residual bloc
 6-layer discriminator with ndf 64, Adam(1e-4, betas 0.5/0.999) for both, PyTorch's default
 initialisation, batch 16, 200k iterations with linear decay over the last 100k, and n_critic = 5
 discriminator updates per generator update: ``train.d_steps: 5`` in ``configs/stargan.yaml``.
+One iteration draws the targets c once (:meth:`generate`, from the torch RNG the checkpoint keeps)
+and runs G twice, for G(x, c) and the cycle; the generator update uses them, then the n_critic
+updates judge the same detached G(x, c), each with fresh gradient-penalty interpolates (the
+reference draws a new batch for each critic update; here they share the iteration's batch).
 Fixed here: instance norm keeps no running statistics (the same output in train and eval mode and in
 ONNX), and the domain head pools globally, so D works at any image size.
 """
@@ -59,6 +63,7 @@ class StarGANConfig(VariantConfig):
 class StarGAN(MultiDomainVariant):
     Config = StarGANConfig
     generator_modules = ("g",)
+    clean_key = "clean"
     reconstruction_losses: ClassVar[tuple[str, ...]] = ("g_rec",)
 
     def __init__(self, cfg: StarGANConfig) -> None:
@@ -84,11 +89,31 @@ class StarGAN(MultiDomainVariant):
         """G(x, c) on training crops (H, W multiples of 4)."""
         return self.g(x, self.one_hot(target_index, x))
 
-    def discriminator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def generate(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """G(x, c) for a random target c per sample and the cycle G(G(x, c), c'), each once.
+
+        With the application losses on, the clean translations G(x, clean) ride in the same first
+        call (``clean``: the batch doubled, so G still runs once per input)."""
+        x, c_org = batch["image"], batch["domain"]
+        c_trg = self.random_targets(batch)  # the iteration's one draw: every phase judges these targets
+        out = {"target": c_trg}
+        if self.uses_clean_output:
+            clean = torch.full_like(c_trg, self.domain_index(None))
+            out["fake"], out["clean"] = self.conditioned(torch.cat([x, x]), torch.cat([c_trg, clean])).chunk(2)
+        else:
+            out["fake"] = self.conditioned(x, c_trg)  # G(x, c)
+        out["rec"] = self.conditioned(out["fake"], c_org)  # G(G(x, c), c') = x
+        return out
+
+    def discriminator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
         x, c_org, mask = batch["image"], batch["domain"], batch.get("domain_mask")
-        c_trg = self.random_targets(batch)
-        with torch.no_grad():
-            fake = self.conditioned(x, c_trg)
+        if outputs is None:
+            with torch.no_grad():
+                fake = self.conditioned(x, self.random_targets(batch))
+        else:
+            fake = outputs["fake"].detach()  # the same fakes for each of the n_critic updates
         src_real, cls_real = self.d(x)
         src_fake, _ = self.d(fake)
         return {
@@ -97,15 +122,16 @@ class StarGAN(MultiDomainVariant):
             "d_gp": losses.gradient_penalty(lambda t: self.d(t)[0], x, fake),
         }
 
-    def generator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        x, c_org, mask = batch["image"], batch["domain"], batch.get("domain_mask")
-        c_trg = self.random_targets(batch)
-        fake = self.conditioned(x, c_trg)  # G(x, c)
-        src_fake, cls_fake = self.d(fake)
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        x, mask = batch["image"], batch.get("domain_mask")
+        o = self.generated(batch, outputs)
+        src_fake, cls_fake = self.d(o["fake"])
         return {
             "g_adv": losses.g_loss("wgan", src_fake),
-            "g_cls": losses.domain_cross_entropy(cls_fake, c_trg, mask),
-            "g_rec": losses.l1(self.conditioned(fake, c_org), x),  # G(G(x, c), c') = x
+            "g_cls": losses.domain_cross_entropy(cls_fake, o["target"], mask),
+            "g_rec": losses.l1(o["rec"], x),
         }
 
     def translate_index(self, x: torch.Tensor, target_index: torch.Tensor) -> torch.Tensor:

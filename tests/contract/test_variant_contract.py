@@ -42,8 +42,6 @@ TINY: dict[str, dict[str, Any]] = {
 }
 
 VARIANTS = registry.names()
-#: variants merged before the one-forward contract, still on the two-forward path (no generate())
-TWO_FORWARD = {"stargan", "drit", "pggan"}
 
 
 def tiny_model(name: str) -> dict[str, Any]:
@@ -195,9 +193,6 @@ def test_an_iteration_runs_each_generator_once_per_input(name: str, tmp_path: Pa
     reuse the generator phase's outputs instead of running a generator again on the same input."""
     trainer = Trainer(tiny_config(name, tmp_path, ["train.d_steps=2", "model.lambda_sup=1.0"]))
     model = trainer.model
-    if name in TWO_FORWARD:  # known debt (issue 14): they still run the older two-forward path
-        assert not model.one_forward, f"{name} implements generate(): remove it from TWO_FORWARD"
-        pytest.skip(f"{name} has no generate() yet: its phases run their own forwards")
     assert model.one_forward, f"{name}: implement generate() so each generator forward runs once"
     calls: list[tuple[str, tuple[int, ...], str]] = []
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -45,9 +46,10 @@ def test_resume_equals_uninterrupted(repo, tmp_path, workers):
                  (straight.ema.state_dict()["g_ab"], resumed.ema.state_dict()["g_ab"])]:
         for k in a:
             torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=0, msg=k)
-    # the metrics log holds each step once
-    steps = [int(line.split(",")[0].split(":")[1]) for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [1, 2, 3, 4, 5, 6]
+    # the metrics log holds each step once, with the time the step waited for its batch
+    records = [json.loads(line) for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
+    assert all(r["data_wait_s"] >= 0 for r in records)
 
 
 def test_checkpoint_holds_everything_needed(repo, tmp_path):
