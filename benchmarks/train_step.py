@@ -57,7 +57,7 @@ def matmul_gflops(dtype: torch.dtype = torch.float32, n: int = 2048, tries: int 
 def make_trainer(variant: str, size: int, tmp: str, overrides: list[str]) -> Trainer:
     cfg = load_config(REPO / "configs" / f"{variant}.yaml", [
         "data.kind=toy", f"data.load_size={size}", f"data.crop_size={size}", "data.num_workers=0",
-        f"out_dir={tmp}", "train.progress=false", "train.tensorboard=false", "train.device=cpu",
+        f"out_dir={tmp}", "train.amp=none", "train.progress=false", "train.tensorboard=false", "train.device=cpu",
         "train.steps=1000000", "train.checkpoint_every=1000000", "train.sample_every=0", *overrides,
     ])
     torch.manual_seed(0)

@@ -87,6 +87,15 @@ def test_bf16_autocast_and_grad_clip_on_cpu(repo, tmp_path):
     assert all(math.isfinite(r["cycle_a"]) for r in hist)
 
 
+@pytest.mark.parametrize("amx", [True, False])
+def test_amp_auto_on_cpu_is_bf16_only_with_amx(monkeypatch, amx):
+    from reflect.train import setup
+
+    monkeypatch.setattr(setup, "cpu_has_amx", lambda: amx)
+    assert setup.amp_dtype("auto", torch.device("cpu")) == (torch.bfloat16 if amx else None)
+    assert setup.amp_dtype("none", torch.device("cpu")) is None
+
+
 def test_fp16_on_cpu_is_refused(repo, tmp_path):
     from reflect.errors import ConfigError
 
