@@ -5,10 +5,15 @@ Every source gives RGB uint8 frames (H, W, 3). ``read()`` returns ``None`` when 
 disconnected, which the pipeline reopens with back-off). Live sources (cameras, URLs, the
 synthetic pattern) run at their own pace; file sources are read as fast as the pipeline takes
 them, or at their frame rate with ``realtime=True``.
+
+A file that cannot be opened is a :class:`SourceError` naming it. A video that ends before the frame
+count its container declares (a truncated or damaged file) gives one warning naming it and the
+frames read; those frames are processed.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import urllib.parse
@@ -16,9 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from reflect.errors import ConfigError
+from reflect.errors import ConfigError, ReflectError
 
+log = logging.getLogger(__name__)
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https", "rtmp", "udp", "tcp")
+
+
+class SourceError(ReflectError, OSError):
+    """A source that cannot be opened or gives no frame; the message names it."""
 
 
 class Source:
@@ -45,19 +55,29 @@ class CaptureSource(Source):
         self.name = str(target)
         self.cap = None
         self._next = 0.0
+        self.frames_read = 0  # files: frames read so far
+        self.frames_declared = 0  # files: the frame count in the container's header (0: unknown)
 
     def open(self) -> None:
         import cv2
 
         self.close()
-        if isinstance(self.target, str) and not self.live and not os.path.isfile(self.target):
-            raise OSError(f"video file {self.target} does not exist")
+        if isinstance(self.target, str) and not self.live:
+            if not os.path.isfile(self.target):
+                raise SourceError(f"video file {self.target} does not exist")
+            if os.path.getsize(self.target) == 0:
+                raise SourceError(f"cannot open video {self.target}: the file is empty (0 bytes)")
         cap = cv2.VideoCapture(self.target)
         if not cap.isOpened():
             cap.release()
-            raise OSError(f"cannot open {self.name}")
+            what = ("OpenCV/FFmpeg cannot read it as a video (not a video, or damaged: an MP4 cut short "
+                    "loses its index)") if not self.live else "cannot connect"
+            raise (OSError if self.live else SourceError)(f"cannot open {self.name}: {what}")
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if 0.1 < fps < 1000 else 25.0
+        if not self.live:
+            self.frames_declared = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+            self.frames_read = 0
         self.cap, self.ended, self._next = cap, False, time.monotonic()
 
     def read(self) -> np.ndarray | None:
@@ -72,14 +92,38 @@ class CaptureSource(Source):
             self._next = max(self._next + 1.0 / self.fps, time.monotonic() - 1.0)
         ok, frame = self.cap.read()
         if not ok:
+            if not self.live and not self.ended and ends_early(self.frames_read, self.frames_declared):
+                log.warning("video %s ends early: read %d of its %d frames (truncated or damaged file); "
+                            "the %d frames read are processed", self.name, self.frames_read,
+                            self.frames_declared, self.frames_read)
             self.ended = not self.live
             return None
+        self.frames_read += 1
         return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
     def close(self) -> None:
         if self.cap is not None:
             self.cap.release()
             self.cap = None
+
+
+def quiet_ffmpeg() -> None:
+    """Silence FFmpeg's own console messages ("moov atom not found"): a bad video is one line of ours.
+
+    Call before the first video is opened in this process (child processes inherit it); ``reflect -v``
+    keeps them.
+    """
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
+
+def ends_early(read: int, declared: int) -> bool:
+    """Whether a video that gave ``read`` frames stopped short of the ``declared`` count of its header.
+
+    Some containers only estimate the count (from duration x frame rate), so 1 % (at least one frame)
+    of slack is allowed; MP4 and AVI headers are exact.
+    """
+    return read > 0 and declared > 0 and read < declared - max(1, declared // 100)
 
 
 class ImageFolderSource(Source):
