@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.stream.metrics import Metrics
     from pipelines.stream.pipeline import StreamOptions, StreamPipeline
     from pipelines.stream.sinks import HttpSink, VideoFileSink, open_sink
-    from pipelines.stream.sources import open_source, quiet_ffmpeg
+    from pipelines.stream.sources import open_source
+    from pipelines.videos import quiet_ffmpeg
     from reflect.bundled import model_or_bundled
 
     log = logging.getLogger(__name__)

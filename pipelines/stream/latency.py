@@ -5,10 +5,10 @@ sink has it. Under a bound (``--max-latency-ms``, live sources) a frame is trans
 age now, plus the predicted time to translate its batch and to write it, fits in the bound; frames
 that do not fit are dropped *before* translation and counted as ``late``, so an overloaded stream
 spends the model's time on fresh frames only instead of queueing stale ones. The prediction is
-pessimistic (the slowest of the recent batches, scaled up to the batch size; the slowest recent
-write, plus a margin). A frame that still misses the bound after translation (a sudden slowdown of
-the machine) is dropped before the sinks: no frame leaves later than the bound, and every dropped
-frame is counted.
+pessimistic: the slowest recent batch of that size (else the highest recent cost per frame times the
+size), and the slowest recent write plus a margin. A frame that still misses the bound after
+translation (a sudden slowdown of the machine) is dropped before the sinks: no frame leaves later
+than the bound, and every dropped frame is counted.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ F = TypeVar("F", bound=Captured)
 class LatencyBudget:
     """Predicts translation and write times from recent ones and picks the frames that fit the bound."""
 
-    def __init__(self, bound_s: float, window: int = 8, margin_s: float = 0.002) -> None:
+    def __init__(self, bound_s: float, window: int = 16) -> None:
         self.bound = bound_s  # 0: no bound
-        self.margin = margin_s
+        self.margin = max(0.005, 0.02 * bound_s)  # for what no measurement foresees (a thread switch)
         self._batches: collections.deque[tuple[int, float]] = collections.deque(maxlen=window)
-        self._writes: collections.deque[float] = collections.deque(maxlen=4 * window)
+        self._writes: collections.deque[float] = collections.deque(maxlen=2 * window)
         self._lock = threading.Lock()
 
     @property
@@ -49,9 +49,16 @@ class LatencyBudget:
             self._writes.append(seconds)
 
     def translate_s(self, frames: int) -> float:
-        """Predicted seconds to translate a batch of ``frames``: the slowest recent batch, scaled up (never down)."""
+        """Predicted seconds to translate a batch of ``frames``.
+
+        The slowest recent batch of that size; without one, the highest recent cost per frame times
+        ``frames`` (batches run at the size that fits, so every size in use is soon measured).
+        """
         with self._lock:
-            return max((dt * max(1.0, frames / n) for n, dt in self._batches), default=0.0)
+            same = [dt for n, dt in self._batches if n == frames]
+            if same:
+                return max(same)
+            return frames * max((dt / n for n, dt in self._batches), default=0.0)
 
     def write_s(self) -> float:
         """Predicted seconds from leaving the translator to being written: the slowest recent write, plus a margin."""

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines.videos import ends_early, truncation_note
 from reflect.errors import ConfigError, ReflectError
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,7 @@ class CaptureSource(Source):
         ok, frame = self.cap.read()
         if not ok:
             if not self.live and not self.ended and ends_early(self.frames_read, self.frames_declared):
-                log.warning("video %s ends early: read %d of its %d frames (truncated or damaged file); "
-                            "the %d frames read are processed", self.name, self.frames_read,
-                            self.frames_declared, self.frames_read)
+                log.warning("%s: %s", self.name, truncation_note(self.frames_read, self.frames_declared))
             self.ended = not self.live
             return None
         self.frames_read += 1
@@ -105,25 +104,6 @@ class CaptureSource(Source):
         if self.cap is not None:
             self.cap.release()
             self.cap = None
-
-
-def quiet_ffmpeg() -> None:
-    """Silence FFmpeg's own console messages ("moov atom not found"): a bad video is one line of ours.
-
-    Call before the first video is opened in this process (child processes inherit it); ``reflect -v``
-    keeps them.
-    """
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
-
-
-def ends_early(read: int, declared: int) -> bool:
-    """Whether a video that gave ``read`` frames stopped short of the ``declared`` count of its header.
-
-    Some containers only estimate the count (from duration x frame rate), so 1 % (at least one frame)
-    of slack is allowed; MP4 and AVI headers are exact.
-    """
-    return read > 0 and declared > 0 and read < declared - max(1, declared // 100)
 
 
 class ImageFolderSource(Source):
