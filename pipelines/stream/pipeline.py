@@ -136,11 +136,10 @@ class StreamPipeline:
                     if image is None:
                         break
                     failures = 0
-                    if index == 0:
-                        self._warmup(image)
-                        t0 = time.monotonic()
-                    t1 = time.monotonic()
+                    t1 = time.monotonic()  # the frame's capture time: its latency counts from here
                     self.metrics.observe("decode", t1 - t0)
+                    if index == 0:  # the first frame waits for the warm-up (and may be late for it)
+                        self._warmup(image)
                     self.metrics.frame_in()
                     self.q_decoded.put(Frame(index, t1, image))
                     index += 1
