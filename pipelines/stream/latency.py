@@ -31,7 +31,7 @@ class LatencyBudget:
 
     def __init__(self, bound_s: float, window: int = 16) -> None:
         self.bound = bound_s  # 0: no bound
-        self.margin = max(0.005, 0.02 * bound_s)  # for what no measurement foresees (a thread switch)
+        self.margin = max(0.01, 0.02 * bound_s)  # for what no measurement foresees (a thread switch)
         self._batches: collections.deque[tuple[int, float]] = collections.deque(maxlen=window)
         self._writes: collections.deque[float] = collections.deque(maxlen=2 * window)
         self._lock = threading.Lock()

@@ -99,7 +99,7 @@ def test_the_budget_keeps_the_newest_frames_that_fit_on_their_capture_time() -> 
 
     budget = LatencyBudget(0.5)
     budget.record_batch(4, 0.2)  # 50 ms a frame
-    budget.record_write(0.01)  # predicted write: 1.5 x 10 ms + 10 ms margin (2 % of the bound)
+    budget.record_write(0.01)  # predicted write: 1.5 x 10 ms + a 10 ms margin
     now = 100.0
     frames = [F(now - age) for age in (0.6, 0.45, 0.3, 0.2, 0.1, 0.0)]  # capture order, oldest first
     kept = budget.choose(frames, now, limit=4)
