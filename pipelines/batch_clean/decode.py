@@ -10,7 +10,8 @@ or None, see :mod:`pipelines.batch_clean.inputs`) and sends messages to the main
 * ``("frames", item_id, (frames, fps, faces))`` with ``frames`` uint8 (n, H, W, 3) RGB; a video is sent
   in consecutive chunks of ``chunk`` frames, in order (``fps`` is 0 for images); ``faces`` is None
   without detection, else per frame the face boxes ``(x1, y1, x2, y2)`` found inside the window;
-* ``("end", item_id, {"frames": n, "fps": f})`` after the last chunk of an item;
+* ``("end", item_id, {"frames": n, "fps": f, "declared": m})`` after the last chunk of an item (``declared``:
+  a video's frame count by its header, 0 when unknown or an image; fewer ``frames`` means a truncated file);
 * ``("error", item_id, reason)`` when the file cannot be decoded, whatever the decoder raised (nothing
   else is sent for it); ``("failed", item_id, reason)`` when memory ran out (a resume retries it);
 * ``("fatal", -1, reason)`` when the face detector cannot be built (the worker then exits).
@@ -76,8 +77,8 @@ def decode_image(path: str) -> np.ndarray:
     return read_image(path)[None]
 
 
-def iter_video(path: str, chunk: int) -> tuple[float, Any]:
-    """Open a video; returns its frame rate and an iterator of RGB chunks. Raises OSError."""
+def iter_video(path: str, chunk: int) -> tuple[float, Any, int]:
+    """Open a video; returns its frame rate, an iterator of RGB chunks and its header's frame count. Raises OSError."""
     import cv2
 
     if os.path.getsize(path) == 0:
@@ -89,6 +90,7 @@ def iter_video(path: str, chunk: int) -> tuple[float, Any]:
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     if not (0.1 < fps < 1000):
         fps = 25.0
+    declared = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
 
     def chunks() -> Any:
         try:
@@ -106,7 +108,7 @@ def iter_video(path: str, chunk: int) -> tuple[float, Any]:
         finally:
             cap.release()
 
-    return fps, chunks()
+    return fps, chunks(), declared
 
 
 def faces_in_window(detect: Any, frames: np.ndarray, roi: Any) -> list[list[tuple[int, int, int, int]]]:
@@ -168,9 +170,9 @@ def worker(
                 image = decode_image(path)
                 if not _put(out_q, ("frames", item_id, (image, 0.0, found(image, roi))), parent):
                     return
-                n, fps = 1, 0.0
+                n, fps, declared = 1, 0.0, 0
             else:
-                fps, it = iter_video(path, chunk)
+                fps, it, declared = iter_video(path, chunk)
                 n = 0
                 for frames in it:
                     n += len(frames)
@@ -187,5 +189,5 @@ def worker(
             if not _put(out_q, ("error", item_id, reason), parent):
                 return
             continue
-        if not _put(out_q, ("end", item_id, {"frames": n, "fps": fps}), parent):
+        if not _put(out_q, ("end", item_id, {"frames": n, "fps": fps, "declared": declared}), parent):
             return

@@ -147,9 +147,9 @@ class FaceBatcher:
                      for f in self._files(stem, rs, cs, first + i)]
             self.writer.put("files", item_id, (files, len(frames)))
 
-    def end_video(self, item_id: int, stem: str, out_rel: str) -> None:
+    def end_video(self, item_id: int, stem: str, out_rel: str, warning: str | None = None) -> None:
         frames, faces = self.video_frames.pop(item_id, 0), self.video_faces.pop(item_id, 0)
         if self.write == "frame":
-            self.writer.put("video_end", item_id, (out_rel, faces))
+            self.writer.put("video_end", item_id, (out_rel, faces, warning))
         else:
-            self.writer.put("done", item_id, (crop_label(stem, True), frames, faces))
+            self.writer.put("done", item_id, (crop_label(stem, True), frames, faces, warning))

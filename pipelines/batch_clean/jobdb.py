@@ -4,7 +4,8 @@ Each input file is one row (``items``): its path relative to the input root, kin
 video), output stem (:mod:`pipelines.batch_clean.naming`), status (``pending`` -> ``done`` | ``error``
 (bad input: retried only with ``--retry-errors``) | ``failed`` (the machine failed: a full disk, out
 of memory; every plain resume retries it)), the output path, the error text and the number
-of frames (and of faces, with ``--detect faces``). An output is written atomically *before* its row is marked done, so after ``kill -9``
+of frames (and of faces, with ``--detect faces``). A ``done`` item may carry a ``warning``: a video that
+ended early (truncated or damaged) is done with the frames it had, and the warning says how many. An output is written atomically *before* its row is marked done, so after ``kill -9``
 a restart redoes at most the items in flight and overwrites their outputs with the same bytes:
 nothing is lost and nothing is written twice under another name.
 """
@@ -34,7 +35,8 @@ CREATE TABLE IF NOT EXISTS items (
     frames INTEGER NOT NULL DEFAULT 0,
     faces INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
-    updated REAL
+    updated REAL,
+    warning TEXT
 );
 CREATE INDEX IF NOT EXISTS items_status ON items (status);
 """
@@ -65,6 +67,8 @@ class JobDB:
                 self.conn.execute("ALTER TABLE items ADD COLUMN faces INTEGER NOT NULL DEFAULT 0")
             if "stem" not in columns:  # made before output names were recorded: natural stems
                 self.conn.execute("ALTER TABLE items ADD COLUMN stem TEXT")
+            if "warning" not in columns:  # made before truncated videos were told apart
+                self.conn.execute("ALTER TABLE items ADD COLUMN warning TEXT")
         except sqlite3.OperationalError as e:  # a full disk, a read-only folder, a lock held elsewhere
             raise OutputError(f"cannot open the job database {self.path} ({e}); free space (or fix the folder) "
                               "and run the same command again") from None
@@ -124,11 +128,11 @@ class JobDB:
         rows = self.conn.execute("SELECT id, rel, kind, stem FROM items WHERE status='pending' ORDER BY id").fetchall()
         return [Item(i, r, k, s if s is not None else natural_stem(r)) for i, r, k, s in rows]
 
-    def mark_done(self, item_id: int, output: str, frames: int, faces: int = 0) -> None:
+    def mark_done(self, item_id: int, output: str, frames: int, faces: int = 0, warning: str | None = None) -> None:
         self.conn.execute(
-            "UPDATE items SET status='done', output=?, frames=?, faces=?, error=NULL, attempts=attempts+1, "
+            "UPDATE items SET status='done', output=?, frames=?, faces=?, error=NULL, warning=?, attempts=attempts+1, "
             "updated=? WHERE id=?",
-            (output, frames, faces, time.time(), item_id),
+            (output, frames, faces, warning, time.time(), item_id),
         )
 
     def mark_error(self, item_id: int, error: str) -> None:
@@ -158,10 +162,16 @@ class JobDB:
     def errors(self) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.conn.execute("SELECT rel, error FROM items WHERE status='error' ORDER BY id")]
 
+    def warnings(self) -> list[tuple[str, str]]:
+        """Done items with a warning (a truncated video): ``(rel, warning)``."""
+        return [(r[0], r[1]) for r in self.conn.execute(
+            "SELECT rel, warning FROM items WHERE status='done' AND warning IS NOT NULL ORDER BY id")]
+
     def failures(self) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.conn.execute("SELECT rel, error FROM items WHERE status='failed' ORDER BY id")]
 
     def rows(self) -> list[dict[str, Any]]:
-        cur = self.conn.execute("SELECT id, rel, kind, status, output, error, frames, faces, attempts FROM items ORDER BY id")
+        cur = self.conn.execute(
+            "SELECT id, rel, kind, status, output, error, warning, frames, faces, attempts FROM items ORDER BY id")
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

@@ -46,6 +46,7 @@ class CleanSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)  # not the input's fault: a resume retries them
     stopped: str = ""  # why the job stopped before its end (a full disk), else empty
     faces_enhanced: int = 0  # --enhance-faces: faces the face model cleaned in this run
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # done, but short: truncated videos
 
     @property
     def fps(self) -> float:

@@ -32,6 +32,7 @@ from pipelines.batch_clean.inputs import Roi, clip_roi, discover, input_root, lo
 from pipelines.batch_clean.jobdb import JobDB
 from pipelines.batch_clean.naming import CODECS, assign_stems, output_rel
 from pipelines.batch_clean.options import CleanOptions, CleanSummary
+from pipelines.videos import ends_early, truncation_note
 from reflect.data.io import MIN_SIDE
 from reflect.errors import ConfigError, OutputError
 from reflect.utils.atomic import atomic_write_text, remove_stale_temporaries
@@ -142,7 +143,7 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
         summary = CleanSummary(
             total=db.count(), done=db.count("done"), errors=db.errors(), frames=frames,
             seconds=time.perf_counter() - start, skipped=skipped, faces=db.faces_done(),
-            failed=db.failures(), stopped=stopped,
+            failed=db.failures(), stopped=stopped, warnings=db.warnings(),
             faces_enhanced=translator.stats.enhanced if hasattr(translator, "stats") else 0,
         )
         try:
@@ -248,10 +249,12 @@ def _process(
                         batcher.add_video_chunk(item_id, out_rel, frames, roi, fps)
                 elif op == "end" and it.kind == "video" and rois_by_id.get(item_id, (0,))[0] >= 0:
                     out_rel = output_rel(it.rel, it.kind, it.stem, opts.codec)
+                    n, declared = payload["frames"], payload.get("declared", 0)
+                    warning = truncation_note(n, declared) if ends_early(n, declared) else None
                     if opts.detect == "faces":
-                        faces.end_video(item_id, it.stem, out_rel)
+                        faces.end_video(item_id, it.stem, out_rel, warning)
                     else:
-                        writer.put("video_end", item_id, out_rel)
+                        writer.put("video_end", item_id, (out_rel, 0, warning))
             if not writer.stopped:
                 batcher.flush()
                 faces.flush()

@@ -124,9 +124,9 @@ class Writer(threading.Thread):
                 for rel, image in files:
                     write_image(self.out_root / rel, image)
                 self.on_done(-1, n)
-            elif op == "done":  # after an item's "files": (output label, frames, faces)
-                label, n, faces = payload
-                self.db.mark_done(item_id, label, n, faces)
+            elif op == "done":  # after an item's "files": (output label, frames, faces[, warning])
+                label, n, faces, *warning = payload
+                self.db.mark_done(item_id, label, n, faces, *warning)
                 self.on_done(item_id, 0)
             elif op == "video":
                 rel, frames, fps = payload
@@ -135,11 +135,11 @@ class Writer(threading.Thread):
                     self.videos[item_id] = _OpenVideo(self.out_root / rel, fps, (w, h), self.codec)
                 self.videos[item_id].write(frames)
                 self.on_done(-1, len(frames))
-            elif op == "video_end":  # rel or (rel, faces)
-                rel, faces = (payload, 0) if isinstance(payload, str) else payload
+            elif op == "video_end":  # rel or (rel, faces[, warning])
+                rel, faces, *warning = (payload, 0) if isinstance(payload, str) else payload
                 video = self.videos.pop(item_id)
                 video.commit()
-                self.db.mark_done(item_id, rel, video.frames, faces)
+                self.db.mark_done(item_id, rel, video.frames, faces, *warning)
                 self.on_done(item_id, 0)
             elif op in ("error", "failed"):  # bad input | the machine failed (a resume retries it)
                 self._give_up(item_id, str(payload), retry=op == "failed")

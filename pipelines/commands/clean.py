@@ -55,7 +55,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pipelines.batch_clean.runner import CleanOptions, job_paths, run_clean
+    from pipelines.videos import quiet_ffmpeg
 
+    quiet_ffmpeg()  # decoder processes inherit it: a bad video is one line of ours
     opts = CleanOptions(
         model=args.model, input=args.input, output=args.output, backend=args.backend, device=args.device,
         workers=args.workers, batch=args.batch, roi_file=args.roi_file, write=args.write, codec=args.codec,
@@ -72,9 +74,12 @@ def run(args: argparse.Namespace) -> int:
         f"{summary.frames} frames in {summary.seconds:.1f} s ({summary.fps:.1f} frames/s); "
         f"{len(summary.errors)} error(s)" + (f"; {summary.faces} face(s) cleaned" if args.detect == "faces" else "")
         + (f"; {summary.faces_enhanced} face(s) enhanced" if args.enhance_faces else "")
+        + (f"; {len(summary.warnings)} warning(s)" if summary.warnings else "")
     )
     for rel, error in summary.errors:
         print(f"  error: {rel}: {error}")
+    for rel, warning in summary.warnings:
+        print(f"  warning: {rel}: {warning}")
     for rel, error in summary.failed:
         print(f"  failed (retried by the next run): {rel}: {error}")
     print(f"job database: {db}; summary: {summary_file}")

@@ -22,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=4, help="frames per translation batch")
     p.add_argument("--queue-size", type=int, default=8, help="frames each stage queue holds before dropping")
     p.add_argument("--max-latency-ms", type=float, default=0.0,
-                   help="live sources: skip frames that cannot be out within this many ms (0: off)")
+                   help="live sources: latency bound from capture to output; frames that cannot be written "
+                   "within it are dropped before translation and counted as late (0: off)")
     p.add_argument("--roi", help="clean only this window region: x,y,w,h in pixels")
     p.add_argument("--detect", choices=["none", "faces"], default="none",
                    help="faces: clean regions around detected faces (and count them)")
@@ -51,20 +52,26 @@ def _roi(text: str | None) -> tuple[int, int, int, int] | None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import logging
     import signal
     import threading
 
     from deploy.translator import load_translator
     from pipelines.stream.metrics import Metrics
     from pipelines.stream.pipeline import StreamOptions, StreamPipeline
-    from pipelines.stream.sinks import HttpSink, open_sink
+    from pipelines.stream.sinks import HttpSink, VideoFileSink, open_sink
     from pipelines.stream.sources import open_source
+    from pipelines.videos import quiet_ffmpeg
     from reflect.bundled import model_or_bundled
 
+    log = logging.getLogger(__name__)
+    quiet_ffmpeg()
     model = model_or_bundled(args.model)  # before the source opens: a missing model fails first
     opts = StreamOptions(batch=args.batch, queue_size=args.queue_size, max_latency_ms=args.max_latency_ms,
                          roi=_roi(args.roi), max_retries=args.max_retries)
     source = open_source(args.source, realtime=args.realtime)
+    if args.max_latency_ms > 0 and not source.live:
+        log.warning("--max-latency-ms applies to live sources only: %s is read without dropping frames", source.name)
     detector = None
     if args.detect == "faces":
         from pipelines.face_eval.backend import load_face_backend
@@ -77,9 +84,9 @@ def run(args: argparse.Namespace) -> int:
         translator = with_face_enhancement(translator, args.face_model, args.face_detector, args.device)
     metrics = Metrics()
     sinks = [open_sink(s, fps=source.fps, metrics=metrics) for s in args.sink]
-    for s in sinks:
-        if isinstance(s, HttpSink):
-            print(f"preview: {s.url}  metrics: {s.url}metrics  {s.url}metrics.json", flush=True)
+    for sink in sinks:
+        if isinstance(sink, HttpSink):
+            print(f"preview: {sink.url}  metrics: {sink.url}metrics  {sink.url}metrics.json", flush=True)
     pipe = StreamPipeline(source, translator, sinks, opts, detector=detector, results=args.results, metrics=metrics)
 
     def _stop(signum: int, _frame: object) -> None:
@@ -99,8 +106,14 @@ def run(args: argparse.Namespace) -> int:
         if timer:
             timer.cancel()
     lat = final["latency_ms"]["end_to_end"]
-    print(f"frames in {final['frames_in']}, out {final['frames_out']}, dropped {final['dropped']}, "
+    late = f" ({final['late']} late for the {args.max_latency_ms:g} ms bound)" if pipe.budget.on else ""
+    print(f"frames in {final['frames_in']}, out {final['frames_out']}, dropped {final['dropped']}{late}, "
           f"{final['fps']:.1f} fps, latency p50 {lat['p50']} ms p99 {lat['p99']} ms, reconnects {final['reconnects']}")
+    for sink in sinks:
+        if isinstance(sink, VideoFileSink) and sink.resized:
+            final.setdefault("resized", {})[str(sink.path)] = sink.resized
+            print(f"{sink.path}: {sink.resized} of {sink.frames} frames had another size and were resized to "
+                  f"{sink.size[0]}x{sink.size[1]}")
     if args.enhance_faces:
         st = translator.stats  # type: ignore[attr-defined]
         final["faces_enhanced"] = st.enhanced

@@ -1,4 +1,9 @@
-"""Stream metrics: throughput, per-stage latency percentiles, drops and faces; JSON and Prometheus."""
+"""Stream metrics: throughput, per-stage latency percentiles, drops and faces; JSON and Prometheus.
+
+``dropped`` counts every frame read but not written: by a full queue (``dropped_by_queue``) or, under a
+latency bound, as ``late`` (it could not be written within the bound). ``frames_in == frames_out + dropped``
+once a stream has ended.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ class Metrics:
         self.frames_out = 0
         self.faces = 0
         self.reconnects = 0
+        self.late = 0  # dropped because they could not be written within the latency bound
         self.queues: list[Any] = []  # DropQueue objects; their drop counters are read live
         self.started = time.monotonic()
 
@@ -34,6 +40,10 @@ class Metrics:
         with self._lock:
             self.frames_in += 1
 
+    def drop_late(self, n: int = 1) -> None:
+        with self._lock:
+            self.late += n
+
     def frame_out(self, end_to_end: float, faces: int) -> None:
         with self._lock:
             self.frames_out += 1
@@ -43,7 +53,7 @@ class Metrics:
 
     @property
     def dropped(self) -> int:
-        return sum(q.dropped for q in self.queues)
+        return sum(q.dropped for q in self.queues) + self.late
 
     def fps(self) -> float:
         with self._lock:
@@ -64,11 +74,13 @@ class Metrics:
         out["fps"] = round(self.fps(), 3)
         out["dropped"] = self.dropped
         out["dropped_by_queue"] = {q.name: q.dropped for q in self.queues}
+        out["late"] = self.late
         out["queue_high_water"] = {q.name: q.high_water for q in self.queues}
         out["uptime_s"] = round(time.monotonic() - self.started, 3)
         out["latency_ms"] = {
-            s: ({"p50": round(float(np.percentile(v, 50)) * 1e3, 3), "p99": round(float(np.percentile(v, 99)) * 1e3, 3)}
-                if v else {"p50": None, "p99": None})
+            s: ({"p50": round(float(np.percentile(v, 50)) * 1e3, 3), "p99": round(float(np.percentile(v, 99)) * 1e3, 3),
+                 "max": round(max(v) * 1e3, 3)}
+                if v else {"p50": None, "p99": None, "max": None})
             for s, v in lat.items()
         }
         return out
@@ -84,7 +96,8 @@ class Metrics:
         for name, key, help_ in (
             ("frames_in_total", "frames_in", "Frames read from the source."),
             ("frames_out_total", "frames_out", "Frames written to the sinks."),
-            ("dropped_frames_total", "dropped", "Frames dropped under overload (oldest first)."),
+            ("dropped_frames_total", "dropped", "Frames dropped under overload (full queues and late frames)."),
+            ("late_frames_total", "late", "Frames dropped because they could not be written within the latency bound."),
             ("faces_found_total", "faces_found", "Faces found by the detect stage."),
             ("reconnects_total", "reconnects", "Times the source was reopened."),
         ):

@@ -1,10 +1,16 @@
 """The real-time stream processor: decode -> detect -> batch + translate -> encode, one thread each.
 
 Stages are joined by bounded :class:`~pipelines.stream.queues.DropQueue` s. For a live source the
-queues drop the oldest frame when full (counted in the metrics), and the translate stage skips
-frames that could no longer leave within ``max_latency_ms``; so under overload memory and latency
-stay bounded and throughput degrades to what the model sustains. Torch and OpenCV release the GIL
-in their kernels, so threads overlap decode, inference and encode.
+queues drop the oldest frame when full (counted in the metrics). With ``max_latency_ms`` (live
+sources) a frame's latency is measured from its capture to its write, and frames that could no
+longer be written within the bound are dropped before translation, on their capture time, and
+counted as ``late`` (:mod:`pipelines.stream.latency`); one that misses the bound anyway is dropped
+before the sinks. So under overload memory and latency stay bounded and throughput degrades to what
+the model sustains. Torch and OpenCV release the GIL in their kernels, so threads overlap decode,
+inference and encode.
+
+A source that cannot be opened, or gives no frame at all, is one :class:`~pipelines.stream.sources.SourceError`
+naming it (raised by :meth:`StreamPipeline.run`).
 
 A source that stops delivering frames (camera unplugged, RTSP server restarted) is reopened with
 exponential back-off. :meth:`StreamPipeline.stop` (wired to SIGINT/SIGTERM by the CLI) stops the
@@ -26,10 +32,12 @@ import cv2
 import numpy as np
 
 from pipelines.regions import grow_box
+from pipelines.stream.latency import LatencyBudget
 from pipelines.stream.metrics import Metrics
 from pipelines.stream.queues import CLOSED, DropQueue
 from pipelines.stream.sinks import Sink
-from pipelines.stream.sources import Source
+from pipelines.stream.sources import Source, SourceError
+from reflect.errors import ReflectError
 
 log = logging.getLogger(__name__)
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2
@@ -50,7 +58,7 @@ class StreamOptions:
     batch: int = 4
     batch_wait_ms: float = 20.0  # how long the translate stage waits to fill a batch
     queue_size: int = 8
-    max_latency_ms: float = 0.0  # live sources: skip frames that cannot leave in time (0: off)
+    max_latency_ms: float = 0.0  # live sources: drop frames that cannot be written in time (0: off)
     roi: Box | None = None  # fixed window region; else faces (with a detector) or the whole frame
     crop_size: int = 128  # face regions are resized to this square for translation
     face_margin: float = 0.6  # face boxes grow by this fraction of their size on each side
@@ -71,11 +79,11 @@ class StreamPipeline:
         self.q_decoded: DropQueue[Frame] = DropQueue(self.opts.queue_size, drop_oldest=drop, name="decoded")
         self.q_detected: DropQueue[Frame] = DropQueue(self.opts.queue_size, drop_oldest=drop, name="detected")
         self.q_cleaned: DropQueue[Frame] = DropQueue(self.opts.queue_size, drop_oldest=drop, name="cleaned")
-        self.late = DropQueue[Frame](1, drop_oldest=True, name="late")  # only its counter is used
-        self.metrics.queues = [self.q_decoded, self.q_detected, self.q_cleaned, self.late]
+        self.metrics.queues = [self.q_decoded, self.q_detected, self.q_cleaned]
+        self.budget = LatencyBudget(self.opts.max_latency_ms / 1e3 if source.live else 0.0)
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
-        self._translate_s = 0.0  # moving average of one batch's translation time
+        self._warned_slow = False
 
     # ---- control -----------------------------------------------------------------------------
     def stop(self) -> None:
@@ -99,7 +107,8 @@ class StreamPipeline:
         try:
             stage()
         except BaseException as e:  # noqa: BLE001 - re-raised by run()
-            log.error("stream stage %s failed: %s", stage.__name__, e)
+            if not isinstance(e, ReflectError):  # those are one line for the user, printed by the caller
+                log.error("stream stage %s failed: %s", stage.__name__, e)
             self._errors.append(e)
             self._stop.set()
             for q in (self.q_decoded, self.q_detected, self.q_cleaned):
@@ -114,8 +123,10 @@ class StreamPipeline:
                     src.open()
                 except OSError as e:
                     failures += 1
-                    if not src.live or failures > o.max_retries:
-                        raise
+                    if not src.live:
+                        raise e if isinstance(e, SourceError) else SourceError(f"cannot open {src.name}: {e}") from None
+                    if failures > o.max_retries:
+                        raise SourceError(f"cannot open {src.name} after {failures} attempts: {e}") from None
                     log.warning("source %s: %s; retry %d/%d", src.name, e, failures, o.max_retries)
                     self._stop.wait(min(o.backoff_s[0] * 2 ** (failures - 1), o.backoff_s[1]))
                     continue
@@ -125,11 +136,10 @@ class StreamPipeline:
                     if image is None:
                         break
                     failures = 0
-                    if index == 0:
-                        self._warmup(image)
-                        t0 = time.monotonic()
-                    t1 = time.monotonic()
+                    t1 = time.monotonic()  # the frame's capture time: its latency counts from here
                     self.metrics.observe("decode", t1 - t0)
+                    if index == 0:  # the first frame waits for the warm-up (and may be late for it)
+                        self._warmup(image)
                     self.metrics.frame_in()
                     self.q_decoded.put(Frame(index, t1, image))
                     index += 1
@@ -143,6 +153,8 @@ class StreamPipeline:
                     self.metrics.reconnects += 1
                 log.warning("source %s disconnected; reconnecting (attempt %d)", src.name, failures)
                 self._stop.wait(min(o.backoff_s[0] * 2 ** (failures - 1), o.backoff_s[1]))
+            if index == 0 and not self._stop.is_set():
+                raise SourceError(f"{src.name}: no frame could be read (an empty video, or nothing decodable)")
         finally:
             src.close()
             self.q_decoded.close()
@@ -159,7 +171,7 @@ class StreamPipeline:
         self.translator.translate(dummy)  # first call: allocations, kernel selection
         t0 = time.monotonic()
         self.translator.translate(dummy)
-        self._translate_s = time.monotonic() - t0
+        self.budget.record_batch(len(dummy), time.monotonic() - t0)
 
     def _detect(self) -> None:
         o = self.opts
@@ -168,6 +180,9 @@ class StreamPipeline:
                 continue
             assert isinstance(f, Frame)
             t0 = time.monotonic()
+            if self.budget.on and self.budget.late(f.t_capture, t0):  # can no longer make it: do not detect
+                self.metrics.drop_late()
+                continue
             h, w = f.image.shape[:2]
             if o.roi is not None:
                 x1, y1, x2, y2 = o.roi
@@ -193,14 +208,17 @@ class StreamPipeline:
                 break
             if isinstance(f, Frame):
                 batch.append(f)
-        if self.opts.max_latency_ms > 0 and self.source.live and batch:
-            # take the newest frames that can still leave in time; older ones are dropped
+        if self.budget.on and batch:
+            # the newest frames that can still be written in time; older ones are late (dropped, counted)
             while isinstance(f := self.q_detected.get(0), Frame):
                 batch.append(f)
-            budget = self.opts.max_latency_ms / 1e3 - self._translate_s * 1.5
-            now = time.monotonic()
-            keep = [f for f in batch if now - f.t_capture <= budget][-self.opts.batch :] or batch[-1:]
-            self.late.dropped += len(batch) - len(keep)
+            keep = self.budget.choose(batch, time.monotonic(), self.opts.batch)
+            self.metrics.drop_late(len(batch) - len(keep))
+            if not self.budget.feasible() and not self._warned_slow:
+                self._warned_slow = True
+                log.warning("one frame takes about %.0f ms to translate and write, more than --max-latency-ms %g: "
+                            "frames over the bound are dropped", (self.budget.translate_s(1) + self.budget.write_s())
+                            * 1e3, self.opts.max_latency_ms)
             batch = keep
         return batch
 
@@ -211,7 +229,7 @@ class StreamPipeline:
             t0 = time.monotonic()
             self._clean(batch)
             dt = time.monotonic() - t0
-            self._translate_s = dt if self._translate_s == 0 else 0.8 * self._translate_s + 0.2 * dt
+            self.budget.record_batch(len(batch), dt)
             for f in batch:
                 self.metrics.observe("translate", dt / len(batch))
                 self.q_cleaned.put(f)
@@ -246,9 +264,13 @@ class StreamPipeline:
                 if not isinstance(f, Frame):
                     continue
                 t0 = time.monotonic()
+                if self.budget.on and self.budget.late(f.t_capture, t0):  # slower than predicted: never late out
+                    self.metrics.drop_late()
+                    continue
                 for s in self.sinks:
                     s.write(f.index, f.image)
                 t1 = time.monotonic()
+                self.budget.record_write(t1 - t0)
                 self.metrics.observe("encode", t1 - t0)
                 self.metrics.frame_out(t1 - f.t_capture, len(f.faces))
                 if out is not None:

@@ -1,7 +1,9 @@
 """Stream sinks: video file, image folder, and a local HTTP endpoint (MJPEG preview + metrics).
 
 The video file is encoded into a temporary file and renamed when the stream ends (also on
-SIGINT/SIGTERM), so the output is always a complete, playable file. The HTTP sink serves, on
+SIGINT/SIGTERM), so the output is always a complete, playable file. A video has one frame size, the
+first frame's: a later frame of another size (a camera or stream that changed resolution, a folder of
+mixed images) is resized to it, with one warning, and counted in ``resized``. The HTTP sink serves, on
 127.0.0.1 only: ``/`` (a page with the preview), ``/preview.mjpg`` (multipart MJPEG),
 ``/metrics`` (Prometheus text) and ``/metrics.json``.
 """
@@ -39,18 +41,28 @@ class VideoFileSink(Sink):
         self.codec = "MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"
         self.writer: Any = None
         self.cm: Any = None
-        self.frames = 0
+        self.size = (0, 0)  # (width, height) of the video: its first frame's
+        self.frames = 0  # frames written
+        self.resized = 0  # of those, frames of another size resized to the video's
 
     def write(self, index: int, frame: np.ndarray) -> None:
         import cv2
 
+        h, w = frame.shape[:2]
         if self.writer is None:
             self.cm = atomic_path(self.path)
             tmp = self.cm.__enter__()
-            h, w = frame.shape[:2]
+            self.size = (w, h)
             self.writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*self.codec), self.fps, (w, h))
             if not self.writer.isOpened():
                 raise OSError(f"OpenCV cannot write {self.codec} video {self.path}")
+        elif (w, h) != self.size:  # VideoWriter silently drops frames of another size
+            if self.resized == 0:
+                log.warning("%s: frame %d is %dx%d, the video is %dx%d: frames of another size are resized to it",
+                            self.path, index, w, h, self.size[0], self.size[1])
+            self.resized += 1
+            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA if w * h > self.size[0] * self.size[1]
+                               else cv2.INTER_LINEAR)
         self.writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         self.frames += 1
 
@@ -59,6 +71,9 @@ class VideoFileSink(Sink):
             self.writer.release()
             self.cm.__exit__(None, None, None)
             self.writer = None
+            if self.resized:
+                log.info("%s: %d of %d frames were resized to %dx%d", self.path, self.resized, self.frames,
+                         self.size[0], self.size[1])
 
 
 class ImageFolderSink(Sink):

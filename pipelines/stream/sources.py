@@ -5,10 +5,15 @@ Every source gives RGB uint8 frames (H, W, 3). ``read()`` returns ``None`` when 
 disconnected, which the pipeline reopens with back-off). Live sources (cameras, URLs, the
 synthetic pattern) run at their own pace; file sources are read as fast as the pipeline takes
 them, or at their frame rate with ``realtime=True``.
+
+A file that cannot be opened is a :class:`SourceError` naming it. A video that ends before the frame
+count its container declares (a truncated or damaged file) gives one warning naming it and the
+frames read; those frames are processed.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import urllib.parse
@@ -16,9 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from reflect.errors import ConfigError
+from pipelines.videos import ends_early, truncation_note
+from reflect.errors import ConfigError, ReflectError
 
+log = logging.getLogger(__name__)
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https", "rtmp", "udp", "tcp")
+
+
+class SourceError(ReflectError, OSError):
+    """A source that cannot be opened or gives no frame; the message names it."""
 
 
 class Source:
@@ -45,19 +56,29 @@ class CaptureSource(Source):
         self.name = str(target)
         self.cap = None
         self._next = 0.0
+        self.frames_read = 0  # files: frames read so far
+        self.frames_declared = 0  # files: the frame count in the container's header (0: unknown)
 
     def open(self) -> None:
         import cv2
 
         self.close()
-        if isinstance(self.target, str) and not self.live and not os.path.isfile(self.target):
-            raise OSError(f"video file {self.target} does not exist")
+        if isinstance(self.target, str) and not self.live:
+            if not os.path.isfile(self.target):
+                raise SourceError(f"video file {self.target} does not exist")
+            if os.path.getsize(self.target) == 0:
+                raise SourceError(f"cannot open video {self.target}: the file is empty (0 bytes)")
         cap = cv2.VideoCapture(self.target)
         if not cap.isOpened():
             cap.release()
-            raise OSError(f"cannot open {self.name}")
+            what = ("OpenCV/FFmpeg cannot read it as a video (not a video, or damaged: an MP4 cut short "
+                    "loses its index)") if not self.live else "cannot connect"
+            raise (OSError if self.live else SourceError)(f"cannot open {self.name}: {what}")
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if 0.1 < fps < 1000 else 25.0
+        if not self.live:
+            self.frames_declared = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+            self.frames_read = 0
         self.cap, self.ended, self._next = cap, False, time.monotonic()
 
     def read(self) -> np.ndarray | None:
@@ -72,8 +93,11 @@ class CaptureSource(Source):
             self._next = max(self._next + 1.0 / self.fps, time.monotonic() - 1.0)
         ok, frame = self.cap.read()
         if not ok:
+            if not self.live and not self.ended and ends_early(self.frames_read, self.frames_declared):
+                log.warning("%s: %s", self.name, truncation_note(self.frames_read, self.frames_declared))
             self.ended = not self.live
             return None
+        self.frames_read += 1
         return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
     def close(self) -> None:
