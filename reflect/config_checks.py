@@ -76,10 +76,12 @@ def check_values(cfg: ExperimentConfig) -> None:
         where = f"model.{f.name}"
         if isinstance(value, bool):
             continue
-        if f.name in enums and isinstance(value, str) and value not in enums[f.name]:
-            close = difflib.get_close_matches(value, list(enums[f.name]), n=1, cutoff=0.5)
+        # a variant may widen a shared field's choices (dunit: face_detector 'none' = global path only)
+        choices = getattr(type(cfg.model), f"{f.name}_choices", None) or enums.get(f.name)
+        if choices and isinstance(value, str) and value not in choices:
+            close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(enums[f.name])}{hint}")
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}{hint}")
         if isinstance(value, int):
             _out_of_range(where, value, (1 if f.name in POSITIVE_INTS else 0, INF, True))
         elif isinstance(value, float):

@@ -54,6 +54,8 @@ class DUNITConfig(UNITConfig):
     feather: float = 1.0  # soft-mask ramp at the box edges, in content-map pixels
     lambda_inst: float = 1.0  # instance consistency (not given in the paper's text; ours)
     face_max_faces: int = 2  # faces per batch for the box identity loss (when lambda_face > 0)
+    #: translate-time detectors; 'none' runs the global path alone (checked at config load)
+    face_detector_choices: ClassVar[tuple[str, ...]] = DETECTOR_CHOICES
 
 
 @register("dunit")

@@ -133,6 +133,17 @@ def test_bad_detector_name_is_refused() -> None:
         DUNIT(DUNITConfig(**{**TINY, "face_detector": "yolo"}))  # type: ignore[arg-type]
 
 
+def test_config_load_accepts_the_no_detector_choice_and_refuses_typos() -> None:
+    from reflect.config import load_config
+    from reflect.errors import ConfigError
+
+    repo = Path(__file__).resolve().parents[2]
+    cfg = load_config(repo / "configs" / "dunit.yaml", ["model.face_detector=none"])
+    assert cfg.model.face_detector == "none"  # the global path alone (the benchmark's setting)
+    with pytest.raises(ConfigError, match="did you mean 'none'"):
+        load_config(repo / "configs" / "dunit.yaml", ["model.face_detector=nonee"])
+
+
 def test_face_identity_uses_the_known_boxes_without_a_detector() -> None:
     pytest.importorskip("face_recognition_models")
     m = tiny(lambda_face=1.0, face_max_faces=1).train()
