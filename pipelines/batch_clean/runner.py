@@ -99,9 +99,11 @@ def _validate(opts: CleanOptions) -> None:
 def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
     """Run (or resume) a cleaning job; returns its summary (also written to .reflect/summary.json)."""
     from reflect.bundled import model_or_bundled
+    from reflect.loader import identify
 
     _validate(opts)
     opts = replace(opts, model=model_or_bundled(opts.model))  # the job database records this path
+    identify(opts.model)  # a file that is no model ends the job before anything is written
     rois = load_rois(opts.roi_file)
     out_root, root = Path(opts.output), input_root(opts.input)
     ignored: list[str] = []
@@ -131,7 +133,7 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
         stopped = ""
         if opts.enhance_faces and translator is None and pending:  # the face model loads before any decoder
             from deploy.enhance import with_face_enhancement
-            from deploy.translator import load_translator
+            from deploy.loader import load_translator
 
             base = load_translator(opts.model, backend=opts.backend, device=opts.device)
             translator = with_face_enhancement(base, opts.face_model, opts.face_detector, opts.device)
@@ -191,15 +193,17 @@ def _process(
     detector = opts.detector if opts.detect == "faces" else None
     args = (task_q, out_q, opts.batch, os.getpid(), detector, opts.detector_weights)
     if translator is None:  # first: a bad model file ends the job before any decoder starts
-        from deploy.translator import load_translator
+        from deploy.loader import load_translator
 
         translator = load_translator(opts.model, backend=opts.backend, device=opts.device)
     max_pixels = _budget_pixels(translator, opts.memory_mb)
     procs = [ctx.Process(target=worker, args=args, daemon=True) for _ in range(n_workers)]
     for p in procs:
         p.start()
+    sources = {it.id: root / it.rel for it in pending if it.kind == "image"} if opts.write == "frame" else {}
     with job_writer(
-        db, Path(opts.output), opts.codec, progress=opts.progress, pending=len(pending), skipped=skipped
+        db, Path(opts.output), opts.codec, progress=opts.progress, pending=len(pending), skipped=skipped,
+        sources=sources,
     ) as writer:
         batcher = WindowBatcher(translator, opts.batch, opts.write, writer, max_pixels)
         faces = FaceBatcher(batcher.translate, opts.batch, opts.face_margin, opts.face_size, opts.write, writer)

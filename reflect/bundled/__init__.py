@@ -49,7 +49,7 @@ def model_or_bundled(model: str | Path | None, option: str = "--model") -> str:
     """``model`` unchanged (as a string) when given; otherwise the bundled generator file's path.
 
     Every command that opens a model, and the library entry points behind them
-    (``deploy.translator.load_translator``, ``deploy.runner.open_model``), call this first, so they
+    (:func:`reflect.loader.identify`, which ``deploy.loader.load_translator`` uses), call this first, so they
     agree on the file and say once, in the log, which model they use. The bundled file's metadata is
     read (and checked) here: a missing or damaged bundled model is one clear
     :class:`~reflect.errors.CheckpointError` before any other work starts.
