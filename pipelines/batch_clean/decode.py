@@ -15,7 +15,8 @@ or None, see :mod:`pipelines.batch_clean.inputs`) and sends messages to the main
   else is sent for it); ``("failed", item_id, reason)`` when memory ran out (a resume retries it);
 * ``("fatal", -1, reason)`` when the face detector cannot be built (the worker then exits).
 
-* ``("start", item_id, pid)`` before decoding an item (a decoder that crashes is blamed on that item);
+* ``("start", item_id, pid)`` before decoding an item (a decoder that crashes or hangs is blamed on
+  that item, :mod:`pipelines.batch_clean.decoders`);
 
 Workers send ``("bye", -1, pid)`` and exit when they read ``None``; they also end with their
 parent process, even after ``kill -9`` of it and while blocked on a full pipe or inside a decoder:
@@ -38,6 +39,8 @@ from typing import Any
 import numpy as np
 
 Message = tuple[str, int, Any]
+#: tests only: a decoder given a file whose name holds this variable's value never returns from it
+HANG_FOR_TESTS = "REFLECT_TEST_DECODER_HANGS_ON"
 
 
 def _put(out_q: Queue[Message], msg: Message, parent: int) -> bool:
@@ -163,6 +166,8 @@ def worker(
         item_id, path, kind, roi = task
         if not _put(out_q, ("start", item_id, os.getpid()), parent):
             return
+        if (hang := os.environ.get(HANG_FOR_TESTS)) and hang in os.path.basename(path):
+            threading.Event().wait()  # as a decoder library stuck in a loop would (only a kill ends it)
         try:
             if kind == "image":
                 image = decode_image(path)

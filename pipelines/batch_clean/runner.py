@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.batch_clean.batching import WindowBatcher, job_writer
-from pipelines.batch_clean.decode import worker
+from pipelines.batch_clean.decoders import DecoderPool
 from pipelines.batch_clean.faces import FaceBatcher
 from pipelines.batch_clean.inputs import Roi, clip_roi, discover, input_root, load_rois, roi_for
 from pipelines.batch_clean.jobdb import JobDB
@@ -93,6 +93,8 @@ def _validate(opts: CleanOptions) -> None:
         raise ConfigError(f"--codec must be one of {', '.join(CODECS)}, got '{opts.codec}'")
     if not opts.memory_mb > 0:
         raise ConfigError(f"--memory-mb must be positive, got {opts.memory_mb}")
+    if not opts.decode_timeout_s > 0:
+        raise ConfigError(f"--decode-timeout must be positive (seconds), got {opts.decode_timeout_s}")
     check_io_folders(input_root(opts.input), opts.output)
 
 
@@ -197,9 +199,7 @@ def _process(
 
         translator = load_translator(opts.model, backend=opts.backend, device=opts.device)
     max_pixels = _budget_pixels(translator, opts.memory_mb)
-    procs = [ctx.Process(target=worker, args=args, daemon=True) for _ in range(n_workers)]
-    for p in procs:
-        p.start()
+    pool = DecoderPool(ctx, n_workers, args, opts.decode_timeout_s, len(pending))
     sources = {it.id: root / it.rel for it in pending if it.kind == "image"} if opts.write == "frame" else {}
     with job_writer(
         db, Path(opts.output), opts.codec, progress=opts.progress, pending=len(pending), skipped=skipped,
@@ -209,29 +209,34 @@ def _process(
         faces = FaceBatcher(batcher.translate, opts.batch, opts.face_margin, opts.face_size, opts.write, writer)
         items = {it.id: it for it in pending}
         rois_by_id: dict[int, Roi] = {}
-        current: dict[int, int] = {}  # decoder pid -> the item it is decoding
         byes = 0
+
+        def give_up(item_id: int, reason: str) -> None:
+            writer.put("error", item_id, reason)
+
         try:
             while byes < n_workers and not writer.stopped:
+                pool.tick(out_q.full())
                 try:
                     op, item_id, payload = out_q.get(timeout=0.1)
                 except queue.Empty:
                     batcher.flush()  # inputs are slow: do not hold back a partial batch
                     faces.flush()
-                    _replace_crashed(ctx, procs, args, current, writer, len(pending))
+                    pool.check(give_up)
                     continue
                 if op == "bye":
                     byes += 1
                     continue
                 if op == "start":
-                    current[payload] = item_id
+                    pool.started(payload, item_id)
                     continue
                 if op == "fatal":
                     raise ConfigError(payload)
                 it = items[item_id]
                 if op in ("end", "error", "failed"):  # the decoder is done with it
-                    for pid in [pid for pid, busy in current.items() if busy == item_id]:
-                        del current[pid]
+                    pool.finished(item_id)
+                else:
+                    pool.heard(item_id)
                 if op in ("error", "failed"):
                     writer.put(op, item_id, payload)
                 elif op == "frames":
@@ -261,27 +266,8 @@ def _process(
                 faces.flush()
             writer.finish()
         finally:
-            for p in procs:
-                if p.is_alive():
-                    p.terminate()
-                p.join(timeout=5)
+            pool.stop()
     return (batcher.translated if opts.detect != "faces" else faces.frames), writer.stopped
-
-
-def _replace_crashed(ctx: Any, procs: list[Any], args: tuple[Any, ...], current: dict[int, int], writer: Any,
-                     limit: int) -> None:
-    """A decoder that crashed (a signal, an exit code) gives its item up as that input's error; a new one takes over."""
-    for p in list(procs):
-        if p.is_alive() or p.exitcode in (0, None) or getattr(p, "replaced", False):
-            continue
-        p.replaced = True
-        if (item_id := current.pop(p.pid, None)) is not None:
-            writer.put("error", item_id, f"the decoder process crashed on it (exit code {p.exitcode})")
-        if len(procs) > limit + 8:
-            raise RuntimeError(f"decoder processes keep crashing (exit codes {[q.exitcode for q in procs]})")
-        fresh = ctx.Process(target=worker, args=args, daemon=True)
-        fresh.start()
-        procs.append(fresh)
 
 
 def _window(writer: Any, item_id: int, rel: str, roi: Roi | None, shape: tuple[int, ...]) -> Roi:
