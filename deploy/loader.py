@@ -66,10 +66,11 @@ def load_translator(
 ) -> Translator:
     """A :class:`Translator` for ``model`` (None: the bundled generator file) on ``backend``.
 
-    ``channels_last``/``compile`` apply to torch, ``threads`` to onnxruntime (each is ignored by the
-    other backends); other ``kwargs`` go to the backend's constructor. Without ``workdir``, a torch model asked for on a runtime is refused with the
-    ``reflect export`` command that makes the file; with it, the model is exported there. With
-    ``variant_names``, a registered variant's name (no such file) is that variant with random weights.
+    ``channels_last``/``compile`` apply to torch, ``threads`` to onnxruntime (the other backends
+    ignore them); other ``kwargs`` go to the backend's constructor. Without ``workdir``, a torch model
+    asked for on a runtime is refused with the ``reflect export`` command that makes the file; with
+    it, the model is exported there. With ``variant_names``, a registered variant's name (when no
+    such file exists) is that variant with random weights.
     """
     variant = model if isinstance(model, nn.Module) else _variant_by_name(model) if variant_names else None
     ref: ModelRef | None = None if variant is not None else identify(str(model) if model is not None else None)
@@ -87,18 +88,22 @@ def load_translator(
                                **kwargs)
     if ref is not None and ref.kind == "engine" and backend == "onnxruntime":
         raise ConfigError(f"{ref.path} is a TensorRT engine; onnxruntime needs an ONNX model (.onnx)")
-    onnx_path = ref.path if ref is not None and not ref.runs_on_torch else None
-    if onnx_path is None:
-        onnx_path = _export_for(backend, variant, ref, target, workdir, use_ema)
-    elif ref is not None:
-        log.info("model: %s", ref.describe())
+    exported = ref is not None and not ref.runs_on_torch
+    onnx_path = ref.path if exported and ref is not None else _export_for(backend, variant, ref, target, workdir,
+                                                                          use_ema)
+    translator: Translator
     if backend == "onnxruntime":
         from deploy.ort import OrtTranslator
 
-        return OrtTranslator(onnx_path, target=target, device=device, threads=threads, **kwargs)
-    from deploy.tensorrt import TrtTranslator
+        translator = OrtTranslator(onnx_path, target=target, device=device, threads=threads, **kwargs)
+    else:
+        from deploy.tensorrt import TrtTranslator
 
-    return TrtTranslator(onnx_path, target=target, device=device if device != "cpu" else "cuda", **kwargs)
+        translator = TrtTranslator(onnx_path, target=target, device=device if device != "cpu" else "cuda", **kwargs)
+    if exported and ref is not None:  # a torch model said its line when it was loaded for the export
+        meta = getattr(translator, "metadata", None) or {}
+        log.info("model: %s", ref.describe(", ".join(f"{k} {meta[k]}" for k in ("variant", "step") if meta.get(k))))
+    return translator
 
 
 def _export_for(backend: str, variant: nn.Module | None, ref: ModelRef | None, target: str | None,

@@ -1,6 +1,7 @@
 """``reflect clean``: batch cleaning of folders of images and videos, resumable after ``kill -9``.
 
-Decoder processes (:mod:`pipelines.batch_clean.decode`) read the inputs; the main process crops
+Decoder processes (:mod:`pipelines.batch_clean.decode`, run by :mod:`pipelines.batch_clean.decoders`:
+one that crashes or hangs costs its input, not the job) read the inputs; the main process crops
 each frame's window region, translates batches with any :class:`deploy.translator.Translator`
 backend and pastes the cleaned region back (or keeps the crop); with ``--detect faces`` the decoder
 processes also find faces and the regions around them are cleaned (:mod:`pipelines.batch_clean.faces`); a writer thread
@@ -19,7 +20,6 @@ import json
 import logging
 import multiprocessing as mp
 import os
-import queue
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -185,21 +185,14 @@ def _process(
 ) -> tuple[int, str]:
     """Translate ``pending`` with decoder processes; returns frames translated and why the job stopped early."""
     ctx = mp.get_context("spawn")  # no fork after torch/OpenCV threads exist
-    task_q: Any = ctx.Queue()
-    out_q: Any = ctx.Queue(maxsize=max(4, 2 * opts.workers))
-    n_workers = min(opts.workers, len(pending))
-    for it in pending:
-        task_q.put((it.id, str(root / it.rel), it.kind, roi_for(it.rel, rois)))
-    for _ in range(n_workers):
-        task_q.put(None)
+    tasks = [(it.id, str(root / it.rel), it.kind, roi_for(it.rel, rois)) for it in pending]
     detector = opts.detector if opts.detect == "faces" else None
-    args = (task_q, out_q, opts.batch, os.getpid(), detector, opts.detector_weights)
+    args = (opts.batch, os.getpid(), detector, opts.detector_weights)
     if translator is None:  # first: a bad model file ends the job before any decoder starts
         from deploy.loader import load_translator
 
         translator = load_translator(opts.model, backend=opts.backend, device=opts.device)
     max_pixels = _budget_pixels(translator, opts.memory_mb)
-    pool = DecoderPool(ctx, n_workers, args, opts.decode_timeout_s, len(pending))
     sources = {it.id: root / it.rel for it in pending if it.kind == "image"} if opts.write == "frame" else {}
     with job_writer(
         db, Path(opts.output), opts.codec, progress=opts.progress, pending=len(pending), skipped=skipped,
@@ -209,34 +202,22 @@ def _process(
         faces = FaceBatcher(batcher.translate, opts.batch, opts.face_margin, opts.face_size, opts.write, writer)
         items = {it.id: it for it in pending}
         rois_by_id: dict[int, Roi] = {}
-        byes = 0
 
-        def give_up(item_id: int, reason: str) -> None:
+        def give_up(item_id: int, reason: str) -> None:  # its decoder crashed or hung on it
             writer.put("error", item_id, reason)
 
+        pool = DecoderPool(ctx, min(opts.workers, len(pending)), tasks, args, opts.decode_timeout_s, give_up)
         try:
-            while byes < n_workers and not writer.stopped:
-                pool.tick(out_q.full())
-                try:
-                    op, item_id, payload = out_q.get(timeout=0.1)
-                except queue.Empty:
+            while not pool.done() and not writer.stopped:
+                msg = pool.get(timeout=0.1)
+                if msg is None:
                     batcher.flush()  # inputs are slow: do not hold back a partial batch
                     faces.flush()
-                    pool.check(give_up)
                     continue
-                if op == "bye":
-                    byes += 1
-                    continue
-                if op == "start":
-                    pool.started(payload, item_id)
-                    continue
+                op, item_id, payload = msg
                 if op == "fatal":
                     raise ConfigError(payload)
                 it = items[item_id]
-                if op in ("end", "error", "failed"):  # the decoder is done with it
-                    pool.finished(item_id)
-                else:
-                    pool.heard(item_id)
                 if op in ("error", "failed"):
                     writer.put(op, item_id, payload)
                 elif op == "frames":

@@ -129,6 +129,48 @@ def test_a_decoder_that_dies_mid_job_costs_one_input_not_the_job(smoke_run: Path
     assert again.done == again.total == 121 and not again.errors
 
 
+def test_decoders_killed_in_the_middle_of_a_message_do_not_stall_the_job(smoke_run: Path, tmp_path: Path) -> None:
+    """The main process stopped (SIGSTOP) while decoders send frames larger than a pipe's buffer, both
+    decoders killed, the main process continued: with one queue shared by all decoders, the half-sent
+    message locked it for good and the job hung; each decoder's own pipe only ends."""
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(8)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 255, (32, 40, 3), dtype=np.uint8)).save(src / f"im{i:02d}.png")
+    for k in range(2):
+        write_video(src / f"clip{k}.avi", 120, size=(320, 240), seed=k)  # 0.9 MB chunks: writes block mid-message
+    out = tmp_path / "out"
+    env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "reflect", "clean", "--model", str(smoke_run), "--input", str(src),
+           "--output", str(out), "--no-progress", "--workers", "2"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        decoders: list[int] = []
+        while time.monotonic() < deadline and proc.poll() is None and len(decoders) < 2:
+            decoders = _decoders(_children(proc.pid))
+            time.sleep(0.05)
+        assert len(decoders) == 2, "the job ended before its decoders could be seen"
+        time.sleep(0.5)
+        os.kill(proc.pid, signal.SIGSTOP)
+        time.sleep(1.0)  # the decoders fill their pipes and block in the middle of a message
+        for pid in decoders:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGCONT)
+        output, _ = proc.communicate(timeout=120)  # a stalled job fails here
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode in (0, 1), output
+    assert "Traceback" not in output
+    assert len([ln for ln in output.splitlines() if "decoder process crashed" in ln]) <= 2, output
+    again = run_clean(CleanOptions(str(smoke_run), str(src), str(out), progress=False, retry_errors=True))
+    assert again.done == again.total == 22 and not again.errors
+
+
 def _steps_logged(metrics: Path) -> list[int]:
     """Steps of the complete lines of a run's metrics.jsonl (a line being written is not counted)."""
     try:
