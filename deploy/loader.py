@@ -81,7 +81,7 @@ def load_translator(
     if backend == "torch":
         if ref is not None and not ref.runs_on_torch:
             raise ConfigError(f"the torch backend needs a training checkpoint, run folder or generator file; {ref.path} "
-                              f"is an {ref.label} (use --backend {native})")
+                              f"is {ref.a_label} (use --backend {native})")
         if variant is None:
             variant, _ = load_variant(ref, use_ema=use_ema, device=device)
         return TorchTranslator(variant, target=target, device=device, channels_last=channels_last, compile=compile,

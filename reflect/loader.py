@@ -58,6 +58,11 @@ class ModelRef:
         return _LABELS[self.kind]
 
     @property
+    def a_label(self) -> str:
+        """The label with its article: "a training checkpoint", "an ONNX model"."""
+        return ("an " if self.label[0] in "AEIOU" else "a ") + self.label
+
+    @property
     def runs_on_torch(self) -> bool:
         return self.kind in TORCH_KINDS
 
@@ -105,7 +110,7 @@ def require_torch(ref: ModelRef, what: str = "this command") -> None:
     """Refuse an ONNX model or TensorRT engine where a torch model is needed, saying what to give instead."""
     if not ref.runs_on_torch:
         raise CheckpointError(
-            f"{ref.path} is an {ref.label}; {what} needs a torch model: the training checkpoint, run folder or "
+            f"{ref.path} is {ref.a_label}; {what} needs a torch model: the training checkpoint, run folder or "
             "generator file it was exported from (ONNX models and engines run in reflect clean, stream and bench)"
         )
 

@@ -135,3 +135,20 @@ def test_garbage_named_in_words(tmp_path: Path) -> None:
     blob.write_bytes(bytes(range(1, 64)))
     with pytest.raises(CheckpointError, match=r"blob\.onnx is not a model file"):
         identify(blob)
+
+
+def test_init_from_takes_a_generator_file_and_says_what_it_got(models: dict[str, Path], tmp_path: Path) -> None:
+    from reflect.bundled import init_generators
+    from reflect.config import load_config
+    from reflect.registry import get
+    from tests.conftest import REPO
+
+    variant = get("cyclegan")(load_config(REPO / "configs" / "smoke.yaml").model)
+    with pytest.raises(CheckpointError, match=r"train\.init_from: .*renamed\.bin is a training checkpoint; it takes a "
+                                              r"generator file \(make one with `reflect export"):
+        init_generators(variant, models["checkpoint"])
+    page = tmp_path / "init.safetensors"
+    page.write_text("<html><body>404</body></html>")
+    with pytest.raises(CheckpointError, match=r"init\.safetensors is not a model file: it looks like an HTML page"):
+        init_generators(variant, page)
+    init_generators(variant, models["generator"])  # the kind it takes
