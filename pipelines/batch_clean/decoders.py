@@ -141,13 +141,18 @@ class DecoderPool:
                 self.give_up(item_id, f"the decoder process crashed on it (exit code {d.proc.exitcode})")
 
     def stop(self) -> None:
-        """Ask every decoder to end, then make sure each has (a decoder in a hang is killed)."""
+        """Ask every decoder to end, then make sure each has (one that hangs is killed).
+
+        Closing the pipe also ends a decoder blocked on sending frames no one will read (a job that
+        stopped early).
+        """
         for d in self._live():
             with contextlib.suppress(OSError):
                 d.conn.send(None)
+            d.conn.close()
+        deadline = time.monotonic() + 2.0
         for d in self.decoders:
-            d.proc.join(timeout=5)
+            d.proc.join(timeout=max(0.0, deadline - time.monotonic()))
             if d.proc.is_alive():
                 d.proc.kill()
                 d.proc.join(timeout=5)
-            d.conn.close()
