@@ -30,8 +30,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from deploy.bench import benchmark, format_table
 from deploy.export import export_onnx
+from deploy.loader import random_variant
 from deploy.ort import OrtTranslator, available_cores
-from deploy.runner import random_variant
 from deploy.translator import TorchTranslator
 from reflect import registry
 from reflect.utils.atomic import atomic_write_text

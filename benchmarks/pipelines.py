@@ -49,7 +49,7 @@ def make_inputs(folder: Path, frames: int) -> None:
 
 
 def bench(model: Path, frames: int, repeats: int, batch: int, bound_ms: float, overload_s: float) -> dict[str, object]:
-    from deploy.translator import load_translator
+    from deploy.loader import load_translator
     from pipelines.batch_clean.runner import CleanOptions, run_clean
     from pipelines.stream.pipeline import StreamOptions, StreamPipeline
     from pipelines.stream.sinks import VideoFileSink

@@ -75,18 +75,17 @@ def open_model(name: str, threads: int) -> Model:
     """The model to measure, loaded once (a checkpoint's variant also serves the ONNX export)."""
     if name == "identity":
         return Model("identity (no-op)", lambda x: x.copy())
-    from reflect.bundled import model_or_bundled
+    from reflect.loader import identify, load_variant
 
-    path = Path(model_or_bundled(name or None))
-    if path.suffix.lower() == ".onnx":
-        from deploy.ort import OrtTranslator
+    ref = identify(name or None)
+    if not ref.runs_on_torch:
+        from deploy.loader import load_translator
 
-        return Model(str(path), OrtTranslator(path, threads=threads).translate, path)
+        return Model(str(ref.path), load_translator(ref.path, threads=threads).translate, ref.path)
     from deploy.translator import TorchTranslator
-    from reflect.checkpoint import load_variant
 
-    variant, cfg = load_variant(path)
-    return Model(str(path), TorchTranslator(variant).translate, (variant, cfg))
+    variant, cfg = load_variant(ref)
+    return Model(str(ref.path), TorchTranslator(variant).translate, (variant, cfg))
 
 
 def enhanced(model: Model, face_model: str | None) -> Model:

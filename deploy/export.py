@@ -303,7 +303,7 @@ def export_checkpoint(
     """Load a reflect checkpoint (EMA generator when it has one) or a generator file (``.safetensors``)
     and :func:`export_onnx` it."""
     from deploy.model_file import describe_source
-    from reflect.checkpoint import load_variant
+    from reflect.loader import load_variant
 
     src = describe_source(checkpoint, use_ema=use_ema)
     variant, cfg = load_variant(checkpoint, use_ema=use_ema)

@@ -1,7 +1,8 @@
 """What a model file says about itself, and generator files made from training checkpoints.
 
 A model reference that torch can run is a reflect checkpoint (``.pt``), a run folder (its newest
-checkpoint) or a generator file (``.safetensors``, :mod:`reflect.bundled`). :func:`describe_source`
+checkpoint) or a generator file (``.safetensors``, :mod:`reflect.bundled`); :mod:`reflect.loader`
+tells them apart. :func:`describe_source`
 reads where its weights came from (file, step, EMA or not) for the metadata of the artefacts made
 from it; :func:`export_generator_file` writes the generator file that ``reflect export --format
 safetensors`` makes.
@@ -34,24 +35,27 @@ class ModelSource:
 
 
 def describe_source(model: str | Path, *, use_ema: bool = True) -> ModelSource:
-    """Read (without building the model) what :func:`reflect.checkpoint.load_variant` will load."""
-    from reflect.bundled import is_generator_file, read_generator_metadata
+    """Read (without building the model) what :func:`reflect.loader.load_variant` will load."""
+    from reflect.bundled import read_generator_metadata
+    from reflect.loader import identify, require_torch
 
-    if is_generator_file(model):
-        meta = read_generator_metadata(model)
+    ref = identify(model)
+    require_torch(ref, "an export")
+    if ref.kind == "generator":
+        meta = read_generator_metadata(ref.path)
         extra = {k: v for k, v in meta.items() if k not in RESERVED_KEYS}
         ema = extra.get("ema") == "true"
         if ema and not use_ema:
             log.warning(
                 "%s holds EMA weights only (a generator file keeps one set); --no-ema has no effect", model
             )
-        path = Path(model)
+        path = ref.path
         return ModelSource(
             path, "generator", ema, extra.get("checkpoint", path.name), extra.get("step", ""), extra
         )
     from reflect.checkpoint import load_checkpoint
 
-    ckpt = load_checkpoint(model)
+    ckpt = load_checkpoint(ref.path)
     path = Path(ckpt["path"])
     return ModelSource(
         path, "checkpoint", bool(use_ema and ckpt.get("ema")), path.name, str(ckpt.get("step", ""))
@@ -83,7 +87,7 @@ def export_generator_file(
     ``checkpoint``, ``step`` and ``meta``).
     """
     from reflect.bundled import is_generator_file, save_generator
-    from reflect.checkpoint import load_variant
+    from reflect.loader import load_variant
 
     out = Path(out)
     if not is_generator_file(out):

@@ -2,20 +2,18 @@
 
 ``frames`` is either a uint8 array of shape (N, H, W, 3) (RGB, what decoders give) or a float
 tensor (N, 3, H, W) in [-1, 1]; the result has the same type, shape and layout. Implementations:
-:class:`TorchTranslator` here, ONNX Runtime and TensorRT in their own modules. Pipelines only ever
-see this interface (and :func:`load_translator`).
+:class:`TorchTranslator` here, ONNX Runtime and TensorRT in their own modules, which import this
+one; :func:`deploy.loader.load_translator` opens a model file with any of them. Pipelines only ever
+see this interface and that function.
 """
 
 from __future__ import annotations
 
 import abc
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-
-from reflect.errors import ConfigError
 
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
 
@@ -90,50 +88,3 @@ class TorchTranslator(Translator):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return self._fn(x).to(src_device)
-
-
-def load_translator(
-    model: str | Path | None = None,
-    *,
-    backend: str = "auto",
-    target: str | None = None,
-    device: str = "cpu",
-    **kwargs: Any,
-) -> Translator:
-    """Open a model file with a backend (no model: the bundled generator file).
-
-    ``auto`` picks by file type: a reflect checkpoint (``.pt`` or a run folder) or generator file
-    (``.safetensors``) -> torch, ``.onnx`` -> onnxruntime, ``.engine``/``.plan`` -> tensorrt.
-    """
-    from reflect.bundled import model_or_bundled
-
-    path = Path(model_or_bundled(model))
-    if backend == "auto":
-        suffix = path.suffix.lower()
-        backend = {".onnx": "onnxruntime", ".engine": "tensorrt", ".plan": "tensorrt"}.get(suffix, "torch")
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend '{backend}'; valid: auto, {', '.join(BACKENDS)}")
-    if backend == "torch":
-        if path.suffix.lower() in (".onnx", ".engine", ".plan"):
-            raise ConfigError(
-                f"backend torch needs a reflect checkpoint, run folder or generator file (.safetensors), not {path}"
-            )
-        from reflect.checkpoint import load_variant
-
-        variant, _ = load_variant(path, device=device)
-        return TorchTranslator(variant, target=target, device=device, **kwargs)
-    suffix = path.suffix.lower()
-    wants = (".onnx",) if backend == "onnxruntime" else (".onnx", ".engine", ".plan")
-    if suffix not in wants:
-        raise ConfigError(
-            f"backend {backend} needs a {' or '.join(wants)} file, not {path}; make one with "
-            f"`reflect export --checkpoint {path} --format {'onnx' if backend == 'onnxruntime' else 'tensorrt'} "
-            f"--out model{'.onnx' if backend == 'onnxruntime' else '.engine'}`"
-        )
-    if backend == "onnxruntime":
-        from deploy.ort import OrtTranslator
-
-        return OrtTranslator(path, target=target, device=device, **kwargs)
-    from deploy.tensorrt import TrtTranslator  # type: ignore[import-not-found]
-
-    return TrtTranslator(path, target=target, device=device, **kwargs)

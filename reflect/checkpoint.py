@@ -64,20 +64,21 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return p
 
 
-_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since 1.6
-_PICKLE_MAGIC = b"\x80"  # the legacy format starts with a pickle protocol marker
 _UNSAFE = re.compile(r"Unsupported global: GLOBAL (\S+)")
 
 
 def _not_a_checkpoint(p: Path) -> str | None:
-    """Why ``p`` is no torch checkpoint at all (its first bytes), or None when it may be one."""
-    with open(p, "rb") as f:
-        head = f.read(8)
-    if head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC):
+    """Why ``p`` is no torch checkpoint at all (read from its first bytes), or None when it may be one."""
+    from reflect.utils.filetype import looks_like, model_kind
+
+    kind = model_kind(p)
+    if kind == "checkpoint":
         return None
-    if head.startswith(b"\x08") or b"onnx" in head.lower():
-        return "it looks like an ONNX model: give it to a job's --model with --backend onnxruntime"
-    return f"its first bytes ({head[:4].hex()}) are neither a torch checkpoint's nor a generator file's"
+    if kind == "onnx":
+        return "it is an ONNX model (reflect export's output), which torch cannot resume or fine-tune"
+    if kind == "generator":
+        return "it is a generator file (.safetensors, generator weights only), not a training checkpoint"
+    return f"it looks like {looks_like(p)}"
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -135,18 +136,17 @@ def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> Ex
     return cfg
 
 
-def load_variant(
+def load_checkpoint_variant(
     path: str | Path, *, use_ema: bool = True, device: str | torch.device = "cpu"
-) -> tuple[Variant, ExperimentConfig]:
-    """Build the variant a checkpoint was saved from, load its weights, and put it in eval mode.
+) -> tuple[Variant, ExperimentConfig, dict[str, Any]]:
+    """Build the variant a training checkpoint was saved from, load its weights, put it in eval mode.
 
-    With ``use_ema`` the EMA generator weights are used when the checkpoint has them.
+    With ``use_ema`` the EMA generator weights are used when the checkpoint has them. Returns the
+    checkpoint dict too. Commands open models through :func:`reflect.loader.load_variant`, which
+    also takes run folders and generator files.
     """
     from reflect import registry
-    from reflect.bundled import is_generator_file, load_generator
 
-    if is_generator_file(path):  # a generator-only safetensors file (the bundled model's format)
-        return load_generator(path, device=device)
     ckpt = load_checkpoint(path)
     cfg = config_from_checkpoint(ckpt)
     named = getattr(type(cfg.model), "variant_name", None)
@@ -164,7 +164,7 @@ def load_variant(
             f"checkpoint {ckpt['path']} does not match variant '{ckpt['variant']}' as its config builds it: "
             f"{state_dict_mismatch(e)}"
         ) from None
-    return variant.to(device).eval(), cfg
+    return variant.to(device).eval(), cfg, ckpt
 
 
 # ---- a training run's state (what the trainer saves and resumes from) ----------------------------

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     import tempfile
 
     from deploy.bench import RESULT_COLUMNS, benchmark, format_table, parse_size, result_rows
-    from deploy.runner import open_model
+    from deploy.loader import load_translator
     from reflect.bundled import model_or_bundled
     from reflect.utils.atomic import atomic_write_text
 
@@ -48,15 +48,9 @@ def run(args: argparse.Namespace) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="reflect-bench-") as tmp:
         for backend in backends:
-            translator = open_model(
-                model,
-                backend,
-                target=args.target,
-                device=args.device,
-                workdir=tmp,
-                threads=args.threads,
-                channels_last=args.channels_last,
-                compile=args.compile,
+            translator = load_translator(
+                model, backend, target=args.target, device=args.device, workdir=tmp, variant_names=True,
+                threads=args.threads, channels_last=args.channels_last, compile=args.compile,
             )
             results.append(
                 benchmark(

@@ -167,9 +167,12 @@ class WindowBatcher:
 
 @contextlib.contextmanager
 def job_writer(
-    db: JobDB, output: Path, codec: str, *, progress: bool, pending: int, skipped: int
+    db: JobDB, output: Path, codec: str, *, progress: bool, pending: int, skipped: int,
+    sources: dict[int, Path] | None = None,
 ) -> Iterator[Writer]:
     """The job's writer thread with its two progress bars (files, frames), for either engine.
+
+    ``sources``: item id -> source image, for the items whose output is the whole frame (EXIF kept).
 
     On exit the bars are closed and a writer that did not ``finish()`` (an error) is stopped.
     """
@@ -185,7 +188,7 @@ def job_writer(
         if n:
             frames_bar.update(n)
 
-    writer = Writer(db, output, codec, on_done)
+    writer = Writer(db, output, codec, on_done, sources)
     writer.start()
     try:
         yield writer

@@ -4,8 +4,11 @@ Light imports only (numpy, OpenCV, PIL; never torch) unless faces are detected: 
 builds one :mod:`reflect.faces` detector (:func:`pipelines.regions.box_detector`), so detection runs
 beside decoding and the main process only translates.
 
-A worker takes ``(item_id, path, kind, roi)`` tasks (``roi`` is the item's unclipped window rectangle
-or None, see :mod:`pipelines.batch_clean.inputs`) and sends messages to the main process:
+Each worker has its own duplex pipe to the main process (:mod:`pipelines.batch_clean.decoders`), so
+a worker that dies in the middle of a message damages only its own pipe: the main process reads the
+end of file there and goes on, where a queue shared by all workers would stay locked for good. The
+worker reads ``(item_id, path, kind, roi)`` tasks from it (``roi`` is the item's unclipped window
+rectangle or None, see :mod:`pipelines.batch_clean.inputs`), in order, and answers each with:
 
 * ``("frames", item_id, (frames, fps, faces))`` with ``frames`` uint8 (n, H, W, 3) RGB; a video is sent
   in consecutive chunks of ``chunk`` frames, in order (``fps`` is 0 for images); ``faces`` is None
@@ -16,40 +19,37 @@ or None, see :mod:`pipelines.batch_clean.inputs`) and sends messages to the main
   else is sent for it); ``("failed", item_id, reason)`` when memory ran out (a resume retries it);
 * ``("fatal", -1, reason)`` when the face detector cannot be built (the worker then exits).
 
-* ``("start", item_id, pid)`` before decoding an item (a decoder that crashes is blamed on that item);
-
-Workers send ``("bye", -1, pid)`` and exit when they read ``None``; they also end with their
-parent process, even after ``kill -9`` of it and while blocked on a full pipe or inside a decoder:
-on Linux the kernel sends them SIGKILL when the parent dies (``PR_SET_PDEATHSIG``), and everywhere a
-watchdog thread ends the process when the parent is gone (:func:`die_with_parent`).
+A worker exits when it reads ``None`` or its pipe closes; it also ends with its parent process, even
+after ``kill -9`` of it and while blocked on a full pipe or inside a decoder: on Linux the kernel
+sends it SIGKILL when the parent dies (``PR_SET_PDEATHSIG``), and everywhere a watchdog thread ends
+the process when the parent is gone (:func:`die_with_parent`).
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
-import queue
 import signal
 import sys
 import threading
 import time
-from multiprocessing.queues import Queue
+from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
 
 Message = tuple[str, int, Any]
+#: tests only: a decoder given a file whose name holds this variable's value never returns from it
+HANG_FOR_TESTS = "REFLECT_TEST_DECODER_HANGS_ON"
 
 
-def _put(out_q: Queue[Message], msg: Message, parent: int) -> bool:
-    """Blocking put that gives up when the parent process is gone."""
-    while True:
-        try:
-            out_q.put(msg, timeout=0.5)
-            return True
-        except queue.Full:
-            if os.getppid() != parent:
-                return False
+def _send(conn: Connection, msg: Message) -> bool:
+    """Send one message to the main process; False when it is gone (its end of the pipe closed)."""
+    try:
+        conn.send(msg)
+        return True
+    except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
+        return False
 
 
 def die_with_parent(parent: int, interval: float = 0.5) -> None:
@@ -127,14 +127,12 @@ def faces_in_window(detect: Any, frames: np.ndarray, roi: Any) -> list[list[tupl
 
 
 def worker(
-    task_q: Queue[Any], out_q: Queue[Message], chunk: int, parent: int,
-    detector: str | None = None, detector_weights: str | None = None,
+    conn: Connection, chunk: int, parent: int, detector: str | None = None, detector_weights: str | None = None,
 ) -> None:
     """Worker process main loop; ``detector`` names a :mod:`reflect.faces` detector to find faces with."""
     import cv2
 
-    die_with_parent(parent)  # not out_q.cancel_join_thread(): it would drop the last messages at exit
-
+    die_with_parent(parent)
     cv2.setNumThreads(1)
     detect = None
     if detector is not None:
@@ -146,7 +144,7 @@ def worker(
         try:
             detect = box_detector(detector, **({"weights": detector_weights} if detector_weights else {}))
         except Exception as e:  # noqa: BLE001 - a missing model file or package: the job cannot go on
-            _put(out_q, ("fatal", -1, f"cannot build face detector '{detector}': {e}"), parent)
+            _send(conn, ("fatal", -1, f"cannot build face detector '{detector}': {e}"))
             return
 
     def found(frames: np.ndarray, roi: Any) -> Any:
@@ -154,21 +152,18 @@ def worker(
 
     while True:
         try:
-            task = task_q.get(timeout=0.5)
-        except queue.Empty:
-            if os.getppid() != parent:
-                return
-            continue
+            task = conn.recv()
+        except (EOFError, OSError):  # the main process closed the pipe (or is gone)
+            return
         if task is None:
-            _put(out_q, ("bye", -1, os.getpid()), parent)
             return
         item_id, path, kind, roi = task
-        if not _put(out_q, ("start", item_id, os.getpid()), parent):
-            return
+        if (hang := os.environ.get(HANG_FOR_TESTS)) and hang in os.path.basename(path):
+            threading.Event().wait()  # as a decoder library stuck in a loop would (only a kill ends it)
         try:
             if kind == "image":
                 image = decode_image(path)
-                if not _put(out_q, ("frames", item_id, (image, 0.0, found(image, roi))), parent):
+                if not _send(conn, ("frames", item_id, (image, 0.0, found(image, roi)))):
                     return
                 n, fps, declared = 1, 0.0, 0
             else:
@@ -176,18 +171,18 @@ def worker(
                 n = 0
                 for frames in it:
                     n += len(frames)
-                    if not _put(out_q, ("frames", item_id, (frames, fps, found(frames, roi))), parent):
+                    if not _send(conn, ("frames", item_id, (frames, fps, found(frames, roi)))):
                         return
                 if n == 0:
                     raise OSError("no frame could be decoded")
         except MemoryError:
-            if not _put(out_q, ("failed", item_id, "out of memory while decoding"), parent):
+            if not _send(conn, ("failed", item_id, "out of memory while decoding")):
                 return
             continue
         except Exception as e:  # noqa: BLE001 - whatever a decoder raises, it is this input's error
             reason = getattr(e, "reason", None) or (str(e).strip().splitlines() or [type(e).__name__])[0]
-            if not _put(out_q, ("error", item_id, reason), parent):
+            if not _send(conn, ("error", item_id, reason)):
                 return
             continue
-        if not _put(out_q, ("end", item_id, {"frames": n, "fps": fps, "declared": declared}), parent):
+        if not _send(conn, ("end", item_id, {"frames": n, "fps": fps, "declared": declared})):
             return

@@ -32,6 +32,7 @@ class CleanOptions:
     enhance_faces: bool = False  # clean each face again with the face model (reflect.faces.enhance)
     face_model: str | None = None  # None: the bundled face model
     face_detector: str = "mtcnn"  # --enhance-faces: detector run on the globally cleaned window
+    decode_timeout_s: float = 60.0  # a decoder silent this long on one input is killed; the input is an error
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Ray Data streams rows ``(id, rel, path)`` through ``map_batches`` with an actor class,
 :class:`CleanActor` (``--workers`` actors, ``--batch`` rows per call). Each actor loads the
-Translator once in its constructor (:func:`deploy.translator.load_translator`) and turns a batch of
+Translator once in its constructor (:func:`deploy.loader.load_translator`) and turns a batch of
 rows into cleaned frames with the local engine's own code: the decoder of
 :mod:`pipelines.batch_clean.decode`, the ROI rules of :mod:`pipelines.batch_clean.inputs`, and
 :func:`~pipelines.batch_clean.batching.translate_padded` / :func:`~pipelines.batch_clean.batching.place_window`
@@ -107,7 +107,7 @@ class CleanActor:
     def __init__(
         self, model: str, backend: str, device: str, batch: int, write: str, rois: dict[str, Roi]
     ) -> None:
-        from deploy.translator import load_translator
+        from deploy.loader import load_translator
 
         self.t = load_translator(model, backend=backend, device=device)
         self.batch, self.write, self.rois = batch, write, rois
@@ -161,8 +161,10 @@ def process_images(
     n_actors = max(1, min(opts.workers, len(images)))
     started = connect(opts.ray_address, num_cpus=max(2, n_actors))
     _quiet_ray_data(opts.progress)
+    sources = {it.id: root / it.rel for it in images} if opts.write == "frame" else {}  # EXIF kept
     with job_writer(
-        db, Path(opts.output), opts.codec, progress=opts.progress, pending=len(images), skipped=skipped
+        db, Path(opts.output), opts.codec, progress=opts.progress, pending=len(images), skipped=skipped,
+        sources=sources,
     ) as writer:
         items = {it.id: it for it in images}
         translated = 0

@@ -1,6 +1,7 @@
 """``reflect clean``: batch cleaning of folders of images and videos, resumable after ``kill -9``.
 
-Decoder processes (:mod:`pipelines.batch_clean.decode`) read the inputs; the main process crops
+Decoder processes (:mod:`pipelines.batch_clean.decode`, run by :mod:`pipelines.batch_clean.decoders`:
+one that crashes or hangs costs its input, not the job) read the inputs; the main process crops
 each frame's window region, translates batches with any :class:`deploy.translator.Translator`
 backend and pastes the cleaned region back (or keeps the crop); with ``--detect faces`` the decoder
 processes also find faces and the regions around them are cleaned (:mod:`pipelines.batch_clean.faces`); a writer thread
@@ -19,14 +20,13 @@ import json
 import logging
 import multiprocessing as mp
 import os
-import queue
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pipelines.batch_clean.batching import WindowBatcher, job_writer
-from pipelines.batch_clean.decode import worker
+from pipelines.batch_clean.decoders import DecoderPool
 from pipelines.batch_clean.faces import FaceBatcher
 from pipelines.batch_clean.inputs import Roi, clip_roi, discover, input_root, load_rois, roi_for
 from pipelines.batch_clean.jobdb import JobDB
@@ -94,15 +94,19 @@ def _validate(opts: CleanOptions) -> None:
         raise ConfigError(f"--codec must be one of {', '.join(CODECS)}, got '{opts.codec}'")
     if not opts.memory_mb > 0:
         raise ConfigError(f"--memory-mb must be positive, got {opts.memory_mb}")
+    if not opts.decode_timeout_s > 0:
+        raise ConfigError(f"--decode-timeout must be positive (seconds), got {opts.decode_timeout_s}")
     check_io_folders(input_root(opts.input), opts.output)
 
 
 def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
     """Run (or resume) a cleaning job; returns its summary (also written to .reflect/summary.json)."""
     from reflect.bundled import model_or_bundled
+    from reflect.loader import identify
 
     _validate(opts)
     opts = replace(opts, model=model_or_bundled(opts.model))  # the job database records this path
+    identify(opts.model)  # a file that is no model ends the job before anything is written
     rois = load_rois(opts.roi_file)
     out_root, root = Path(opts.output), input_root(opts.input)
     ignored: list[str] = []
@@ -132,7 +136,7 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
         stopped = ""
         if opts.enhance_faces and translator is None and pending:  # the face model loads before any decoder
             from deploy.enhance import with_face_enhancement
-            from deploy.translator import load_translator
+            from deploy.loader import load_translator
 
             base = load_translator(opts.model, backend=opts.backend, device=opts.device)
             translator = with_face_enhancement(base, opts.face_model, opts.face_detector, opts.device)
@@ -182,53 +186,39 @@ def _process(
 ) -> tuple[int, str]:
     """Translate ``pending`` with decoder processes; returns frames translated and why the job stopped early."""
     ctx = mp.get_context("spawn")  # no fork after torch/OpenCV threads exist
-    task_q: Any = ctx.Queue()
-    out_q: Any = ctx.Queue(maxsize=max(4, 2 * opts.workers))
-    n_workers = min(opts.workers, len(pending))
-    for it in pending:
-        task_q.put((it.id, str(root / it.rel), it.kind, roi_for(it.rel, rois)))
-    for _ in range(n_workers):
-        task_q.put(None)
+    tasks = [(it.id, str(root / it.rel), it.kind, roi_for(it.rel, rois)) for it in pending]
     detector = opts.detector if opts.detect == "faces" else None
-    args = (task_q, out_q, opts.batch, os.getpid(), detector, opts.detector_weights)
+    args = (opts.batch, os.getpid(), detector, opts.detector_weights)
     if translator is None:  # first: a bad model file ends the job before any decoder starts
-        from deploy.translator import load_translator
+        from deploy.loader import load_translator
 
         translator = load_translator(opts.model, backend=opts.backend, device=opts.device)
     max_pixels = _budget_pixels(translator, opts.memory_mb)
-    procs = [ctx.Process(target=worker, args=args, daemon=True) for _ in range(n_workers)]
-    for p in procs:
-        p.start()
+    sources = {it.id: root / it.rel for it in pending if it.kind == "image"} if opts.write == "frame" else {}
     with job_writer(
-        db, Path(opts.output), opts.codec, progress=opts.progress, pending=len(pending), skipped=skipped
+        db, Path(opts.output), opts.codec, progress=opts.progress, pending=len(pending), skipped=skipped,
+        sources=sources,
     ) as writer:
         batcher = WindowBatcher(translator, opts.batch, opts.write, writer, max_pixels)
         faces = FaceBatcher(batcher.translate, opts.batch, opts.face_margin, opts.face_size, opts.write, writer)
         items = {it.id: it for it in pending}
         rois_by_id: dict[int, Roi] = {}
-        current: dict[int, int] = {}  # decoder pid -> the item it is decoding
-        byes = 0
+
+        def give_up(item_id: int, reason: str) -> None:  # its decoder crashed or hung on it
+            writer.put("error", item_id, reason)
+
+        pool = DecoderPool(ctx, min(opts.workers, len(pending)), tasks, args, opts.decode_timeout_s, give_up)
         try:
-            while byes < n_workers and not writer.stopped:
-                try:
-                    op, item_id, payload = out_q.get(timeout=0.1)
-                except queue.Empty:
+            while not pool.done() and not writer.stopped:
+                msg = pool.get(timeout=0.1)
+                if msg is None:
                     batcher.flush()  # inputs are slow: do not hold back a partial batch
                     faces.flush()
-                    _replace_crashed(ctx, procs, args, current, writer, len(pending))
                     continue
-                if op == "bye":
-                    byes += 1
-                    continue
-                if op == "start":
-                    current[payload] = item_id
-                    continue
+                op, item_id, payload = msg
                 if op == "fatal":
                     raise ConfigError(payload)
                 it = items[item_id]
-                if op in ("end", "error", "failed"):  # the decoder is done with it
-                    for pid in [pid for pid, busy in current.items() if busy == item_id]:
-                        del current[pid]
                 if op in ("error", "failed"):
                     writer.put(op, item_id, payload)
                 elif op == "frames":
@@ -260,27 +250,8 @@ def _process(
                 faces.flush()
             writer.finish()
         finally:
-            for p in procs:
-                if p.is_alive():
-                    p.terminate()
-                p.join(timeout=5)
+            pool.stop()
     return (batcher.translated if opts.detect != "faces" else faces.frames), writer.stopped
-
-
-def _replace_crashed(ctx: Any, procs: list[Any], args: tuple[Any, ...], current: dict[int, int], writer: Any,
-                     limit: int) -> None:
-    """A decoder that crashed (a signal, an exit code) gives its item up as that input's error; a new one takes over."""
-    for p in list(procs):
-        if p.is_alive() or p.exitcode in (0, None) or getattr(p, "replaced", False):
-            continue
-        p.replaced = True
-        if (item_id := current.pop(p.pid, None)) is not None:
-            writer.put("error", item_id, f"the decoder process crashed on it (exit code {p.exitcode})")
-        if len(procs) > limit + 8:
-            raise RuntimeError(f"decoder processes keep crashing (exit codes {[q.exitcode for q in procs]})")
-        fresh = ctx.Process(target=worker, args=args, daemon=True)
-        fresh.start()
-        procs.append(fresh)
 
 
 def _window(writer: Any, item_id: int, rel: str, roi: Roi | None, shape: tuple[int, ...]) -> Roi:

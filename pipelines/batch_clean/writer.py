@@ -1,6 +1,7 @@
 """The writer thread of a batch job: encodes outputs atomically, then marks them done.
 
-Images are written with :func:`reflect.data.io.write_image` (temp file + rename). A video is
+Images are written with :func:`reflect.data.io.write_image` (temp file + rename), whole frames with
+their source's EXIF (orientation reset: the pixels are upright already). A video is
 encoded into a temporary file next to its output and renamed only after its last frame, so a
 killed job never leaves a half-written video under the output name. Only after the rename is the
 item marked ``done`` in the job database.
@@ -22,7 +23,7 @@ import numpy as np
 
 from pipelines.batch_clean.jobdb import JobDB
 from pipelines.batch_clean.naming import CODECS
-from reflect.data.io import write_image
+from reflect.data.io import read_exif, write_image
 from reflect.errors import OutputError
 from reflect.utils.atomic import atomic_path
 
@@ -65,9 +66,11 @@ class _OpenVideo:
 class Writer(threading.Thread):
     """Consumes ``(op, item_id, payload)`` messages; owns every database write while running."""
 
-    def __init__(self, db: JobDB, out_root: Path, codec: str, on_done: Callable[[int, int], None]) -> None:
+    def __init__(self, db: JobDB, out_root: Path, codec: str, on_done: Callable[[int, int], None],
+                 sources: dict[int, Path] | None = None) -> None:
         super().__init__(name="reflect-writer", daemon=True)
         self.db, self.out_root, self.codec, self.on_done = db, out_root, codec, on_done
+        self.sources = sources or {}  # item id -> source image whose EXIF its (whole-frame) output keeps
         self.q: queue.Queue[tuple[str, int, Any] | None] = queue.Queue(maxsize=16)
         self.videos: dict[int, _OpenVideo] = {}
         self.failed: set[int] = set()
@@ -116,7 +119,8 @@ class Writer(threading.Thread):
         try:
             if op == "image":  # (rel, image) or (rel, image, faces)
                 rel, image, *faces = payload
-                write_image(self.out_root / rel, image)
+                src = self.sources.get(item_id)
+                write_image(self.out_root / rel, image, exif=read_exif(src) if src is not None else None)
                 self.db.mark_done(item_id, rel, 1, *faces)
                 self.on_done(item_id, 1)
             elif op == "files":  # face crops: ([(rel, image), ...], frames they came from); done comes later

@@ -45,6 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory-mb", type=float, default=4096.0,
                    help="memory budget of one translation call (default 4096): a batch above it is translated "
                    "frame by frame, a frame above it in overlapping tiles")
+    p.add_argument("--decode-timeout", type=float, default=60.0,
+                   help="seconds a decoder may spend on one input without progress (default 60): a decoder that "
+                   "hangs longer is killed, the input recorded as an error, and a fresh decoder goes on")
     p.add_argument("--retry-errors", action="store_true", help="try inputs that failed in an earlier run again")
     p.add_argument("--restart", action="store_true", help="forget the job database and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine, ray_address=args.ray_address, detect=args.detect, detector=args.detector,
         detector_weights=args.detector_weights, face_margin=args.face_margin, face_size=args.face_size,
         memory_mb=args.memory_mb, enhance_faces=args.enhance_faces, face_model=args.face_model,
-        face_detector=args.face_detector,
+        face_detector=args.face_detector, decode_timeout_s=args.decode_timeout,
     )
     summary = run_clean(opts)
     db, summary_file = job_paths(args.output)

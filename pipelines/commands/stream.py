@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from deploy.translator import load_translator
+    from deploy.loader import load_translator
     from pipelines.stream.metrics import Metrics
     from pipelines.stream.pipeline import StreamOptions, StreamPipeline
     from pipelines.stream.sinks import HttpSink, VideoFileSink, open_sink

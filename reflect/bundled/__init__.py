@@ -49,7 +49,7 @@ def model_or_bundled(model: str | Path | None, option: str = "--model") -> str:
     """``model`` unchanged (as a string) when given; otherwise the bundled generator file's path.
 
     Every command that opens a model, and the library entry points behind them
-    (``deploy.translator.load_translator``, ``deploy.runner.open_model``), call this first, so they
+    (:func:`reflect.loader.identify`, which ``deploy.loader.load_translator`` uses), call this first, so they
     agree on the file and say once, in the log, which model they use. The bundled file's metadata is
     read (and checked) here: a missing or damaged bundled model is one clear
     :class:`~reflect.errors.CheckpointError` before any other work starts.
@@ -127,7 +127,14 @@ def load_generator(path: str | Path, *, device: str | torch.device = "cpu") -> t
 def init_generators(variant: Variant, path: str | Path) -> None:
     """Start ``variant``'s generator modules from the weights of a generator file of the same variant
     and architecture (``train.init_from``: fine-tuning, e.g. the face model from the bundled one)."""
-    p = Path(path)
+    from reflect.loader import identify
+
+    ref = identify(path, "train.init_from")  # garbage or a missing file: one line saying what it is
+    if ref.kind != "generator":
+        raise CheckpointError(f"train.init_from: {ref.path} is {ref.a_label}; it takes a generator file (make one "
+                              f"with `reflect export --checkpoint {ref.run or ref.path} --format safetensors --out "
+                              "init.safetensors`)")
+    p = ref.path
     meta = read_generator_metadata(p)
     if meta.get("variant") != variant.name:
         raise CheckpointError(f"train.init_from: {p} holds a '{meta.get('variant')}' generator, not '{variant.name}'")

@@ -29,11 +29,10 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from reflect.bundled import model_or_bundled
-    from reflect.checkpoint import load_variant
     from reflect.data.io import list_images, read_image
     from reflect.errors import ConfigError, ImageReadError
     from reflect.inference import translate_image
+    from reflect.loader import identify, load_variant, require_torch
     from reflect.metrics import psnr, ssim
     from reflect.utils.atomic import atomic_write_text
 
@@ -51,8 +50,10 @@ def run(args: argparse.Namespace) -> int:
             if line.strip():
                 rec = json.loads(line)
                 domains[rec.get("name", "")] = rec.get("domain", "")
-    model = model_or_bundled(args.checkpoint, "--checkpoint")
-    variant, _ = load_variant(model, device=args.device)
+    ref = identify(args.checkpoint, "--checkpoint")
+    require_torch(ref, "reflect evaluate")
+    model = str(ref.run or ref.path)
+    variant, _ = load_variant(ref, device=args.device)
     scorer = None
     if args.identity:
         from reflect.metrics.identity import IdentityScorer

@@ -17,12 +17,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from reflect.checkpoint import list_checkpoints
     from reflect.config import load_config
     from reflect.errors import ConfigError
     from reflect.train import resume_config, train
     from reflect.utils.atomic import remove_stale_temporaries
 
     overrides = list(args.overrides)
+    fresh = False  # a --resume of a run that has no checkpoint yet starts it over
     if args.resume:
         # With --resume, CONFIG is optional: anything positional with '=' is an override.
         if args.config and "=" in args.config:
@@ -33,12 +35,17 @@ def run(args: argparse.Namespace) -> int:
         removed = remove_stale_temporaries(cfg.run_dir)  # partial checkpoints of a killed run
         if removed:
             log.info("removed %d partial file(s) left by an interrupted run in %s", removed, cfg.run_dir)
+        if not list_checkpoints(cfg.run_dir):  # killed before its first checkpoint: nothing to continue from
+            log.warning("%s holds no checkpoint yet (the run stopped before its first one): starting it over "
+                        "from step 0", cfg.run_dir)
+            (cfg.run_dir / "metrics.jsonl").unlink(missing_ok=True)
+            fresh = True
     else:
         if not args.config:
             raise ConfigError("give an experiment config file (e.g. configs/cyclegan.yaml)")
         cfg = load_config(args.config, overrides)
         _refuse_existing_run(cfg.run_dir)
-    trainer = train(cfg, resume=bool(args.resume))
+    trainer = train(cfg, resume=bool(args.resume) and not fresh)
     print(f"trained {cfg.name} to step {trainer.step}; run folder: {cfg.run_dir}")
     return 0
 

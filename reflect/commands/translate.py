@@ -90,17 +90,17 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
 
     from tqdm import tqdm
 
-    from reflect.bundled import is_generator_file, model_or_bundled
-    from reflect.checkpoint import load_variant
-    from reflect.data.io import check_translatable, read_image, write_image
+    from reflect.data.io import check_translatable, read_exif, read_image, write_image
     from reflect.errors import ConfigError, ImageReadError, OutputError, ReflectError
     from reflect.inference import auto_tile, budget_pixels, bytes_per_pixel, translate_image
+    from reflect.loader import identify, load_variant, require_torch
     from reflect.utils.paths import writable_folder
 
-    model = model_or_bundled(args.checkpoint, "--checkpoint")
-    if args.no_ema and is_generator_file(model):
-        log.warning("--no-ema has no effect on %s: a generator file holds one set of weights", model)
-    variant, _ = load_variant(model, use_ema=not args.no_ema, device=args.device)
+    ref = identify(args.checkpoint, "--checkpoint")
+    require_torch(ref, "reflect translate")
+    if args.no_ema and ref.kind == "generator":
+        log.warning("--no-ema has no effect on %s: a generator file holds one set of weights", ref.path)
+    variant, _ = load_variant(ref, use_ema=not args.no_ema, device=args.device)
     domains = tuple(variant.domains)
     if args.target is not None and args.target not in domains:
         raise ConfigError(f"unknown target domain '{args.target}'; valid: {', '.join(domains)}")
@@ -135,7 +135,7 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
         if enhancer is not None:
             result = enhance_image(enhancer, image, result, stats)
         try:
-            write_image(out_dir / rel, result)
+            write_image(out_dir / rel, result, exif=read_exif(f))  # camera tags kept, orientation reset
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise OutputError(f"cannot write {out_dir / rel}: the disk is full; free space and run again") from None

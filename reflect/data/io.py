@@ -1,8 +1,9 @@
 """Reading and writing images robustly.
 
 :func:`read_image` accepts any size, grayscale, RGBA, palette and 16-bit images and returns 8-bit
-RGB, logging a warning for each conversion. A missing, empty, truncated or undecodable file raises
-:class:`~reflect.errors.ImageReadError` naming the file.
+RGB, logging a warning for each conversion, with a camera's EXIF orientation applied. A missing,
+empty, truncated or undecodable file raises :class:`~reflect.errors.ImageReadError` naming the
+file. :func:`write_image` can carry the source's EXIF (:func:`read_exif`, orientation reset) over.
 """
 
 from __future__ import annotations
@@ -115,14 +116,43 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     return _to_uint8_rgb(arr, mode, p)
 
 
-def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 95) -> None:
-    """Write an (H, W, 3) uint8 RGB array atomically; the format follows the extension."""
+ORIENTATION = 0x0112  # the EXIF tag that tells viewers to rotate or mirror
+EXIF_FORMATS = ("JPEG", "PNG", "WEBP")  # formats Pillow writes an EXIF block into
+
+
+def read_exif(path: str | os.PathLike[str]) -> bytes | None:
+    """The EXIF block of an image file, for its output (None when it has none or it cannot be read).
+
+    :func:`read_image` already turned the pixels upright, so the orientation is reset to 1 (viewers
+    must not rotate the output a second time); every other tag (camera, time, GPS...) is kept.
+    """
+    try:
+        with Image.open(path) as im:
+            exif = im.getexif()
+            if not exif:
+                return None
+            if exif.get(ORIENTATION, 1) != 1:
+                exif[ORIENTATION] = 1
+            data: bytes = exif.tobytes()
+            return data
+    except Exception:  # noqa: BLE001 - EXIF is a courtesy: a malformed block must never cost the image
+        log.debug("%s: EXIF not readable; its output is written without it", path)
+        return None
+
+
+def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 95, exif: bytes | None = None) -> None:
+    """Write an (H, W, 3) uint8 RGB array atomically; the format follows the extension.
+
+    ``exif`` (from :func:`read_exif`) is written into JPEG, PNG and WebP files; other formats drop it.
+    """
     p = Path(path)
     im = Image.fromarray(np.ascontiguousarray(image))
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF",
            ".tiff": "TIFF", ".webp": "WEBP", ".ppm": "PPM"}.get(p.suffix.lower(), "PNG")
     with atomic_path(p) as tmp:
-        kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+        kwargs: dict[str, object] = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+        if exif and fmt in EXIF_FORMATS:
+            kwargs["exif"] = exif
         im.save(tmp, format=fmt, **kwargs)
 
 

@@ -88,14 +88,14 @@ class FaceEnhancer:
              **kwargs: Any) -> FaceEnhancer:
         """The face model from a generator file or checkpoint (default: the bundled face model); its
         chip size is read from the file's training config (``data.face_chip``)."""
-        from reflect.checkpoint import load_variant
         from reflect.errors import CheckpointError
         from reflect.faces.detectors import make_detector
+        from reflect.loader import load_variant
 
         path = Path(model) if model else face_model_path()
         if not path.exists():
             raise CheckpointError(f"face model {path} does not exist (give one with --face-model)")
-        variant, cfg = load_variant(path, device=device)
+        variant, cfg = load_variant(path, device=device, option="--face-model")
         chip = int(getattr(cfg.data, "face_chip", 0) or kwargs.pop("chip", 128))
         log.info("face enhancement: %s (%d px chips), detector %s", path, chip, detector)
         enhancer = cls(variant, make_detector(detector, device=device), chip=chip, **kwargs)

@@ -47,7 +47,14 @@ class RunLogger:
         """On resume, forget records written after the checkpoint (they will be written again)."""
         if not (self.enabled and self.metrics_path.is_file()):
             return
-        keep = [ln for ln in self.metrics_path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+        keep = []
+        for ln in self.metrics_path.read_text().splitlines():
+            try:
+                record = json.loads(ln)
+            except json.JSONDecodeError:  # blank, or the last line cut short by a kill mid-write
+                continue
+            if isinstance(record, dict) and record.get("step", step + 1) <= step:
+                keep.append(ln)
         atomic_write_text(self.metrics_path, "".join(ln + "\n" for ln in keep))
 
     def sample_grid(self, step: int, images: dict[str, torch.Tensor]) -> Path:

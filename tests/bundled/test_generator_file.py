@@ -15,10 +15,10 @@ from PIL import Image
 
 from reflect import registry
 from reflect.bundled import read_generator_metadata, save_generator
-from reflect.checkpoint import load_variant
 from reflect.cli import main
 from reflect.config import config_hash, load_config
 from reflect.errors import CheckpointError
+from reflect.loader import load_variant
 from tests.bundled.tiny import tiny_generator_file, use_as_bundled
 from tests.conftest import REPO
 
@@ -47,7 +47,7 @@ def _one_line(err: str) -> str:
 
 @torch.no_grad()
 def test_round_trip_translates_like_the_saved_variant(tmp_path: Path) -> None:
-    from deploy.translator import load_translator
+    from deploy.loader import load_translator
 
     cfg = load_config(REPO / "configs" / "smoke.yaml")
     torch.manual_seed(3)
@@ -79,7 +79,7 @@ def _wrong_config(p: Path, _gen: Path) -> None:  # ngf 8 weights, a config that 
 BAD_FILES: dict[str, tuple[Callable[[Path, Path], None], str]] = {
     "foreign": (_foreign, "is a safetensors file but not a reflect generator"),
     "empty": (lambda p, _g: p.write_bytes(b""), "is empty"),
-    "noise": (lambda p, _g: p.write_bytes(np.random.default_rng(0).bytes(4096)), "not a readable"),
+    "noise": (lambda p, _g: p.write_bytes(np.random.default_rng(0).bytes(4096)), "is not a model file"),
     "cut": (lambda p, g: p.write_bytes(g.read_bytes()[: g.stat().st_size // 2]), "not a readable"),
     "mismatch": (_wrong_config, "does not match variant 'cyclegan'"),
 }

@@ -76,7 +76,7 @@ def test_bench_bad_inputs_exit_2_with_one_line(exported, tmp_path, capsys) -> No
     assert main(["bench", "--model", str(exported.onnx), "--size", "big", "--iters", "1"]) == 2
     assert "HxW" in capsys.readouterr().err
     assert main(["bench", "--model", str(exported.onnx), "--backend", "torch", "--iters", "1"]) == 2
-    assert "torch backend needs a checkpoint" in capsys.readouterr().err
+    assert "torch backend needs a training checkpoint" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")

@@ -51,7 +51,7 @@ def test_export_metadata_axes_and_checker(exported) -> None:
 
 def test_onnx_runs_the_ema_generator(exported) -> None:
     """The exported graph is the EMA generator: the raw generator differs from it, the EMA one does not."""
-    from reflect.checkpoint import load_variant
+    from reflect.loader import load_variant
 
     sizes = [(1, 67, 45), (2, 44, 52)]  # 44x52: not a multiple of the 32 px training size
     ema, _ = load_variant(exported.run_dir, use_ema=True)

@@ -7,14 +7,15 @@ import pytest
 import torch
 
 from deploy.errors import BackendUnavailable, ModelFileError
+from deploy.loader import load_translator
 from deploy.ort import OrtTranslator
-from deploy.translator import TorchTranslator, load_translator
+from deploy.translator import TorchTranslator
 from reflect.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
 def pair(exported):
-    from reflect.checkpoint import load_variant
+    from reflect.loader import load_variant
 
     variant, _ = load_variant(exported.run_dir, use_ema=True)
     return TorchTranslator(variant), OrtTranslator(exported.onnx, threads=1)
@@ -73,5 +74,5 @@ def test_truncated_file_through_the_translator(exported, tmp_path) -> None:
 def test_load_translator_refuses_mismatched_files(exported) -> None:
     with pytest.raises(ConfigError, match="reflect export --checkpoint"):
         load_translator(exported.run_dir, backend="onnxruntime")
-    with pytest.raises(ConfigError, match="backend torch needs a reflect checkpoint"):
+    with pytest.raises(ConfigError, match="torch backend needs a training checkpoint"):
         load_translator(exported.onnx, backend="torch")

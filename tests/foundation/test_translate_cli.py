@@ -8,9 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from reflect.checkpoint import load_checkpoint, load_variant
+from reflect.checkpoint import load_checkpoint
 from reflect.cli import main
 from reflect.errors import CheckpointError
+from reflect.loader import load_variant
 
 
 def _run(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
@@ -51,7 +52,7 @@ def test_truncated_jpeg_exits_nonzero_naming_the_file(smoke_run, tmp_path):
     bad.write_bytes(good.read_bytes()[:200])
     res = _run("translate", "--checkpoint", str(smoke_run), "--input", str(bad), "--output", str(tmp_path / "o"))
     assert res.returncode != 0
-    lines = [ln for ln in res.stderr.strip().splitlines() if ln]
+    lines = [ln for ln in res.stderr.strip().splitlines() if ln and not ln.startswith("INFO: model: ")]
     assert len(lines) == 1 and "broken.jpg" in lines[0], res.stderr
 
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deploy.translator import load_translator
+from deploy.loader import load_translator
 from pipelines.stream.pipeline import StreamOptions, StreamPipeline
 from pipelines.stream.sinks import HttpSink, VideoFileSink, open_sink
 from pipelines.stream.sources import SyntheticSource, open_source

@@ -49,7 +49,7 @@ def test_random_bytes_are_not_a_checkpoint(command: str, photos: Path, tmp_path:
     bad.write_bytes(os.urandom(4096).replace(b"\x80", b"\x81", 1).lstrip(b"PK\x80") or b"x")
     flag = "--checkpoint" if command == "translate" else "--model"
     _fails_with_one_line([command, flag, str(bad), "--input", str(photos), "--output", str(tmp_path / "o")],
-                         capsys, str(bad), "is not a checkpoint")
+                         capsys, str(bad), "is not a model file")
 
 
 def test_pickle_payload_is_refused_naming_the_object(photos: Path, tmp_path: Path,

@@ -1,5 +1,5 @@
-"""Smaller promises: EXIF orientation honoured, conversion warnings once, outputs not forced to 0600,
-`faces detect` exits non-zero when a file failed."""
+"""Smaller promises: EXIF orientation honoured and the other tags kept in outputs, conversion warnings
+once, outputs not forced to 0600, `faces detect` exits non-zero when a file failed."""
 
 from __future__ import annotations
 
@@ -25,6 +25,36 @@ def test_exif_orientation_is_honoured(tmp_path: Path) -> None:
     upright = read_image(tmp_path / "rotated.jpg")
     assert upright.shape == (40, 20, 3)
     assert upright[:10].mean() > 200 and upright[-10:].mean() < 50  # the white band is now on top
+
+
+def _camera_photo(path: Path) -> None:
+    """A camera-style photo stored sideways (orientation 6) with a Make tag."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "ReflectCam"  # Make
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (32, 48, 3), dtype=np.uint8)).save(
+        path, exif=exif.tobytes(), **({"quality": 95} if path.suffix == ".jpg" else {}))
+
+
+@pytest.mark.parametrize("command", ["translate", "clean"])
+def test_outputs_keep_the_exif_upright(command: str, smoke_run: Path, tmp_path: Path) -> None:
+    from reflect.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("car.jpg", "car2.png"):
+        _camera_photo(src / name)
+    before = {p.name: p.read_bytes() for p in src.iterdir()}
+    flag = "--checkpoint" if command == "translate" else "--model"
+    argv = [command, flag, str(smoke_run), "--input", str(src), "--output", str(tmp_path / "out")]
+    assert main(argv + (["--no-progress"] if command == "clean" else [])) == 0
+    for name in ("car.jpg", "car2.png"):
+        with Image.open(tmp_path / "out" / name) as out:
+            assert out.size == (32, 48), name  # upright: the stored 48x32 turned by the tag
+            exif = out.getexif()
+            assert exif.get(0x010F) == "ReflectCam", name  # the camera's Make is kept
+            assert exif.get(0x0112) == 1, name  # viewers must not rotate it a second time
+    assert {p.name: p.read_bytes() for p in src.iterdir()} == before
 
 
 def test_16_bit_rgb_is_reported_once(tmp_path: Path, caplog: pytest.LogCaptureFixture,

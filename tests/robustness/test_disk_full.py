@@ -49,11 +49,11 @@ def test_simulated_enospc_stops_the_job_and_a_plain_resume_finishes_it(
     real_write = writer_module.write_image
     calls = {"n": 0}
 
-    def filling_disk(path: Path, image: np.ndarray) -> None:
+    def filling_disk(path: Path, image: np.ndarray, **kwargs: object) -> None:
         calls["n"] += 1
         if calls["n"] > 4:
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real_write(path, image)
+        real_write(path, image, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(writer_module, "write_image", filling_disk)
     with pytest.raises(OutputError) as e:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from deploy.translator import load_translator
+from deploy.loader import load_translator
 from pipelines.batch_clean.runner import CleanOptions, job_paths, run_clean
 from tests.robustness.bad_inputs import snapshot
 

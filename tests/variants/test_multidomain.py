@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from reflect.checkpoint import load_variant
 from reflect.cli import main
 from reflect.config import load_config
+from reflect.loader import load_variant
 from reflect.train import Trainer, resume_config
 from reflect.variants.multidomain import MultiDomainVariant
 
