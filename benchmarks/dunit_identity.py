@@ -37,7 +37,7 @@ def recipe(variant: str, args: argparse.Namespace, out_dir: Path, split: str, se
     model: dict[str, Any] = {"variant": variant, "dim": args.dim, "ndf": args.dim, "n_res": 2, "num_scales": 2,
                              "n_layers_d": 3, "lambda_sup": args.sup}
     if variant == "dunit":
-        model |= {"face_detector": "none", "roi_size": 8, "n_inst_res": 1}
+        model |= {"face_detector": "none", "roi_size": 8, "n_inst_res": 1, "lambda_inst": args.inst}
     return {
         "name": f"bench_{variant}", "seed": seed, "out_dir": str(out_dir), "model": model,
         "data": {"kind": "synthetic", "faces": [args.faces], "faces_split": split, "load_size": args.size,
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval", type=int, default=48, help="held-out samples")
     ap.add_argument("--sup", type=float, default=0.0,
                     help="lambda_sup for both (the synthesiser's clean target; 0: unpaired, as the papers)")
+    ap.add_argument("--inst", type=float, default=1.0, help="dunit's instance-consistency weight (0: the branch alone)")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--workers", type=int, default=0, help="data loader processes (rendering is CPU work)")
     ap.add_argument("--amp", default="none", choices=["none", "bf16"], help="bf16 autocast for both (AMX CPUs)")
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"dunit closer than unit on {closer:.0%} of faces; training s: "
           + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()))
     meta = {"steps": args.steps, "size": args.size, "dim": args.dim, "eval": args.eval, "machine": machine,
-            "sup": args.sup, "batch": args.batch, "amp": args.amp,
+            "sup": args.sup, "batch": args.batch, "amp": args.amp, "inst": args.inst,
             "train_seconds": seconds, "torch": torch.__version__}
     atomic_write_text(args.json, json.dumps({"meta": meta, "rows": rows, "dunit_closer": closer,
                                              "median_gap": statistics.median((dist["unit"] - dist["dunit"]).tolist())}, indent=2))
