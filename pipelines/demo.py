@@ -67,13 +67,13 @@ def train_model(root: Path, data: Path, steps: int, pairs: Path | None = None) -
 def describe_model(path: str, bundled: bool) -> dict[str, Any]:
     """What the report says about a model: file, variant, training step, training faces."""
     from deploy.model_file import describe_source
-    from reflect.bundled import is_generator_file, read_generator_metadata
+    from reflect.bundled import read_generator_metadata
 
-    src = describe_source(path)
+    src = describe_source(path)  # identified by its bytes (reflect.loader), not its name
     info: dict[str, Any] = {"path": str(path), "name": Path(path).name, "bundled": bundled, "step": src.step,
                             "ema": src.ema, "variant": "?", "training_faces": None}
-    if is_generator_file(path):
-        meta = read_generator_metadata(path)
+    if src.kind == "generator":
+        meta = read_generator_metadata(src.path)
         info["variant"] = meta.get("variant", "?")
         try:
             data = json.loads(meta["config"]).get("data", {})
