@@ -37,7 +37,8 @@ def recipe(variant: str, args: argparse.Namespace, out_dir: Path, split: str, se
     model: dict[str, Any] = {"variant": variant, "dim": args.dim, "ndf": args.dim, "n_res": 2, "num_scales": 2,
                              "n_layers_d": 3, "lambda_sup": args.sup}
     if variant == "dunit":
-        model |= {"face_detector": "none", "roi_size": 8, "n_inst_res": 1, "lambda_inst": args.inst}
+        model |= {"face_detector": "none", "roi_size": 8, "n_inst_res": 1, "lambda_inst": args.inst,
+                  "lambda_inst_rec": args.inst_rec, "lambda_inst_sup": args.inst_sup}
     return {
         "name": f"bench_{variant}", "seed": seed, "out_dir": str(out_dir), "model": model,
         "data": {"kind": "synthetic", "faces": [args.faces], "faces_split": split, "load_size": args.size,
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sup", type=float, default=0.0,
                     help="lambda_sup for both (the synthesiser's clean target; 0: unpaired, as the papers)")
     ap.add_argument("--inst", type=float, default=1.0, help="dunit's instance-consistency weight (0: the branch alone)")
+    ap.add_argument("--inst-rec", type=float, default=10.0, help="dunit's instance-level reconstruction weight (0: off)")
+    ap.add_argument("--inst-sup", type=float, default=1.0, help="dunit's instance-level supervised weight (with --sup > 0; 0: off)")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--workers", type=int, default=0, help="data loader processes (rendering is CPU work)")
     ap.add_argument("--amp", default="none", choices=["none", "bf16"], help="bf16 autocast for both (AMX CPUs)")
@@ -112,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
           + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()))
     meta = {"steps": args.steps, "size": args.size, "dim": args.dim, "eval": args.eval, "machine": machine,
             "sup": args.sup, "batch": args.batch, "amp": args.amp, "inst": args.inst,
+            "inst_rec": args.inst_rec, "inst_sup": args.inst_sup,
             "train_seconds": seconds, "torch": torch.__version__}
     atomic_write_text(args.json, json.dumps({"meta": meta, "rows": rows, "dunit_closer": closer,
                                              "median_gap": statistics.median((dist["unit"] - dist["dunit"]).tolist())}, indent=2))

@@ -5,6 +5,8 @@
 - :func:`exclusion`: the gradients of the transmission T and the reflection R should not coincide
   (Zhang, Ng & Chen, "Single Image Reflection Separation with Perceptual Losses", CVPR 2018).
 - :func:`layer_reconstruction`: the input is the sum of the two layers, ``x = T + R``.
+- :func:`face_region_l1`: L1 of the pixels and of the gradients inside known face boxes (a face is a
+  few per cent of a window crop: without it the face's detail weighs as little as the dashboard's).
 - :class:`BoxIdentityLoss`: face identity at known face boxes (the synthesiser knows them), with
   the torch port of dlib's face recogniser; no detector in the training loop.
 - :class:`PerceptualLoss`: VGG-19 feature L1 from a weights file the user gives; absent, it is off.
@@ -81,6 +83,40 @@ def exclusion(t: torch.Tensor, r: torch.Tensor, scales: int = 3) -> torch.Tensor
 def layer_reconstruction(x: torch.Tensor, t: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     """L1 between the input and the sum of the predicted layers, ``x = T + R``."""
     return (x.float() - (t.float() + r.float())).abs().mean()
+
+
+def box_mask(boxes: torch.Tensor, counts: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """(B, 1, h, w) float mask, 1 inside the first ``counts[b]`` of the (B, K, 4) pixel boxes
+    (x1 y1 x2 y2; pixel centres inside count), 0 elsewhere. Static shapes, no host sync."""
+    k = boxes.shape[1]
+    valid = torch.arange(k, device=boxes.device).unsqueeze(0) < counts.to(boxes.device).reshape(-1, 1)  # (B, K)
+    xs = torch.arange(w, device=boxes.device, dtype=torch.float32) + 0.5
+    ys = torch.arange(h, device=boxes.device, dtype=torch.float32) + 0.5
+    b = boxes.float()
+    inx = (xs.view(1, 1, w) >= b[..., 0:1]) & (xs.view(1, 1, w) < b[..., 2:3])  # (B, K, w)
+    iny = (ys.view(1, 1, h) >= b[..., 1:2]) & (ys.view(1, 1, h) < b[..., 3:4])  # (B, K, h)
+    inside = iny.unsqueeze(3) & inx.unsqueeze(2) & valid.view(*valid.shape, 1, 1)  # (B, K, h, w)
+    return inside.any(1, keepdim=True).float()
+
+
+def face_region_l1(pred: torch.Tensor, target: torch.Tensor, boxes: torch.Tensor, counts: torch.Tensor,
+                   scales: int = 2) -> torch.Tensor:
+    """Mean L1 of the pixels and of the horizontal/vertical gradients (``scales`` levels, halving)
+    inside the face boxes; 0 on the graph when no sample has a face."""
+    m = box_mask(boxes, counts, pred.shape[-2], pred.shape[-1]).to(pred.device)
+    p, t = pred.float(), target.float()
+    total = p.new_zeros(())
+    for s in range(scales):
+        if s:
+            p, t, m = F.avg_pool2d(p, 2), F.avg_pool2d(t, 2), F.avg_pool2d(m, 2)
+        if min(p.shape[-2:]) < 2:
+            break
+        (px, py), (tx, ty) = _grad(p), _grad(t)
+        mx, my = m[..., :, 1:] * m[..., :, :-1], m[..., 1:, :] * m[..., :-1, :]
+        terms = [((p - t).abs(), m), ((px - tx).abs(), mx), ((py - ty).abs(), my)]
+        for v, w in terms:
+            total = total + (v * w).sum() / (w.sum() * v.shape[1]).clamp_min(1.0)
+    return total / scales
 
 
 class BoxIdentityLoss:

@@ -22,6 +22,11 @@ Instance consistency ``instance``: the original code compares detections on post
 in a new tensor, which carries no gradient. Here the content features of the translated image
 (``enc_b`` of ``fake_b``, already computed for UNIT's cycle) are ROI-aligned at the same boxes as
 the input's and kept close (L1), so the loss reaches every generator layer through ``fake_b``.
+Instance-level losses (the global objectives applied again at the instances, as INIT, Shen et al.
+2019, trains its instance branch): ``instance_rec``, L1 of pixels and gradients inside the face boxes
+between A and its self and cycle reconstructions; ``instance_sup`` (with ``lambda_sup`` > 0), the same
+between the translation and the paired clean target. They give the face's few per cent of the
+pixels the weight the final use (face recognition) gives it.
 With ``lambda_face`` > 0 the identity loss also uses the known boxes (dlib ResNet embeddings of
 the input's and the translation's face crops) instead of a detector.
 """
@@ -38,6 +43,7 @@ from torchvision.ops import roi_align
 
 from reflect import losses
 from reflect.errors import ConfigError
+from reflect.losses.removal import face_region_l1
 from reflect.nn import SharedResBlocks, crop_to, init_weights, pad_to_multiple, reparameterize
 from reflect.registry import register
 from reflect.variants.base import params_of
@@ -53,6 +59,8 @@ class DUNITConfig(UNITConfig):
     max_instances: int = 2  # K: box slots of the exported graph (and of detections at translate time)
     feather: float = 1.0  # soft-mask ramp at the box edges, in content-map pixels
     lambda_inst: float = 1.0  # instance consistency (not given in the paper's text; ours)
+    lambda_inst_rec: float = 10.0  # instance-level self + cycle reconstruction of A's faces (UNIT's recon weight)
+    lambda_inst_sup: float = 1.0  # instance-level L1 to the paired target at the faces (only when lambda_sup > 0)
     face_max_faces: int = 2  # faces per batch for the box identity loss (when lambda_face > 0)
     #: translate-time detectors; 'none' runs the global path alone (checked at config load)
     face_detector_choices: ClassVar[tuple[str, ...]] = DETECTOR_CHOICES
@@ -81,7 +89,12 @@ class DUNIT(UNIT):
 
     @classmethod
     def default_loss_weights(cls, cfg: UNITConfig) -> dict[str, float]:
-        return super().default_loss_weights(cfg) | {"instance": getattr(cfg, "lambda_inst", 1.0)}
+        w = super().default_loss_weights(cfg) | {"instance": getattr(cfg, "lambda_inst", 1.0)}
+        if getattr(cfg, "lambda_inst_rec", 0.0) > 0:
+            w["instance_rec"] = cfg.lambda_inst_rec
+        if cfg.lambda_sup > 0 and getattr(cfg, "lambda_inst_sup", 0.0) > 0:
+            w["instance_sup"] = cfg.lambda_inst_sup
+        return w
 
     def param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
         groups = super().param_groups()
@@ -163,10 +176,11 @@ class DUNIT(UNIT):
         o = self.generated(batch, outputs)
         out = super().generator_losses(batch, o)
         bx = self.batch_boxes(batch)
-        if bx is None:
-            out["instance"] = o["fake_b"].sum() * 0.0  # no boxes: the global path only
-        else:
-            out["instance"] = self.instance_consistency(o["content_a"], o["mu_ab"], *bx)
+        zero = o["fake_b"].sum() * 0.0  # no boxes: the global path only
+        out["instance"] = zero if bx is None else self.instance_consistency(o["content_a"], o["mu_ab"], *bx)
+        if self.cfg.lambda_inst_rec > 0:
+            out["instance_rec"] = zero if bx is None else (
+                face_region_l1(o["recon_a"], batch["A"], *bx) + face_region_l1(o["cycle_a"], batch["A"], *bx))
         return out
 
     def application_losses(
@@ -177,11 +191,17 @@ class DUNIT(UNIT):
             return {}
         clean = self.clean_output(batch, outputs)
         out: dict[str, torch.Tensor] = {}
+        bx = self.batch_boxes(batch)
         if self.cfg.lambda_sup > 0:
             has_target = "A_target" in batch
             out["supervised"] = losses.masked_l1(clean, batch["A_target"], batch["has_target"]) if has_target else clean.sum() * 0.0
+            if self.cfg.lambda_inst_sup > 0:
+                if has_target and bx is not None:
+                    counts = bx[1] * batch["has_target"].to(bx[1].device).long()
+                    out["instance_sup"] = face_region_l1(clean, batch["A_target"], bx[0], counts)
+                else:
+                    out["instance_sup"] = clean.sum() * 0.0
         if self.face_id is not None:
-            bx = self.batch_boxes(batch)
             out["face_id"] = clean.sum() * 0.0 if bx is None else self.face_id(clean.clamp(-1, 1), batch["A"], *bx)
         return out
 

@@ -14,6 +14,7 @@ Losses (named, unweighted; weights from the config):
 - ``gradient``: multi-scale gradient L1 (ERRNet, Wei et al. 2019) (``lambda_grad``);
 - ``exclusion``: T's and R's gradients do not coincide (Zhang et al. 2018) (``lambda_excl``);
 - ``reconstruction``: ``x = T + R`` (``lambda_rec``);
+- ``face_region``: pixel and gradient L1 inside the known face boxes (``lambda_face_region``);
 - ``face_id``: identity of each known face box, torch port of dlib's recogniser (``lambda_face``);
 - ``perceptual``: VGG-19 features from ``vgg_weights`` when given (``lambda_vgg``);
 - ``adv`` / ``d``: LSGAN (``lambda_adv``).
@@ -32,6 +33,7 @@ from reflect.losses.adversarial import GanMode
 from reflect.losses.removal import (
     PerceptualLoss,
     exclusion,
+    face_region_l1,
     gradient_l1,
     layer_reconstruction,
 )
@@ -60,6 +62,7 @@ class RemoverConfig(VariantConfig):
     lambda_rec: float = 0.2
     lambda_adv: float = 0.01
     lambda_face: float = 0.0
+    lambda_face_region: float = 0.0  # extra L1 (pixels + gradients) inside the synthesiser's face boxes
     face_embedder: str = "dlib-torch"
     face_embedder_weights: str = ""
     face_max_faces: int = 2  # faces per batch for face_id (about 0.2 s each on a CPU, forward)
@@ -106,6 +109,8 @@ class Remover(Variant):
             w |= {"exclusion": cfg.lambda_excl, "reconstruction": cfg.lambda_rec}
         if cfg.lambda_face > 0:
             w["face_id"] = cfg.lambda_face
+        if cfg.lambda_face_region > 0:
+            w["face_region"] = cfg.lambda_face_region
         if cfg.lambda_vgg > 0:
             w["perceptual"] = cfg.lambda_vgg
         return w
@@ -164,6 +169,12 @@ class Remover(Variant):
         t = self.generated(batch, outputs)["t"]
         target, has = self._target(batch)
         out = {"supervised": losses.masked_l1(t, target, has)} if self.cfg.lambda_sup > 0 else {}
+        if self.cfg.lambda_face_region > 0:
+            if "faces_box" in batch:
+                counts = batch["faces_n"].to(has.device) * has.long()
+                out["face_region"] = face_region_l1(t, target, batch["faces_box"], counts)
+            else:
+                out["face_region"] = t.sum() * 0.0
         if self.face_id is not None:
             out["face_id"] = self._face_loss(t, target, has, batch)
         return out

@@ -10,7 +10,7 @@ import torch
 from reflect import registry
 from reflect.config import build_config
 from reflect.errors import CheckpointError
-from reflect.losses.removal import PerceptualLoss, exclusion, gradient_l1, layer_reconstruction
+from reflect.losses.removal import PerceptualLoss, box_mask, exclusion, face_region_l1, gradient_l1, layer_reconstruction
 from reflect.nn.unet import RemovalUNet
 from reflect.utils.flops import count_flops
 
@@ -57,6 +57,38 @@ def test_layer_reconstruction_checks_the_sum() -> None:
     t, r = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
     assert float(layer_reconstruction(t + r, t, r)) < 1e-7
     assert float(layer_reconstruction(t, t, r)) > 0.1
+
+
+def test_face_region_loss_judges_only_the_faces_pixels() -> None:
+    boxes = torch.tensor([[[8.0, 4.0, 20.0, 28.0], [0.0, 0.0, 32.0, 32.0]], [[2.0, 2.0, 10.0, 10.0], [0.0, 0.0, 0.0, 0.0]]])
+    counts = torch.tensor([1, 1])  # sample 0's second row is an unused slot: it must not count
+    m = box_mask(boxes, counts, 32, 32)
+    assert m.shape == (2, 1, 32, 32) and int(m[0].sum()) == 12 * 24 and int(m[1].sum()) == 8 * 8
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    y = x.clone()
+    y[0, :, :, 24:] = -1.0  # outside sample 0's face
+    y[1, :, 20:, :] = 1.0  # outside sample 1's face
+    assert float(face_region_l1(x, y, boxes, counts)) == 0.0
+    y[0, :, 10, 12] += 0.5  # one pixel inside the face
+    assert float(face_region_l1(x, y, boxes, counts)) > 0.0
+    assert float(face_region_l1(x, y, boxes, torch.tensor([0, 0]))) == 0.0  # no face: 0, not NaN
+
+
+def test_face_region_weight_adds_a_loss_that_trains_the_generator() -> None:
+    cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "lambda_face_region": 2.0}})
+    model = registry.get("remover")(cfg.model)
+    assert model.loss_weights(cfg.model)["face_region"] == 2.0
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    boxes = torch.zeros(2, 2, 4)
+    boxes[:, 0] = torch.tensor([8.0, 8.0, 24.0, 24.0])
+    batch = {"A": x, "A_target": x.flip(-1), "has_target": torch.tensor([True, False]), "B": x,
+             "faces_box": boxes, "faces_n": torch.tensor([1, 1])}
+    torch.nn.init.normal_(model.g.head.weight, 0.0, 0.02)  # off the zero-initialised identity start
+    loss = model.phase_losses("generator", batch)["face_region"]
+    loss.backward()
+    assert float(loss) > 0 and any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.g.parameters())
+    batch["has_target"] = torch.tensor([False, False])  # no target: nothing to compare the face with
+    assert float(model.phase_losses("generator", batch)["face_region"]) == 0.0
 
 
 def test_every_loss_reaches_the_generator() -> None:
