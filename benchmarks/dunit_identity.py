@@ -1,7 +1,8 @@
 """Does the face-instance branch keep identity better? DUNIT vs UNIT on the same budget.
 
 Trains ``unit`` and ``dunit`` with one recipe (same seed, data order, steps, widths; dunit adds only
-its instance branch and loss) on windshield pairs rendered on the fly from the TRAIN identities of
+its instance branch and its instance losses: consistency, instance-level reconstruction and, with
+``--sup``, instance-level supervision at the faces) on windshield pairs rendered on the fly from the TRAIN identities of
 ``--faces``, then translates held-out samples (TEST identities, another seed) and measures the dlib
 distance (torch port of dlib's ResNet, Euclidean between 128-d descriptors; dlib's same-person
 threshold is 0.6) between each driver's face in the output and in the clean target, at the
@@ -9,7 +10,9 @@ synthesiser's boxes. DUNIT gets the synthesiser's boxes at translate time too (n
 
     .venv/bin/python benchmarks/dunit_identity.py --steps 300 --size 128 --dim 16 --eval 48
 
-A tiny budget on a CPU says whether the branch helps early in training, not what a full run reaches.
+``--ablate`` also trains dunit with its instance losses but no fusion (UNIT + instance losses), to tell
+what the fusion itself adds. A tiny budget on a CPU says whether the branch helps early in training,
+not what a full run reaches.
 """
 
 from __future__ import annotations
@@ -33,12 +36,13 @@ from reflect.train.trainer import Trainer
 from reflect.utils.atomic import atomic_write_text
 
 
-def recipe(variant: str, args: argparse.Namespace, out_dir: Path, split: str, seed: int) -> dict[str, Any]:
+def recipe(variant: str, args: argparse.Namespace, out_dir: Path, split: str, seed: int,
+           extra: dict[str, Any] | None = None) -> dict[str, Any]:
     model: dict[str, Any] = {"variant": variant, "dim": args.dim, "ndf": args.dim, "n_res": 2, "num_scales": 2,
                              "n_layers_d": 3, "lambda_sup": args.sup}
     if variant == "dunit":
         model |= {"face_detector": "none", "roi_size": 8, "n_inst_res": 1, "lambda_inst": args.inst,
-                  "lambda_inst_rec": args.inst_rec, "lambda_inst_sup": args.inst_sup}
+                  "lambda_inst_rec": args.inst_rec, "lambda_inst_sup": args.inst_sup} | (extra or {})
     return {
         "name": f"bench_{variant}", "seed": seed, "out_dir": str(out_dir), "model": model,
         "data": {"kind": "synthetic", "faces": [args.faces], "faces_split": split, "load_size": args.size,
@@ -69,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--inst", type=float, default=1.0, help="dunit's instance-consistency weight (0: the branch alone)")
     ap.add_argument("--inst-rec", type=float, default=10.0, help="dunit's instance-level reconstruction weight (0: off)")
     ap.add_argument("--inst-sup", type=float, default=1.0, help="dunit's instance-level supervised weight (with --sup > 0; 0: off)")
+    ap.add_argument("--ablate", action="store_true",
+                    help="also train dunit without the fusion (its instance losses only: UNIT + instance losses)")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--workers", type=int, default=0, help="data loader processes (rendering is CPU work)")
     ap.add_argument("--amp", default="none", choices=["none", "bf16"], help="bf16 autocast for both (AMX CPUs)")
@@ -86,15 +92,18 @@ def main(argv: list[str] | None = None) -> int:
         keep = count > 0
         outputs: dict[str, torch.Tensor] = {"through glass": x}
         seconds: dict[str, float] = {}
-        for variant in ("unit", "dunit"):
+        runs: list[tuple[str, str, dict[str, Any]]] = [("unit", "unit", {}), ("dunit", "dunit", {})]
+        if args.ablate:
+            runs.append(("dunit no fusion", "dunit", {"fuse_instances": False}))
+        for name, variant, extra in runs:
             t0 = time.perf_counter()
-            trainer = Trainer(build_config(recipe(variant, args, Path(tmp), "train", 0)))
+            trainer = Trainer(build_config(recipe(variant, args, Path(tmp) / name.replace(" ", "_"), "train", 0, extra)))
             trainer.fit()
-            seconds[variant] = time.perf_counter() - t0
-            model = trainer.model.eval()
+            seconds[name] = time.perf_counter() - t0
+            model: Any = trainer.model.eval()
             with torch.no_grad():
                 kw = {"boxes": boxes, "count": count} if variant == "dunit" else {}
-                outputs[variant] = torch.cat([model.translate(x[i : i + 8], **{k: v[i : i + 8] for k, v in kw.items()})
+                outputs[name] = torch.cat([model.translate(x[i : i + 8], **{k: v[i : i + 8] for k, v in kw.items()})
                                               for i in range(0, len(x), 8)])
     driver = boxes[keep, 0]
     with torch.no_grad():
@@ -108,14 +117,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ndlib distance to the clean face, {int(keep.sum())} held-out drivers, {args.size}px; "
           f"training {args.steps} steps each, batch {args.batch}, dim {args.dim}, lambda_sup {args.sup}, "
           f"amp {args.amp} ({machine})")
-    print(f"{'output':<14} {'mean':>6} {'median':>7} {'< 0.6':>6}")
+    print(f"{'output':<16} {'mean':>6} {'median':>7} {'< 0.6':>6} {'closer than unit':>17}")
     for name, r in rows.items():
-        print(f"{name:<14} {r['mean']:>6.3f} {r['median']:>7.3f} {r['same_person_<0.6']:>6.0%}")
+        r["closer_than_unit"] = float((dist[name] < dist["unit"]).float().mean())
+        vs = "" if name in ("unit", "through glass") else f"{r['closer_than_unit']:.0%}"
+        print(f"{name:<16} {r['mean']:>6.3f} {r['median']:>7.3f} {r['same_person_<0.6']:>6.0%} {vs:>17}")
     print(f"dunit closer than unit on {closer:.0%} of faces; training s: "
           + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()))
     meta = {"steps": args.steps, "size": args.size, "dim": args.dim, "eval": args.eval, "machine": machine,
             "sup": args.sup, "batch": args.batch, "amp": args.amp, "inst": args.inst,
-            "inst_rec": args.inst_rec, "inst_sup": args.inst_sup,
+            "inst_rec": args.inst_rec, "inst_sup": args.inst_sup, "ablate": args.ablate,
             "train_seconds": seconds, "torch": torch.__version__}
     atomic_write_text(args.json, json.dumps({"meta": meta, "rows": rows, "dunit_closer": closer,
                                              "median_gap": statistics.median((dist["unit"] - dist["dunit"]).tolist())}, indent=2))

@@ -61,6 +61,7 @@ class DUNITConfig(UNITConfig):
     lambda_inst: float = 1.0  # instance consistency (not given in the paper's text; ours)
     lambda_inst_rec: float = 10.0  # instance-level self + cycle reconstruction of A's faces (UNIT's recon weight)
     lambda_inst_sup: float = 1.0  # instance-level L1 to the paired target at the faces (only when lambda_sup > 0)
+    fuse_instances: bool = True  # False: the instance losses only, no fusion (an ablation: UNIT + instance losses)
     face_max_faces: int = 2  # faces per batch for the box identity loss (when lambda_face > 0)
     #: translate-time detectors; 'none' runs the global path alone (checked at config load)
     face_detector_choices: ClassVar[tuple[str, ...]] = DETECTOR_CHOICES
@@ -90,10 +91,11 @@ class DUNIT(UNIT):
     @classmethod
     def default_loss_weights(cls, cfg: UNITConfig) -> dict[str, float]:
         w = super().default_loss_weights(cfg) | {"instance": getattr(cfg, "lambda_inst", 1.0)}
-        if getattr(cfg, "lambda_inst_rec", 0.0) > 0:
-            w["instance_rec"] = cfg.lambda_inst_rec
-        if cfg.lambda_sup > 0 and getattr(cfg, "lambda_inst_sup", 0.0) > 0:
-            w["instance_sup"] = cfg.lambda_inst_sup
+        inst_rec, inst_sup = getattr(cfg, "lambda_inst_rec", 0.0), getattr(cfg, "lambda_inst_sup", 0.0)
+        if inst_rec > 0:
+            w["instance_rec"] = inst_rec
+        if cfg.lambda_sup > 0 and inst_sup > 0:
+            w["instance_sup"] = inst_sup
         return w
 
     def param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
@@ -135,6 +137,8 @@ class DUNIT(UNIT):
 
     def fuse(self, mu: torch.Tensor, boxes: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
         """The global content map plus the instance features pasted back at their boxes."""
+        if not self.cfg.fuse_instances:
+            return mu
         inst = self.inst_enc(self.roi(mu, boxes))
         return mu + self.paste(inst, boxes, self.valid(boxes, count), mu.shape[-2], mu.shape[-1])
 

@@ -41,6 +41,9 @@ def test_without_faces_the_output_is_unit_s() -> None:
         assert torch.equal(m.translate(x), want)  # detector 'none': no box found
         assert torch.equal(m.translate(x, boxes=BOXES, count=torch.tensor([0, 0])), want)
         assert not torch.equal(m.translate(x, boxes=BOXES, count=COUNT), want)
+    m.cfg.fuse_instances = False  # the ablation: instance losses only, the faces decoded by the global path
+    with torch.no_grad():
+        assert torch.equal(m.translate(x, boxes=BOXES, count=COUNT), want)
 
 
 def test_instances_are_fused_at_their_boxes_only() -> None:

@@ -10,7 +10,14 @@ import torch
 from reflect import registry
 from reflect.config import build_config
 from reflect.errors import CheckpointError
-from reflect.losses.removal import PerceptualLoss, box_mask, exclusion, face_region_l1, gradient_l1, layer_reconstruction
+from reflect.losses.removal import (
+    PerceptualLoss,
+    box_mask,
+    exclusion,
+    face_region_l1,
+    gradient_l1,
+    layer_reconstruction,
+)
 from reflect.nn.unet import RemovalUNet
 from reflect.utils.flops import count_flops
 
