@@ -110,16 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         ref = embedder.raw(face_chips(target[keep], driver, side))
         dist = {name: (embedder.raw(face_chips(out[keep].clamp(-1, 1), driver, side)) - ref).norm(dim=1)
                 for name, out in outputs.items()}
-    closer = float((dist["dunit"] < dist["unit"]).float().mean())
-    rows = {name: {"mean": float(d.mean()), "median": float(d.median()), "same_person_<0.6": float((d < 0.6).float().mean())}
-            for name, d in dist.items()}
+    rows = {name: {"mean": float(d.mean()), "median": float(d.median()), "same_person_<0.6": float((d < 0.6).float().mean()),
+                   "closer_than_unit": float((d < dist["unit"]).float().mean())} for name, d in dist.items()}
+    closer = rows["dunit"]["closer_than_unit"]
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
     print(f"\ndlib distance to the clean face, {int(keep.sum())} held-out drivers, {args.size}px; "
           f"training {args.steps} steps each, batch {args.batch}, dim {args.dim}, lambda_sup {args.sup}, "
           f"amp {args.amp} ({machine})")
     print(f"{'output':<16} {'mean':>6} {'median':>7} {'< 0.6':>6} {'closer than unit':>17}")
     for name, r in rows.items():
-        r["closer_than_unit"] = float((dist[name] < dist["unit"]).float().mean())
         vs = "" if name in ("unit", "through glass") else f"{r['closer_than_unit']:.0%}"
         print(f"{name:<16} {r['mean']:>6.3f} {r['median']:>7.3f} {r['same_person_<0.6']:>6.0%} {vs:>17}")
     print(f"dunit closer than unit on {closer:.0%} of faces; training s: "
