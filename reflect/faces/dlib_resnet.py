@@ -96,11 +96,21 @@ class DlibFaceResNet(nn.Module):
         self.register_buffer("mean", torch.tensor(DLIB_MEAN_RGB).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)[1]
+
+    def features(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """(the output of each residual stage, from 35x35x32 to 1x1x256; the raw descriptor)."""
         x = ((x + 1.0) * 127.5 - self.mean) / 256.0  # [-1, 1] -> dlib's input scaling
         x = F.relu(self.affine1(self.conv1(x)))
         x = F.max_pool2d(x, 3, 2)  # dlib max_pool<3,3,2,2>: no padding
-        x = self.blocks(x)
-        return self.fc(x.mean(dim=(2, 3)))
+        stages: list[torch.Tensor] = []
+        i = 0
+        for _, _, n in STAGES:
+            for block in self.blocks[i:i + n]:
+                x = block(x)
+            i += n
+            stages.append(x)
+        return stages, self.fc(x.mean(dim=(2, 3)))
 
     @classmethod
     def from_dlib(cls, path: str | Path | None = None) -> DlibFaceResNet:

@@ -63,6 +63,12 @@ class DlibTorchEmbedder:
     def embed(self, chips: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.raw(chips), dim=1)
 
+    def features(self, chips: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """(the network's stage activations, the unit embedding), in one differentiable pass."""
+        _check(chips, self.chip)
+        stages, raw = self.net.features(chips)
+        return stages, F.normalize(raw, dim=1)
+
 
 class DlibEmbedder:
     """dlib's own ``face_recognition_model_v1`` on 150x150 chips (CPU, no gradients)."""

@@ -147,13 +147,23 @@ class BoxIdentityLoss:
 
     def __call__(self, fake: torch.Tensor, target: torch.Tensor, boxes: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         """``boxes`` (B, K, 4) x1 y1 x2 y2 in pixels, ``counts`` (B,) how many of the K are real."""
+        return self.terms(fake, target, boxes, counts)["face_id"]
+
+    def terms(self, fake: torch.Tensor, target: torch.Tensor, boxes: torch.Tensor, counts: torch.Tensor,
+              features: bool = False) -> dict[str, torch.Tensor]:
+        """``face_id`` and, with ``features``, ``face_features`` from the same pass of the recogniser:
+        the L1 distance of its residual stages' activations (35x35 to 3x3), each divided by the
+        clean face's mean activation so that every stage counts alike. The recogniser's features
+        are a perceptual loss that needs no downloaded weights and weighs what recognition sees:
+        the descriptor alone is one 128-d vector per face, the stages judge every part of it."""
         from torchvision.ops import roi_align
 
         rois = [torch.cat([torch.full((1,), float(b)), boxes[b, k].float().cpu()])
                 for b in range(boxes.shape[0]) for k in range(int(counts[b]))]
         rois = [r for r in rois if (r[3] - r[1]) >= 8 and (r[4] - r[2]) >= 8][: self.max_faces]
         if not rois:
-            return fake.sum() * 0.0  # no face: zero on the graph
+            zero = fake.sum() * 0.0  # no face: zero on the graph
+            return {"face_id": zero, "face_features": zero} if features else {"face_id": zero}
         roi = torch.stack(rois).to(fake.device)
         cx, cy = (roi[:, 1] + roi[:, 3]) / 2, (roi[:, 2] + roi[:, 4]) / 2
         half = torch.maximum(roi[:, 3] - roi[:, 1], roi[:, 4] - roi[:, 2]) * (0.5 + self.margin)
@@ -163,9 +173,13 @@ class BoxIdentityLoss:
         chip_fake = roi_align(fake.float(), roi, (side, side), spatial_scale=1.0, sampling_ratio=2, aligned=True)
         with torch.no_grad():
             chip_real = roi_align(target.float(), roi, (side, side), spatial_scale=1.0, sampling_ratio=2, aligned=True)
-            ref = embedder.embed(chip_real)
-        emb = embedder.embed(chip_fake)
-        return (1.0 - (emb * ref).sum(dim=1)).mean()
+            ref_stages, ref = embedder.features(chip_real) if features else ([], embedder.embed(chip_real))
+        if not features:
+            return {"face_id": (1.0 - (embedder.embed(chip_fake) * ref).sum(dim=1)).mean()}
+        stages, emb = embedder.features(chip_fake)
+        feat = sum(((f - r).abs().mean() / r.abs().mean().clamp_min(1e-6)
+                    for f, r in zip(stages[:-1], ref_stages[:-1], strict=True)), fake.new_zeros(()))
+        return {"face_id": (1.0 - (emb * ref).sum(dim=1)).mean(), "face_features": feat / (len(stages) - 1)}
 
 
 class PerceptualLoss(nn.Module):

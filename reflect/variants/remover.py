@@ -16,6 +16,8 @@ Losses (named, unweighted; weights from the config):
 - ``reconstruction``: ``x = T + R`` (``lambda_rec``);
 - ``face_region``: pixel and gradient L1 inside the known face boxes (``lambda_face_region``);
 - ``face_id``: identity of each known face box, torch port of dlib's recogniser (``lambda_face``);
+- ``face_features``: L1 of that recogniser's stage activations at the same boxes, a perceptual loss
+  from weights that ship offline (``lambda_face_features``; computed in the same pass as ``face_id``);
 - ``perceptual``: VGG-19 features from ``vgg_weights`` when given (``lambda_vgg``);
 - ``adv`` / ``d``: LSGAN (``lambda_adv``).
 """
@@ -63,6 +65,7 @@ class RemoverConfig(VariantConfig):
     lambda_adv: float = 0.01
     lambda_face: float = 0.0
     lambda_face_region: float = 0.0  # extra L1 (pixels + gradients) inside the synthesiser's face boxes
+    lambda_face_features: float = 0.0  # L1 of dlib's stage activations at the face boxes (needs lambda_face > 0)
     face_embedder: str = "dlib-torch"
     face_embedder_weights: str = ""
     face_max_faces: int = 2  # faces per batch for face_id (about 0.2 s each on a CPU, forward)
@@ -87,6 +90,11 @@ class Remover(Variant):
             from reflect.errors import ConfigError
 
             raise ConfigError(f"model.gan_mode: '{cfg.gan_mode}' is not one of {', '.join(losses.GAN_MODES)}")
+        if cfg.lambda_face_features > 0 and (cfg.lambda_face <= 0 or cfg.face_embedder != "dlib-torch"):
+            from reflect.errors import ConfigError
+
+            raise ConfigError("model.lambda_face_features needs model.lambda_face > 0 and model.face_embedder 'dlib-torch' "
+                              f"(got lambda_face {cfg.lambda_face}, face_embedder '{cfg.face_embedder}')")
         self.g = RemovalUNet(cfg.in_channels, cfg.out_channels, ngf=cfg.ngf, n_bottleneck=cfg.n_bottleneck,
                              predict_reflection=cfg.predict_reflection)
         self.d = PatchDiscriminator(cfg.out_channels, ndf=cfg.ndf, n_layers=cfg.n_layers_d, norm="instance")
@@ -111,6 +119,8 @@ class Remover(Variant):
             w["face_id"] = cfg.lambda_face
         if cfg.lambda_face_region > 0:
             w["face_region"] = cfg.lambda_face_region
+        if cfg.lambda_face > 0 and cfg.lambda_face_features > 0:
+            w["face_features"] = cfg.lambda_face_features
         if cfg.lambda_vgg > 0:
             w["perceptual"] = cfg.lambda_vgg
         return w
@@ -176,15 +186,18 @@ class Remover(Variant):
             else:
                 out["face_region"] = t.sum() * 0.0
         if self.face_id is not None:
-            out["face_id"] = self._face_loss(t, target, has, batch)
+            out |= self._face_losses(t, target, has, batch)
         return out
 
-    def _face_loss(self, t: torch.Tensor, target: torch.Tensor, has: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+    def _face_losses(self, t: torch.Tensor, target: torch.Tensor, has: torch.Tensor,
+                     batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         assert self.face_id is not None
+        features = self.cfg.lambda_face_features > 0
         if "faces_box" not in batch or float(torch.rand(())) >= self.cfg.face_probability:
-            return t.sum() * 0.0
+            zero = t.sum() * 0.0
+            return {"face_id": zero, "face_features": zero} if features else {"face_id": zero}
         counts = batch["faces_n"].to(has.device) * has.long()
-        return self.face_id(t.clamp(-1, 1), target, batch["faces_box"], counts)
+        return dict(self.face_id.terms(t.clamp(-1, 1), target, batch["faces_box"], counts, features=features))
 
     def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:
         """(B, 3, H, W) in [-1, 1] -> the same with reflections removed (any H and W)."""

@@ -9,7 +9,7 @@ import torch
 
 from reflect import registry
 from reflect.config import build_config
-from reflect.errors import CheckpointError
+from reflect.errors import CheckpointError, ConfigError
 from reflect.losses.removal import (
     PerceptualLoss,
     box_mask,
@@ -126,6 +126,58 @@ def test_box_identity_loss_compares_faces_at_known_boxes() -> None:
     (grad,) = torch.autograd.grad(loss(fake * 0.9, target, boxes, counts), fake)
     assert float(grad.abs().sum()) > 0
     assert float(loss(fake, target, boxes, torch.tensor([0]))) == 0.0  # no face: an exact zero
+
+
+def test_face_features_judge_blur_the_descriptor_barely_sees() -> None:
+    """The recogniser's stage activations see detail lost to a 1-px blur in proportion, zero for
+    the face itself, with a gradient to the image; the same pass gives the identity term."""
+    pytest.importorskip("face_recognition_models")
+    import torchvision.transforms.functional as TF
+
+    from reflect.losses.removal import BoxIdentityLoss
+
+    loss = BoxIdentityLoss(max_faces=1)
+    g = torch.Generator().manual_seed(2)
+    target = TF.gaussian_blur(torch.rand(1, 3, 96, 96, generator=g) * 2 - 1, [5, 5], [1.0, 1.0])
+    boxes, counts = torch.tensor([[[20.0, 20.0, 76.0, 76.0]]]), torch.tensor([1])
+    same = loss.terms(target.clone(), target, boxes, counts, features=True)
+    assert set(same) == {"face_id", "face_features"} and float(same["face_features"]) < 1e-5
+    blurred = [TF.gaussian_blur(target, [7, 7], [s, s]) for s in (0.5, 1.0)]
+    feats = [float(loss.terms(b, target, boxes, counts, features=True)["face_features"]) for b in blurred]
+    assert 0 < feats[0] < feats[1], feats
+    fake = blurred[1].clone().requires_grad_(True)
+    terms = loss.terms(fake, target, boxes, counts, features=True)
+    assert float(terms["face_id"]) == pytest.approx(float(loss(blurred[1], target, boxes, counts)), abs=1e-6)
+    (grad,) = torch.autograd.grad(terms["face_features"], fake)
+    inside, outside = grad[..., 30:66, 30:66].abs().sum(), grad[..., :, :8].abs().sum()
+    assert float(inside) > 0 and float(outside) == 0.0  # only the face box is judged
+    none = loss.terms(fake, target, boxes, torch.tensor([0]), features=True)
+    assert float(none["face_features"]) == 0.0 and float(none["face_id"]) == 0.0
+
+
+def test_face_features_weight_trains_the_generator_in_the_identity_pass() -> None:
+    pytest.importorskip("face_recognition_models")
+    cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "lambda_face": 1.0,
+                                  "lambda_face_features": 2.0, "face_max_faces": 1}})
+    model = registry.get("remover")(cfg.model)
+    weights = model.loss_weights(cfg.model)
+    assert weights["face_features"] == 2.0 and weights["face_id"] == 1.0
+    torch.nn.init.normal_(model.g.head.weight, 0.0, 0.02)
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(1, 3, 64, 64, generator=g) * 2 - 1
+    batch = {"A": x, "A_target": (x * 0.7).clamp(-1, 1), "has_target": torch.tensor([True]), "B": x,
+             "faces_box": torch.tensor([[[8.0, 8.0, 56.0, 56.0]]]), "faces_n": torch.tensor([1])}
+    loss = model.phase_losses("generator", batch)["face_features"]
+    loss.backward()
+    assert float(loss) > 0 and any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.g.parameters())
+    batch["has_target"] = torch.tensor([False])  # no clean face to compare with: an exact zero
+    assert float(model.phase_losses("generator", batch)["face_features"]) == 0.0
+
+
+def test_face_features_need_the_dlib_identity_term() -> None:
+    with pytest.raises(ConfigError, match="lambda_face_features needs model.lambda_face > 0"):
+        cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "lambda_face_features": 1.0}})
+        registry.get("remover")(cfg.model)
 
 
 def test_perceptual_loss_never_downloads(caplog: pytest.LogCaptureFixture, tmp_path) -> None:  # type: ignore[no-untyped-def]
