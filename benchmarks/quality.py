@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/quality.py [--model PATH|identity] [--per-type 40] [--size 256]
         [--types sky,foliage,...] [--out runs/quality] [--portraits ../shared/data/portraits] [--no-mtcnn]
+        [--parts reflection,camera]
 
 Test set (fixed: the same bytes on every run for a given --seed, --size and --per-type): the
 held-out people of the real portraits (``identity_split == 'test'``) driving behind windshields
@@ -20,6 +21,11 @@ against one gallery descriptor per held-out person from the portrait itself (``c
 upper bound); faces without landmarks on the clean image are ``skipped`` for identity
 (:mod:`pipelines.quality.faces`). And the model's speed through ONNX Runtime, 256x256 batch 1
 (median of >= 20 runs, 2 threads). ``--model identity`` (output = input) is the no-op baseline.
+
+``--parts reflection,camera`` decomposes the result: the same samples rendered again with only part of
+the glass recipe (``reflection``: no sensor noise or JPEG; ``camera``: that noise and JPEG, no
+reflection, ghost, glare, false colour or NIR veil), one ``overall`` row each: where the distance that
+is left after cleaning comes from (:func:`pipelines.quality.render.recipe_part`).
 
 Writes OUT/quality.json, OUT/index.html with before/after/target strips (OUT/examples/*.png: renders
 of real portraits, so OUT stays under the git-ignored runs/), and prints a table and the machine.
@@ -51,6 +57,7 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 PSNR_CAP = 100.0
+PART_ROWS = {"reflection": "overall, reflections only", "camera": "overall, camera only"}
 RATES = [f"{d}_{v}" for d in ("hog", "mtcnn") for v in ("clean", "in", "out")] + [f"rank1_{v}" for v in ("clean", "in", "out")]
 
 
@@ -207,7 +214,7 @@ def write_html(path: Path, title: str, text: str, shown: list[dict[str, Any]]) -
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from pipelines.quality.render import ALL_TYPES, DEFAULT_TYPES
+    from pipelines.quality.render import ALL_TYPES, DEFAULT_TYPES, PARTS
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="", help="checkpoint, run folder, .safetensors or .onnx; 'identity' = no-op (default: the bundled model)")
@@ -226,10 +233,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--torch-threads", type=int, default=1,
                     help="torch threads for cleaning and MTCNN (1: no spinning threads on a shared CPU)")
     ap.add_argument("--speed-runs", type=int, default=20, help="timed ONNX Runtime runs (median), after 3 warm-up runs")
+    ap.add_argument("--parts", default="", help="also render every type with only part of the recipe: "
+                    "comma-separated, of reflection (no camera noise/JPEG), camera (no reflection)")
     args = ap.parse_args(argv)
     args.types = [t for t in args.types.split(",") if t]
     if bad := [t for t in args.types if t not in ALL_TYPES]:
         ap.error(f"unknown type(s) {', '.join(bad)}; valid: {', '.join(ALL_TYPES)}")
+    args.parts = [t for t in args.parts.split(",") if t]
+    if bad := [t for t in args.parts if t not in PARTS[1:]]:
+        ap.error(f"unknown part(s) {', '.join(bad)}; valid: {', '.join(PARTS[1:])}")
     if args.per_type < 1 or args.speed_runs < 1:
         ap.error("--per-type and --speed-runs must be at least 1")
     return args
@@ -263,13 +275,22 @@ def run(args: argparse.Namespace) -> int:
     for kind, pairs in groups:
         t1 = time.perf_counter()
         recs, ex = evaluate(pairs, model, meter, args.examples, out)
-        records += recs
+        records += [r | {"part": "full"} for r in recs]
         shown += ex
         print(f"{kind}: {len(recs)} samples in {time.perf_counter() - t1:.1f} s", file=sys.stderr)
-    rows = {t: summarise([r for r in records if r["type"] == t]) for t in args.types}
-    rows["overall"] = summarise([r for r in records if r["type"] not in (OTHER, "clean")])
+    for part in args.parts:
+        t1 = time.perf_counter()
+        for t in args.types:
+            recs, _ = evaluate(synth_pairs(t, faces, args.per_type, args.size, args.seed, part), model, meter, 0, out)
+            records += [r | {"part": part} for r in recs]
+        print(f"{part} only: {args.per_type} x {len(args.types)} samples in {time.perf_counter() - t1:.1f} s", file=sys.stderr)
+    full = [r for r in records if r["part"] == "full"]
+    rows = {t: summarise([r for r in full if r["type"] == t]) for t in args.types}
+    rows["overall"] = summarise([r for r in full if r["type"] not in (OTHER, "clean")])
+    for part in args.parts:
+        rows[PART_ROWS[part]] = summarise([r for r in records if r["part"] == part and r["type"] != "clean"])
     if not args.no_other:
-        rows[OTHER] = summarise([r for r in records if r["type"] == OTHER])
+        rows[OTHER] = summarise([r for r in full if r["type"] == OTHER])
     speed: dict[str, Any] | None = None
     if model.source is not None:
         try:

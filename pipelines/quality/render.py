@@ -16,6 +16,7 @@ Every sample is a pure function of (seed, type, position): the same bytes on eve
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -80,9 +81,33 @@ def _driver_box(faces: list[dict[str, Any]]) -> tuple[float, float, float, float
     return x1, y1, x2, y2
 
 
-def synth_pairs(kind: str, faces: list[Face], count: int, size: int, seed: int) -> Iterator[Pair]:
-    """``count`` pairs of reflection type ``kind``; pair i shows face ``i % len(faces)`` as the driver."""
+#: parts of the glass recipe a decomposition keeps: everything, the reflections without the camera's
+#: sensor noise and JPEG, or that noise and JPEG without any reflection (ghost, glare, false colour, NIR veil)
+PARTS = ("full", "reflection", "camera")
+
+
+def recipe_part(cfg: SynthConfig, part: str) -> SynthConfig:
+    """``cfg`` with only ``part`` of the input-only degradations left (see :data:`PARTS`); the same
+    seeds give the same cabin, face, photo and camera draws, so the parts decompose one sample."""
+    if part not in PARTS:
+        raise ValueError(f"unknown recipe part {part!r}; valid: {', '.join(PARTS)}")
+    if part == "full":
+        return cfg
+    c = dataclasses.replace(cfg)
+    if part == "reflection":
+        c.camera = dataclasses.replace(cfg.camera, noise=False, jpeg=False)
+    else:
+        off = cfg.input_only_terms_off()
+        c.reflection, c.ghost, c.glare, c.false_colour = off.reflection, off.ghost, off.glare, off.false_colour
+        c.camera = dataclasses.replace(cfg.camera, nir_veil=[0.0, 0.0])
+    return c
+
+
+def synth_pairs(kind: str, faces: list[Face], count: int, size: int, seed: int, part: str = "full") -> Iterator[Pair]:
+    """``count`` pairs of reflection type ``kind``; pair i shows face ``i % len(faces)`` as the driver.
+    ``part`` keeps only part of the recipe (:func:`recipe_part`)."""
     cfg, domain = type_config(kind, size, seed)
+    cfg = recipe_part(cfg, part)
     synth = Synthesizer(cfg, held_out_photos())
     base = 100_000 * (ALL_TYPES.index(kind) + 1)
     for i in range(count):

@@ -31,7 +31,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
     for p in held_out:
         (folder / p.name).symlink_to(p)
     cmd = [sys.executable, str(REPO / "benchmarks" / "quality.py"), "--model", "identity", "--per-type", "1",
-           "--types", "sky,photo", "--no-mtcnn", "--portraits", str(folder), "--out", str(tmp / "out"), "--threads", "1"]
+           "--types", "sky,photo", "--no-mtcnn", "--parts", "camera", "--portraits", str(folder), "--out", str(tmp / "out"), "--threads", "1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -42,7 +42,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_json_has_the_expected_keys(result: dict) -> None:
     assert {"model", "rows", "speed", "machine", "samples", "total_s", "people"} <= set(result)
-    assert list(result["rows"]) == ["sky", "photo", "overall", "other recipe"]
+    assert list(result["rows"]) == ["sky", "photo", "overall", "overall, camera only", "other recipe"]
     keys = {"n", "skipped", "psnr_in", "psnr_out", "ssim_in", "ssim_out", "hog_clean", "hog_in", "hog_out",
             "mtcnn_clean", "dist_in", "dist_out", "closer", "rank1_clean", "rank1_in", "rank1_out"}
     for row in result["rows"].values():
@@ -61,3 +61,27 @@ def test_identity_model_changes_nothing(result: dict) -> None:
     for row in result["rows"].values():
         assert row["psnr_out"] == row["psnr_in"]
         assert row["closer"] in (0.0, None)
+
+
+def test_camera_only_part_renders_the_same_samples_without_reflections(result: dict) -> None:
+    rows = result["rows"]
+    part, full = rows["overall, camera only"], rows["overall"]
+    assert part["n"] == full["n"] == 2
+    # no reflection left: only sensor noise and JPEG between the input and the clean target
+    assert part["psnr_in"] > full["psnr_in"] + 5, (part["psnr_in"], full["psnr_in"])
+    assert {s["part"] for s in result["samples"]} == {"full", "camera"}
+
+
+def test_recipe_parts_switch_off_what_they_say() -> None:
+    from pipelines.quality.render import recipe_part, type_config
+
+    cfg, _ = type_config("sky", 64, 0)
+    assert recipe_part(cfg, "full") is cfg
+    refl = recipe_part(cfg, "reflection")
+    assert refl.reflection.enabled and not refl.camera.noise and not refl.camera.jpeg
+    cam = recipe_part(cfg, "camera")
+    assert not (cam.reflection.enabled or cam.ghost.enabled or cam.glare.enabled or cam.false_colour.enabled)
+    assert cam.camera.noise and cam.camera.jpeg and cam.camera.nir_veil == [0.0, 0.0]
+    assert cfg.reflection.enabled and cfg.camera.noise  # the original is untouched
+    with pytest.raises(ValueError, match="unknown recipe part 'glass'"):
+        recipe_part(cfg, "glass")
