@@ -85,3 +85,10 @@ def test_recipe_parts_switch_off_what_they_say() -> None:
     assert cfg.reflection.enabled and cfg.camera.noise  # the original is untouched
     with pytest.raises(ValueError, match="unknown recipe part 'glass'"):
         recipe_part(cfg, "glass")
+
+
+def test_an_unknown_part_is_one_line_naming_it() -> None:
+    cmd = [sys.executable, str(REPO / "benchmarks" / "quality.py"), "--parts", "camera,glass"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "unknown part(s) glass; valid: reflection, camera" in proc.stderr and "Traceback" not in proc.stderr
