@@ -150,12 +150,19 @@ class BoxIdentityLoss:
         return self.terms(fake, target, boxes, counts)["face_id"]
 
     def terms(self, fake: torch.Tensor, target: torch.Tensor, boxes: torch.Tensor, counts: torch.Tensor,
-              features: bool = False) -> dict[str, torch.Tensor]:
+              features: bool = False, inputs: torch.Tensor | None = None,
+              relative_eps: float = 0.01) -> dict[str, torch.Tensor]:
         """``face_id`` and, with ``features``, ``face_features`` from the same pass of the recogniser:
         the L1 distance of its residual stages' activations (35x35 to 3x3), each divided by the
         clean face's mean activation so that every stage counts alike. The recogniser's features
         are a perceptual loss that needs no downloaded weights and weighs what recognition sees:
-        the descriptor alone is one 128-d vector per face, the stages judge every part of it."""
+        the descriptor alone is one 128-d vector per face, the stages judge every part of it.
+
+        With ``inputs`` (the through-glass images), also ``face_relative``: each face's
+        ``1 - cos`` after cleaning divided by the same before cleaning (plus ``relative_eps``).
+        A face that was nearly clean weighs as much as one behind heavy glare, so the model
+        learns that its own change must not cost more identity than the glass did; averaged,
+        ``face_id`` is dominated by the strongest reflections. Below 1 means the face came closer."""
         from torchvision.ops import roi_align
 
         rois = [torch.cat([torch.full((1,), float(b)), boxes[b, k].float().cpu()])
@@ -163,7 +170,8 @@ class BoxIdentityLoss:
         rois = [r for r in rois if (r[3] - r[1]) >= 8 and (r[4] - r[2]) >= 8][: self.max_faces]
         if not rois:
             zero = fake.sum() * 0.0  # no face: zero on the graph
-            return {"face_id": zero, "face_features": zero} if features else {"face_id": zero}
+            names = ["face_id"] + ["face_features"] * features + ["face_relative"] * (inputs is not None)
+            return dict.fromkeys(names, zero)
         roi = torch.stack(rois).to(fake.device)
         cx, cy = (roi[:, 1] + roi[:, 3]) / 2, (roi[:, 2] + roi[:, 4]) / 2
         half = torch.maximum(roi[:, 3] - roi[:, 1], roi[:, 4] - roi[:, 2]) * (0.5 + self.margin)
@@ -174,12 +182,23 @@ class BoxIdentityLoss:
         with torch.no_grad():
             chip_real = roi_align(target.float(), roi, (side, side), spatial_scale=1.0, sampling_ratio=2, aligned=True)
             ref_stages, ref = embedder.features(chip_real) if features else ([], embedder.embed(chip_real))
-        if not features:
-            return {"face_id": (1.0 - (embedder.embed(chip_fake) * ref).sum(dim=1)).mean()}
-        stages, emb = embedder.features(chip_fake)
-        feat = sum(((f - r).abs().mean() / r.abs().mean().clamp_min(1e-6)
-                    for f, r in zip(stages[:-1], ref_stages[:-1], strict=True)), fake.new_zeros(()))
-        return {"face_id": (1.0 - (emb * ref).sum(dim=1)).mean(), "face_features": feat / (len(stages) - 1)}
+            before = None
+            if inputs is not None:
+                chip_in = roi_align(inputs.float(), roi, (side, side), spatial_scale=1.0, sampling_ratio=2, aligned=True)
+                before = 1.0 - (embedder.embed(chip_in) * ref).sum(dim=1)
+        if features:
+            stages, emb = embedder.features(chip_fake)
+        else:
+            stages, emb = [], embedder.embed(chip_fake)
+        after = 1.0 - (emb * ref).sum(dim=1)
+        out = {"face_id": after.mean()}
+        if features:
+            feat = sum(((f - r).abs().mean() / r.abs().mean().clamp_min(1e-6)
+                        for f, r in zip(stages[:-1], ref_stages[:-1], strict=True)), fake.new_zeros(()))
+            out["face_features"] = feat / (len(stages) - 1)
+        if before is not None:
+            out["face_relative"] = (after / (before.clamp_min(0.0) + relative_eps)).mean()
+        return out
 
 
 class PerceptualLoss(nn.Module):

@@ -18,6 +18,8 @@ Losses (named, unweighted; weights from the config):
 - ``face_id``: identity of each known face box, torch port of dlib's recogniser (``lambda_face``);
 - ``face_features``: L1 of that recogniser's stage activations at the same boxes, a perceptual loss
   from weights that ship offline (``lambda_face_features``; computed in the same pass as ``face_id``);
+- ``face_relative``: each face's identity loss after cleaning over the same through the glass, so that
+  faces the glass barely touched count as much as the worst (``lambda_face_relative``; same pass);
 - ``perceptual``: VGG-19 features from ``vgg_weights`` when given (``lambda_vgg``);
 - ``adv`` / ``d``: LSGAN (``lambda_adv``).
 """
@@ -66,6 +68,8 @@ class RemoverConfig(VariantConfig):
     lambda_face: float = 0.0
     lambda_face_region: float = 0.0  # extra L1 (pixels + gradients) inside the synthesiser's face boxes
     lambda_face_features: float = 0.0  # L1 of dlib's stage activations at the face boxes (needs lambda_face > 0)
+    lambda_face_relative: float = 0.0  # identity loss after / before cleaning, per face (needs lambda_face > 0)
+    face_relative_eps: float = 0.01  # added to the before-cleaning loss (1 - cos) of the ratio
     face_embedder: str = "dlib-torch"
     face_embedder_weights: str = ""
     face_max_faces: int = 2  # faces per batch for face_id (about 0.2 s each on a CPU, forward)
@@ -95,6 +99,11 @@ class Remover(Variant):
 
             raise ConfigError("model.lambda_face_features needs model.lambda_face > 0 and model.face_embedder 'dlib-torch' "
                               f"(got lambda_face {cfg.lambda_face}, face_embedder '{cfg.face_embedder}')")
+        if cfg.lambda_face_relative > 0 and (cfg.lambda_face <= 0 or cfg.face_relative_eps <= 0):
+            from reflect.errors import ConfigError
+
+            raise ConfigError("model.lambda_face_relative needs model.lambda_face > 0 and model.face_relative_eps > 0 "
+                              f"(got lambda_face {cfg.lambda_face}, face_relative_eps {cfg.face_relative_eps})")
         self.g = RemovalUNet(cfg.in_channels, cfg.out_channels, ngf=cfg.ngf, n_bottleneck=cfg.n_bottleneck,
                              predict_reflection=cfg.predict_reflection)
         self.d = PatchDiscriminator(cfg.out_channels, ndf=cfg.ndf, n_layers=cfg.n_layers_d, norm="instance")
@@ -121,6 +130,8 @@ class Remover(Variant):
             w["face_region"] = cfg.lambda_face_region
         if cfg.lambda_face > 0 and cfg.lambda_face_features > 0:
             w["face_features"] = cfg.lambda_face_features
+        if cfg.lambda_face > 0 and cfg.lambda_face_relative > 0:
+            w["face_relative"] = cfg.lambda_face_relative
         if cfg.lambda_vgg > 0:
             w["perceptual"] = cfg.lambda_vgg
         return w
@@ -193,11 +204,14 @@ class Remover(Variant):
                      batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         assert self.face_id is not None
         features = self.cfg.lambda_face_features > 0
+        relative = self.cfg.lambda_face_relative > 0
         if "faces_box" not in batch or float(torch.rand(())) >= self.cfg.face_probability:
             zero = t.sum() * 0.0
-            return {"face_id": zero, "face_features": zero} if features else {"face_id": zero}
+            return dict.fromkeys(["face_id"] + ["face_features"] * features + ["face_relative"] * relative, zero)
         counts = batch["faces_n"].to(has.device) * has.long()
-        return dict(self.face_id.terms(t.clamp(-1, 1), target, batch["faces_box"], counts, features=features))
+        return dict(self.face_id.terms(t.clamp(-1, 1), target, batch["faces_box"], counts, features=features,
+                                       inputs=batch["A"] if relative else None,
+                                       relative_eps=self.cfg.face_relative_eps))
 
     def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:
         """(B, 3, H, W) in [-1, 1] -> the same with reflections removed (any H and W)."""

@@ -174,6 +174,58 @@ def test_face_features_weight_trains_the_generator_in_the_identity_pass() -> Non
     assert float(model.phase_losses("generator", batch)["face_features"]) == 0.0
 
 
+def test_face_relative_weighs_a_nearly_clean_face_as_much_as_a_hidden_one() -> None:
+    """The same identity loss after cleaning counts for more where the glass cost little: the
+    ratio is below 1 where cleaning helped, above 1 where the model made a face worse than the glass
+    left it, and its gradient is larger for the face that was nearly clean."""
+    pytest.importorskip("face_recognition_models")
+    import torchvision.transforms.functional as TF
+
+    from reflect.losses.removal import BoxIdentityLoss
+
+    loss = BoxIdentityLoss(max_faces=1)
+    g = torch.Generator().manual_seed(4)
+    target = TF.gaussian_blur(torch.rand(1, 3, 96, 96, generator=g) * 2 - 1, [5, 5], [1.0, 1.0])
+    boxes, counts = torch.tensor([[[20.0, 20.0, 76.0, 76.0]]]), torch.tensor([1])
+    mild = TF.gaussian_blur(target, [7, 7], [0.6, 0.6])
+    heavy = (0.5 * target + 0.5 * torch.rand(1, 3, 96, 96, generator=g) * 2 - 0.5).clamp(-1, 1)
+    fixed = TF.gaussian_blur(target, [7, 7], [0.9, 0.9])  # the same output for both inputs
+    terms = loss.terms(fixed, target, boxes, counts, features=True, inputs=heavy, relative_eps=1e-4)
+    assert set(terms) == {"face_id", "face_features", "face_relative"}
+    assert float(terms["face_relative"]) < 1.0  # closer than the heavy glass left it
+    worse = loss.terms(fixed, target, boxes, counts, inputs=mild, relative_eps=1e-4)  # noise faces: tiny losses
+    assert float(worse["face_relative"]) > 1.0  # the model's own change cost more than the glass
+    assert float(worse["face_id"]) == pytest.approx(float(terms["face_id"]), abs=1e-6)
+    grads = []
+    for x in (heavy, mild):
+        fake = fixed.clone().requires_grad_(True)
+        rel = loss.terms(fake, target, boxes, counts, inputs=x, relative_eps=1e-4)["face_relative"]
+        (grad,) = torch.autograd.grad(rel, fake)
+        grads.append(float(grad.abs().sum()))
+    assert grads[1] > 2 * grads[0] > 0, grads
+    none = loss.terms(fixed, target, boxes, torch.tensor([0]), inputs=heavy)
+    assert set(none) == {"face_id", "face_relative"} and float(none["face_relative"]) == 0.0
+
+
+def test_face_relative_weight_trains_the_generator_and_needs_the_identity_term() -> None:
+    pytest.importorskip("face_recognition_models")
+    cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "lambda_face": 1.0,
+                                  "lambda_face_relative": 0.5, "face_max_faces": 1}})
+    model = registry.get("remover")(cfg.model)
+    assert model.loss_weights(cfg.model)["face_relative"] == 0.5
+    torch.nn.init.normal_(model.g.head.weight, 0.0, 0.02)
+    g = torch.Generator().manual_seed(5)
+    target = torch.rand(1, 3, 64, 64, generator=g) * 2 - 1
+    batch = {"A": (target * 0.6 + 0.3).clamp(-1, 1), "A_target": target, "has_target": torch.tensor([True]),
+             "B": target, "faces_box": torch.tensor([[[8.0, 8.0, 56.0, 56.0]]]), "faces_n": torch.tensor([1])}
+    loss = model.phase_losses("generator", batch)["face_relative"]
+    loss.backward()
+    assert float(loss) > 0 and any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.g.parameters())
+    for bad in ({"lambda_face_relative": 1.0}, {"lambda_face": 1.0, "lambda_face_relative": 1.0, "face_relative_eps": 0.0}):
+        with pytest.raises(ConfigError, match="lambda_face_relative needs"):
+            registry.get("remover")(build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, **bad}}).model)
+
+
 def test_face_features_need_the_dlib_identity_term() -> None:
     with pytest.raises(ConfigError, match="lambda_face_features needs model.lambda_face > 0"):
         cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "lambda_face_features": 1.0}})
