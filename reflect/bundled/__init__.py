@@ -138,10 +138,13 @@ def init_generators(variant: Variant, path: str | Path) -> None:
     meta = read_generator_metadata(p)
     if meta.get("variant") != variant.name:
         raise CheckpointError(f"train.init_from: {p} holds a '{meta.get('variant')}' generator, not '{variant.name}'")
-    _load_weights(variant, p, meta)
+    _load_weights(variant, p, meta, grow=True)
 
 
-def _load_weights(variant: Variant, p: Path, meta: dict[str, Any]) -> None:
+def _load_weights(variant: Variant, p: Path, meta: dict[str, Any], grow: bool = False) -> None:
+    """Load every generator module from the file. With ``grow`` (fine-tuning), weights of modules
+    that start as the identity (a module's ``growable`` prefixes, e.g. ``RemovalUNet``'s refinement
+    blocks) may be absent from the file: they keep their identity start, one log line says so."""
     from safetensors.torch import load_file
 
     tensors = load_file(str(p))
@@ -149,8 +152,17 @@ def _load_weights(variant: Variant, p: Path, meta: dict[str, Any]) -> None:
         prefix = f"{name}."
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
         module = getattr(variant, name)
+        growable = tuple(getattr(module, "growable", ())) if grow else ()
+        new = [k for k in module.state_dict() if k not in state and k.startswith(growable)] if growable else []
         try:
-            module.load_state_dict(state)
+            if new:
+                missing, unexpected = module.load_state_dict(state, strict=False)
+                if unexpected or set(missing) != set(new):
+                    module.load_state_dict(state)  # raises with torch's own message
+                log.info("train.init_from: %s has no weights for %d new tensors of %s (%s...): they start as the identity",
+                         p, len(new), name, new[0])
+            else:
+                module.load_state_dict(state)
         except RuntimeError as e:
             raise CheckpointError(
                 f"generator file {p} does not match variant '{meta['variant']}' ({name}): {str(e).splitlines()[0][:300]}"

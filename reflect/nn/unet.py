@@ -12,6 +12,7 @@ bilinear x2, added to the skip):
     x (3, H, W) -> space-to-depth /2 (12, H/2) -> c3 (c) -> R(c)            [1/2]
       -> d(2c) -> R(2c) -> d(4c) -> R(4c) -> d(6c) -> R(6c, dilated) x n   [1/4, 1/8, 1/16]
       -> u(4c) + skip -> R(4c) -> u(2c) + skip -> R(2c) -> u(c) + skip -> R(c)
+      (each decoder R followed by ``n_refine`` more, which start as the identity)
       -> c3 (4 * 3 [+ 4 * 3]) -> depth-to-space x2 -> delta (3, H, W) [, R (3, H, W)]
 
 No full-resolution convolution: space-to-depth keeps every input pixel and the output is added to
@@ -43,6 +44,16 @@ class _Res(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.c2(self.act(self.c1(x)))
+
+
+def _identity_res(ch: int) -> _Res:
+    """A residual block whose output conv starts at zero: the identity until it learns. Added to a
+    trained generator (``n_refine``), it keeps what the generator does and adds capacity."""
+    block = _Res(ch)
+    nn.init.zeros_(block.c2.weight)
+    assert block.c2.bias is not None
+    nn.init.zeros_(block.c2.bias)
+    return block
 
 
 class _SE(nn.Module):
@@ -83,6 +94,8 @@ class RemovalUNet(nn.Module):
     """
 
     stride = 16
+    #: modules that start as the identity: a generator file without them still initialises this one
+    growable = ("ref3.", "ref2.", "ref1.")
 
     def __init__(
         self,
@@ -91,6 +104,7 @@ class RemovalUNet(nn.Module):
         *,
         ngf: int = 32,
         n_bottleneck: int = 3,
+        n_refine: int = 0,
         predict_reflection: bool = True,
     ) -> None:
         super().__init__()
@@ -98,6 +112,8 @@ class RemovalUNet(nn.Module):
             raise ValueError(f"a correction generator needs in_ch == out_ch, got {in_ch} and {out_ch}")
         if ngf < 4 or ngf % 4:
             raise ValueError(f"ngf must be a positive multiple of 4, got {ngf}")
+        if n_refine < 0:
+            raise ValueError(f"n_refine must be >= 0, got {n_refine}")
         c1, c2, c3, c4 = ngf, 2 * ngf, 4 * ngf, 6 * ngf
         self.out_ch = out_ch
         self.predict_reflection = predict_reflection
@@ -111,11 +127,23 @@ class RemovalUNet(nn.Module):
         self.up3, self.dec3 = _Up(c4, c3), _Res(c3)
         self.up2, self.dec2 = _Up(c3, c2), _Res(c2)
         self.up1, self.dec1 = _Up(c2, c1), _Res(c1)
+        self.ref3 = nn.Sequential(*[_identity_res(c3) for _ in range(n_refine)])
+        self.ref2 = nn.Sequential(*[_identity_res(c2) for _ in range(n_refine)])
+        self.ref1 = nn.Sequential(*[_identity_res(c1) for _ in range(n_refine)])
         n_out = 4 * out_ch * (2 if predict_reflection else 1)
         self.head = nn.Conv2d(c1, n_out, 3, padding=1)
-        nn.init.zeros_(self.head.weight)  # starts as the identity: T = x, R = 0
-        assert self.head.bias is not None
-        nn.init.zeros_(self.head.bias)
+        self.zero_outputs()
+
+    def zero_outputs(self) -> None:
+        """The head and the refinement blocks' output convs to zero: the generator is the identity
+        (``T = x``, ``R = 0``) and each refinement block passes its input through (call after any
+        re-initialisation)."""
+        convs: list[nn.Conv2d] = [self.head]
+        convs += [block.c2 for seq in (self.ref3, self.ref2, self.ref1) for block in seq if isinstance(block, _Res)]
+        for conv in convs:
+            nn.init.zeros_(conv.weight)
+            assert conv.bias is not None
+            nn.init.zeros_(conv.bias)
 
     def layers(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(B, 3, H, W) in [-1, 1], H and W multiples of 16 -> (T unclamped, R or None)."""
@@ -123,9 +151,9 @@ class RemovalUNet(nn.Module):
         f2 = self.enc2(f1)  # 1/4
         f3 = self.enc3(f2)  # 1/8
         f4 = self.bottleneck(f3)  # 1/16
-        y = self.dec3(self.up3(f4, f3))
-        y = self.dec2(self.up2(y, f2))
-        y = self.dec1(self.up1(y, f1))
+        y = self.ref3(self.dec3(self.up3(f4, f3)))
+        y = self.ref2(self.dec2(self.up2(y, f2)))
+        y = self.ref1(self.dec1(self.up1(y, f1)))
         out = F.pixel_shuffle(self.head(y), 2)  # (B, out_ch [* 2], H, W)
         if self.predict_reflection:
             delta, r = out[:, : self.out_ch], out[:, self.out_ch :]

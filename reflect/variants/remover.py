@@ -56,6 +56,7 @@ class RemoverConfig(VariantConfig):
     init: str = "none"  # PyTorch's defaults suit the norm-free U-Net; its output layer starts at zero
     ngf: int = 32
     n_bottleneck: int = 3
+    n_refine: int = 0  # extra residual blocks per decoder scale (start as the identity: grow a trained model)
     predict_reflection: bool = True
     ndf: int = 32
     n_layers_d: int = 3
@@ -105,12 +106,13 @@ class Remover(Variant):
             raise ConfigError("model.lambda_face_relative needs model.lambda_face > 0 and model.face_relative_eps > 0 "
                               f"(got lambda_face {cfg.lambda_face}, face_relative_eps {cfg.face_relative_eps})")
         self.g = RemovalUNet(cfg.in_channels, cfg.out_channels, ngf=cfg.ngf, n_bottleneck=cfg.n_bottleneck,
+                             n_refine=cfg.n_refine,
                              predict_reflection=cfg.predict_reflection)
         self.d = PatchDiscriminator(cfg.out_channels, ndf=cfg.ndf, n_layers=cfg.n_layers_d, norm="instance")
         init_weights(self.d, "normal", 0.02)
         if cfg.init != "none":
             init_weights(self.g, cfg.init, cfg.init_gain)
-            torch.nn.init.zeros_(self.g.head.weight)
+            self.g.zero_outputs()
         # frozen helper: a plain attribute, never in state_dict or param groups
         self.vgg: PerceptualLoss | None = None
         if cfg.lambda_vgg > 0:

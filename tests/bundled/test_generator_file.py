@@ -237,3 +237,32 @@ def test_training_starts_from_a_generator_file(gen_file: Path, tmp_path: Path) -
                                "data.kind=toy", f"train.init_from={gen_file}"])
     with pytest.raises(CheckpointError, match="train.init_from.*cyclegan"):
         Trainer(other)
+
+
+def test_a_trained_remover_grows_refinement_blocks_that_keep_what_it_does(tmp_path: Path) -> None:
+    """``model.n_refine``: a remover file without refinement blocks starts a bigger remover that
+    cleans exactly as the file does (the new blocks start as the identity) and whose new blocks
+    learn; any other mismatch of the file is still one clear error."""
+    from reflect.train.trainer import Trainer
+
+    base = ["model.variant=remover", "model.ngf=8", "model.n_bottleneck=1", "data.kind=toy", "train.tensorboard=false"]
+    small_cfg = load_config(None, [f"out_dir={tmp_path}", "name=small", *base])
+    torch.manual_seed(7)
+    small = registry.get("remover")(small_cfg.model).eval()
+    for p in small.g.parameters():  # a "trained" model: not the identity
+        torch.nn.init.normal_(p, 0.0, 0.05)
+    path = save_generator(small, small_cfg, tmp_path / "small.safetensors")
+    grown_cfg = load_config(None, [f"out_dir={tmp_path}", "name=grown", *base, "model.n_refine=1",
+                                   f"train.init_from={path}"])
+    trainer = Trainer(grown_cfg)
+    assert len(trainer.model.g.ref1) == 1
+    x = _frames(seed=8, h=32, w=32)
+    with torch.no_grad():
+        assert torch.allclose(trainer.model.translate(x), small.translate(x), atol=1e-6)
+    loss = (trainer.model.g.layers(x)[0] - x.flip(-1)).abs().mean()
+    loss.backward()
+    assert float(trainer.model.g.ref1[0].c2.weight.grad.abs().sum()) > 0  # the new block learns
+    wider = load_config(None, [f"out_dir={tmp_path}", "name=wider", *base, "model.ngf=12", "model.n_refine=1",
+                               f"train.init_from={path}"])
+    with pytest.raises(CheckpointError, match="does not match variant 'remover'"):
+        Trainer(wider)
