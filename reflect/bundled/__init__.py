@@ -152,18 +152,18 @@ def _load_weights(variant: Variant, p: Path, meta: dict[str, Any], grow: bool = 
         prefix = f"{name}."
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
         module = getattr(variant, name)
-        growable = tuple(getattr(module, "growable", ())) if grow else ()
-        new = [k for k in module.state_dict() if k not in state and k.startswith(growable)] if growable else []
+        growable: tuple[str, ...] = tuple(getattr(module, "growable", None) or ()) if grow else ()
+        new: list[str] = []
+        if growable:
+            own = module.state_dict()  # absent growable tensors keep their identity start
+            new = [k for k in own if k not in state and k.startswith(growable)]
+            state |= {k: own[k] for k in new}
         try:
-            if new:
-                missing, unexpected = module.load_state_dict(state, strict=False)
-                if unexpected or set(missing) != set(new):
-                    module.load_state_dict(state)  # raises with torch's own message
-                log.info("train.init_from: %s has no weights for %d new tensors of %s (%s...): they start as the identity",
-                         p, len(new), name, new[0])
-            else:
-                module.load_state_dict(state)
+            module.load_state_dict(state)
         except RuntimeError as e:
             raise CheckpointError(
                 f"generator file {p} does not match variant '{meta['variant']}' ({name}): {str(e).splitlines()[0][:300]}"
             ) from None
+        if new:
+            log.info("train.init_from: %s has no weights for %d new tensors of %s (%s...): they start as the identity",
+                     p, len(new), name, new[0])

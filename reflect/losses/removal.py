@@ -145,6 +145,12 @@ class BoxIdentityLoss:
             self._embedder.to(device)
         return self._embedder
 
+    @staticmethod
+    def zeros(like: torch.Tensor, features: bool = False, relative: bool = False) -> dict[str, torch.Tensor]:
+        """The terms :meth:`terms` returns, each an exact zero on ``like``'s graph (no face to judge)."""
+        zero = like.sum() * 0.0
+        return dict.fromkeys(["face_id"] + ["face_features"] * features + ["face_relative"] * relative, zero)
+
     def __call__(self, fake: torch.Tensor, target: torch.Tensor, boxes: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         """``boxes`` (B, K, 4) x1 y1 x2 y2 in pixels, ``counts`` (B,) how many of the K are real."""
         return self.terms(fake, target, boxes, counts)["face_id"]
@@ -169,23 +175,22 @@ class BoxIdentityLoss:
                 for b in range(boxes.shape[0]) for k in range(int(counts[b]))]
         rois = [r for r in rois if (r[3] - r[1]) >= 8 and (r[4] - r[2]) >= 8][: self.max_faces]
         if not rois:
-            zero = fake.sum() * 0.0  # no face: zero on the graph
-            names = ["face_id"] + ["face_features"] * features + ["face_relative"] * (inputs is not None)
-            return dict.fromkeys(names, zero)
+            return self.zeros(fake, features, inputs is not None)
         roi = torch.stack(rois).to(fake.device)
         cx, cy = (roi[:, 1] + roi[:, 3]) / 2, (roi[:, 2] + roi[:, 4]) / 2
         half = torch.maximum(roi[:, 3] - roi[:, 1], roi[:, 4] - roi[:, 2]) * (0.5 + self.margin)
         roi = torch.stack([roi[:, 0], cx - half, cy - half, cx + half, cy + half], 1)
         embedder = self._get(fake.device)
         side = int(embedder.chip.size)
-        chip_fake = roi_align(fake.float(), roi, (side, side), spatial_scale=1.0, sampling_ratio=2, aligned=True)
+
+        def chips(images: torch.Tensor) -> torch.Tensor:
+            return roi_align(images.float(), roi, (side, side), spatial_scale=1.0, sampling_ratio=2, aligned=True)
+
+        chip_fake = chips(fake)
         with torch.no_grad():
-            chip_real = roi_align(target.float(), roi, (side, side), spatial_scale=1.0, sampling_ratio=2, aligned=True)
+            chip_real = chips(target)
             ref_stages, ref = embedder.features(chip_real) if features else ([], embedder.embed(chip_real))
-            before = None
-            if inputs is not None:
-                chip_in = roi_align(inputs.float(), roi, (side, side), spatial_scale=1.0, sampling_ratio=2, aligned=True)
-                before = 1.0 - (embedder.embed(chip_in) * ref).sum(dim=1)
+            before = None if inputs is None else 1.0 - (embedder.embed(chips(inputs)) * ref).sum(dim=1)
         if features:
             stages, emb = embedder.features(chip_fake)
         else:

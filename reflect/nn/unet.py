@@ -46,16 +46,6 @@ class _Res(nn.Module):
         return x + self.c2(self.act(self.c1(x)))
 
 
-def _identity_res(ch: int) -> _Res:
-    """A residual block whose output conv starts at zero: the identity until it learns. Added to a
-    trained generator (``n_refine``), it keeps what the generator does and adds capacity."""
-    block = _Res(ch)
-    nn.init.zeros_(block.c2.weight)
-    assert block.c2.bias is not None
-    nn.init.zeros_(block.c2.bias)
-    return block
-
-
 class _SE(nn.Module):
     """Squeeze-excitation: a per-channel gate from the global mean (Hu et al. 2018)."""
 
@@ -127,9 +117,10 @@ class RemovalUNet(nn.Module):
         self.up3, self.dec3 = _Up(c4, c3), _Res(c3)
         self.up2, self.dec2 = _Up(c3, c2), _Res(c2)
         self.up1, self.dec1 = _Up(c2, c1), _Res(c1)
-        self.ref3 = nn.Sequential(*[_identity_res(c3) for _ in range(n_refine)])
-        self.ref2 = nn.Sequential(*[_identity_res(c2) for _ in range(n_refine)])
-        self.ref1 = nn.Sequential(*[_identity_res(c1) for _ in range(n_refine)])
+        # refinement blocks: zero_outputs() makes each the identity, so they add capacity to a trained model
+        self.ref3 = nn.Sequential(*[_Res(c3) for _ in range(n_refine)])
+        self.ref2 = nn.Sequential(*[_Res(c2) for _ in range(n_refine)])
+        self.ref1 = nn.Sequential(*[_Res(c1) for _ in range(n_refine)])
         n_out = 4 * out_ch * (2 if predict_reflection else 1)
         self.head = nn.Conv2d(c1, n_out, 3, padding=1)
         self.zero_outputs()

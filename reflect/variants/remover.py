@@ -208,8 +208,7 @@ class Remover(Variant):
         features = self.cfg.lambda_face_features > 0
         relative = self.cfg.lambda_face_relative > 0
         if "faces_box" not in batch or float(torch.rand(())) >= self.cfg.face_probability:
-            zero = t.sum() * 0.0
-            return dict.fromkeys(["face_id"] + ["face_features"] * features + ["face_relative"] * relative, zero)
+            return self.face_id.zeros(t, features, relative)
         counts = batch["faces_n"].to(has.device) * has.long()
         return dict(self.face_id.terms(t.clamp(-1, 1), target, batch["faces_box"], counts, features=features,
                                        inputs=batch["A"] if relative else None,
