@@ -105,6 +105,10 @@ class Remover(Variant):
 
             raise ConfigError("model.lambda_face_relative needs model.lambda_face > 0 and model.face_relative_eps > 0 "
                               f"(got lambda_face {cfg.lambda_face}, face_relative_eps {cfg.face_relative_eps})")
+        if cfg.ngf % 4:
+            from reflect.errors import ConfigError
+
+            raise ConfigError(f"model.ngf: {cfg.ngf} is not allowed: the remover needs a multiple of 4 (space-to-depth stem)")
         self.g = RemovalUNet(cfg.in_channels, cfg.out_channels, ngf=cfg.ngf, n_bottleneck=cfg.n_bottleneck,
                              n_refine=cfg.n_refine,
                              predict_reflection=cfg.predict_reflection)

@@ -230,6 +230,14 @@ def test_face_relative_weight_trains_the_generator_and_needs_the_identity_term()
             registry.get("remover")(build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, **bad}}).model)
 
 
+def test_bad_network_sizes_are_one_config_error_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match="model.n_refine: -1 must be at least 0"):
+        build_config({"model": {"variant": "remover", "n_refine": -1}})
+    cfg = build_config({"model": {"variant": "remover", "ngf": 6, "n_bottleneck": 1}})
+    with pytest.raises(ConfigError, match="model.ngf: 6 is not allowed: the remover needs a multiple of 4"):
+        registry.get("remover")(cfg.model)
+
+
 def test_face_features_need_the_dlib_identity_term() -> None:
     with pytest.raises(ConfigError, match="lambda_face_features needs model.lambda_face > 0"):
         cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "lambda_face_features": 1.0}})
