@@ -63,6 +63,9 @@ class DataConfig:
     # synthetic: > 0 trains on the driver's face only, aligned to dlib's template in a chip of this
     # many pixels (the face-enhancement model, reflect.faces.enhance); crop_size is then unused.
     face_chip: int = 0
+    # synthetic: also give each face's 5 landmarks (dlib's predictor on the clean render in the known box,
+    # ``faces_lm``) so that the identity loss cuts the chips a recogniser sees: aligned to dlib's template
+    face_landmarks: bool = False
 
 
 @dataclass
@@ -276,6 +279,8 @@ def _check_data(d: DataConfig) -> None:
         raise ConfigError(f"data.face_chip: {d.face_chip} must be 0 (off) or in [32, 512] pixels")
     if d.face_chip and (d.kind != "synthetic" or d.root):
         raise ConfigError("data.face_chip needs data.kind: synthetic without data.root (chips are cut from renders)")
+    if d.face_landmarks and (d.kind != "synthetic" or d.face_chip):
+        raise ConfigError("data.face_landmarks needs data.kind: synthetic without data.face_chip (chips are aligned already)")
     if d.kind == "synthetic":
         from reflect.data.synth.config import synth_config_from_dict  # local: it imports this module
 

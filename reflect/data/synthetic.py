@@ -15,7 +15,8 @@ reflections, no target) replaces a ``data.real_fraction`` of the synthetic input
 unpaired losses only.
 
 A sample: ``A`` (input), ``A_target`` (clean), ``has_target``, ``B`` (a clean image), ``faces_box``
-(``MAX_FACES`` x 4 boxes in the crop's pixels, zero rows unused), ``faces_n``, ``domain``.
+(``MAX_FACES`` x 4 boxes in the crop's pixels, zero rows unused), ``faces_n``, ``domain``; with
+``data.face_landmarks`` also ``faces_lm`` (``MAX_FACES`` x 5 x 2, dlib's 5-point layout, the same rows).
 """
 
 from __future__ import annotations
@@ -163,21 +164,36 @@ class SyntheticDataset(Dataset[dict[str, Any]]):
         a = sample.input[y0 : y0 + c, x0 : x0 + c]
         t = sample.target[y0 : y0 + c, x0 : x0 + c]
         boxes = torch.zeros(MAX_FACES, 4)
+        marks = torch.zeros(MAX_FACES, 5, 2)
         count = 0
         for f in sample.faces[:MAX_FACES]:
             x1, y1, x2, y2 = f["box"]
             bx = [np.clip(x1 - x0, 0, c), np.clip(y1 - y0, 0, c), np.clip(x2 - x0, 0, c), np.clip(y2 - y0, 0, c)]
             if bx[2] - bx[0] >= 8 and bx[3] - bx[1] >= 8:
                 boxes[count] = torch.tensor(bx, dtype=torch.float32)
+                if cfg.face_landmarks:
+                    marks[count] = torch.from_numpy(self._landmarks(sample.target, f["box"]) - np.array([x0, y0], np.float32))
                 count += 1
         if cfg.flip and rng.random() < 0.5:
             a, t = a[:, ::-1], t[:, ::-1]
             boxes[:count] = torch.stack([c - boxes[:count, 2], boxes[:count, 1], c - boxes[:count, 0], boxes[:count, 3]], 1)
+            # pixel centres mirror to c - 1 - x; the image-right eye becomes the image-left one
+            marks[:count, :, 0] = c - 1 - marks[:count, :, 0]
+            marks[:count] = marks[:count][:, [2, 3, 0, 1, 4]]
         a_t, t_t = to_tensor(np.ascontiguousarray(a)), to_tensor(np.ascontiguousarray(t))
         b_t = self._real(rng, self.real_b) if self.real_b else t_t  # the clean side of the adversarial term
         has_target = True
         if self.real_a and rng.random() < cfg.real_fraction:  # a real crop with reflections, no target
             a_t, t_t, has_target, count = self._real(rng, self.real_a), torch.zeros_like(a_t), False, 0
             boxes.zero_()
-        return {"A": a_t, "A_target": t_t, "has_target": torch.tensor(has_target), "B": b_t,
-                "faces_box": boxes, "faces_n": torch.tensor(count), "domain": sample.domain}
+            marks.zero_()
+        out = {"A": a_t, "A_target": t_t, "has_target": torch.tensor(has_target), "B": b_t,
+               "faces_box": boxes, "faces_n": torch.tensor(count), "domain": sample.domain}
+        return out | {"faces_lm": marks} if cfg.face_landmarks else out
+
+    @staticmethod
+    def _landmarks(clean: np.ndarray, box: Any) -> np.ndarray:
+        """dlib's 5 landmarks (``DLIB_5``) of the face in ``box`` of the clean render, in its pixels."""
+        from reflect.faces.landmarks import dlib_shape5
+
+        return dlib_shape5(clean, box).astype(np.float32)

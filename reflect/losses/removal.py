@@ -157,7 +157,7 @@ class BoxIdentityLoss:
 
     def terms(self, fake: torch.Tensor, target: torch.Tensor, boxes: torch.Tensor, counts: torch.Tensor,
               features: bool = False, inputs: torch.Tensor | None = None,
-              relative_eps: float = 0.01) -> dict[str, torch.Tensor]:
+              relative_eps: float = 0.01, landmarks: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """``face_id`` and, with ``features``, ``face_features`` from the same pass of the recogniser:
         the L1 distance of its residual stages' activations (35x35 to 3x3), each divided by the
         clean face's mean activation so that every stage counts alike. The recogniser's features
@@ -168,23 +168,37 @@ class BoxIdentityLoss:
         ``1 - cos`` after cleaning divided by the same before cleaning (plus ``relative_eps``).
         A face that was nearly clean weighs as much as one behind heavy glare, so the model
         learns that its own change must not cost more identity than the glass did; averaged,
-        ``face_id`` is dominated by the strongest reflections. Below 1 means the face came closer."""
+        ``face_id`` is dominated by the strongest reflections. Below 1 means the face came closer.
+
+        With ``landmarks`` (B, K, 5, 2; dlib's 5-point layout, the boxes' rows), each chip is cut
+        as a recogniser cuts it: aligned to the embedder's template (``reflect.faces.align``),
+        rotation and scale undone, instead of the square around the box."""
         from torchvision.ops import roi_align
 
-        rois = [torch.cat([torch.full((1,), float(b)), boxes[b, k].float().cpu()])
-                for b in range(boxes.shape[0]) for k in range(int(counts[b]))]
-        rois = [r for r in rois if (r[3] - r[1]) >= 8 and (r[4] - r[2]) >= 8][: self.max_faces]
-        if not rois:
+        from reflect.faces.align import align_faces
+        from reflect.faces.types import DLIB_5
+
+        keys = [(b, k) for b in range(boxes.shape[0]) for k in range(int(counts[b]))
+                if (boxes[b, k, 2] - boxes[b, k, 0]) >= 8 and (boxes[b, k, 3] - boxes[b, k, 1]) >= 8][: self.max_faces]
+        if not keys:
             return self.zeros(fake, features, inputs is not None)
-        roi = torch.stack(rois).to(fake.device)
-        cx, cy = (roi[:, 1] + roi[:, 3]) / 2, (roi[:, 2] + roi[:, 4]) / 2
-        half = torch.maximum(roi[:, 3] - roi[:, 1], roi[:, 4] - roi[:, 2]) * (0.5 + self.margin)
-        roi = torch.stack([roi[:, 0], cx - half, cy - half, cx + half, cy + half], 1)
         embedder = self._get(fake.device)
         side = int(embedder.chip.size)
+        if landmarks is not None:
+            marks = torch.stack([landmarks[b, k] for b, k in keys]).float().to(fake.device)
+            index = torch.tensor([b for b, _ in keys], device=fake.device)
 
-        def chips(images: torch.Tensor) -> torch.Tensor:
-            return roi_align(images.float(), roi, (side, side), spatial_scale=1.0, sampling_ratio=2, aligned=True)
+            def chips(images: torch.Tensor) -> torch.Tensor:
+                return align_faces(images.float(), marks, index, layout=DLIB_5, spec=embedder.chip)
+        else:
+            roi = torch.stack([torch.cat([torch.full((1,), float(b)), boxes[b, k].float().cpu()])
+                               for b, k in keys]).to(fake.device)
+            cx, cy = (roi[:, 1] + roi[:, 3]) / 2, (roi[:, 2] + roi[:, 4]) / 2
+            half = torch.maximum(roi[:, 3] - roi[:, 1], roi[:, 4] - roi[:, 2]) * (0.5 + self.margin)
+            roi = torch.stack([roi[:, 0], cx - half, cy - half, cx + half, cy + half], 1)
+
+            def chips(images: torch.Tensor) -> torch.Tensor:
+                return roi_align(images.float(), roi, (side, side), spatial_scale=1.0, sampling_ratio=2, aligned=True)
 
         chip_fake = chips(fake)
         with torch.no_grad():

@@ -216,7 +216,7 @@ class Remover(Variant):
         counts = batch["faces_n"].to(has.device) * has.long()
         return dict(self.face_id.terms(t.clamp(-1, 1), target, batch["faces_box"], counts, features=features,
                                        inputs=batch["A"] if relative else None,
-                                       relative_eps=self.cfg.face_relative_eps))
+                                       relative_eps=self.cfg.face_relative_eps, landmarks=batch.get("faces_lm")))
 
     def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:
         """(B, 3, H, W) in [-1, 1] -> the same with reflections removed (any H and W)."""

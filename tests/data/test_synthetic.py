@@ -142,3 +142,41 @@ def test_face_chips_are_the_driver_aligned_to_the_template(tmp_path: Path) -> No
 
     with pytest.raises(ConfigError, match="data.face_chip"):
         build_config({"model": {"variant": "remover"}, "data": {"kind": "synthetic", "face_chip": 8}})
+
+
+def test_face_landmarks_are_the_faces_in_the_crop_flipped_with_it(tmp_path: Path) -> None:
+    """``data.face_landmarks``: each kept face's 5 landmarks in the crop's pixels, the ones dlib finds
+    on the clean crop itself, mirrored (and the eyes swapped) with the crop; off by default."""
+    pytest.importorskip("dlib")
+    import shutil
+
+    from reflect.config import build_config
+    from reflect.data.io import to_image
+    from reflect.data.synth.faces import load_face_bank
+    from reflect.faces.landmarks import dlib_shape5
+    from tests.conftest import SHARED_FACES
+
+    if not (SHARED_FACES / "obama.jpg").is_file():
+        pytest.skip(f"real face photos not available ({SHARED_FACES} is missing)")
+    shutil.copy(SHARED_FACES / "obama.jpg", tmp_path / "obama.jpg")
+    bank = load_face_bank(tmp_path)
+    synth = {"size": 256, "cabin": {"face_width": [0.3, 0.35], "second_occupant": 0.0}}
+    ds = SyntheticDataset(data_cfg(crop_size=200, load_size=200, face_landmarks=True, flip=True, synth=synth),
+                          seed=2, faces=bank)
+    plain = SyntheticDataset(data_cfg(crop_size=200, load_size=200, face_landmarks=True, flip=False, synth=synth),
+                             seed=2, faces=bank)
+    flipped = 0
+    for key in range(6):
+        s = ds[key]
+        assert int(s["faces_n"]) == 1 and s["faces_lm"].shape == (MAX_FACES, 5, 2)
+        lm = s["faces_lm"][0].numpy()
+        found = dlib_shape5(to_image(s["A_target"]), s["faces_box"][0].tolist())
+        assert np.abs(found - lm).mean() < 2.0, f"key {key}: {lm.round(1).tolist()} vs dlib's {found.round(1).tolist()}"
+        assert lm[0, 0] > lm[2, 0]  # dlib's order: the image-right eye first, in either orientation
+        flipped += int(torch.equal(s["A"], plain[key]["A"].flip(-1)))
+        assert torch.equal(s["faces_lm"], ds[key]["faces_lm"])  # pure in the key
+    assert flipped > 0, "no sample was mirrored: the flip path went untested"
+    assert "faces_lm" not in SyntheticDataset(data_cfg(synth=synth), seed=2, faces=bank)[0]
+    with pytest.raises(ConfigError, match="data.face_landmarks needs"):
+        build_config({"model": {"variant": "remover"}, "data": {"kind": "synthetic", "face_landmarks": True,
+                                                               "face_chip": 96}})

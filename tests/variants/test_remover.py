@@ -132,6 +132,28 @@ def test_box_identity_loss_compares_faces_at_known_boxes() -> None:
     assert float(loss(fake, target, boxes, torch.tensor([0]))) == 0.0  # no face: an exact zero
 
 
+def test_box_identity_loss_with_landmarks_judges_the_aligned_face_wherever_the_box_lies() -> None:
+    """With 5 landmarks per face the chips are cut as a recogniser cuts them (aligned to dlib's
+    template): the box only picks the face, so a loose or shifted box changes nothing."""
+    pytest.importorskip("face_recognition_models")
+    from reflect.losses.removal import BoxIdentityLoss
+
+    loss = BoxIdentityLoss(max_faces=1)
+    g = torch.Generator().manual_seed(2)
+    target = torch.rand(1, 3, 96, 96, generator=g) * 2 - 1
+    fake = (target * 0.7 + 0.2 * torch.rand(1, 3, 96, 96, generator=g)).requires_grad_(True)
+    marks = torch.tensor([[[[62.0, 40.0], [54.0, 41.0], [30.0, 40.0], [38.0, 41.0], [46.0, 58.0]]]])
+    tight, loose = torch.tensor([[[24.0, 24.0, 72.0, 76.0]]]), torch.tensor([[[14.0, 18.0, 80.0, 86.0]]])
+    n = torch.tensor([1])
+    aligned = [float(loss.terms(fake, target, b, n, landmarks=marks)["face_id"]) for b in (tight, loose)]
+    boxed = [float(loss.terms(fake, target, b, n)["face_id"]) for b in (tight, loose)]
+    assert aligned[0] > 1e-3 and aligned[0] == pytest.approx(aligned[1], abs=1e-6)
+    assert abs(boxed[0] - aligned[0]) > 1e-5  # not the square around the box
+    assert float(loss.terms(target, target, tight, n, landmarks=marks)["face_id"]) < 1e-4
+    (grad,) = torch.autograd.grad(loss.terms(fake, target, tight, n, landmarks=marks)["face_id"], fake)
+    assert float(grad[..., 30:70, 25:70].abs().sum()) > 0
+
+
 def test_face_features_judge_blur_the_descriptor_barely_sees() -> None:
     """The recogniser's stage activations see detail lost to a 1-px blur in proportion, zero for
     the face itself, with a gradient to the image; the same pass gives the identity term."""
