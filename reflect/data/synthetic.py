@@ -165,6 +165,8 @@ class SyntheticDataset(Dataset[dict[str, Any]]):
         t = sample.target[y0 : y0 + c, x0 : x0 + c]
         boxes = torch.zeros(MAX_FACES, 4)
         marks = torch.zeros(MAX_FACES, 5, 2)
+        if cfg.face_landmarks:
+            from reflect.faces.landmarks import dlib_shape5
         count = 0
         for f in sample.faces[:MAX_FACES]:
             x1, y1, x2, y2 = f["box"]
@@ -172,7 +174,7 @@ class SyntheticDataset(Dataset[dict[str, Any]]):
             if bx[2] - bx[0] >= 8 and bx[3] - bx[1] >= 8:
                 boxes[count] = torch.tensor(bx, dtype=torch.float32)
                 if cfg.face_landmarks:
-                    marks[count] = torch.from_numpy(self._landmarks(sample.target, f["box"]) - np.array([x0, y0], np.float32))
+                    marks[count] = torch.from_numpy(dlib_shape5(sample.target, f["box"]) - np.array([x0, y0], np.float32))
                 count += 1
         if cfg.flip and rng.random() < 0.5:
             a, t = a[:, ::-1], t[:, ::-1]
@@ -190,10 +192,3 @@ class SyntheticDataset(Dataset[dict[str, Any]]):
         out = {"A": a_t, "A_target": t_t, "has_target": torch.tensor(has_target), "B": b_t,
                "faces_box": boxes, "faces_n": torch.tensor(count), "domain": sample.domain}
         return out | {"faces_lm": marks} if cfg.face_landmarks else out
-
-    @staticmethod
-    def _landmarks(clean: np.ndarray, box: Any) -> np.ndarray:
-        """dlib's 5 landmarks (``DLIB_5``) of the face in ``box`` of the clean render, in its pixels."""
-        from reflect.faces.landmarks import dlib_shape5
-
-        return dlib_shape5(clean, box).astype(np.float32)

@@ -124,8 +124,9 @@ class BoxIdentityLoss:
 
     Crops a square around each box (``margin`` of the box size added around it) to the
     embedder's chip size with ``torchvision.ops.roi_align`` (differentiable in the image), and
-    embeds with the frozen torch port of dlib's face recogniser (``reflect.faces``). No landmarks:
-    both crops share the box, so the comparison is like for like. ``max_faces`` bounds the cost
+    embeds with the frozen torch port of dlib's face recogniser (``reflect.faces``); both crops share
+    the box, so the comparison is like for like. Given 5 landmarks per face (``data.face_landmarks``),
+    the chips are aligned to the recogniser's template instead, as recognition itself cuts them. ``max_faces`` bounds the cost
     (about 0.2 s per face on a CPU, forward): the first faces of the batch are used.
 
     A plain attribute of the variant (not a child module): never in state_dict or param groups.
