@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "reflect.commands.evaluate",
     "synth": "data_tools.commands.synth",
     "dataset": "data_tools.commands.dataset",
+    "photos": "data_tools.commands.photos",
     "faces": "reflect.faces.commands",
     "export": "deploy.commands.export",
     "bench": "deploy.commands.bench",
