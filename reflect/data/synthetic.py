@@ -15,7 +15,8 @@ reflections, no target) replaces a ``data.real_fraction`` of the synthetic input
 unpaired losses only.
 
 A sample: ``A`` (input), ``A_target`` (clean), ``has_target``, ``B`` (a clean image), ``faces_box``
-(``MAX_FACES`` x 4 boxes in the crop's pixels, zero rows unused), ``faces_n``, ``domain``; with
+(``MAX_FACES`` x 4 boxes in the crop's pixels, zero rows unused), ``faces_n``, ``domain``,
+``reflection_free`` (input == target: the glass model ``none``); with
 ``data.face_landmarks`` also ``faces_lm`` (``MAX_FACES`` x 5 x 2, dlib's 5-point layout, the same rows).
 """
 
@@ -83,7 +84,7 @@ class SyntheticDataset(Dataset[dict[str, Any]]):
         if cfg.crop_size > self.synth_cfg.size:
             raise ConfigError(f"data.crop_size {cfg.crop_size} is larger than the rendered size data.synth.size={self.synth_cfg.size}")
         self.faces = faces if faces is not None else load_faces(cfg.faces, cfg.faces_split)
-        self.synth = Synthesizer(self.synth_cfg)
+        self.synth = Synthesizer(self.synth_cfg, people=self.faces)  # passers-by for 'person' reflections
         self.real_a: list[Path] = []
         self.real_b: list[Path] = []
         if cfg.root:
@@ -189,6 +190,8 @@ class SyntheticDataset(Dataset[dict[str, Any]]):
             a_t, t_t, has_target, count = self._real(rng, self.real_a), torch.zeros_like(a_t), False, 0
             boxes.zero_()
             marks.zero_()
+        free = has_target and sample.reflection_free
         out = {"A": a_t, "A_target": t_t, "has_target": torch.tensor(has_target), "B": b_t,
-               "faces_box": boxes, "faces_n": torch.tensor(count), "domain": sample.domain}
+               "faces_box": boxes, "faces_n": torch.tensor(count), "domain": sample.domain,
+               "reflection_free": torch.tensor(free)}
         return out | {"faces_lm": marks} if cfg.face_landmarks else out

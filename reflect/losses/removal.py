@@ -263,3 +263,15 @@ class PerceptualLoss(nn.Module):
                 w = self.WEIGHTS[self.LAYERS.index(i)]
                 total = total + w * _masked_mean((x[:n] - x[n:].detach()).abs(), m)
         return total
+
+
+def no_reflection(x: torch.Tensor, t: torch.Tensor, r: torch.Tensor | None, free: torch.Tensor) -> torch.Tensor:
+    """Do no harm: on reflection-free samples (``free``, (B,) bool) the output equals the input and no
+    reflection is predicted: ``L1(T, x) + mean(|R|)`` over those samples (zero, with a gradient, when
+    the batch has none). ``x``, ``t``: (B, C, H, W) in [-1, 1]; ``r`` in the same units or None."""
+    if not bool(free.any()):
+        return t.sum() * 0.0
+    loss = (t[free] - x[free]).abs().mean()
+    if r is not None:
+        loss = loss + r[free].abs().mean()
+    return loss

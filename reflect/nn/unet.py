@@ -22,15 +22,40 @@ sees the whole image (how strong is the glare, how dark the cabin). No normalisa
 correction must depend on absolute brightness, which instance norm would remove. The output
 convolutions start at zero, so an untrained generator is the identity.
 
+Two output forms (``output``):
+
+* ``correction`` (the first bundled models): ``T = x + delta``, ``delta`` free. A free correction can
+  paint anything: trained only on dark procedural cabins, it paints a bright backdrop dark grey.
+* ``layers``: the clean image is *composed from the input* as ``T = g * (x - R) + d`` (in [0, 1]
+  units), the inverse of the blend ``x = T / g + R`` that every reflection recipe approximates
+  (Zhang et al. 2018; ERRNet 2019; the per-channel transmission of RDNet 2025): ``R >= 0``
+  (clamped at 0) is the reflection, which can only *remove* light that the input holds; ``g`` is one bounded
+  gain per image and channel, in ``[GAIN_LOW, GAIN_HIGH]`` from the globally pooled bottleneck,
+  which undoes the transmission that the glass loses to its reflectance (it cannot invent a cabin:
+  at most a 10 % darkening); ``d`` is a signed detail term bounded to ``+-DETAIL`` by a tanh, for
+  what is not additive (sensor noise, JPEG blocks) and nothing larger. So a pixel can come out
+  darker only by the reflection the network claims to see there, and a reflection-free input
+  comes back unchanged when ``R = 0``, ``g = 1``, ``d = 0``, which the training's
+  ``no_reflection`` penalty asks for on reflection-free samples. :meth:`RemovalUNet.layers`
+  returns ``R`` in [-1, 1] units (``x = T + R`` when ``g = 1`` and ``d = 0``).
+
 Any H and W that are multiples of :attr:`stride` (16); variants pad and crop. ONNX-exportable.
 Input and output (B, 3, H, W) in [-1, 1]; ``R`` is in the same units (``x = T + R``).
 """
 
 from __future__ import annotations
 
+import math
+from typing import Literal
+
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+OutputForm = Literal["correction", "layers"]
+OUTPUT_FORMS: tuple[str, ...] = ("correction", "layers")
+GAIN_LOW, GAIN_HIGH = 0.9, 1.5  # the per-channel gain of the ``layers`` form
+DETAIL = 0.04  # bound of its signed detail term, [0, 1] units
 
 
 class _Res(nn.Module):
@@ -96,6 +121,7 @@ class RemovalUNet(nn.Module):
         n_bottleneck: int = 3,
         n_refine: int = 0,
         predict_reflection: bool = True,
+        output: OutputForm = "correction",
     ) -> None:
         super().__init__()
         if in_ch != out_ch:
@@ -104,9 +130,14 @@ class RemovalUNet(nn.Module):
             raise ValueError(f"ngf must be a positive multiple of 4, got {ngf}")
         if n_refine < 0:
             raise ValueError(f"n_refine must be >= 0, got {n_refine}")
+        if output not in OUTPUT_FORMS:
+            raise ValueError(f"output must be one of {', '.join(OUTPUT_FORMS)}, got {output!r}")
+        if output == "layers" and not predict_reflection:
+            raise ValueError("the 'layers' output form predicts the reflection: predict_reflection must be true")
         c1, c2, c3, c4 = ngf, 2 * ngf, 4 * ngf, 6 * ngf
         self.out_ch = out_ch
         self.predict_reflection = predict_reflection
+        self.output = output
         act = nn.LeakyReLU(0.1, inplace=True)
         self.stem = nn.Sequential(nn.Conv2d(4 * in_ch, c1, 3, padding=1), act, _Res(c1))
         self.enc2 = nn.Sequential(_Down(c1, c2), _Res(c2))
@@ -123,13 +154,15 @@ class RemovalUNet(nn.Module):
         self.ref1 = nn.Sequential(*[_Res(c1) for _ in range(n_refine)])
         n_out = 4 * out_ch * (2 if predict_reflection else 1)
         self.head = nn.Conv2d(c1, n_out, 3, padding=1)
+        # the layers form's per-channel gain, from the pooled bottleneck (zero conv: g = 1)
+        self.gain = nn.Conv2d(c4, out_ch, 1) if output == "layers" else None
         self.zero_outputs()
 
     def zero_outputs(self) -> None:
         """The head and the refinement blocks' output convs to zero: the generator is the identity
         (``T = x``, ``R = 0``) and each refinement block passes its input through (call after any
         re-initialisation)."""
-        convs: list[nn.Conv2d] = [self.head]
+        convs: list[nn.Conv2d] = [self.head] + ([self.gain] if self.gain is not None else [])
         convs += [block.c2 for seq in (self.ref3, self.ref2, self.ref1) for block in seq if isinstance(block, _Res)]
         for conv in convs:
             nn.init.zeros_(conv.weight)
@@ -146,10 +179,48 @@ class RemovalUNet(nn.Module):
         y = self.ref2(self.dec2(self.up2(y, f2)))
         y = self.ref1(self.dec1(self.up1(y, f1)))
         out = F.pixel_shuffle(self.head(y), 2)  # (B, out_ch [* 2], H, W)
+        if self.gain is not None:
+            return self._compose(x, out, self.gain(f4.mean(dim=(2, 3), keepdim=True)))
         if self.predict_reflection:
             delta, r = out[:, : self.out_ch], out[:, self.out_ch :]
             return x + delta, r
         return x + out, None
 
+    def _compose(self, x: torch.Tensor, out: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``layers`` form: ``T = g * (x - R) + d`` in [0, 1] units (see the module docstring)."""
+        c = self.out_ch
+        d = DETAIL * torch.tanh(out[:, :c])
+        r = out[:, c:].clamp(min=0.0)  # [0, 1] units; clamp passes the gradient at 0 (ReLU would not: the head starts at 0)
+        offset = math.log((1.0 - GAIN_LOW) / (GAIN_HIGH - 1.0))  # sigmoid(offset) puts g at 1 for z = 0
+        g = GAIN_LOW + (GAIN_HIGH - GAIN_LOW) * torch.sigmoid(z + offset)  # (B, C, 1, 1)
+        t01 = g * ((x + 1.0) * 0.5 - r) + d
+        return t01 * 2.0 - 1.0, r * 2.0
+
+    def gains(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The ``layers`` form's per-channel gain ``g`` (B, C) for an input (H, W multiples of 16), or None."""
+        if self.gain is None:
+            return None
+        f = self.bottleneck(self.enc3(self.enc2(self.stem(F.pixel_unshuffle(x, 2)))))
+        offset = math.log((1.0 - GAIN_LOW) / (GAIN_HIGH - 1.0))
+        z = self.gain(f.mean(dim=(2, 3), keepdim=True))
+        return (GAIN_LOW + (GAIN_HIGH - GAIN_LOW) * torch.sigmoid(z + offset)).flatten(1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)[0].clamp(-1.0, 1.0)
+
+
+def layers_from_correction(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A ``correction``-form state dict converted to the ``layers`` form: the reflection head starts
+    as the negated correction (``R = relu(-delta)``: what the old model took away, it now calls the
+    reflection; what it added is dropped), the detail head and the gain start at zero (``d = 0``,
+    ``g = 1``). Every other tensor is kept. A warm start for training, not an equivalent model."""
+    out = {k: v.clone() for k, v in state.items()}
+    w, b = state["head.weight"], state["head.bias"]
+    half = w.shape[0] // 2
+    # the correction is in [-1, 1] units, the reflection head in [0, 1] units: halve it
+    out["head.weight"] = torch.cat([torch.zeros_like(w[:half]), -0.5 * w[:half]])
+    out["head.bias"] = torch.cat([torch.zeros_like(b[:half]), -0.5 * b[:half]])
+    c4, c = state["bottleneck.0.0.weight"].shape[0], half // 4
+    out["gain.weight"] = torch.zeros(c, c4, 1, 1)
+    out["gain.bias"] = torch.zeros(c)
+    return out

@@ -13,7 +13,11 @@ Losses (named, unweighted; weights from the config):
 - ``supervised``: L1(T, target) on samples with a target (``lambda_sup``);
 - ``gradient``: multi-scale gradient L1 (ERRNet, Wei et al. 2019) (``lambda_grad``);
 - ``exclusion``: T's and R's gradients do not coincide (Zhang et al. 2018) (``lambda_excl``);
-- ``reconstruction``: ``x = T + R`` (``lambda_rec``);
+- ``reconstruction``: ``x = T + R`` (``lambda_rec``; the ``correction`` output form only: the ``layers``
+  form composes T from x and R, so it holds by construction);
+- ``no_reflection``: on reflection-free samples (``batch["reflection_free"]``: input == target), L1 of
+  the output against the input plus the mean predicted reflection: nothing to remove, nothing changed
+  (``lambda_no_reflection``; the do-no-harm term);
 - ``face_region``: pixel and gradient L1 inside the known face boxes (``lambda_face_region``);
 - ``face_id``: identity of each known face box, torch port of dlib's recogniser (``lambda_face``);
 - ``face_features``: L1 of that recogniser's stage activations at the same boxes, a perceptual loss
@@ -40,9 +44,10 @@ from reflect.losses.removal import (
     face_region_l1,
     gradient_l1,
     layer_reconstruction,
+    no_reflection,
 )
 from reflect.nn import PatchDiscriminator, crop_to, init_weights, pad_to_multiple
-from reflect.nn.unet import RemovalUNet
+from reflect.nn.unet import OUTPUT_FORMS, OutputForm, RemovalUNet
 from reflect.registry import register
 from reflect.variants.base import Variant, VariantConfig, params_of
 
@@ -58,6 +63,7 @@ class RemoverConfig(VariantConfig):
     n_bottleneck: int = 3
     n_refine: int = 0  # extra residual blocks per decoder scale (start as the identity: grow a trained model)
     predict_reflection: bool = True
+    output: OutputForm = "correction"  # correction: T = x + delta; layers: T = g * (x - R) + d (reflect.nn.unet)
     ndf: int = 32
     n_layers_d: int = 3
     gan_mode: GanMode = "lsgan"
@@ -66,6 +72,7 @@ class RemoverConfig(VariantConfig):
     lambda_excl: float = 0.05
     lambda_rec: float = 0.2
     lambda_adv: float = 0.01
+    lambda_no_reflection: float = 0.0  # output == input and R == 0 on reflection-free samples
     lambda_face: float = 0.0
     lambda_face_region: float = 0.0  # extra L1 (pixels + gradients) inside the synthesiser's face boxes
     lambda_face_features: float = 0.0  # L1 of dlib's stage activations at the face boxes (needs lambda_face > 0)
@@ -105,13 +112,21 @@ class Remover(Variant):
 
             raise ConfigError("model.lambda_face_relative needs model.lambda_face > 0 and model.face_relative_eps > 0 "
                               f"(got lambda_face {cfg.lambda_face}, face_relative_eps {cfg.face_relative_eps})")
+        if cfg.output not in OUTPUT_FORMS:
+            from reflect.errors import ConfigError
+
+            raise ConfigError(f"model.output: '{cfg.output}' is not one of {', '.join(OUTPUT_FORMS)}")
+        if cfg.output == "layers" and not cfg.predict_reflection:
+            from reflect.errors import ConfigError
+
+            raise ConfigError("model.output 'layers' predicts the reflection: model.predict_reflection must be true")
         if cfg.ngf % 4:
             from reflect.errors import ConfigError
 
             raise ConfigError(f"model.ngf: {cfg.ngf} is not allowed: the remover needs a multiple of 4 (space-to-depth stem)")
         self.g = RemovalUNet(cfg.in_channels, cfg.out_channels, ngf=cfg.ngf, n_bottleneck=cfg.n_bottleneck,
                              n_refine=cfg.n_refine,
-                             predict_reflection=cfg.predict_reflection)
+                             predict_reflection=cfg.predict_reflection, output=cfg.output)
         self.d = PatchDiscriminator(cfg.out_channels, ndf=cfg.ndf, n_layers=cfg.n_layers_d, norm="instance")
         init_weights(self.d, "normal", 0.02)
         if cfg.init != "none":
@@ -129,7 +144,11 @@ class Remover(Variant):
     def default_loss_weights(cls, cfg: RemoverConfig) -> dict[str, float]:
         w = {"supervised": cfg.lambda_sup, "gradient": cfg.lambda_grad, "adv": cfg.lambda_adv, "d": 1.0}
         if cfg.predict_reflection:
-            w |= {"exclusion": cfg.lambda_excl, "reconstruction": cfg.lambda_rec}
+            w |= {"exclusion": cfg.lambda_excl}
+            if cfg.output == "correction":
+                w["reconstruction"] = cfg.lambda_rec
+        if cfg.lambda_no_reflection > 0:
+            w["no_reflection"] = cfg.lambda_no_reflection
         if cfg.lambda_face > 0:
             w["face_id"] = cfg.lambda_face
         if cfg.lambda_face_region > 0:
@@ -184,7 +203,11 @@ class Remover(Variant):
         }
         if r is not None:
             out["exclusion"] = exclusion(t, r)
-            out["reconstruction"] = layer_reconstruction(x, t, r)
+            if self.cfg.output == "correction":
+                out["reconstruction"] = layer_reconstruction(x, t, r)
+        if self.cfg.lambda_no_reflection > 0:
+            free = batch.get("reflection_free", torch.zeros(x.shape[0], dtype=torch.bool)).to(x.device)
+            out["no_reflection"] = no_reflection(x, t, r, free)
         if self.cfg.lambda_vgg > 0:
             out["perceptual"] = self.vgg.to(t.device)(t, target, has) if self.vgg is not None else t.sum() * 0.0
         return out

@@ -283,3 +283,76 @@ def test_translate_refuses_the_other_direction() -> None:
     variant = registry.get("remover")(cfg.model)
     with pytest.raises(ValueError, match="only removes reflections"):
         variant.translate(torch.zeros(1, 3, 16, 16), target="A")
+
+
+# ---- the 'layers' output form: T = g * (x - R) + d, composed from the input ----
+
+
+def _randomised(g: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    for p in g.parameters():
+        torch.nn.init.normal_(p, 0.0, 0.08)
+    return g.eval()
+
+
+def test_the_layers_form_starts_as_the_identity_and_cannot_invent_light() -> None:
+    from reflect.nn.unet import DETAIL, GAIN_HIGH, GAIN_LOW
+
+    x = torch.rand(3, 3, 48, 64) * 2 - 1
+    g = RemovalUNet(ngf=8, n_bottleneck=1, output="layers").eval()
+    t, r = g.layers(x)
+    assert torch.equal(t.detach(), x) and r is not None and float(r.abs().max()) == 0.0
+    for seed in range(3):  # whatever the weights: brighter than the gain allows is impossible
+        wild = _randomised(RemovalUNet(ngf=8, n_bottleneck=1, output="layers"), seed)
+        with torch.no_grad():
+            t, r = wild.layers(x)
+            gains = wild.gains(x)
+        assert r is not None and float(r.min()) >= 0.0
+        x01, t01, r01 = (x + 1) / 2, (t + 1) / 2, r / 2
+        assert (t01 <= GAIN_HIGH * x01 + DETAIL + 1e-5).all()
+        rest = x01 - r01  # darker only by the claimed reflection
+        assert (t01 >= torch.minimum(GAIN_LOW * rest, GAIN_HIGH * rest) - DETAIL - 1e-4).all()
+        assert float(r.max()) > 0.01 and float((t - x).abs().max()) > 0.01  # the random weights do act
+        assert gains is not None and float(gains.min()) >= GAIN_LOW and float(gains.max()) <= GAIN_HIGH
+
+
+def test_a_correction_model_converts_to_the_layers_form_keeping_what_it_removed() -> None:
+    from reflect.nn.unet import layers_from_correction
+
+    old = _randomised(RemovalUNet(ngf=8, n_bottleneck=1, n_refine=1))
+    new = RemovalUNet(ngf=8, n_bottleneck=1, n_refine=1, output="layers").eval()
+    new.load_state_dict(layers_from_correction(old.state_dict()))
+    x = torch.rand(2, 3, 32, 48) * 2 - 1
+    with torch.no_grad():
+        t_old, _ = old.layers(x)
+        t_new, r = new.layers(x)
+    delta = t_old - x
+    assert torch.allclose(t_new, x + delta.clamp(max=0.0), atol=1e-5)  # removals kept, additions dropped
+    assert r is not None and torch.allclose(r, (-delta).clamp(min=0.0), atol=1e-5)
+
+
+def test_the_no_reflection_loss_asks_reflection_free_inputs_back_unchanged() -> None:
+    cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "output": "layers",
+                                  "lambda_no_reflection": 5.0}})
+    model = registry.get("remover")(cfg.model)
+    weights = model.default_loss_weights(cfg.model)
+    assert weights["no_reflection"] == 5.0 and "reconstruction" not in weights
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    batch = {"A": x, "A_target": x, "has_target": torch.tensor([True, True]), "B": x,
+             "reflection_free": torch.tensor([True, False])}
+    assert float(model.generator_losses(batch)["no_reflection"]) == 0.0  # the untrained model is the identity
+    _randomised(model.g)
+    model.train()
+    loss = model.generator_losses(batch)["no_reflection"]
+    loss.backward()
+    assert float(loss) > 0 and model.g.head.weight.grad is not None and float(model.g.head.weight.grad.abs().sum()) > 0
+    none = {**batch, "reflection_free": torch.tensor([False, False])}
+    assert float(model.generator_losses(none)["no_reflection"]) == 0.0
+
+
+def test_an_unknown_output_form_is_one_config_error() -> None:
+    with pytest.raises(ConfigError, match="model.output"):
+        build_config({"model": {"variant": "remover", "ngf": 8, "output": "free"}})
+    with pytest.raises(ConfigError, match="predict_reflection"):
+        registry.get("remover")(build_config({"model": {"variant": "remover", "ngf": 8, "output": "layers",
+                                                        "predict_reflection": False}}).model)

@@ -46,7 +46,7 @@ def plan_occupants(
     return out
 
 
-def _backdrop(rng: np.random.Generator, cfg: CabinConfig, size: int) -> np.ndarray:
+def cabin_backdrop(rng: np.random.Generator, cfg: CabinConfig, size: int) -> np.ndarray:
     level = _u(rng, cfg.brightness)
     colour = level * rng.uniform(0.8, 1.2, 3).astype(np.float32)
     ramp = np.linspace(1.3, 0.7, size, dtype=np.float32)[:, None, None]
@@ -72,7 +72,7 @@ def _headrest(img: np.ndarray, p: Placement, rng: np.random.Generator) -> None:
     cv2.ellipse(img, (int(p.cx), y0 + int(0.3 * w)), (int(0.95 * w), int(0.3 * w)), 0, 180, 360, (tone, tone, tone), -1)
 
 
-def _paste(img: np.ndarray, p: Placement) -> tuple[float, float, float, float]:
+def paste_person(img: np.ndarray, p: Placement) -> tuple[float, float, float, float]:
     """Paste the head crop so its face box is ``p.width`` wide centred at (cx, cy); return the box."""
     crop, (bx1, by1, bx2, by2) = p.face.crop, p.face.box
     s = p.width / max(bx2 - bx1, 1e-6)
@@ -128,20 +128,24 @@ def _visor_and_pillar(img: np.ndarray, placements: list[Placement], rng: np.rand
 
 
 def render_cabin(
-    rng: np.random.Generator, cfg: CabinConfig, size: int, placements: list[Placement]
+    rng: np.random.Generator, cfg: CabinConfig, size: int, placements: list[Placement],
+    backdrop: np.ndarray | None = None, furniture: bool = True,
 ) -> tuple[np.ndarray, list[dict[str, object]]]:
-    """Draw the cabin and its occupants; returns (H, W, 3) float32 display values and face records."""
-    img = _backdrop(rng, cfg, size)
+    """Draw the cabin and its occupants; returns (H, W, 3) float32 display values and face records.
+
+    ``backdrop`` (display values, (size, size, 3)) replaces the drawn interior; ``furniture=False``
+    leaves out the headrests, the wheel, the visor and the pillar (a sitter before a photograph)."""
+    img = cabin_backdrop(rng, cfg, size) if backdrop is None else backdrop.astype(np.float32, copy=True)
     records: list[dict[str, object]] = []
     for p in sorted(placements, key=lambda q: q.role != "passenger"):  # passenger first, behind
-        if cfg.headrest:
+        if cfg.headrest and furniture:
             _headrest(img, p, rng)
-        box = _paste(img, p)
+        box = paste_person(img, p)
         records.append({"role": p.role, "identity": p.face.identity, "source": p.face.source,
                         "box": [round(float(v), 1) for v in box]})
-    if cfg.wheel:
+    if cfg.wheel and furniture:
         _wheel(img, placements[0], rng)
-    if cfg.visor:
+    if cfg.visor and furniture:
         _visor_and_pillar(img, placements, rng)
     records.sort(key=lambda r: r["role"] != "driver")
     return np.clip(img, 0.0, 1.0), records

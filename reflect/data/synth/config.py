@@ -23,7 +23,11 @@ from typing import Any
 from reflect.config import from_dict, load_yaml, to_dict
 from reflect.errors import ConfigError
 
-REFLECTION_SOURCES = ("photo", "sky", "foliage", "buildings", "streetlights")
+REFLECTION_SOURCES = ("photo", "sky", "foliage", "buildings", "streetlights", "person")
+#: what stands behind the glass (layer T), see :mod:`reflect.data.synth.scenes`
+SCENE_SOURCES = ("cabin", "portrait", "backdrop", "rear_window")
+#: how the glass mixes T and R, see :mod:`reflect.data.synth.blends`
+BLEND_MODELS = ("windshield", "linear", "screen", "gains", "none")
 DOMAINS = ("clean", "sky", "foliage", "glare", "false_colour", "nir")
 
 
@@ -40,6 +44,40 @@ class CabinConfig:
     visor: bool = True
     headrest: bool = True
     wheel: bool = True
+
+
+@dataclass
+class SceneConfig:
+    """Layer T's source, drawn per sample by weight: ``cabin`` (the procedural cabin above),
+    ``portrait`` (the face photo as it was taken, its own backdrop filling the frame), ``backdrop``
+    (the sitter cut out and placed before a defocused real photograph, dark or bright), ``rear_window``
+    (the cabin with a bright rear window behind the head). Then an exposure from night-dark to
+    over-exposed, shared by input and target."""
+
+    sources: dict[str, float] = field(default_factory=lambda: {"cabin": 1.0})
+    folder: str = ""  # backdrop photos: a folder, "cache:train" / "cache:test" (reflect photos fetch), or "" (scikit-image's)
+    photos: list[str] = field(default_factory=list)  # scikit-image file names when ``folder`` is empty
+    portrait_face_width: list[float] = field(default_factory=lambda: [0.22, 0.42])
+    backdrop_blur: list[float] = field(default_factory=lambda: [1.0, 6.0])  # defocus sigma, pixels at 256 px
+    backdrop_level: list[float] = field(default_factory=lambda: [0.15, 1.3])  # backdrop exposure (dark .. bright)
+    window_level: list[float] = field(default_factory=lambda: [0.6, 1.0])  # the bright rear window
+    exposure_probability: float = 0.0
+    exposure: list[float] = field(default_factory=lambda: [0.3, 1.6])  # linear-light gain, log-uniform
+
+
+@dataclass
+class BlendConfig:
+    """The glass model, drawn per sample by weight (see :mod:`reflect.data.synth.blends`):
+    ``windshield`` (this project's physics: Fresnel map, ghosting, overflow compensation),
+    ``linear`` (Zhang et al. 2018 / ERRNet 2019: ``T + a*blur(R)`` in linear light, over-exposure
+    compensated), ``screen`` (DSRNet 2023: ``1 - (1 - T)(1 - a*blur(R))`` in display values),
+    ``gains`` (RDNet 2025: ``g_t * T + g_r * blur(R)``, per-channel gains; the target is ``T``), and
+    ``none`` (no reflection: input == target)."""
+
+    models: dict[str, float] = field(default_factory=lambda: {"windshield": 1.0})
+    strength: list[float] = field(default_factory=lambda: [0.15, 0.6])  # a, the reflection's weight
+    blur_sigma: list[float] = field(default_factory=lambda: [1.0, 5.0])  # pixels at 256 px (Zhang: 1..5)
+    transmission_loss: list[float] = field(default_factory=lambda: [0.05, 0.35])  # gains: 1 - g_t
 
 
 @dataclass
@@ -136,6 +174,8 @@ class SynthConfig:
     test_fraction: float = 0.2  # of the identities
     domains: list[str] = field(default_factory=lambda: list(DOMAINS))  # multidomain layout
     image_format: str = "png"  # png | jpg
+    scene: SceneConfig = field(default_factory=SceneConfig)
+    blend: BlendConfig = field(default_factory=BlendConfig)
     cabin: CabinConfig = field(default_factory=CabinConfig)
     reflection: ReflectionConfig = field(default_factory=ReflectionConfig)
     ghost: GhostConfig = field(default_factory=GhostConfig)
@@ -158,6 +198,9 @@ class SynthConfig:
 # Physical limits of each range (inclusive). Keys are "section.field".
 _LIMITS: dict[str, tuple[float, float]] = {
     "cabin.face_width": (0.05, 0.8), "cabin.face_x": (0.0, 1.0), "cabin.face_y": (0.0, 1.0),
+    "scene.portrait_face_width": (0.05, 0.8), "scene.backdrop_blur": (0.0, 50.0), "scene.backdrop_level": (0.0, 3.0),
+    "scene.window_level": (0.0, 1.5), "scene.exposure": (0.05, 4.0),
+    "blend.strength": (0.0, 1.0), "blend.blur_sigma": (0.0, 50.0), "blend.transmission_loss": (0.0, 0.9),
     "cabin.brightness": (0.0, 1.0), "cabin.face_light": (0.05, 2.0),
     "reflection.strength": (0.0, 1.0), "reflection.blur_sigma": (0.0, 50.0),
     "reflection.fresnel_bottom": (0.0, 1.0), "reflection.fresnel_side": (0.0, 1.0),
@@ -185,13 +228,16 @@ def _check(cfg: SynthConfig) -> None:
     for d in cfg.domains:
         if d not in DOMAINS:
             raise ConfigError(f"domains: '{d}' is not one of {', '.join(DOMAINS)}")
-    for name, w in cfg.reflection.sources.items():
-        if name not in REFLECTION_SOURCES:
-            raise ConfigError(f"reflection.sources.{name}: unknown source; valid: {', '.join(REFLECTION_SOURCES)}")
-        if w < 0:
-            raise ConfigError(f"reflection.sources.{name}: weight {w} is negative")
-    if cfg.reflection.sources and sum(cfg.reflection.sources.values()) <= 0:
-        raise ConfigError("reflection.sources: all weights are zero")
+    for key, weights, valid in (("reflection.sources", cfg.reflection.sources, REFLECTION_SOURCES),
+                                ("scene.sources", cfg.scene.sources, SCENE_SOURCES),
+                                ("blend.models", cfg.blend.models, BLEND_MODELS)):
+        for name, w in weights.items():
+            if name not in valid:
+                raise ConfigError(f"{key}.{name}: unknown name; valid: {', '.join(valid)}")
+            if not isinstance(w, int | float) or not 0 <= w < float("inf"):
+                raise ConfigError(f"{key}.{name}: weight {w} must be a finite number >= 0")
+        if not weights or sum(weights.values()) <= 0:
+            raise ConfigError(f"{key}: give at least one positive weight")
     for section in dataclasses.fields(cfg):
         sub = getattr(cfg, section.name)
         if not dataclasses.is_dataclass(sub):

@@ -2,11 +2,16 @@
 
 Order of the model (linear light unless noted):
 
-1. cabin T with the occupants (display values), to NIR if the camera is in NIR mode, IR flash on
-   the faces; to linear light;                                                      [shared]
+1. scene T with the occupants (display values; the source drawn by ``scene.sources``: the procedural
+   cabin, the portrait as taken, a photo backdrop, a bright rear window, see
+   :mod:`reflect.data.synth.scenes`), to NIR if the camera is in NIR mode, IR flash on the faces;
+   to linear light; exposure                                                          [shared]
 2. glass: haze, transmission ``t`` and green-blue tint  -> the target            [shared]
-3. reflection R: source layer, false colour, ghosting ``R + c*shift(R)``, Gaussian blur, Fresnel
-   map ``r(x, y)``, overflow compensation; input = target + r*blur(R)        [input only]
+3. the glass model drawn by ``blend.models``: ``windshield`` (reflection R: source layer, false
+   colour, ghosting ``R + c*shift(R)``, Gaussian blur, Fresnel map ``r(x, y)``, overflow
+   compensation; input = target + r*blur(R)), or a blend of the literature (``linear``, ``screen``,
+   ``gains``: :mod:`reflect.data.synth.blends`), or ``none`` (input == target: every input-only
+   term below is skipped)                                                      [input only]
 4. glare spots; in NIR mode the bright-glass veil                             [input only]
 5. motion blur (linear light), low resolution (display)                          [shared]
 6. sensor noise, 8-bit quantisation, JPEG re-compression                      [input only]
@@ -23,14 +28,15 @@ from typing import Any, cast
 
 import numpy as np
 
-from reflect.data.synth import camera, glass
+from reflect.data.synth import blends, camera, glass
 from reflect.data.synth.cabin import plan_occupants, render_cabin
 from reflect.data.synth.config import SynthConfig
 from reflect.data.synth.faces import Face
 from reflect.data.synth.reflections import PhotoBank, reflection_layer
+from reflect.data.synth.scenes import render_scene
 
 TERMS = {"cabin": 1, "reflection": 2, "ghost": 3, "glass": 4, "glare": 5, "false_colour": 6, "nir": 7,
-         "noise": 8, "motion_blur": 9, "jpeg": 10, "low_res": 11}
+         "noise": 8, "motion_blur": 9, "jpeg": 10, "low_res": 11, "scene": 12, "exposure": 13, "blend": 14}
 
 # What a forced domain (multi-domain layout) switches: None leaves the term to its probability.
 _FORCE: dict[str, dict[str, Any]] = {
@@ -50,6 +56,11 @@ class Sample:
     params: dict[str, Any]  # every term: its drawn values, or None when not applied
     faces: list[dict[str, Any]]  # role, identity, source, box [x1, y1, x2, y2] in output pixels
     domain: str  # dominant reflection type (clean, sky, foliage, glare, false_colour, nir, photo, ...)
+
+    @property
+    def reflection_free(self) -> bool:
+        """Nothing to remove: the input is the target, byte for byte."""
+        return self.input is self.target or bool(np.array_equal(self.input, self.target))
 
 
 def term_rng(seed: int, index: int, term: str) -> np.random.Generator:
@@ -71,12 +82,21 @@ def _r(v: float) -> float:
     return round(float(v), 4)
 
 
+def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
+    names = sorted(weights)
+    w = np.array([weights[n] for n in names], np.float64)
+    return names[int(rng.choice(len(names), p=w / w.sum()))]
+
+
 class Synthesizer:
     """Renders samples for a :class:`SynthConfig`; photos to reflect are loaded on first use."""
 
-    def __init__(self, cfg: SynthConfig, photos: PhotoBank | None = None) -> None:
+    def __init__(self, cfg: SynthConfig, photos: PhotoBank | None = None, backdrops: PhotoBank | None = None,
+                 people: list[Face] | None = None) -> None:
         self.cfg = cfg
         self._photos = photos
+        self._backdrops = backdrops
+        self.people = people  # faces a ``person`` reflection may show (never an occupant)
 
     @property
     def photos(self) -> PhotoBank:
@@ -84,7 +104,16 @@ class Synthesizer:
             self._photos = PhotoBank(self.cfg.reflection.folder, self.cfg.reflection.photos)
         return self._photos
 
-    def render(self, index: int, driver: Face, passenger: Face | None = None, domain: str | None = None) -> Sample:
+    @property
+    def backdrops(self) -> PhotoBank:
+        if self._backdrops is None:
+            self._backdrops = PhotoBank(self.cfg.scene.folder, self.cfg.scene.photos, key="scene.folder")
+        return self._backdrops
+
+    def render(self, index: int, driver: Face, passenger: Face | None = None, domain: str | None = None,
+               scene: str | None = None, blend: str | None = None) -> Sample:
+        """One sample; ``scene`` and ``blend`` force the scene source and the glass model (the
+        benchmark's types), else they are drawn by the config's weights."""
         cfg, size, seed = self.cfg, self.cfg.size, self.cfg.seed
         px = size / 256.0  # pixel ranges in the config are given at 256 px
         force = _FORCE.get(domain or "", {})
@@ -93,7 +122,15 @@ class Synthesizer:
         # 1. cabin and occupants
         rc = term_rng(seed, index, "cabin")
         placements = plan_occupants(rc, cfg.cabin, size, driver, passenger)
-        t_disp, faces = render_cabin(rc, cfg.cabin, size, placements)
+        rsc = term_rng(seed, index, "scene")
+        drawn = _pick(rsc, cfg.scene.sources)
+        scene = scene or drawn
+        if scene == "cabin":
+            t_disp, faces = render_cabin(rc, cfg.cabin, size, placements)
+        else:
+            t_disp, faces = render_scene(rsc, scene, cfg.scene, cfg.cabin, size, placements,
+                                         None if scene == "portrait" else self.backdrops)
+        params["scene"] = scene
         rn = term_rng(seed, index, "nir")
         flash, veil = _u(rn, cfg.camera.nir_flash), _u(rn, cfg.camera.nir_veil)
         nir = force.get("nir", cfg.camera.mode == "nir")
@@ -103,6 +140,12 @@ class Synthesizer:
         if nir:
             t_lin = t_lin * camera.flash_map(size, [cast(list[float], f["box"]) for f in faces], flash)
         params["nir"] = {"flash": _r(flash), "veil": _r(veil)} if nir else None
+        rx = term_rng(seed, index, "exposure")
+        on = _decide(rx, True, cfg.scene.exposure_probability, None)
+        gain = float(np.exp(rx.uniform(np.log(cfg.scene.exposure[0]), np.log(cfg.scene.exposure[1]))))
+        if on:
+            t_lin = t_lin * np.float32(gain)
+        params["exposure"] = _r(gain) if on else None
 
         # 2. glass tint and transmission (shared)
         rg = term_rng(seed, index, "glass")
@@ -115,14 +158,30 @@ class Synthesizer:
         target_lin = np.clip(t_lin, 0.0, 1.0)
         input_lin = target_lin
 
-        # 3. reflection layer
-        reflection, fc_on, source, rmap = self._reflection(index, size, px, nir, force, target_lin, params)
-        if reflection is not None:
-            input_lin = target_lin + reflection
+        # 3. the glass model: the windshield's reflection layer, a blend of the literature, or none
+        rb = term_rng(seed, index, "blend")
+        model = _pick(rb, cfg.blend.models)
+        model = blend or ("windshield" if domain is not None else model)
+        params["blend"] = model
+        clean = model == "none"
+        if model == "windshield":
+            reflection, fc_on, source, _ = self._reflection(index, size, px, nir, force, target_lin, faces, params)
+            if reflection is not None:
+                input_lin = target_lin + reflection
+        else:
+            fc_on = False
+            params["ghost"] = params["false_colour"] = params["reflection"] = None
+            source = "none" if clean else self._blend(rb, model, index, size, px, nir, target_lin, faces, params)
+            if not clean:
+                input_lin, target_lin = params.pop("_blend")
+            reflection = None if clean else input_lin
 
         # 4. glare and the NIR bright-glass veil
-        input_lin = self._glare(index, size, nir, force, input_lin, params)
-        if nir and veil > 0 and cfg.camera.nir_veil[1] > 0:
+        if clean:
+            params["glare"] = None
+        else:
+            input_lin = self._glare(index, size, nir, force, input_lin, params)
+        if nir and veil > 0 and cfg.camera.nir_veil[1] > 0 and not clean:
             yy = np.linspace(1.0, 0.5, size, dtype=np.float32)[:, None, None]
             input_lin = input_lin + np.float32(veil) * yy
         same = input_lin is target_lin  # no input-only term so far: share the arrays, bytes stay equal
@@ -150,14 +209,15 @@ class Synthesizer:
 
         # 6. input-only sensor terms
         rs = term_rng(seed, index, "noise")
-        on = _decide(rs, cam.noise, cam.noise_probability, None)
+        on = _decide(rs, cam.noise, cam.noise_probability, None) and not clean
         sigma = _u(rs, cam.noise_sigma)
         if on:
             input_d = camera.noise(input_d, sigma, rs, mono=nir)
         params["noise"] = {"sigma": _r(sigma)} if on else None
-        input_u8, target_u8 = camera.quantise(input_d), camera.quantise(target_d)
+        input_u8 = camera.quantise(input_d)
+        target_u8 = input_u8 if input_d is target_d else camera.quantise(target_d)
         rj = term_rng(seed, index, "jpeg")
-        on = _decide(rj, cam.jpeg, cam.jpeg_probability, None)
+        on = _decide(rj, cam.jpeg, cam.jpeg_probability, None) and not clean
         quality = int(round(_u(rj, cam.jpeg_quality)))
         if on:
             input_u8 = camera.jpeg(input_u8, quality, mono=nir)
@@ -168,7 +228,7 @@ class Synthesizer:
         return Sample(input_u8, target_u8, params, faces, domain)
 
     def _reflection(self, index: int, size: int, px: float, nir: bool, force: dict[str, Any],
-                    target_lin: np.ndarray, params: dict[str, Any]) -> tuple[np.ndarray | None, bool, str, np.ndarray | None]:
+                    target_lin: np.ndarray, faces: list[dict[str, Any]], params: dict[str, Any]) -> tuple[np.ndarray | None, bool, str, np.ndarray | None]:
         cfg, seed = self.cfg, self.cfg.seed
         rc = cfg.reflection
         rr = term_rng(seed, index, "reflection")
@@ -193,7 +253,8 @@ class Synthesizer:
         if not on:
             params["reflection"] = None
             return None, False, "none", None
-        r_disp, info = reflection_layer(rr, source, size, self.photos if source == "photo" else None)
+        r_disp, info = reflection_layer(rr, source, size, self.photos if source in ("photo", "person") else None,
+                                        self.people, {str(f["identity"]) for f in faces})
         if fc_on:
             r_disp = glass.false_colour(r_disp, hue, sat)
         if nir:
@@ -213,6 +274,36 @@ class Synthesizer:
             "fresnel_side_left": side_left if rc.fresnel else None, "overflow_att": _r(att) if rc.overflow else None,
         }
         return term, fc_on, source, rmap if isinstance(rmap, np.ndarray) else None
+
+    def _blend(self, rb: np.random.Generator, model: str, index: int, size: int, px: float, nir: bool,
+               target_lin: np.ndarray, faces: list[dict[str, Any]], params: dict[str, Any]) -> str:
+        """A glass model of the literature (:mod:`reflect.data.synth.blends`): puts (input, target) in
+        linear light under ``params['_blend']`` and records the draws; returns the reflection source."""
+        bc, rc = self.cfg.blend, self.cfg.reflection
+        source = _pick(rb, rc.sources)
+        a, sigma = _u(rb, bc.strength), _u(rb, bc.blur_sigma) * px
+        loss = np.array([_u(rb, bc.transmission_loss) * rb.uniform(0.8, 1.2) for _ in range(3)], np.float32)
+        g_r = np.float32(a) * rb.uniform(0.8, 1.2, 3).astype(np.float32)
+        att = float(rb.uniform(1.08, 1.3))
+        avoid = {str(f["identity"]) for f in faces}
+        r_disp, info = reflection_layer(rb, source, size, self.photos if source in ("photo", "person") else None,
+                                        self.people, avoid)
+        if nir:
+            r_disp = camera.to_nir(r_disp)
+            loss[:] = loss.mean()
+            g_r[:] = g_r.mean()
+        r_lin = glass.to_linear(r_disp)
+        if model == "linear":
+            out = blends.linear(target_lin, r_lin, a, sigma, att)
+        elif model == "screen":
+            out = blends.screen(target_lin, r_lin, a, sigma)
+        else:
+            out = blends.gains(target_lin, r_lin, 1.0 - np.clip(loss, 0.0, 0.95), g_r, sigma)
+        params["_blend"] = (np.clip(out[0], 0.0, 1.0), out[1])
+        params["reflection"] = {"source": source, **info, "strength": _r(a), "blur_sigma": _r(sigma)}
+        if model == "gains":
+            params["reflection"]["transmission_loss"] = [_r(v) for v in loss]
+        return source
 
     def _glare(self, index: int, size: int, nir: bool, force: dict[str, Any], x: np.ndarray,
                params: dict[str, Any]) -> np.ndarray:

@@ -6,19 +6,29 @@ Sources (display values in [0, 1], (H, W, 3) float32):
 - ``sky``: a blue gradient with fractal clouds;
 - ``foliage``: tree-branch silhouettes and leaf clusters against a bright sky;
 - ``buildings``: window-grid facades in perspective under a strip of sky;
-- ``streetlights``: night scene with bright lamps and their halos.
+- ``streetlights``: night scene with bright lamps and their halos;
+- ``person``: a passer-by (another person's photo, large and close to the glass) before a photo.
+
+Photo folders: a path, or ``cache:train`` / ``cache:test`` for the photographs that
+``reflect photos fetch`` keeps in the user's cache (:func:`photo_cache`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from reflect.data.io import list_images, read_image
 from reflect.errors import ConfigError, ImageReadError
+
+if TYPE_CHECKING:
+    from reflect.data.synth.faces import Face
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +37,39 @@ SKIMAGE_PHOTOS = ("chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.pn
 PHOTO_SIDE = 512
 
 
+def photo_cache() -> Path:
+    """Where ``reflect photos fetch`` keeps its photographs: ``$XDG_CACHE_HOME/reflect/photos``
+    (``~/.cache/reflect/photos``), with ``train/`` and ``test/`` sub-folders."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "reflect" / "photos"
+
+
+def resolve_folder(folder: str | Path, key: str = "reflection.folder") -> Path:
+    """A photo folder setting: ``cache:SPLIT`` names a split of :func:`photo_cache`, else a path."""
+    text = str(folder)
+    if text.startswith("cache:"):
+        split = text[len("cache:"):]
+        if split not in ("train", "test"):
+            raise ConfigError(f"{key}: '{text}' names no split of the photo cache (cache:train or cache:test)")
+        root = photo_cache() / split
+        if not root.is_dir() or not any(root.iterdir()):
+            raise ConfigError(f"{key}: the photo cache {root} is empty: run `reflect photos fetch` first")
+        return root
+    root = Path(text).expanduser()
+    if not root.is_dir():
+        raise ConfigError(f"{key} {root} does not exist")
+    return root
+
+
 class PhotoBank:
     """Photos to reflect, loaded once and kept at most PHOTO_SIDE px on the longer side."""
 
-    def __init__(self, folder: str | Path = "", photos: list[str] | tuple[str, ...] = ()) -> None:
+    def __init__(self, folder: str | Path = "", photos: list[str] | tuple[str, ...] = (), key: str = "reflection.folder") -> None:
         if folder:
-            root = Path(folder)
-            if not root.is_dir():
-                raise ConfigError(f"reflection.folder {root} does not exist")
+            root = resolve_folder(folder, key)
             files = list_images(root, recursive=True)
             if not files:
-                raise ConfigError(f"reflection.folder {root} holds no images")
+                raise ConfigError(f"{key} {root} holds no images")
         else:
             import skimage.data
 
@@ -177,13 +209,35 @@ def streetlights(rng: np.random.Generator, size: int) -> tuple[np.ndarray, dict[
     return np.clip(img + lamps + halo, 0, 1), {"lamps": n}
 
 
+def person(rng: np.random.Generator, size: int, people: list[Face], photos: PhotoBank | None,
+           avoid: Collection[str] = ()) -> tuple[np.ndarray, dict[str, object]]:
+    """A passer-by reflected in the glass: someone else's head and shoulders, large (close to the
+    glass), before a photo or a sky; ``avoid``: identities that must not be reflected (the occupants)."""
+    from reflect.data.synth.cabin import Placement, paste_person
+
+    img = photos.sample(rng, size)[0] if photos is not None else sky(rng, size)[0]
+    candidates = [f for f in people if f.identity not in avoid]
+    face = candidates[int(rng.integers(len(candidates)))] if candidates else None
+    if face is None:
+        return img, {"person": None}
+    w = float(rng.uniform(0.3, 0.7)) * size
+    paste_person(img, Placement(face, float(rng.uniform(0.1, 0.9)) * size, float(rng.uniform(0.2, 0.7)) * size, w,
+                                float(rng.uniform(0.5, 1.2)), "reflection"))
+    return np.clip(img, 0.0, 1.0), {"person": face.source}
+
+
 PROCEDURAL = {"sky": sky, "foliage": foliage, "buildings": buildings, "streetlights": streetlights}
 
 
 def reflection_layer(
-    rng: np.random.Generator, source: str, size: int, photos: PhotoBank | None
+    rng: np.random.Generator, source: str, size: int, photos: PhotoBank | None,
+    people: list[Face] | None = None, avoid: Collection[str] = (),
 ) -> tuple[np.ndarray, dict[str, object]]:
     """Draw one reflection layer of ``source``; returns display values and what was drawn."""
+    if source == "person":
+        if not people:
+            raise ConfigError("reflection source 'person' needs a face bank (the synthesiser's people)")
+        return person(rng, size, people, photos, avoid)
     if source == "photo":
         if photos is None:
             raise ConfigError("reflection source 'photo' needs a photo bank")

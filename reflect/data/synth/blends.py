@@ -1,0 +1,39 @@
+"""Glass models from the reflection-removal literature, beside the project's windshield physics.
+
+Each takes the transmitted layer ``T`` and the reflection source ``R`` in linear light ((H, W, 3)
+float32 in [0, 1]) and returns ``(input, target)`` in linear light; the caller draws the parameters.
+Written from the papers' descriptions of their training data:
+
+- ``linear`` (Zhang et al., CVPR 2018; ERRNet, Wei et al., CVPR 2019): ``I = T + a * blur(R)``,
+  ``R`` blurred by a Gaussian of sigma 1-5 px (out of focus), and where ``T + R`` overflows 1 the
+  mean excess is subtracted from ``R`` (their over-exposure compensation); target ``T``.
+- ``screen`` (DSRNet, Hu and Guo, ICCV 2023, which models the residue ``-T * R`` of a linear
+  blend): ``I = 1 - (1 - T)(1 - a * blur(R))`` in display values, so bright reflections saturate
+  softly instead of clipping; target ``T``.
+- ``gains`` (RDNet, Zhao et al., CVPR 2025, per-channel transmission): ``I = g_t * T + g_r * blur(R)``
+  with ``g_t = 1 - loss`` per channel (the light the glass reflects away is lost to the
+  transmission) and ``g_r`` per channel; the target is ``T`` before the loss, so a model must undo
+  the gain (the ``layers`` output form's per-channel gain).
+- ``none``: no reflection; the input is the target (the do-no-harm samples).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reflect.data.synth import glass
+
+
+def linear(t: np.ndarray, r: np.ndarray, a: float, sigma: float, att: float) -> tuple[np.ndarray, np.ndarray]:
+    term = glass.compensate_overflow(t, np.float32(a) * glass.blur(r, sigma), att)
+    return t + term, t
+
+
+def screen(t: np.ndarray, r: np.ndarray, a: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    td = glass.to_display(t)
+    rd = glass.to_display(glass.blur(r, sigma)) * np.float32(a)
+    return glass.to_linear(1.0 - (1.0 - td) * (1.0 - rd)), t
+
+
+def gains(t: np.ndarray, r: np.ndarray, g_t: np.ndarray, g_r: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    return t * g_t.astype(np.float32) + glass.blur(r, sigma) * g_r.astype(np.float32), t
