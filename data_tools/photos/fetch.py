@@ -8,46 +8,21 @@ what it finished. A source that cannot be read is one warning and the fetch goes
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import io
-import json
-import posixpath
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from data_tools.photos import sources
-from data_tools.photos.cache import (
-    cache_name,
-    empty_manifest,
-    n_photos,
-    read_manifest,
-    split_for,
-    unique_name,
-    write_manifest,
-)
-from data_tools.photos.copyright import Licence, licence_for
-from data_tools.photos.deb import DebError, apt_download, find_deb, read_deb
+from data_tools.photos.cache import empty_manifest, n_photos, read_manifest, split_for, write_manifest
+from data_tools.photos.deb import DebError
+from data_tools.photos.originals import Photo, debian_photos, selection, skimage_photos
 from reflect.errors import OutputError, ReflectError
 from reflect.utils.atomic import atomic_path, remove_stale_temporaries
 
 JPEG_QUALITY = 92
-
-
-@dataclass
-class Photo:
-    """One original photograph and what is known of it."""
-
-    path: str  # inside the package (or skimage/data/NAME)
-    data: bytes
-    name: str  # the cache file name
-    licence: Licence
-    author: str = ""
-    upstream_licence: str = ""
-    note: str = ""
 
 
 @dataclass
@@ -56,99 +31,6 @@ class FetchResult:
     kept: int = 0
     cached_sources: list[str] = field(default_factory=list)
     failed_sources: list[str] = field(default_factory=list)
-
-
-def _selection(source: str) -> list[str]:
-    if source == sources.SKIMAGE_PACKAGE:
-        return sorted(sources.SKIMAGE_PHOTOS)
-    s = sources.DEBIAN_SOURCES[source]
-    return [*s.files, f"name_from_dir={s.name_from_dir}"]
-
-
-def _kde_metadata(text: bytes | None, where: str) -> tuple[str, str]:
-    """(author, licence) from a KDE wallpaper's metadata.json."""
-    if text is None:
-        return "", ""
-    try:
-        plugin = json.loads(text).get("KPlugin", {})
-    except ValueError:
-        return "", ""
-    authors = ", ".join(a.get("Name", "") for a in plugin.get("Authors", []) if a.get("Name"))
-    licence = f"{plugin['License']} ({where})" if plugin.get("License") else ""
-    return authors, licence
-
-
-def _debian_photos(
-    source: sources.DebianSource, debs: Path | None, warn: Callable[[str], None]
-) -> tuple[str, list[Photo]]:
-    name = source.package
-    copyright_path = f"usr/share/doc/{name}/copyright"
-
-    def selected(path: str) -> bool:
-        return any(fnmatch.fnmatchcase(path, pattern) for pattern in source.files)
-
-    def want(path: str) -> bool:
-        return (
-            path == copyright_path
-            or (source.kde_metadata and path.endswith("/metadata.json"))
-            or selected(path)
-        )
-
-    deb = find_deb(debs, name) if debs is not None else None
-    with tempfile.TemporaryDirectory(prefix="reflect-photos-") as tmp:
-        content = read_deb(deb or apt_download(name, tmp), want)
-    if content.package != name:
-        raise DebError(f"{deb} holds package {content.package!r}, not {name!r}")
-    text = content.files.pop(copyright_path, None)
-    copyright_text = text.decode("utf-8", "replace") if text is not None else None
-    for pattern in source.files:
-        if not any(fnmatch.fnmatchcase(p, pattern) for p in content.files):
-            warn(f"{name} {content.version}: nothing matches {pattern} (is the allow-list out of date?)")
-    photos: list[Photo] = []
-    taken: dict[str, str] = {}
-    for path in sorted(filter(selected, content.files)):
-        stem = posixpath.splitext(posixpath.basename(path))[0]
-        author, upstream = source.authors.get(stem, ""), source.upstream_licence
-        if source.kde_metadata:
-            meta = "/".join(path.split("/")[: -max(source.name_from_dir, 1)] + ["metadata.json"])
-            author, upstream = _kde_metadata(content.files.get(meta), meta)
-        photos.append(
-            Photo(
-                path=path,
-                data=content.files[path],
-                name=unique_name(cache_name(name, path, source.name_from_dir), path, taken),
-                licence=licence_for(copyright_text, path, copyright_path),
-                author=author,
-                upstream_licence=upstream,
-            )
-        )
-    return content.version, photos
-
-
-def _skimage_photos(warn: Callable[[str], None]) -> tuple[str, list[Photo]]:
-    try:
-        import skimage
-        import skimage.data
-    except ImportError as e:
-        raise DebError(f"scikit-image is not installed ({e})") from e
-    root = Path(skimage.data.data_dir)
-    photos = []
-    for file, info in sources.SKIMAGE_PHOTOS.items():
-        f = root / file
-        if not f.is_file():
-            warn(f"{sources.SKIMAGE_PACKAGE}: {f} is missing")
-            continue
-        photos.append(
-            Photo(
-                path=f"skimage/data/{file}",
-                data=f.read_bytes(),
-                name=cache_name(sources.SKIMAGE_PACKAGE, file),
-                licence=Licence(info.licence, info.author, f"skimage.data docstring of {file}"),
-                author=info.author,
-                note=info.note,
-            )
-        )
-    return str(getattr(skimage, "__version__", "unknown")), photos
 
 
 def _render(data: bytes, max_side: int) -> tuple[Any, tuple[int, int]]:
@@ -250,7 +132,7 @@ def fetch_photos(
         mine = list(_records(manifest, source))
         if (
             entry
-            and entry["selection"] == _selection(source)
+            and entry["selection"] == selection(source)
             and entry["max_side"] == max_side
             and all((cache / r["split"] / r["file"]).is_file() for r in mine)
         ):
@@ -260,9 +142,9 @@ def fetch_photos(
             continue
         try:
             if source == sources.SKIMAGE_PACKAGE:
-                version, photos = _skimage_photos(warn)
+                version, photos = skimage_photos(warn)
             else:
-                version, photos = _debian_photos(sources.DEBIAN_SOURCES[source], debs, warn)
+                version, photos = debian_photos(sources.DEBIAN_SOURCES[source], debs, warn)
         except DebError as e:
             warn(f"{source}: not fetched: {e}")
             result.failed_sources.append(source)
@@ -280,7 +162,7 @@ def fetch_photos(
         manifest["photos"] = [r for r in manifest["photos"] if r["package"] != source] + records
         manifest["sources"][source] = {
             "version": version,
-            "selection": _selection(source),
+            "selection": selection(source),
             "max_side": max_side,
             "photos": len(records),
         }

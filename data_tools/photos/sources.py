@@ -13,7 +13,9 @@ never illustrations, renders or abstract art. Inspected and left out:
   the sky cut out (transparent);
 - ``opencv-doc``: sample photos without per-file provenance, several with faces;
 - ``digikam-data``: one photo without a stated licence; ``blender-data``: 8 small HDR (EXR)
-  panoramas; ``gcompris-qt-data``: photos packed inside Qt resource bundles.
+  panoramas; ``gcompris-qt-data``: photos packed inside Qt resource bundles;
+- ``kstars-data``, ``gimp-data``, ``libreoffice-common``, ``hugin-data``: screenshots and textures;
+- ``scribus-template``'s other images: layouts, small or black-and-white copies, a second moon.
 
 ``DEBIAN_SOURCES`` is a plain dict so that tests can add a package to it.
 """
@@ -37,6 +39,8 @@ class DebianSource:
     ``upstream_licence``: a licence the package ships beside the photos, more specific than its
     Debian copyright file (recorded beside, never instead of, the Debian licence).
     ``authors``: photo stem -> author, where only an upstream credits file names them.
+    ``prose_licence`` / ``prose_copyright``: what a copyright file that is not machine-readable says,
+    in words, of these photos (read by a person when the entry was added).
     """
 
     package: str
@@ -45,6 +49,8 @@ class DebianSource:
     kde_metadata: bool = False
     upstream_licence: str = ""
     authors: Mapping[str, str] = field(default_factory=dict)
+    prose_licence: str = ""
+    prose_copyright: str = ""
 
 
 def _kde(*names: str) -> tuple[str, ...]:
@@ -141,6 +147,17 @@ DEBIAN_SOURCES: dict[str, DebianSource] = {
                     )
                 },
             },
+        ),
+        # a city skyline at sunset over water, a canyon creek, the moon behind branches, a pizza (4)
+        DebianSource(
+            "scribus-template",
+            tuple(
+                f"usr/share/scribus/templates/{n}"
+                for n in ("br2/sunset.jpg", "br2/nature.jpg", "cal2/moon.jpg", "menu2/pizza.jpg")
+            ),
+            prose_licence="public domain",
+            prose_copyright="2004 Riku Leino <tsoots@gmail.com> (templates br2, cal2, menu2: "
+            "placed into the public domain by their author)",
         ),
     )
 }

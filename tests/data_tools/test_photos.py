@@ -52,9 +52,8 @@ def _split(data: bytes) -> str:
     return "test" if int(hashlib.sha256(data).hexdigest()[:8], 16) % 100 < 25 else "train"
 
 
-@pytest.fixture
-def fake_deb(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
-    """debs/fakepkg_1.0-1_all.deb: three photos (one per-file licence), a corrupt one, an illustration."""
+def _build_fake_deb(tmp_path: Path, copyright_text: str) -> tuple[Path, dict[str, bytes]]:
+    """debs/fakepkg_1.0-1_all.deb: three photos, a corrupt one, an illustration, ``copyright_text``."""
     if shutil.which("dpkg-deb") is None:
         pytest.skip("dpkg-deb is not installed (needed to build the fake package)")
     for seed in range(0, 300, 3):  # the first seeds whose three photos fall in both splits
@@ -71,7 +70,7 @@ def fake_deb(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
         "Maintainer: Test <test@example.org>\nDescription: fake photos\n"
     )
     (root / "usr/share/doc/fakepkg").mkdir(parents=True)
-    (root / "usr/share/doc/fakepkg/copyright").write_text(COPYRIGHT)
+    (root / "usr/share/doc/fakepkg/copyright").write_text(copyright_text)
     (root / PHOTOS).mkdir(parents=True)
     for name, data in photos.items():
         (root / PHOTOS / name).write_bytes(data)
@@ -86,6 +85,12 @@ def fake_deb(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
         capture_output=True,
     )
     return debs, photos
+
+
+@pytest.fixture
+def fake_deb(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
+    """The fake package with a machine-readable copyright file (one photo has its own stanza)."""
+    return _build_fake_deb(tmp_path, COPYRIGHT)
 
 
 @pytest.fixture(autouse=True)
@@ -240,3 +245,22 @@ def test_damaged_deb_is_one_warning_naming_it(offline, tmp_path, capsys):
     assert _fetch(tmp_path / "cache", "--debs", str(debs), "--packages", "fakepkg") == 2
     warnings = _warnings(capsys.readouterr().err)
     assert len(warnings) == 1 and "fakepkg_1.0-1_all.deb" in warnings[0] and not offline.exists()
+
+
+def test_prose_copyright_gives_the_allow_lists_reading_or_points_to_the_file(offline, tmp_path, monkeypatch):
+    debs, photos = _build_fake_deb(
+        tmp_path, "Copyright 2004 Someone.\nThese photos are in the public domain.\n"
+    )
+    cache = tmp_path / "cache"
+    assert _fetch(cache, "--debs", str(debs), "--packages", "fakepkg") == 0
+    records = _manifest(cache)["photos"]
+    assert len(records) == len(photos)
+    assert {r["licence"] for r in records} == {"see usr/share/doc/fakepkg/copyright (not machine-readable)"}
+    read = sources.DebianSource(
+        "fakepkg", (f"{PHOTOS}/*",), prose_licence="public domain", prose_copyright="2004 Someone"
+    )
+    monkeypatch.setitem(sources.DEBIAN_SOURCES, "fakepkg", read)
+    assert _fetch(cache, "--debs", str(debs), "--packages", "fakepkg") == 0  # a new selection: read again
+    records = _manifest(cache)["photos"]
+    assert {(r["licence"], r["copyright"]) for r in records} == {("public domain", "2004 Someone")}
+    assert all("prose" in r["licence_from"] for r in records)
