@@ -6,7 +6,11 @@
   the same landmarks cut aligned 150 px chips from all three images, so only the pixels differ;
   dlib's ResNet gives 128-d descriptors compared by Euclidean distance (same person below 0.6);
   no match on the clean image: the face is ``skipped`` for identity;
-* identification: the nearest gallery descriptor (one per held-out person, from its portrait).
+* identification: the nearest gallery descriptor (one per held-out person, from its portrait);
+* landmarks (independent of dlib): MTCNN's five points of the driver in the glass input and in the
+  output against those of the clean image, the mean point error over the inter-ocular distance of
+  the clean face (``lm_in``, ``lm_out``; NaN where MTCNN misses the driver in either image);
+* do no harm: ``dist_io``, the dlib distance between the output and the input (same landmarks).
 """
 
 from __future__ import annotations
@@ -81,25 +85,43 @@ class FaceMeter:
         d = np.linalg.norm(emb[:, None, :] - self.gallery[None, :, :], axis=2)
         return [self.gallery_ids[int(i)] for i in d.argmin(1)]
 
-    def measure(self, clean: np.ndarray, inp: np.ndarray, out: np.ndarray, box: Any, person: str) -> dict[str, Any]:
+    def measure(
+        self, clean: np.ndarray, inp: np.ndarray, out: np.ndarray, box: Any, person: str
+    ) -> dict[str, Any]:
         images = (clean, inp, out)
         rec: dict[str, Any] = {}
-        hog_clean = None
+        points: dict[str, dict[str, torch.Tensor]] = {}
         for name, det in self.detectors.items():
+            points[name] = {}
             for view, im in zip(VIEWS, images, strict=True):
                 found = det.detect([np.ascontiguousarray(im)])[0]
                 k = match(found, box)
                 rec[f"{name}_{view}"] = k is not None
-                if name == "hog" and view == "clean" and k is not None:
-                    hog_clean = found.landmarks[k : k + 1]
+                if k is not None:
+                    points[name][view] = found.landmarks[k]  # (5, 2)
+        if "mtcnn" in points:
+            mt = points["mtcnn"]
+            for view in VIEWS[1:]:
+                rec[f"lm_{view}"] = (
+                    landmark_error(mt[view], mt["clean"]) if view in mt and "clean" in mt else float("nan")
+                )
+        hog_clean = points["hog"].get("clean")
         rec["skipped"] = hog_clean is None
         if hog_clean is not None:
-            emb = self.embed(list(images), hog_clean)
+            emb = self.embed(list(images), hog_clean[None])
             rec["dist_in"] = float(np.linalg.norm(emb[1] - emb[0]))
             rec["dist_out"] = float(np.linalg.norm(emb[2] - emb[0]))
+            rec["dist_io"] = float(np.linalg.norm(emb[2] - emb[1]))
             for view, who in zip(VIEWS, self.identify(emb), strict=True):
                 rec[f"rank1_{view}"] = who == person
         return rec
+
+
+def landmark_error(points: torch.Tensor, ref: torch.Tensor) -> float:
+    """Mean distance of five (x, y) points (5, 2) to ``ref``'s, over ``ref``'s inter-ocular distance
+    (MTCNN's order: the eyes first)."""
+    eyes = float(torch.linalg.norm(ref[0] - ref[1]))
+    return float(torch.linalg.norm(points - ref, dim=1).mean()) / max(eyes, 1e-6)
 
 
 def _rect(box: Any) -> Any:

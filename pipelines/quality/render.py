@@ -1,6 +1,6 @@
 """The quality benchmark's fixed test set: held-out faces through held-out reflections.
 
-Two recipes:
+Three families of types:
 
 * the project's synthesiser (:mod:`reflect.data.synth`), one forced reflection type at a time
   (``sky``, ``foliage``, ``glare``, ``false_colour``, ``nir``, ``clean`` through the generator's
@@ -9,7 +9,17 @@ Two recipes:
 * ``other recipe``: a plain display-space blend ``input = a*tint*T + s*g(y)*blur(R)`` (vertical
   gradient ``g``, no linear light, no Fresnel side term, ghosting, overflow compensation, noise or
   JPEG), with ``T`` the synthesiser's clean cabin and ``R`` a held-out photo: a model that only
-  learnt the synthesiser's own statistics does worse here.
+  learnt the synthesiser's own statistics does worse here;
+* cross-recipe types (issue 23): ``scene:*`` force what stands behind the glass (the procedural cabin,
+  the portrait as taken, the sitter before a dark or a bright defocused photograph, the cabin with a
+  bright rear window) through a per-sample mix of the glass models a remover trains with
+  (:data:`SCENE_BLENDS`), so that a scene row varies the scene only; ``recipe:*`` force the glass
+  model (the windshield physics, Zhang's linear blend, DSRNet's screen blend, RDNet's per-channel
+  gains) over a mix of scenes (:data:`RECIPE_SCENES`); ``noharm:*`` are reflection-free (glass model
+  ``none``: input == target byte for byte), without glass tint (``clean``) and behind tinted glass
+  (``tinted``: the tint belongs to the scene, so the output must equal the input). Reflections and
+  photo backdrops come from the photo cache's held-out split (``reflect photos fetch``), else from
+  :data:`TEST_PHOTOS` (:func:`cross_photos`); reflected passers-by are other held-out people.
 
 Every sample is a pure function of (seed, type, position): the same bytes on every run.
 """
@@ -28,7 +38,7 @@ import numpy as np
 from reflect.data.synth.config import SynthConfig, synth_config_from_dict
 from reflect.data.synth.faces import Face
 from reflect.data.synth.generator import Synthesizer
-from reflect.data.synth.reflections import PhotoBank
+from reflect.data.synth.reflections import PhotoBank, photo_cache
 from reflect.data.synth.split import TEST_PHOTOS, identity_split
 
 #: every type the benchmark knows, in a fixed order (a type's samples never depend on which others run)
@@ -36,6 +46,41 @@ ALL_TYPES = ("sky", "foliage", "buildings", "streetlights", "photo", "glare", "f
 DEFAULT_TYPES = ALL_TYPES[:-1]
 OTHER = "other recipe"
 _SOURCE_ONLY = ("buildings", "streetlights", "photo")
+SCENE_TYPES = (
+    "scene:cabin",
+    "scene:portrait",
+    "scene:backdrop_dark",
+    "scene:backdrop_bright",
+    "scene:rear_window",
+)
+RECIPE_TYPES = ("recipe:windshield", "recipe:linear", "recipe:screen", "recipe:gains")
+NOHARM_TYPES = ("noharm:clean", "noharm:tinted")
+CROSS_TYPES = SCENE_TYPES + RECIPE_TYPES
+#: every type of every family, valid for ``--types``
+TYPES = ALL_TYPES + CROSS_TYPES + NOHARM_TYPES
+SUITES = {
+    "held-out": DEFAULT_TYPES,
+    "cross": CROSS_TYPES,
+    "noharm": NOHARM_TYPES,
+    "all": DEFAULT_TYPES + CROSS_TYPES + NOHARM_TYPES,
+}
+#: the glass models a scene type draws from per sample: those the bundled remover trained with, so that
+#: ``scene:rear_window`` is left out of training by its scene alone
+SCENE_BLENDS = {"windshield": 1.0, "linear": 1.0, "gains": 1.0}
+#: the scenes a recipe type draws from per sample: those the bundled remover trained with, so that
+#: ``recipe:screen`` is left out of training by its glass alone
+RECIPE_SCENES = {"cabin": 1.0, "portrait": 1.0, "backdrop": 1.0}
+NOHARM_SCENES = {"cabin": 1.0, "portrait": 1.0, "backdrop": 1.0, "rear_window": 1.0}
+BACKDROP_LEVELS = {"backdrop_dark": [0.1, 0.35], "backdrop_bright": [0.9, 1.3]}
+#: reflections of the cross types: photos (and passers-by) weighted up, as a street scene has them
+CROSS_SOURCES = {
+    "photo": 2.0,
+    "person": 0.5,
+    "sky": 1.0,
+    "foliage": 1.0,
+    "buildings": 1.0,
+    "streetlights": 0.5,
+}
 
 
 @dataclass
@@ -46,6 +91,8 @@ class Pair:
     input: np.ndarray  # (H, W, 3) uint8 through the glass
     target: np.ndarray  # (H, W, 3) uint8 clean
     box: tuple[float, float, float, float]  # the driver's face box in pixels
+    scene: str = "cabin"  # what stood behind the glass
+    blend: str = "windshield"  # the glass model
 
 
 def test_faces(bank: list[Face], seed: int) -> list[Face]:
@@ -98,12 +145,19 @@ def recipe_part(cfg: SynthConfig, part: str) -> SynthConfig:
         c.camera = dataclasses.replace(cfg.camera, noise=False, jpeg=False)
     else:
         off = cfg.input_only_terms_off()
-        c.reflection, c.ghost, c.glare, c.false_colour = off.reflection, off.ghost, off.glare, off.false_colour
+        c.reflection, c.ghost, c.glare, c.false_colour = (
+            off.reflection,
+            off.ghost,
+            off.glare,
+            off.false_colour,
+        )
         c.camera = dataclasses.replace(cfg.camera, nir_veil=[0.0, 0.0])
     return c
 
 
-def synth_pairs(kind: str, faces: list[Face], count: int, size: int, seed: int, part: str = "full") -> Iterator[Pair]:
+def synth_pairs(
+    kind: str, faces: list[Face], count: int, size: int, seed: int, part: str = "full"
+) -> Iterator[Pair]:
     """``count`` pairs of reflection type ``kind``; pair i shows face ``i % len(faces)`` as the driver.
     ``part`` keeps only part of the recipe (:func:`recipe_part`)."""
     cfg, domain = type_config(kind, size, seed)
@@ -116,7 +170,9 @@ def synth_pairs(kind: str, faces: list[Face], count: int, size: int, seed: int, 
         yield Pair(kind, i, face.source, s.input, s.target, _driver_box(s.faces))
 
 
-def through_glass(clean: np.ndarray, layer: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def through_glass(
+    clean: np.ndarray, layer: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """(input, target) uint8 from a clean display image and a reflection layer (display, [0, 1])."""
     h, w = clean.shape[:2]
     tint = np.array([0.80, 0.88, 0.86], np.float32) * np.float32(rng.uniform(0.7, 0.9))
@@ -139,4 +195,70 @@ def other_pairs(faces: list[Face], count: int, size: int, seed: int) -> Iterator
         rng = np.random.default_rng([seed, base + i, 99])
         layer, _ = photos.sample(rng, size)
         inp, target = through_glass(s.target, layer, rng)
-        yield Pair(OTHER, i, face.source, inp, target, _driver_box(s.faces))
+        yield Pair(OTHER, i, face.source, inp, target, _driver_box(s.faces), "cabin", "other")
+
+
+@cache
+def cross_photos() -> tuple[PhotoBank, str]:
+    """The held-out photographs the cross types reflect and put behind the sitter, and what they are:
+    the photo cache's ``test`` split when ``reflect photos fetch`` has filled it, else :data:`TEST_PHOTOS`."""
+    root = photo_cache() / "test"
+    if root.is_dir() and any(root.iterdir()):
+        bank = PhotoBank(root)
+        return bank, f"the photo cache's test split ({len(bank.names)} photos in {root})"
+    bank = PhotoBank(photos=TEST_PHOTOS)
+    return (
+        bank,
+        f"scikit-image's TEST_PHOTOS ({len(bank.names)} photos): the photo cache {root} is empty, run `reflect photos fetch`",
+    )
+
+
+def cross_config(kind: str, size: int, seed: int) -> tuple[SynthConfig, str | None, str | None]:
+    """The config and the forced (scene, glass model) of a ``scene:``, ``recipe:`` or ``noharm:`` type."""
+    family, _, name = kind.partition(":")
+    cfg = synth_config_from_dict({"size": size, "seed": seed, "reflection": {"sources": dict(CROSS_SOURCES)}})
+    if family == "scene" and kind in SCENE_TYPES:
+        cfg.blend.models = dict(SCENE_BLENDS)
+        if name in BACKDROP_LEVELS:
+            cfg.scene.backdrop_level = list(BACKDROP_LEVELS[name])
+            return cfg, "backdrop", None
+        return cfg, name, None
+    if family == "recipe" and kind in RECIPE_TYPES:
+        cfg.scene.sources = dict(RECIPE_SCENES)
+        return cfg, None, name
+    if family == "noharm" and kind in NOHARM_TYPES:
+        cfg.scene.sources = dict(NOHARM_SCENES)
+        cfg.glass.enabled = name == "tinted"
+        return cfg, None, "none"
+    raise ValueError(f"unknown benchmark type {kind!r}; valid: {', '.join(TYPES)}")
+
+
+def cross_pairs(kind: str, faces: list[Face], count: int, size: int, seed: int) -> Iterator[Pair]:
+    """``count`` pairs of a cross-recipe or do-no-harm type; faces as in :func:`synth_pairs`, and the
+    other held-out people as reflected passers-by."""
+    cfg, scene, blend = cross_config(kind, size, seed)
+    photos, _ = cross_photos()
+    synth = Synthesizer(cfg, photos, photos, people=faces)
+    base = 100_000 * (len(ALL_TYPES) + 2 + (CROSS_TYPES + NOHARM_TYPES).index(kind))
+    for i in range(count):
+        face = faces[i % len(faces)]
+        s = synth.render(base + i, face, None, scene=scene, blend=blend)
+        yield Pair(
+            kind,
+            i,
+            face.source,
+            s.input,
+            s.target,
+            _driver_box(s.faces),
+            s.params["scene"],
+            s.params["blend"],
+        )
+
+
+def pairs(kind: str, faces: list[Face], count: int, size: int, seed: int) -> Iterator[Pair]:
+    """The pairs of any type of :data:`TYPES`, or of :data:`OTHER`."""
+    if kind == OTHER:
+        return other_pairs(faces, count, size, seed)
+    if kind in ALL_TYPES:
+        return synth_pairs(kind, faces, count, size, seed)
+    return cross_pairs(kind, faces, count, size, seed)
