@@ -1,7 +1,7 @@
 """benchmarks/quality.py end to end on a tiny setting: the identity model, 1 sample per type, 2 types.
 
-The portraits stay outside the repository: the test links a few held-out ones into a temporary
-folder (so MTCNN runs on 3 photos, not 408) and skips when ../shared/data/portraits is absent.
+The portraits stay outside the repository: ``held_out_portraits`` (conftest.py) links a few held-out
+ones into a temporary folder and skips when ../shared/data/portraits is absent.
 """
 
 from __future__ import annotations
@@ -14,24 +14,31 @@ from pathlib import Path
 
 import pytest
 
-from reflect.data.synth.split import identity_split
-
 REPO = Path(__file__).resolve().parents[2]
-PORTRAITS = REPO.parent / "shared" / "data" / "portraits"
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    if not PORTRAITS.is_dir():
-        pytest.skip(f"real portraits not available ({PORTRAITS} is missing)")
+def result(held_out_portraits: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     tmp = tmp_path_factory.mktemp("quality")
-    folder = tmp / "portraits"
-    folder.mkdir()
-    held_out = [p for p in sorted(PORTRAITS.glob("*.jpg")) if identity_split(p.stem.lower()) == "test"][:3]
-    for p in held_out:
-        (folder / p.name).symlink_to(p)
-    cmd = [sys.executable, str(REPO / "benchmarks" / "quality.py"), "--model", "identity", "--per-type", "1",
-           "--types", "sky,photo", "--no-mtcnn", "--parts", "camera", "--portraits", str(folder), "--out", str(tmp / "out"), "--threads", "1"]
+    cmd = [
+        sys.executable,
+        str(REPO / "benchmarks" / "quality.py"),
+        "--model",
+        "identity",
+        "--per-type",
+        "1",
+        "--types",
+        "sky,photo",
+        "--no-mtcnn",
+        "--parts",
+        "camera",
+        "--portraits",
+        str(held_out_portraits),
+        "--out",
+        str(tmp / "out"),
+        "--threads",
+        "1",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -43,8 +50,33 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_json_has_the_expected_keys(result: dict) -> None:
     assert {"model", "rows", "speed", "machine", "samples", "total_s", "people"} <= set(result)
     assert list(result["rows"]) == ["sky", "photo", "overall", "overall, camera only", "other recipe"]
-    keys = {"n", "skipped", "psnr_in", "psnr_out", "ssim_in", "ssim_out", "hog_clean", "hog_in", "hog_out",
-            "mtcnn_clean", "dist_in", "dist_out", "closer", "rank1_clean", "rank1_in", "rank1_out"}
+    keys = {
+        "n",
+        "skipped",
+        "psnr_in",
+        "psnr_out",
+        "ssim_in",
+        "ssim_out",
+        "fpsnr_in",
+        "fpsnr_out",
+        "fssim_in",
+        "fssim_out",
+        "hog_clean",
+        "hog_in",
+        "hog_out",
+        "mtcnn_clean",
+        "lm_in",
+        "lm_out",
+        "dist_in",
+        "dist_out",
+        "closer",
+        "rank1_clean",
+        "rank1_in",
+        "rank1_out",
+        "psnr_io",
+        "still",
+        "ci",
+    }
     for row in result["rows"].values():
         assert keys <= set(row)
     assert result["rows"]["overall"]["n"] == 2 and result["rows"]["other recipe"]["n"] == 1
@@ -55,6 +87,7 @@ def test_json_has_the_expected_keys(result: dict) -> None:
 def test_identity_model_changes_nothing(result: dict) -> None:
     for s in result["samples"]:
         assert s["psnr_out"] == s["psnr_in"] and s["ssim_out"] == s["ssim_in"]
+        assert s["fpsnr_out"] == s["fpsnr_in"] and s["psnr_io"] == 100.0
         assert s["hog_out"] == s["hog_in"]
         if not s["skipped"]:
             assert s["dist_out"] == s["dist_in"]
@@ -91,4 +124,6 @@ def test_an_unknown_part_is_one_line_naming_it() -> None:
     cmd = [sys.executable, str(REPO / "benchmarks" / "quality.py"), "--parts", "camera,glass"]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert "unknown part(s) glass; valid: reflection, camera" in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        "unknown part(s) glass; valid: reflection, camera" in proc.stderr and "Traceback" not in proc.stderr
+    )
