@@ -54,14 +54,9 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import os
-import platform
-import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +64,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from pipelines.quality.faces import FaceMeter
+    from pipelines.quality.models import Model
     from pipelines.quality.render import Pair
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,111 +72,6 @@ sys.path.insert(0, str(REPO))
 PSNR_CAP = 100.0
 PART_ROWS = {"reflection": "overall, reflections only", "camera": "overall, camera only"}
 HELD_OUT_TYPES = "scene:rear_window,recipe:screen"  # what the bundled remover was trained without
-
-
-def machine(threads: int) -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        cpu = next(
-            (
-                ln.split(":", 1)[1].strip()
-                for ln in cpuinfo.read_text().splitlines()
-                if ln.startswith("model name")
-            ),
-            cpu,
-        )
-    return {
-        "cpu": cpu,
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "torch_threads": threads,
-        "python": platform.python_version(),
-        "load_avg": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
-    }
-
-
-@dataclass
-class Model:
-    name: str
-    translate: Callable[[np.ndarray], Any]  # uint8 frames (N, H, W, 3) -> same
-    source: Any = None  # the .onnx path, or (variant, config) to export; None: the identity
-
-
-def open_model(name: str, threads: int) -> Model:
-    """The model to measure, loaded once (a checkpoint's variant also serves the ONNX export)."""
-    if name == "identity":
-        return Model("identity (no-op)", lambda x: x.copy())
-    from reflect.loader import identify, load_variant
-
-    ref = identify(name or None)
-    if not ref.runs_on_torch:
-        from deploy.loader import load_translator
-
-        return Model(str(ref.path), load_translator(ref.path, threads=threads).translate, ref.path)
-    from deploy.translator import TorchTranslator
-
-    variant, cfg = load_variant(ref)
-    return Model(str(ref.path), TorchTranslator(variant).translate, (variant, cfg))
-
-
-def enhanced(model: Model, face_model: str | None) -> Model:
-    """``model`` followed by face enhancement (detector: MTCNN on the cleaned image)."""
-    from deploy.enhance import EnhancingTranslator
-    from deploy.translator import Translator
-    from reflect.faces.enhance import FaceEnhancer
-
-    class _Base(Translator):
-        backend = "benchmark"
-
-        def run(self, x: Any) -> Any:
-            import torch
-
-            frames = x.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-            return (
-                torch.from_numpy(np.asarray(model.translate(frames)))
-                .permute(0, 3, 1, 2)
-                .float()
-                .div(127.5)
-                .sub(1)
-            )
-
-    wrapped = EnhancingTranslator(_Base(), FaceEnhancer.load(face_model))
-    return Model(
-        f"{model.name} + faces ({face_model or 'bundled face model'})", wrapped.translate, model.source
-    )
-
-
-def onnx_speed(source: Any, size: int, threads: int, runs: int) -> dict[str, Any]:
-    """Frames/s through ONNX Runtime of an .onnx file, or of (variant, cfg) exported to a temporary one."""
-    import torch
-
-    from deploy.ort import OrtTranslator
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = source
-        if not isinstance(source, Path):
-            from deploy.export import export_onnx
-
-            path = export_onnx(source[0], Path(tmp) / "model.onnx", cfg=source[1]).path
-        runner = OrtTranslator(path, threads=threads)
-        x = torch.rand(1, 3, size, size) * 2 - 1
-        for _ in range(3):
-            runner.run(x)
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            runner.run(x)
-            times.append(time.perf_counter() - t0)
-    median = statistics.median(times)
-    return {
-        "backend": "onnxruntime",
-        "size": size,
-        "batch": 1,
-        "threads": threads,
-        "runs": runs,
-        "median_s": round(median, 4),
-        "frames_per_s": round(1 / median, 3),
-    }
 
 
 def evaluate(
@@ -334,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
 
     from pipelines.quality import summary
     from pipelines.quality.faces import FaceMeter
+    from pipelines.quality.models import enhanced, machine, onnx_speed, open_model
     from pipelines.quality.render import NOHARM_TYPES, OTHER, cross_photos, pairs, synth_pairs, test_faces
     from reflect.data.synth.faces import load_face_bank
     from reflect.errors import ReflectError

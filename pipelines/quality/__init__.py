@@ -1,2 +1,3 @@
-"""Helpers of ``benchmarks/quality.py``: the fixed held-out test set (:mod:`.render`) and the face
-measurements on it (:mod:`.faces`). Like every pipeline, nothing here imports ``reflect.train``."""
+"""Helpers of ``benchmarks/quality.py``: the fixed held-out test set (:mod:`.render`), the face
+measurements on it (:mod:`.faces`), the rows, tables and checks (:mod:`.summary`) and the model under
+test (:mod:`.models`). Like every pipeline, nothing here imports ``reflect.train``."""
