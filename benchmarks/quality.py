@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/quality.py [--model PATH|identity] [--per-type 40] [--size 256]
         [--suite held-out|cross|noharm|all | --types sky,scene:portrait,...] [--held-out-types T,...]
         [--out runs/quality] [--portraits ../shared/data/portraits] [--no-mtcnn] [--parts reflection,camera]
+    .venv/bin/python benchmarks/quality.py --from-json runs/quality/quality.json [--held-out-types T,...]
 
 Test set (fixed: the same bytes on every run for a given --seed, --size and --per-type; every sample a
 pure function of (seed, type, position)): the held-out people of the real portraits
@@ -38,7 +39,8 @@ Leave-one-out: ``--held-out-types`` (default ``scene:rear_window,recipe:screen``
 remover was trained without) are marked ``*`` and pooled in a "left out of training" line, followed by
 issue 23's must-show checks as PASS/FAIL lines (n/a where their rows did not run). And the model's
 speed through ONNX Runtime, 256x256 batch 1 (median of >= 20 runs, 2 threads). ``--model identity``
-(output = input) is the no-op baseline.
+(output = input) is the no-op baseline. ``--from-json OUT/quality.json`` prints a saved run's report
+again from its per-sample records, e.g. with the left-out types of another model.
 
 ``--parts reflection,camera`` decomposes the held-out reflection types: the same samples rendered again
 with only part of the glass recipe (``reflection``: no sensor noise or JPEG; ``camera``: that noise and
@@ -70,7 +72,6 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 PSNR_CAP = 100.0
-PART_ROWS = {"reflection": "overall, reflections only", "camera": "overall, camera only"}
 HELD_OUT_TYPES = "scene:rear_window,recipe:screen"  # what the bundled remover was trained without
 
 
@@ -128,6 +129,17 @@ def face_box(box: tuple[float, float, float, float], shape: tuple[int, ...]) -> 
     return slice(y1, y2), slice(x1, x2)
 
 
+def no_nan(obj: Any) -> Any:
+    """``obj`` with NaN (a face box too small for SSIM, landmarks MTCNN did not find) as None: valid JSON."""
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {k: no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [no_nan(v) for v in obj]
+    return obj
+
+
 def write_html(path: Path, title: str, text: str, shown: list[dict[str, Any]]) -> None:
     from reflect.utils.atomic import atomic_write_text
 
@@ -167,6 +179,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"types the model never trained on, for the leave-one-out table (default {HELD_OUT_TYPES})",
     )
     ap.add_argument("--no-other", action="store_true", help="skip the 'other recipe' row")
+    ap.add_argument(
+        "--from-json",
+        default="",
+        help="tabulate a saved quality.json again (e.g. with other "
+        "--held-out-types) instead of running: no rendering, no model",
+    )
     ap.add_argument("--out", default=str(REPO / "runs" / "quality"))
     ap.add_argument("--portraits", default=str(REPO.parent / "shared" / "data" / "portraits"))
     ap.add_argument(
@@ -223,10 +241,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from pipelines.quality import summary
+    from pipelines.quality import report, summary
     from pipelines.quality.faces import FaceMeter
     from pipelines.quality.models import enhanced, machine, onnx_speed, open_model
-    from pipelines.quality.render import NOHARM_TYPES, OTHER, cross_photos, pairs, synth_pairs, test_faces
+    from pipelines.quality.render import OTHER, cross_photos, pairs, synth_pairs, test_faces
     from reflect.data.synth.faces import load_face_bank
     from reflect.errors import ReflectError
     from reflect.utils.atomic import atomic_write_text
@@ -270,18 +288,8 @@ def run(args: argparse.Namespace) -> int:
             f"{part} only: {args.per_type} x {len(args.reflection_types)} samples in {time.perf_counter() - t1:.1f} s",
             file=sys.stderr,
         )
-    full = [r for r in records if r["part"] == "full"]
-    rows = {t: summary.summarise([r for r in full if r["type"] == t]) for t in args.reflection_types}
-    if overall := [r for r in full if r["type"] in args.reflection_types and r["type"] != "clean"]:
-        rows["overall"] = summary.summarise(overall)
-        for part in args.parts:
-            rows[PART_ROWS[part]] = summary.summarise(
-                [r for r in records if r["part"] == part and r["type"] != "clean"]
-            )
-    for t in [t for t in kinds if t not in args.reflection_types]:
-        rows[t] = summary.summarise([r for r in full if r["type"] == t])
-    left_out = summary.held_out(full, args.held_out_types)
-    checks = summary.checks(rows, left_out)
+    rows = report.build_rows(records, kinds, args.reflection_types)
+    left_out = summary.held_out(records, args.held_out_types)
     speed: dict[str, Any] | None = None
     if model.source is not None:
         try:
@@ -289,74 +297,58 @@ def run(args: argparse.Namespace) -> int:
         except ReflectError as e:  # e.g. an export parity failure: report it, keep the quality figures
             speed = {"error": str(e)}
     total, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    info = machine(args.torch_threads)
-    model_name = model.name
-    speed_text = (
-        "n/a for the identity model"
-        if speed is None
-        else f"failed: {speed['error']}"
-        if "error" in speed
-        else f"{speed['frames_per_s']} frames/s (median {speed['median_s']} s of {speed['runs']} runs)"
-    )
-    main_rows = {k: v for k, v in rows.items() if k not in NOHARM_TYPES}
-    noharm_rows = {k: v for k, v in rows.items() if k in NOHARM_TYPES}
-    lines = [
-        f"model: {model_name}; {len(faces)} held-out people, {args.per_type} per type at {args.size} px, seed {args.seed}"
-    ]
-    if main_rows:
-        lines += [
-            summary.table(main_rows, args.held_out_types),
-            "c/i: clean target / through glass; in / out: through glass / cleaned; [a, b]: bootstrap 95 % interval;",
-            "landmarks: MTCNN's 5 points against the clean face's, over the inter-ocular distance; dist: dlib distance",
-            "to the clean face (lower is better); closer: faces whose distance fell after cleaning; rank-1 against",
-            f"one portrait per held-out person; *: left out of the model's training (--held-out-types {','.join(args.held_out_types)})",
-        ]
-    if noharm_rows:
-        lines += [
-            "",
-            "do no harm (reflection-free crops: the target is the input)",
-            summary.noharm_table(noharm_rows),
-        ]
-    if left_out is not None:
-        lines += ["", summary.held_out_text(left_out)]
-    if any(c["result"] != "n/a" for c in checks):
-        lines += ["", "issue 23 must-show checks:", summary.checks_text(checks)]
-    lines += [
-        "",
-        f"speed (ONNX Runtime, 256x256 batch 1, {args.threads} threads): {speed_text}",
-        *([f"scene, recipe and do-no-harm types: {photos}"] if photos else []),
-        f"machine: {info['cpu']}, {info['cores']} cores, torch threads {info['torch_threads']}, "
-        f"load average {info['load_avg']} at the end; total {total:.0f} s ({cpu:.0f} s CPU)",
-    ]
-    text = "\n".join(lines)
-    print(text)
     result = {
-        "model": model_name,
+        "model": model.name,
         "per_type": args.per_type,
         "size": args.size,
         "seed": args.seed,
         "types": args.types,
+        "other": args.other,
         "people": len(faces),
         "mtcnn": not args.no_mtcnn,
         "photos": photos,
         "rows": rows,
         "held_out_types": args.held_out_types,
         "left_out": left_out,
-        "checks": checks,
+        "checks": summary.checks(rows, left_out),
         "speed": speed,
-        "machine": info,
+        "machine": machine(args.torch_threads),
         "total_s": round(total, 1),
         "cpu_s": round(cpu, 1),
         "samples": records,
     }
-    atomic_write_text(out / "quality.json", json.dumps(result, indent=1) + "\n")
-    write_html(out / "index.html", f"reflect quality: {model_name}", text, shown)
+    text = report.render(result)
+    print(text)
+    atomic_write_text(out / "quality.json", json.dumps(no_nan(result), indent=1) + "\n")
+    write_html(out / "index.html", f"reflect quality: {model.name}", text, shown)
     print(f"wrote {out / 'quality.json'} and {out / 'index.html'}")
+    return 0
+
+
+def retabulate(path: Path, held_out_types: list[str]) -> int:
+    """The report of a saved run from its per-sample records, left-out rows as ``held_out_types`` say."""
+    from pipelines.quality import report, summary
+    from pipelines.quality.render import ALL_TYPES, OTHER
+
+    try:
+        result = json.loads(path.read_text())
+        records = result["samples"]
+    except (OSError, ValueError, KeyError) as e:
+        print(f"quality benchmark: cannot read {path} as a quality.json: {e}", file=sys.stderr)
+        return 2
+    kinds = result["types"] + ([OTHER] if any(r["type"] == OTHER for r in records) else [])
+    rows = report.build_rows(records, kinds, [t for t in result["types"] if t in ALL_TYPES])
+    left_out = summary.held_out(records, held_out_types)
+    checks = summary.checks(rows, left_out)
+    result |= {"rows": rows, "held_out_types": held_out_types, "left_out": left_out, "checks": checks}
+    print(f"tabulated again from {path}\n{report.render(result)}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        return retabulate(Path(args.from_json), args.held_out_types)
     if not Path(args.portraits).is_dir():
         print(f"quality benchmark skipped: portraits folder {args.portraits} is missing", file=sys.stderr)
         return 2

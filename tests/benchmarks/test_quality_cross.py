@@ -127,11 +127,30 @@ def test_left_out_line_and_checks_follow_the_rows(run: tuple[dict[str, Any], str
     result, stdout, _ = run
     assert result["held_out_types"] == ["scene:rear_window", "recipe:screen"]
     assert result["left_out"]["types"] == ["recipe:screen"] and result["left_out"]["fpsnr_gain"] == 0.0
-    assert "left out of training (recipe:screen; 2 samples)" in stdout
+    assert (
+        "left out of training (recipe:screen; 2 samples)" in stdout and "| left out, pooled | 2 |" in stdout
+    )
+    assert "NaN" not in json.dumps(result)
     checks = {c["check"]: c["result"] for c in result["checks"]}
     assert checks["bright backdrop: whole-crop PSNR >= input + 1 dB"] == "FAIL"  # the identity gains nothing
     assert checks["left out of training: face-box PSNR >= input + 2 dB on average"] == "FAIL"
     assert "FAIL  bright backdrop" in stdout
+
+
+def test_a_saved_run_is_tabulated_again_with_other_left_out_types(
+    run: tuple[dict[str, Any], str, Path],
+) -> None:
+    result, stdout, out = run
+    cmd = [*QUALITY, "--from-json", str(out / "quality.json"), "--held-out-types", "scene:backdrop_bright"]
+    proc = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    table = [ln for ln in stdout.splitlines() if ln.startswith("| noharm:")]
+    assert table and all(ln in proc.stdout for ln in table)  # the same rows from the saved records
+    assert "| scene:backdrop_bright * |" in proc.stdout and "| recipe:screen |" in proc.stdout
+    assert "left out of training (scene:backdrop_bright; 2 samples)" in proc.stdout
+    bad_cmd = [*QUALITY, "--from-json", str(out / "index.html")]
+    bad = subprocess.run(bad_cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "cannot read" in bad.stderr
 
 
 def test_bootstrap_intervals_hold_the_point_estimate(run: tuple[dict[str, Any], str, Path]) -> None:
