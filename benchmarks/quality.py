@@ -261,9 +261,10 @@ def run(args: argparse.Namespace) -> int:
             f"quality benchmark skipped: no held-out (test split) face in {args.portraits}", file=sys.stderr
         )
         return 2
-    photos = None
+    photos, photo_names = None, None
     if any(t not in args.reflection_types for t in args.types):
-        photos = cross_photos()[1]
+        bank, photos = cross_photos()
+        photo_names = bank.names
         print(f"scene, recipe and do-no-harm types reflect {photos}", file=sys.stderr)
     meter = FaceMeter(mtcnn=not args.no_mtcnn)
     meter.set_gallery(faces)
@@ -307,6 +308,7 @@ def run(args: argparse.Namespace) -> int:
         "people": len(faces),
         "mtcnn": not args.no_mtcnn,
         "photos": photos,
+        "photo_names": photo_names,
         "rows": rows,
         "held_out_types": args.held_out_types,
         "left_out": left_out,

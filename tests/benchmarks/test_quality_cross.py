@@ -55,6 +55,17 @@ def test_cross_types_render_what_they_name_the_same_bytes_every_time(faces: list
     assert not np.array_equal(seeded[0], seeded[1])
 
 
+def test_without_the_photo_cache_the_cross_types_use_test_photos_and_say_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.quality.render import cross_photos
+    from reflect.data.synth.split import TEST_PHOTOS
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # an empty cache
+    bank, note = cross_photos.__wrapped__()
+    assert bank.names == list(TEST_PHOTOS) and "TEST_PHOTOS" in note and "reflect photos fetch" in note
+
+
 def test_dark_and_bright_backdrops_are_what_they_say(faces: list) -> None:
     from pipelines.quality.render import pairs
 
@@ -100,9 +111,11 @@ def test_rows_and_outputs_of_the_new_types(run: tuple[dict[str, Any], str, Path]
     result, stdout, out = run
     assert list(result["rows"]) == ["scene:backdrop_bright", "recipe:screen", "noharm:clean", "noharm:tinted"]
     assert "| recipe:screen * |" in stdout and "do no harm (reflection-free crops" in stdout
-    assert result["photos"] and {s["blend"] for s in result["samples"] if s["type"] == "recipe:screen"} == {
-        "screen"
-    }
+    assert (
+        result["photos"]
+        and result["photo_names"]
+        and {s["blend"] for s in result["samples"] if s["type"] == "recipe:screen"} == {"screen"}
+    )
     page = (out / "index.html").read_text()
     for name in (
         "scene_backdrop_bright_0.png",
