@@ -1,4 +1,5 @@
-"""The quality benchmark's rows, tables and issue-23 checks, from per-sample records.
+"""The quality benchmark's numbers: rows, the left-out-of-training summary and issue 23's checks,
+from per-sample records (the printed tables: :mod:`pipelines.quality.report`).
 
 A record (one sample, :func:`benchmarks.quality.evaluate`) holds PSNR and SSIM of the whole crop
 (``psnr_in``, ``psnr_out``, ...) and of the driver's face box (``fpsnr_in``, ...), the output's PSNR
@@ -93,8 +94,9 @@ def share(s: dict[str, Any], key: str) -> str:
 
 def held_out(records: list[dict[str, Any]], types: list[str]) -> dict[str, Any] | None:
     """The leave-one-out summary over the samples of ``types`` (those a model never trained on):
-    face-box PSNR gain, closer share, detection against the clean crops. None when none ran."""
-    recs = [r for r in records if r["type"] in types]
+    face-box PSNR gain, closer share, detection against the clean crops; full-recipe samples only (no
+    ``--parts`` renders). None when none ran."""
+    recs = [r for r in records if r["type"] in types and r.get("part", "full") == "full"]
     if not recs:
         return None
     s = summarise(recs)
@@ -110,7 +112,9 @@ def held_out(records: list[dict[str, Any]], types: list[str]) -> dict[str, Any] 
 
 
 def checks(rows: dict[str, dict[str, Any]], left_out: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Issue 23's must-show checks that the rows allow: each ``{"check", "result": PASS|FAIL|n/a, "value"}``."""
+    """Issue 23's must-show checks that the rows allow: each ``{"check", "result": PASS|FAIL|n/a, "value"}``.
+    PSNR is the mean over crops, as in every row; the do-no-harm value shows the worst crop and the
+    share of crops at >= 35 dB beside it, since a mean of dB can hide a few ruined crops."""
     out: list[dict[str, Any]] = []
 
     def add(name: str, ok: bool | None, value: str) -> None:
