@@ -33,7 +33,7 @@ TINY: dict[str, dict[str, Any]] = {
     "nicegan": {"ngf": 8, "ndf": 8, "n_blocks": 2, "n_layers_d": 6},
     "unit": {"dim": 8, "ndf": 8, "n_res": 2, "num_scales": 2, "n_layers_d": 3},
     "discogan": {"ngf": 8, "ndf": 8},
-    "remover": {"ngf": 8, "ndf": 8, "n_bottleneck": 1},
+    "remover": {"ngf": 8, "ndf": 8, "n_bottleneck": 1, "output": "layers", "lambda_no_reflection": 1.0},  # the shipped form
     "pggan": {"resolution": SIZE, "start_resolution": 32, "fmap_base": 256, "fmap_max": 16, "stabilise_steps": 2, "fade_steps": 2},
     "stargan": {"ngf": 8, "ndf": 8, "n_blocks": 1, "n_layers_d": 4},
     # lr 1e-3: at ngf 8 the reference's N(0, 0.02) init and lr 1e-4 need ~40 steps to show the drop
