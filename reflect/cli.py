@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "clean": "pipelines.commands.clean",
     "stream": "pipelines.commands.stream",
     "demo": "pipelines.commands.demo",
+    "adapt": "pipelines.commands.adapt",
 }
 
 

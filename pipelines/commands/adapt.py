@@ -1,0 +1,182 @@
+"""reflect adapt --site DIR [--clean DIR] [--from MODEL] [--method none|cyclegan|unit] [--minutes N | --steps N] [--full] --out RUN"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reflect.adapt.trainer import AdaptTrainer
+
+HELP = (
+    "fine-tune the remover on a site's own unlabeled window crops (low-rank adapters by default); writes "
+    "RUN/adapted.safetensors, a generator file every job opens, and RUN/report.html"
+)
+log = logging.getLogger("reflect")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--site",
+        metavar="DIR",
+        help="folder of the site's window crops through the glass (images; make them "
+        "from footage with `reflect dataset build`)",
+    )
+    p.add_argument(
+        "--clean",
+        metavar="DIR",
+        default="",
+        help="folder of clean images of the same domain (clean crops, "
+        "face photos) for the adversarial term (default: the base recipe's synthetic clean renders)",
+    )
+    p.add_argument(
+        "--from",
+        dest="base",
+        metavar="MODEL",
+        default=None,
+        help="the remover to adapt: a generator file, checkpoint or run folder (default: the bundled model)",
+    )
+    p.add_argument(
+        "--method",
+        choices=("none", "cyclegan", "unit"),
+        default="none",
+        help="the adversarial family member: none, a CycleGAN cycle, or a UNIT shared latent (default none)",
+    )
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument(
+        "--minutes", type=float, help="training budget in minutes (a step count from a short timing)"
+    )
+    budget.add_argument("--steps", type=int, help="training steps (default 1000)")
+    p.add_argument("--full", action="store_true", help="fine-tune every weight instead of low-rank adapters")
+    p.add_argument(
+        "--out", metavar="RUN", help="run folder (created; an existing adaptation run is continued)"
+    )
+    p.add_argument(
+        "--resume", metavar="RUN", help="continue the adaptation run in RUN from its newest checkpoint"
+    )
+    p.add_argument("--size", type=int, default=160, help="training crop size in pixels (default 160)")
+    p.add_argument("--batch-size", type=int, default=4, help="crops per step (default 4)")
+    p.add_argument("--workers", type=int, default=2, help="data-loading processes (default 2)")
+    p.add_argument(
+        "--anchor", type=float, default=0.25, help="share of anchor pairs from the base recipe (default 0.25)"
+    )
+    p.add_argument(
+        "--max-crops", type=int, default=0, help="use the first N site crops (sorted; default all)"
+    )
+    p.add_argument(
+        "--report-crops",
+        type=int,
+        default=24,
+        help="site crops measured in the report (default 24; 0: no report)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. model.lambda_identity=2")
+
+
+def run(args: argparse.Namespace) -> int:
+    import reflect.variants.adapt  # noqa: F401  (registers the 'adapt' variant)
+    from reflect.adapt.trainer import ADAPTED, AdaptTrainer
+    from reflect.checkpoint import list_checkpoints
+    from reflect.errors import ConfigError
+    from reflect.train import resume_config
+    from reflect.utils.atomic import remove_stale_temporaries
+
+    run_dir = Path(args.resume or args.out or "")
+    if not (args.resume or args.out):
+        raise ConfigError("give --out RUN (a new run folder) or --resume RUN")
+    existing = (run_dir / "config.yaml").is_file()
+    if args.resume and not existing:
+        raise ConfigError(f"cannot resume: {run_dir} is not an adaptation run (no config.yaml)")
+    if existing:
+        cfg = resume_config(run_dir, list(args.overrides))
+        if type(cfg.model).variant_name != "adapt":
+            raise ConfigError(f"{run_dir} is a '{type(cfg.model).variant_name}' run, not an adaptation run")
+        removed = remove_stale_temporaries(run_dir)
+        if removed:
+            log.info("removed %d partial file(s) left by an interrupted run in %s", removed, run_dir)
+        started = bool(list_checkpoints(run_dir))
+        log.info("continuing the adaptation run %s (its saved config is used)", run_dir)
+        trainer = AdaptTrainer(cfg, resume=started)
+        if not started:  # killed before its first checkpoint: start over from the base
+            (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+            _load_base(trainer, cfg.model.base)
+    else:
+        trainer = _start(args, run_dir)
+    with trainer:
+        if args.minutes and not existing:
+            trainer.fit_minutes(args.minutes)
+        trainer.fit()
+    adapted, adapter = trainer.write_outputs()
+    print(f"adapted {trainer.step} steps: {adapted} ({adapted.stat().st_size / 1e6:.1f} MB)")
+    if adapter is not None:
+        print(f"adapters alone: {adapter} ({adapter.stat().st_size / 1e3:.0f} kB)")
+    if args.report_crops > 0:
+        from pipelines.report.site import write_site_report
+
+        page = write_site_report(
+            run_dir, base=trainer.cfg.model.base, adapted=run_dir / ADAPTED, crops=args.report_crops
+        )
+        print(f"report: {page.resolve()}")
+    return 0
+
+
+def _load_base(trainer: AdaptTrainer, base: str) -> None:
+    from reflect.loader import load_variant
+
+    trainer.load_base(load_variant(base, option="--from")[0])
+
+
+def _start(args: argparse.Namespace, run_dir: Path) -> AdaptTrainer:
+    """A new run: check the inputs, open the base model, index the site, build the trainer."""
+    from reflect.adapt.index import build_index, save_index
+    from reflect.adapt.setup import adapt_config
+    from reflect.adapt.trainer import AdaptTrainer, save_base_config
+    from reflect.data.site import site_images
+    from reflect.errors import ConfigError
+    from reflect.loader import identify, load_variant
+    from reflect.utils.paths import writable_folder
+
+    if not args.site:
+        raise ConfigError("give --site DIR, the folder of the site's window crops")
+    files = site_images(args.site)
+    if args.clean:
+        site_images(args.clean, "--clean")
+    if args.max_crops > 0:
+        files = files[: args.max_crops]
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise ConfigError(f"--out {run_dir} exists and is not an adaptation run; give a new folder")
+    ref = identify(args.base, "--from")
+    base, base_cfg = load_variant(ref, option="--from")
+    if base.name != "remover":
+        raise ConfigError(f"--from {ref.path} holds a '{base.name}' model; reflect adapt adapts a remover")
+    if not args.size % 16 == 0 or args.size < 32:
+        raise ConfigError(f"--size {args.size} must be a multiple of 16, at least 32")
+    cfg = adapt_config(
+        base_cfg,
+        str(ref.path),
+        run_dir,
+        site=args.site,
+        clean=args.clean,
+        method=args.method,
+        full=args.full,
+        steps=args.steps or 1000,
+        size=args.size,
+        batch_size=args.batch_size,
+        num_workers=args.workers,
+        anchor_fraction=args.anchor,
+        seed=args.seed,
+        overrides=args.overrides,
+    )
+    writable_folder(run_dir, "--out")
+    try:
+        save_index(build_index(files, args.size, base), run_dir)
+        save_base_config(base_cfg, run_dir)
+        trainer = AdaptTrainer(cfg)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)  # nothing half-made is left to "continue"
+        raise
+    trainer.load_base(base)
+    return trainer

@@ -1,0 +1,144 @@
+"""The trainer of an adaptation run: the one trainer on the site's data, plus what the run leaves.
+
+:class:`AdaptTrainer` is :class:`reflect.train.Trainer` with two changes: its batches come from the
+site (:class:`~reflect.data.site.SiteDataset`, built from the run's ``site_index.json``), and with
+``method: none`` there is no discriminator, so the discriminator phase is skipped. Checkpoints,
+exact resume, the progress bar and its ETA, the non-finite guard: all the trainer's.
+
+:meth:`AdaptTrainer.write_outputs` writes ``adapted.safetensors`` (the adapters merged into the
+weights: a plain ``remover`` generator file, with the base model's config, that every job opens
+like the bundled one) and, with adapters, ``adapter.safetensors`` (the adapter tensors alone).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from reflect.config import ExperimentConfig, save_config
+from reflect.data.datasets import build_loader
+from reflect.data.site import SiteDataset, load_index
+from reflect.errors import CheckpointError
+from reflect.train.trainer import PhaseResult, Trainer
+from reflect.variants.adapt import Adapt
+from reflect.variants.remover import Remover
+
+log = logging.getLogger(__name__)
+
+BASE_CONFIG = "base_config.yaml"
+ADAPTED = "adapted.safetensors"
+ADAPTER = "adapter.safetensors"
+
+
+class AdaptTrainer(Trainer):
+    """The trainer on a site's data (see the module docstring)."""
+
+    @property
+    def adapt(self) -> Adapt:
+        """The model, typed as the ``adapt`` variant it is."""
+        assert isinstance(self.model, Adapt)
+        return self.model
+
+    def batches(self) -> Iterator[dict[str, Any]]:
+        m, d = self.cfg.model, self.cfg.data
+        anchor = None
+        if d.kind == "synthetic" and m.anchor_fraction > 0:
+            from reflect.data.synthetic import SyntheticDataset
+
+            anchor = SyntheticDataset(d, self.cfg.seed)
+        dataset = SiteDataset(
+            load_index(self.run_dir),
+            d.crop_size,
+            self.cfg.seed,
+            clean=m.clean,
+            anchor=anchor,
+            anchor_fraction=m.anchor_fraction,
+            site_layer_fraction=m.site_layer_fraction,
+            flip=d.flip,
+            need_b=m.method != "none",
+        )
+        yield from build_loader(dataset, d, self.cfg.seed, self.step, self.dist.rank, self.dist.world)
+
+    def phase_step(
+        self, phase: str, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> PhaseResult:
+        if not self.phases[phase]:  # method none: no discriminator to step
+            return PhaseResult({}, True, outputs)
+        return super().phase_step(phase, batch, outputs)
+
+    def load_base(self, base: nn.Module) -> None:
+        """Start ``g`` from the base remover's generator weights (its adapters stay at zero)."""
+        from reflect.nn.lora import is_adapter_key
+
+        g = getattr(base, "g", None)
+        if not isinstance(g, nn.Module):
+            raise CheckpointError(f"the base model {self.cfg.model.base} is not a remover (no generator 'g')")
+        missing, unexpected = self.adapt.g.load_state_dict(g.state_dict(), strict=False)
+        wrong = [k for k in missing if not is_adapter_key(k)] + list(unexpected)
+        if wrong:
+            raise CheckpointError(
+                f"the base model {self.cfg.model.base} does not match the adapted generator ({wrong[0]})"
+            )
+        if self.ema is not None:
+            self.ema.shadow["g"].load_state_dict(self.adapt.g.state_dict())
+
+    def fit_minutes(self, minutes: float, probe: int = 3) -> None:
+        """Set ``train.steps`` from a short timing so that training takes about ``minutes`` (fresh runs
+        only; the step count is saved in the run's config, so a resume ends at the same step)."""
+        t0 = time.perf_counter()
+        self.fit(until=self.step + 1)  # data loader start-up and the first step
+        t1 = time.perf_counter()
+        self.fit(until=self.step + probe)
+        rate = probe / max(time.perf_counter() - t1, 1e-6)
+        left = minutes * 60.0 - (time.perf_counter() - t0)
+        self.cfg.train.steps = max(self.step, self.step + int(left * rate * 0.97))
+        save_config(self.cfg, self.run_dir / "config.yaml")
+        log.info("--minutes %g: %.2f steps/s, training to step %d", minutes, rate, self.cfg.train.steps)
+
+    def write_outputs(self) -> tuple[Path, Path | None]:
+        """``adapted.safetensors`` (merged, a plain remover file) and ``adapter.safetensors`` (see module)."""
+        from safetensors.torch import save as st_save
+
+        from reflect.bundled import save_generator
+        from reflect.config import load_config
+        from reflect.nn.lora import adapter_state
+        from reflect.utils.atomic import atomic_write_bytes
+
+        base_cfg = load_config(self.run_dir / BASE_CONFIG)
+        base_cfg.name, base_cfg.out_dir = self.cfg.name, self.cfg.out_dir
+        remover = Remover(base_cfg.model)
+        remover.g.load_state_dict(self.adapt.merged_generator_state())
+        m = self.cfg.model
+        meta = {
+            "step": str(self.step),
+            "ema": "no",
+            "adapted_from": m.base,
+            "site": m.site,
+            "method": m.method,
+            "adapter": m.adapter,
+        }
+        adapted = save_generator(remover.eval(), base_cfg, self.run_dir / ADAPTED, **meta)
+        if m.adapter != "lora":
+            return adapted, None
+        tensors = {
+            f"g.{k}": v.detach().cpu().contiguous()
+            for k, v in adapter_state(self.adapt.g.state_dict()).items()
+        }
+        meta |= {
+            "format": "reflect-adapter",
+            "rank": str(m.adapter_rank),
+            "targets": ",".join(m.adapter_targets),
+        }
+        path = self.run_dir / ADAPTER
+        atomic_write_bytes(path, st_save(tensors, metadata=meta))
+        return adapted, path
+
+
+def save_base_config(cfg: ExperimentConfig, run_dir: Path) -> None:
+    save_config(cfg, run_dir / BASE_CONFIG)

@@ -1,0 +1,202 @@
+"""A site's own window crops for ``reflect adapt`` (the ``adapt`` variant's data).
+
+The site is a folder of crops through the glass, without targets; optionally a folder of clean
+images of the same domain; optionally anchor pairs rendered from the base model's own recipe
+(:class:`~reflect.data.synthetic.SyntheticDataset`). Each crop is prepared once the same way
+everywhere (:func:`prepare`: the shorter side scaled to the training size, centre square), so the
+face boxes and landmarks of the site index (:mod:`reflect.adapt.index`, found once per run) are in
+the training crop's pixels.
+
+A sample, a pure function of ``(seed, key)`` as everywhere in :mod:`reflect.data` (exact resume):
+``A`` (3, S, S) in [-1, 1]; ``site`` (a site crop, no target) or an anchor pair (``has_target``,
+``A_target``); ``B`` a clean image (the ``clean`` folder, else the anchor recipe's clean render, else
+zeros: no adversarial term); ``layer`` (3, S, S) in [0, 1], the reflection the re-synthesis loss adds
+(another crop of the site, or a procedural sky, foliage, facade or street lights) and ``blend`` its
+glass model and parameters (:data:`reflect.losses.adaptation.BLEND_PARAMS`); ``faces_box``,
+``faces_n``, ``faces_lm`` the site crop's clear faces (dlib's 5 points), for the identity loss.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from reflect.data.io import list_images, read_image, to_tensor
+from reflect.data.synth.reflections import reflection_layer
+from reflect.errors import ConfigError, ImageReadError
+from reflect.losses.adaptation import BLEND_PARAMS, RESYNTH_BLENDS
+
+log = logging.getLogger(__name__)
+
+MAX_FACES = 2
+EPOCH = 1_000_000
+PROCEDURAL_LAYERS = ("sky", "foliage", "buildings", "streetlights")
+INDEX_NAME = "site_index.json"
+
+
+def site_images(folder: str | Path, what: str = "--site") -> list[Path]:
+    """The images of a site folder (recursively, sorted); a missing or image-less folder is one line."""
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise ConfigError(f"{what} folder {root} does not exist")
+    files = list_images(root, recursive=True)
+    if not files:
+        raise ConfigError(
+            f"{what} folder {root} holds no images (give a folder of window crops: .jpg, .png, ...)"
+        )
+    return files
+
+
+def prepare(image: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, 3) uint8 -> (size, size, 3) uint8: shorter side scaled to ``size``, centre square."""
+    h, w = image.shape[:2]
+    s = size / min(h, w)
+    nh, nw = max(size, round(h * s)), max(size, round(w * s))
+    img = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    y, x = (nh - size) // 2, (nw - size) // 2
+    return np.ascontiguousarray(img[y : y + size, x : x + size])
+
+
+def load_index(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / INDEX_NAME
+    if not path.is_file():
+        raise ConfigError(f"{run_dir} has no {INDEX_NAME}: it was not started by `reflect adapt`")
+    index: dict[str, Any] = json.loads(path.read_text())
+    return index
+
+
+def _mirror(boxes: torch.Tensor, marks: torch.Tensor, n: int, size: int) -> None:
+    """Mirror boxes and dlib-5 landmarks of a horizontally flipped crop, in place (as the synthetic data)."""
+    boxes[:n] = torch.stack([size - boxes[:n, 2], boxes[:n, 1], size - boxes[:n, 0], boxes[:n, 3]], 1)
+    marks[:n, :, 0] = size - 1 - marks[:n, :, 0]
+    marks[:n] = marks[:n][:, [2, 3, 0, 1, 4]]
+
+
+class SiteDataset(Dataset[dict[str, Any]]):
+    """Site crops, clean images and anchor pairs (see the module docstring).
+
+    ``index``: the site index (``crops``: ``path`` and ``faces``, each with ``box``, ``lm`` and
+    ``clear``); ``anchor``: a synthetic dataset of the same crop size, or None; ``need_b``: whether
+    the adversarial term needs a clean image per sample.
+    """
+
+    def __init__(
+        self,
+        index: dict[str, Any],
+        size: int,
+        seed: int,
+        *,
+        clean: str = "",
+        anchor: Dataset[dict[str, Any]] | None = None,
+        anchor_fraction: float = 0.0,
+        site_layer_fraction: float = 0.5,
+        flip: bool = True,
+        need_b: bool = False,
+    ) -> None:
+        self.crops: list[dict[str, Any]] = index["crops"]
+        if not self.crops:
+            raise ConfigError("the site index holds no readable crop")
+        self.size, self.seed, self.flip = size, seed, flip
+        self.clean = site_images(clean, "--clean") if clean else []
+        self.anchor, self.anchor_fraction, self.layer_fraction = anchor, anchor_fraction, site_layer_fraction
+        self.need_b = need_b
+        if need_b and not self.clean and anchor is None:
+            raise ConfigError(
+                "the adversarial term needs clean images: give --clean DIR, or a base recipe with "
+                "synthetic data (its faces folder), or --method none"
+            )
+        self.unreadable: set[str] = set()
+
+    def __len__(self) -> int:
+        return EPOCH
+
+    def _read(self, path: str) -> np.ndarray:
+        try:
+            return prepare(read_image(path), self.size)
+        except ImageReadError as e:
+            if path not in self.unreadable:
+                self.unreadable.add(path)
+                log.error("%s; training uses a grey image in its place", e)
+            return np.full((self.size, self.size, 3), 128, np.uint8)
+
+    def _layer(self, rng: np.random.Generator, i: int) -> tuple[np.ndarray, bool]:
+        """A reflected scene (S, S, 3) in [0, 1]: another crop of the site, or a procedural one."""
+        if len(self.crops) > 1 and rng.random() < self.layer_fraction:
+            j = (i + 1 + int(rng.integers(len(self.crops) - 1))) % len(self.crops)
+            img = self._read(self.crops[j]["path"])
+            return np.ascontiguousarray(img[:, ::-1] if rng.random() < 0.5 else img).astype(
+                np.float32
+            ) / 255.0, True
+        source = PROCEDURAL_LAYERS[int(rng.integers(len(PROCEDURAL_LAYERS)))]
+        return reflection_layer(rng, source, self.size, None)[0].astype(np.float32), False
+
+    def _blend(self, rng: np.random.Generator, own_site: bool) -> torch.Tensor:
+        """One row of blend parameters: glass model, strength, blur (site layers blurred more), gains."""
+        px = self.size / 256.0
+        a = float(rng.uniform(0.15, 0.5))
+        sigma = float(rng.uniform(2.0, 6.0) if own_site else rng.uniform(1.0, 4.0)) * px
+        g_t = 1.0 - rng.uniform(0.05, 0.35) * rng.uniform(0.8, 1.2, 3)
+        g_r = a * rng.uniform(0.8, 1.2, 3)
+        row = [float(rng.integers(len(RESYNTH_BLENDS))), a, sigma, *g_t, *g_r]
+        assert len(row) == BLEND_PARAMS
+        return torch.tensor(row, dtype=torch.float32)
+
+    def _clean(self, rng: np.random.Generator, key: int) -> torch.Tensor:
+        if not self.need_b:
+            return torch.zeros(3, self.size, self.size)
+        if self.clean:
+            img = self._read(str(self.clean[int(rng.integers(len(self.clean)))]))
+            return to_tensor(np.ascontiguousarray(img[:, ::-1]) if self.flip and rng.random() < 0.5 else img)
+        assert self.anchor is not None
+        target: torch.Tensor = self.anchor[EPOCH + key]["A_target"]
+        return target
+
+    def __getitem__(self, key: int) -> dict[str, Any]:
+        rng = np.random.default_rng([self.seed, key, 29])
+        s = self.size
+        boxes, marks, count = torch.zeros(MAX_FACES, 4), torch.zeros(MAX_FACES, 5, 2), 0
+        if self.anchor is not None and rng.random() < self.anchor_fraction:
+            pair = self.anchor[key]
+            return {
+                "A": pair["A"],
+                "A_target": pair["A_target"],
+                "has_target": torch.tensor(True),
+                "site": torch.tensor(False),
+                "B": self._clean(rng, key),
+                "layer": torch.zeros(3, s, s),
+                "blend": torch.zeros(BLEND_PARAMS),
+                "faces_box": boxes,
+                "faces_n": torch.tensor(0),
+                "faces_lm": marks,
+            }
+        i = int(rng.integers(len(self.crops)))
+        crop = self.crops[i]
+        img = self._read(crop["path"])
+        for f in (f for f in crop.get("faces", []) if f.get("clear")):
+            if count < MAX_FACES:
+                boxes[count] = torch.tensor(f["box"], dtype=torch.float32)
+                marks[count] = torch.tensor(f["lm"], dtype=torch.float32)
+                count += 1
+        if self.flip and rng.random() < 0.5:
+            img = np.ascontiguousarray(img[:, ::-1])
+            _mirror(boxes, marks, count, s)
+        layer, own = self._layer(rng, i)
+        return {
+            "A": to_tensor(img),
+            "A_target": torch.zeros(3, s, s),
+            "has_target": torch.tensor(False),
+            "site": torch.tensor(True),
+            "B": self._clean(rng, key),
+            "layer": torch.from_numpy(layer).permute(2, 0, 1).contiguous(),
+            "blend": self._blend(rng, own),
+            "faces_box": boxes,
+            "faces_n": torch.tensor(count),
+            "faces_lm": marks,
+        }

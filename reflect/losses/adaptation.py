@@ -1,0 +1,81 @@
+"""Label-free losses of site adaptation (``reflect adapt``, :mod:`reflect.variants.adapt`).
+
+* :func:`resynthesise` makes pseudo-pairs from the model's own output: the cleaned site crop ``T0``
+  (detached) gets a new reflection through one of the synthesiser's glass models
+  (:mod:`reflect.data.synth.blends`: ``linear``, ``screen``, ``gains``, in linear light), and the
+  model must give ``T0`` back from it (the ``resynthesis`` loss, an L1).
+* :func:`composition`: the ``layers`` output form composes ``T = g * (x - R) + d`` from the input, so
+  ``x = (T - d) / g + R`` holds by construction up to the bounded detail term. The penalty that
+  matters is what the construction does *not* enforce: the reflection cannot hold more light than
+  the input holds at that pixel (``R <= x``), the unclamped transmission stays a physical image
+  (``0 <= T <= 1``), and the unexplained part ``|d| / g`` (what the layers do not recompose) stays
+  small. Each term is a mean over pixels in [0, 1] units.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from reflect.data.synth import blends, glass
+from reflect.nn.unet import GAIN_HIGH, GAIN_LOW
+
+#: the glass models a re-synthesised reflection is drawn from, by index (``blend[:, 0]``)
+RESYNTH_BLENDS = ("linear", "screen", "gains")
+#: a blend parameter row: model index, strength a, blur sigma (px), g_t (3), g_r (3)
+BLEND_PARAMS = 9
+
+
+def gain_from_logit(z: torch.Tensor) -> torch.Tensor:
+    """The ``layers`` form's per-channel gain from its conv's output ``z`` (B, C, 1, 1) (see
+    :meth:`reflect.nn.unet.RemovalUNet._compose`)."""
+    offset = math.log((1.0 - GAIN_LOW) / (GAIN_HIGH - 1.0))
+    return GAIN_LOW + (GAIN_HIGH - GAIN_LOW) * torch.sigmoid(z + offset)
+
+
+def composition(x: torch.Tensor, t: torch.Tensor, r: torch.Tensor, gain: torch.Tensor | None) -> torch.Tensor:
+    """The composition penalty (module docstring). ``x``, ``t`` (unclamped), ``r``: (B, 3, H, W) in
+    [-1, 1] units as :meth:`~reflect.nn.unet.RemovalUNet.layers` returns them; ``gain`` (B, 3, 1, 1)
+    or None (the ``correction`` form: g = 1)."""
+    x01, t01, r01 = (x.float() + 1) * 0.5, (t.float() + 1) * 0.5, r.float() * 0.5
+    g = torch.ones_like(x01[:, :, :1, :1]) if gain is None else gain.float()
+    detail = t01 - g * (x01 - r01)  # d of T = g * (x - R) + d
+    unexplained = (detail / g).abs().mean()  # |x - (T / g + R)|, since x - R - T/g = -d/g
+    excess = F.relu(r01 - x01).mean()  # a reflection brighter than the input
+    out_of_range = (F.relu(-t01) + F.relu(t01 - 1.0)).mean()
+    return unexplained + excess + out_of_range
+
+
+def resynthesise(t0: torch.Tensor, layer: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+    """New inputs with a new reflection: ``t0`` (N, 3, H, W) in [-1, 1] (the model's detached output),
+    ``layer`` (N, 3, H, W) display values in [0, 1] (the reflected scene), ``params`` (N, 9): see
+    :data:`BLEND_PARAMS`. The synthesiser's blends run in numpy, in linear light; returns (N, 3, H, W)
+    in [-1, 1] on ``t0``'s device."""
+    t_np = ((t0.detach().float().clamp(-1, 1) + 1) * 0.5).permute(0, 2, 3, 1).cpu().numpy()
+    r_np = layer.detach().float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
+    p_np = params.detach().double().cpu().numpy()
+    out = []
+    for t, r, p in zip(t_np, r_np, p_np, strict=True):
+        t_lin, r_lin = glass.to_linear(np.ascontiguousarray(t)), glass.to_linear(np.ascontiguousarray(r))
+        model, a, sigma = RESYNTH_BLENDS[int(p[0]) % len(RESYNTH_BLENDS)], float(p[1]), float(p[2])
+        if model == "linear":
+            x, _ = blends.linear(t_lin, r_lin, a, sigma, 1.1)
+        elif model == "screen":
+            x, _ = blends.screen(t_lin, r_lin, a, sigma)
+        else:
+            x, _ = blends.gains(t_lin, r_lin, p[3:6].astype(np.float32), p[6:9].astype(np.float32), sigma)
+        out.append(glass.to_display(np.clip(x, 0.0, 1.0)))
+    stacked = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(t0.device)
+    return stacked * 2.0 - 1.0
+
+
+def fallback_blend(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A reflection for batches that carry none (a plain two-domain batch): each image's mirror
+    image, blended linearly at strength 0.35 with a 2 px blur. Returns (layer, params)."""
+    layer = (x.detach().flip(-1).float() + 1) * 0.5
+    params = torch.zeros(x.shape[0], BLEND_PARAMS)
+    params[:, 1], params[:, 2] = 0.35, 2.0
+    return layer, params

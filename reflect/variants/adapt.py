@@ -1,0 +1,337 @@
+"""Adapt: fine-tune a trained remover on one site's unlabeled window crops (``reflect adapt``).
+
+The generator ``g`` is the base remover's :class:`~reflect.nn.unet.RemovalUNet` (same module name, so
+the merged weights are a plain remover generator file). By default only low-rank adapters train
+(:mod:`reflect.nn.lora` on the decoder's, refinement blocks', head's and gain's convolutions; the
+base weights are frozen and the adapters start at zero, so step 0 *is* the base model);
+``adapter: full`` fine-tunes every weight.
+
+A batch mixes site crops (``batch["site"]``: no target) and, with ``data.kind: synthetic``, anchor
+pairs rendered from the base recipe (``has_target``). Losses (named, unweighted; weights from the
+config):
+
+- ``resynthesis``: the model's own output on a site crop, detached, gets a new reflection (a layer
+  cut from another crop of the site or a procedural one, blended by the synthesiser's glass models:
+  :func:`~reflect.losses.adaptation.resynthesise`); the model must give that output back (L1);
+- ``composition``: the layers recompose the input, the reflection holds no more light than the input
+  and the transmission stays in range (:func:`~reflect.losses.adaptation.composition`);
+- ``identity``: 1 - cos of dlib's descriptor (torch port) between output and input on site faces
+  that are already clear (``faces_box``/``faces_lm`` of the site index), never traded for cleanliness;
+- ``anchor``: L1 and multi-scale gradient L1 to the target on anchor pairs (do not forget);
+- ``method`` picks the adversarial family member. ``cyclegan`` (Zhu et al. 2017): D_Y is ``d`` on the
+  clean images ``B`` vs G(A) (``adversarial``/``d``), F: B -> A is ``g_back`` (a small residual ResNet
+  generator) with D_X ``d_back`` (``adversarial_back``/``d_back``) and ``cycle`` = |F(G(A)) - A| +
+  |G(F(B)) - B|. ``unit`` (Liu et al. 2017): the remover's encoder is the shared-latent encoder E (its
+  bottleneck the code ``mu``), the remover the decoder G_B and ``dec_a`` (UNIT's decoder) G_A:
+  ``vae`` = |G_A(mu_A + n) - A| + |G_B(E(B)) - B|, ``kl`` = mean(mu^2) of both codes, ``cycle`` =
+  |G_A(E(G_B(E(A))) + n) - A|, with the same two adversarial pairs (G_A(E(B)) judged by ``d_back``).
+  ``none``: no adversarial term and no discriminator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import nn
+
+from reflect import losses
+from reflect.losses.adaptation import composition, fallback_blend, gain_from_logit, resynthesise
+from reflect.losses.adversarial import GanMode
+from reflect.losses.removal import BoxIdentityLoss, gradient_l1
+from reflect.nn import (
+    PatchDiscriminator,
+    ResnetGenerator,
+    UnitDecoderBack,
+    crop_to,
+    init_weights,
+    pad_to_multiple,
+)
+from reflect.nn.lora import add_lora, is_adapter_key, merge_lora
+from reflect.nn.unet import OutputForm, RemovalUNet
+from reflect.registry import register
+from reflect.variants.base import Variant, VariantConfig, params_of
+
+AdaptMethod = Literal["none", "cyclegan", "unit"]
+AdapterForm = Literal["lora", "full"]
+METHODS: tuple[str, ...] = ("none", "cyclegan", "unit")
+
+
+@dataclass
+class AdaptConfig(VariantConfig):
+    lr: float = 5e-4  # adapters; `reflect adapt --full` uses 5e-5
+    beta1: float = 0.9
+    init: str = "none"
+    # the base remover's architecture (copied from its file by `reflect adapt`)
+    ngf: int = 32
+    n_bottleneck: int = 3
+    n_refine: int = 0
+    output: OutputForm = "layers"
+    base: str = ""  # the model adapted (a record: the run's checkpoints hold its weights)
+    # what trains
+    adapter: AdapterForm = "lora"
+    adapter_rank: int = 4
+    adapter_targets: list[str] = field(
+        default_factory=lambda: ["dec3", "dec2", "dec1", "ref3", "ref2", "ref1", "head", "gain"]
+    )
+    # the site (read by reflect.data.site)
+    site: str = ""  # folder of the site's window crops
+    clean: str = ""  # folder of clean images of the same domain ("" = synthetic clean targets)
+    anchor_fraction: float = 0.25  # share of anchor pairs from the base recipe (data.kind: synthetic)
+    site_layer_fraction: float = 0.5  # share of re-synthesised reflections cut from the site's own crops
+    # the adversarial family member
+    method: AdaptMethod = "none"
+    ndf: int = 32
+    n_layers_d: int = 3
+    gan_mode: GanMode = "lsgan"
+    ngf_back: int = 16  # width of F: B -> A (cyclegan)
+    n_blocks_back: int = 2
+    # loss weights
+    lambda_resynthesis: float = 1.0
+    lambda_composition: float = 1.0
+    lambda_identity: float = 1.0
+    lambda_anchor: float = 1.0
+    lambda_adv: float = 0.01
+    lambda_cycle: float = 1.0
+    lambda_vae: float = 1.0
+    lambda_kl: float = 0.01
+    identity_max_faces: int = 2  # faces per batch for the identity term (about 0.2 s each on a CPU)
+
+
+@register("adapt")
+class Adapt(Variant):
+    Config = AdaptConfig
+    generator_modules: ClassVar[tuple[str, ...]] = ("g",)
+    domains: ClassVar[tuple[str, ...]] = ("B",)
+    reconstruction_losses: ClassVar[tuple[str, ...]] = ("resynthesis",)
+    clean_key: ClassVar[str] = "t"
+
+    def __init__(self, cfg: AdaptConfig) -> None:
+        super().__init__(cfg)
+        self.cfg: AdaptConfig = cfg
+        from reflect.errors import ConfigError
+
+        if cfg.ngf % 4:
+            raise ConfigError(f"model.ngf: {cfg.ngf} is not a multiple of 4")
+        self.g = RemovalUNet(
+            cfg.in_channels,
+            cfg.out_channels,
+            ngf=cfg.ngf,
+            n_bottleneck=cfg.n_bottleneck,
+            n_refine=cfg.n_refine,
+            predict_reflection=True,
+            output=cfg.output,
+        )
+        if cfg.adapter == "lora":
+            try:
+                add_lora(self.g, tuple(cfg.adapter_targets), cfg.adapter_rank)
+            except ValueError as e:
+                raise ConfigError(f"model.adapter_targets: {e}") from None
+            for name, p in self.g.named_parameters():
+                p.requires_grad_(is_adapter_key(name))
+        c4 = 6 * cfg.ngf
+        if cfg.method != "none":
+            self.d = PatchDiscriminator(
+                cfg.out_channels, ndf=cfg.ndf, n_layers=cfg.n_layers_d, norm="instance"
+            )
+            self.d_back = PatchDiscriminator(
+                cfg.in_channels, ndf=cfg.ndf, n_layers=cfg.n_layers_d, norm="instance"
+            )
+            init_weights(self.d, "normal", 0.02)
+            init_weights(self.d_back, "normal", 0.02)
+        if cfg.method == "cyclegan":
+            self.g_back = ResnetGenerator(
+                cfg.out_channels,
+                cfg.in_channels,
+                ngf=cfg.ngf_back,
+                n_blocks=cfg.n_blocks_back,
+                upsample="nearest",
+                residual=True,
+            )
+        elif cfg.method == "unit":
+            self.dec_a = UnitDecoderBack(cfg.in_channels, dim=c4, n_up=4, n_res=1)
+            init_weights(self.dec_a, "kaiming", 0.02)
+        # frozen helper: a plain attribute, never in state_dict or param groups
+        self.identity = (
+            BoxIdentityLoss("dlib-torch", max_faces=cfg.identity_max_faces)
+            if cfg.lambda_identity > 0
+            else None
+        )
+
+    @classmethod
+    def default_loss_weights(cls, cfg: AdaptConfig) -> dict[str, float]:
+        w = {
+            "resynthesis": cfg.lambda_resynthesis,
+            "composition": cfg.lambda_composition,
+            "anchor": cfg.lambda_anchor,
+        }
+        if cfg.lambda_identity > 0:
+            w["identity"] = cfg.lambda_identity
+        if cfg.method != "none":
+            w |= {
+                "adversarial": cfg.lambda_adv,
+                "adversarial_back": cfg.lambda_adv,
+                "cycle": cfg.lambda_cycle,
+                "d": 1.0,
+                "d_back": 1.0,
+            }
+        if cfg.method == "unit":
+            w |= {"vae": cfg.lambda_vae, "kl": cfg.lambda_kl}
+        return w
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        gen = [p for p in self.g.parameters() if p.requires_grad]
+        gen += params_of(self.g_back) if self.cfg.method == "cyclegan" else []
+        gen += params_of(self.dec_a) if self.cfg.method == "unit" else []
+        groups = {"generator": gen}
+        if self.cfg.method != "none":
+            groups["discriminator"] = params_of(self.d, self.d_back)
+        return groups
+
+    # ---- the generator, with its internals traced ------------------------------------------
+    @contextlib.contextmanager
+    def _traced(self) -> Iterator[dict[str, list[torch.Tensor]]]:
+        """Within the block, each :meth:`layers` call appends the gain conv's output (``gain``) and the
+        bottleneck code (``mu``) of its forward: read off the one forward, never run again."""
+        seen: dict[str, list[torch.Tensor]] = {"gain": [], "mu": []}
+        mods = {"mu": self.g.bottleneck} | ({"gain": self.g.gain} if self.g.gain is not None else {})
+        hooks = [
+            m.register_forward_hook(lambda _m, _a, out, k=k: seen[k].append(out)) for k, m in mods.items()
+        ]
+        try:
+            yield seen
+        finally:
+            for h in hooks:
+                h.remove()
+
+    def layers(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(T unclamped, R) for any H and W, in [-1, 1] units."""
+        h, w = x.shape[-2], x.shape[-1]
+        t, r = self.g.layers(pad_to_multiple(x, self.g.stride))
+        assert r is not None
+        return crop_to(t, h, w), crop_to(r, h, w)
+
+    @staticmethod
+    def site_mask(batch: dict[str, Any]) -> torch.Tensor:
+        """(B,) bool: the site crops of the batch (plain batches: the samples without a target)."""
+        x = batch["A"]
+        if "site" in batch:
+            return batch["site"].to(x.device).bool()
+        return ~batch.get("has_target", torch.zeros(x.shape[0], dtype=torch.bool)).to(x.device).bool()
+
+    def generate(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        x, site = batch["A"], self.site_mask(batch)  # (B, 3, H, W) in [-1, 1]
+        with self._traced() as seen:
+            t, r = self.layers(x)  # T = G(x)
+        out = {"t": t, "r": r, "mu_a": seen["mu"][0]}
+        if seen["gain"]:
+            out["gain"] = gain_from_logit(seen["gain"][0])
+        if bool(site.any()):
+            t0 = t[site].detach().clamp(-1, 1)
+            if "layer" in batch:
+                layer, params = batch["layer"][site], batch["blend"][site]
+            else:
+                layer, params = fallback_blend(x[site])
+            out["resynth_target"] = t0
+            out["resynth_t"] = self.layers(resynthesise(t0, layer, params))[0]  # G(T0 + new reflection)
+        m = self.cfg.method
+        if m == "cyclegan":
+            real_b = batch["B"]
+            fake_a = self._back(real_b)  # F(B)
+            out |= {"fake_a": fake_a, "rec_a": self._back(t.clamp(-1, 1)), "rec_b": self.layers(fake_a)[0]}
+        elif m == "unit":
+            real_b = batch["B"]
+            with self._traced() as seen_b:
+                out["recon_b"] = self.layers(real_b)[0]  # G_B(E(B))
+            with self._traced() as seen_ab:
+                self.layers(t.clamp(-1, 1))  # E(G_B(E(A))): the code of the cleaned image
+            mu_b, mu_ab = seen_b["mu"][0], seen_ab["mu"][0]
+            h, w = x.shape[-2:]
+            mu_a = out["mu_a"]
+            out |= {
+                "mu_b": mu_b,
+                "recon_a": crop_to(self.dec_a(mu_a + torch.randn_like(mu_a)), h, w),  # G_A(E(A) + n)
+                "fake_a": crop_to(self.dec_a(mu_b + torch.randn_like(mu_b)), h, w),  # G_A(E(B) + n)
+                "cycle_a": crop_to(self.dec_a(mu_ab + torch.randn_like(mu_ab)), h, w),
+            }
+        return out
+
+    def _back(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2], x.shape[-1]
+        return crop_to(self.g_back(pad_to_multiple(x, 4)), h, w)
+
+    # ---- losses ----------------------------------------------------------------------------
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        x, site = batch["A"], self.site_mask(batch)
+        o = self.generated(batch, outputs)
+        t, r = o["t"], o["r"]
+        zero = t.abs().sum() * 0.0  # +0 on the graph
+        has = batch.get("has_target", torch.zeros(x.shape[0], dtype=torch.bool)).to(x.device).bool()
+        target = batch.get("A_target", x)
+        out = {
+            "resynthesis": losses.l1(o["resynth_t"], o["resynth_target"]) if "resynth_t" in o else zero,
+            "composition": composition(x, t, r, o.get("gain")),
+            "anchor": losses.masked_l1(t, target, has) + gradient_l1(t, target, has)
+            if bool(has.any())
+            else zero,
+        }
+        if self.identity is not None:
+            out["identity"] = self._identity(t, x, site, batch)
+        m, mode = self.cfg.method, self.cfg.gan_mode
+        if m != "none":
+            fake = t[site].clamp(-1, 1)
+            out["adversarial"] = losses.g_loss(mode, self.d(fake)) if fake.shape[0] else zero
+            out["adversarial_back"] = losses.g_loss(mode, self.d_back(o["fake_a"]))
+        if m == "cyclegan":
+            out["cycle"] = losses.l1(o["rec_a"], x) + losses.l1(o["rec_b"], batch["B"])
+        elif m == "unit":
+            out["vae"] = losses.l1(o["recon_a"], x) + losses.l1(o["recon_b"], batch["B"])
+            out["kl"] = losses.kl_unit_variance(o["mu_a"]) + losses.kl_unit_variance(o["mu_b"])
+            out["cycle"] = losses.l1(o["cycle_a"], x)
+        return out
+
+    def _identity(
+        self, t: torch.Tensor, x: torch.Tensor, site: torch.Tensor, batch: dict[str, Any]
+    ) -> torch.Tensor:
+        """1 - cos of the descriptors of output and input at the site's clear faces (0 when none)."""
+        assert self.identity is not None
+        if "faces_box" not in batch:
+            return t.sum() * 0.0
+        counts = batch["faces_n"].to(site.device) * site.long()
+        lm = batch.get("faces_lm")
+        return self.identity.terms(t.clamp(-1, 1), x, batch["faces_box"], counts, landmarks=lm)["face_id"]
+
+    def discriminator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        if self.cfg.method == "none":
+            return {}
+        x, real_b, site = batch["A"], batch["B"], self.site_mask(batch)
+        o = outputs if outputs is not None else {k: v.detach() for k, v in self.generate(batch).items()}
+        mode = self.cfg.gan_mode
+        fake = o["t"][site].detach().clamp(-1, 1)
+        d = losses.d_loss(mode, self.d(real_b), self.d(fake)) if fake.shape[0] else self.d(real_b).sum() * 0.0
+        return {"d": d, "d_back": losses.d_loss(mode, self.d_back(x), self.d_back(o["fake_a"].detach()))}
+
+    # ---- inference and the files ------------------------------------------------------------
+    def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:
+        if target not in (None, "B"):
+            raise ValueError(f"adapt only removes reflections (target 'B'), not {target!r}")
+        return self.layers(x)[0].clamp(-1.0, 1.0)
+
+    def samples(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            t, r = self.layers(batch["A"])
+            return {"input": batch["A"], "cleaned": t.clamp(-1, 1), "reflection": (r * 2 - 1).clamp(-1, 1)}
+
+    def merged_generator_state(self) -> dict[str, torch.Tensor]:
+        """``g``'s weights with every adapter folded in: a plain remover generator's state dict."""
+        import copy
+
+        plain = merge_lora(copy.deepcopy(self.g))
+        return {k: v.detach().cpu().contiguous() for k, v in plain.state_dict().items()}
