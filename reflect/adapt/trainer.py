@@ -124,6 +124,10 @@ class AdaptTrainer(Trainer):
             "adapter": m.adapter,
         }
         adapted = save_generator(remover.eval(), base_cfg, self.run_dir / ADAPTED, **meta)
+        for pad in range(1, 8):  # see _looks_like_pickle
+            if not _looks_like_pickle(adapted):
+                break
+            adapted = save_generator(remover.eval(), base_cfg, adapted, **meta, pad=" " * pad)
         if m.adapter != "lora":
             return adapted, None
         tensors = {
@@ -138,6 +142,14 @@ class AdaptTrainer(Trainer):
         path = self.run_dir / ADAPTER
         atomic_write_bytes(path, st_save(tensors, metadata=meta))
         return adapted, path
+
+
+def _looks_like_pickle(path: Path) -> bool:
+    """Whether a safetensors file's first byte (the low byte of its header length, a multiple of 8) is
+    0x80, the pickle marker that :func:`reflect.utils.filetype.model_kind` reads as a legacy torch
+    checkpoint: one header length in 32 does. A padded metadata entry moves it off."""
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x80"
 
 
 def save_base_config(cfg: ExperimentConfig, run_dir: Path) -> None:
