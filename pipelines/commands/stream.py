@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 HELP = "clean a live stream or a video: bounded queues, drops under overload, HTTP preview and metrics"
 
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.stream.sources import open_source
     from pipelines.videos import quiet_ffmpeg
     from reflect.bundled import model_or_bundled
+    from reflect.errors import OutputError
 
     log = logging.getLogger(__name__)
     quiet_ffmpeg()
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
         translator = with_face_enhancement(translator, args.face_model, args.face_detector, args.device)
     metrics = Metrics()
-    sinks = [open_sink(s, fps=source.fps, metrics=metrics) for s in args.sink]
+    sinks = [open_sink(s, fps=lambda: source.fps, metrics=metrics) for s in args.sink]  # the rate of the open source
     for sink in sinks:
         if isinstance(sink, HttpSink):
             print(f"preview: {sink.url}  metrics: {sink.url}metrics  {sink.url}metrics.json", flush=True)
@@ -100,15 +102,15 @@ def run(args: argparse.Namespace) -> int:
         timer.start()
     try:
         final = pipe.run()
+    except OutputError:  # a sink failed (a full disk): say what was really written, then the one error line
+        _print_summary(pipe.metrics.snapshot(), sinks, args.max_latency_ms if pipe.budget.on else None)
+        raise
     finally:
         for s, h in old.items():
             signal.signal(s, h)
         if timer:
             timer.cancel()
-    lat = final["latency_ms"]["end_to_end"]
-    late = f" ({final['late']} late for the {args.max_latency_ms:g} ms bound)" if pipe.budget.on else ""
-    print(f"frames in {final['frames_in']}, out {final['frames_out']}, dropped {final['dropped']}{late}, "
-          f"{final['fps']:.1f} fps, latency p50 {lat['p50']} ms p99 {lat['p99']} ms, reconnects {final['reconnects']}")
+    _print_summary(final, sinks, args.max_latency_ms if pipe.budget.on else None)
     for sink in sinks:
         if isinstance(sink, VideoFileSink) and sink.resized:
             final.setdefault("resized", {})[str(sink.path)] = sink.resized
@@ -120,3 +122,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"faces: {st.enhanced} enhanced, {st.too_small} too small")
     print(json.dumps(final), flush=True)
     return 0
+
+
+def _print_summary(final: dict[str, Any], sinks: list[Any], bound_ms: float | None) -> None:
+    """The run's one-line summary; ``final["written"]``: frames each file or folder sink really holds."""
+    from pipelines.stream.sinks import HttpSink
+
+    final["written"] = {s.name: s.written for s in sinks if not isinstance(s, HttpSink)}
+    lat = final["latency_ms"]["end_to_end"]
+    late = f" ({final['late']} late for the {bound_ms:g} ms bound)" if bound_ms is not None else ""
+    written = "".join(f"; {n} frame(s) written to {name}" for name, n in final["written"].items())
+    print(f"frames in {final['frames_in']}, out {final['frames_out']}, dropped {final['dropped']}{late}, "
+          f"{final['fps']:.1f} fps, latency p50 {lat['p50']} ms p99 {lat['p99']} ms, reconnects {final['reconnects']}"
+          f"{written}", flush=True)
