@@ -33,6 +33,7 @@ class CleanOptions:
     face_model: str | None = None  # None: the bundled face model
     face_detector: str = "mtcnn"  # --enhance-faces: detector run on the globally cleaned window
     decode_timeout_s: float = 60.0  # a decoder silent this long on one input is killed; the input is an error
+    wait: bool = False  # another job holds the output folder: wait for it (else refuse at once)
 
 
 @dataclass

@@ -30,6 +30,7 @@ from pipelines.batch_clean.decoders import DecoderPool
 from pipelines.batch_clean.faces import FaceBatcher
 from pipelines.batch_clean.inputs import Roi, clip_roi, discover, input_root, load_rois, roi_for
 from pipelines.batch_clean.jobdb import JobDB
+from pipelines.batch_clean.lock import job_lock
 from pipelines.batch_clean.naming import CODECS, assign_stems, output_rel
 from pipelines.batch_clean.options import CleanOptions, CleanSummary
 from pipelines.videos import ends_early, truncation_note
@@ -108,15 +109,23 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
     opts = replace(opts, model=model_or_bundled(opts.model))  # the job database records this path
     identify(opts.model)  # a file that is no model ends the job before anything is written
     rois = load_rois(opts.roi_file)
-    out_root, root = Path(opts.output), input_root(opts.input)
+    out_root = Path(opts.output)
     ignored: list[str] = []
     entries = discover(opts.input, exclude=out_root, ignored=ignored)
     if ignored:
         shown = ", ".join(sorted(ignored)[:5]) + (", ..." if len(ignored) > 5 else "")
         log.warning("skipped %d file(s) that are neither images nor videos by their extension: %s", len(ignored), shown)
-    db_path, summary_path = job_paths(out_root)
     writable_folder(out_root)
-    removed = remove_stale_temporaries(out_root)
+    with job_lock(out_root / STATE_DIR, wait=opts.wait):  # before anything in the folder is touched
+        return _run_job(opts, translator, rois, entries)
+
+
+def _run_job(
+    opts: CleanOptions, translator: Any, rois: dict[str, Roi], entries: list[tuple[str, str]]
+) -> CleanSummary:
+    out_root, root = Path(opts.output), input_root(opts.input)
+    db_path, summary_path = job_paths(out_root)
+    removed = remove_stale_temporaries(out_root)  # safe: the lock says no other job writes here
     if removed:
         log.info("removed %d temporary file(s) left by an interrupted run", removed)
     db = JobDB(db_path)

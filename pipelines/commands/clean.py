@@ -50,6 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "hangs longer is killed, the input recorded as an error, and a fresh decoder goes on")
     p.add_argument("--retry-errors", action="store_true", help="try inputs that failed in an earlier run again")
     p.add_argument("--restart", action="store_true", help="forget the job database and start over")
+    p.add_argument("--wait", action="store_true",
+                   help="another job is writing the same --output folder: wait for it to end (default: refuse "
+                   "at once, naming it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     from reflect.commands.translate import add_face_arguments
 
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine, ray_address=args.ray_address, detect=args.detect, detector=args.detector,
         detector_weights=args.detector_weights, face_margin=args.face_margin, face_size=args.face_size,
         memory_mb=args.memory_mb, enhance_faces=args.enhance_faces, face_model=args.face_model,
-        face_detector=args.face_detector, decode_timeout_s=args.decode_timeout,
+        face_detector=args.face_detector, decode_timeout_s=args.decode_timeout, wait=args.wait,
     )
     summary = run_clean(opts)
     db, summary_file = job_paths(args.output)
