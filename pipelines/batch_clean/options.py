@@ -49,6 +49,7 @@ class CleanSummary:
     stopped: str = ""  # why the job stopped before its end (a full disk), else empty
     faces_enhanced: int = 0  # --enhance-faces: faces the face model cleaned in this run
     warnings: list[tuple[str, str]] = field(default_factory=list)  # done, but short: truncated videos
+    unreadable: list[str] = field(default_factory=list)  # input folders that could not be listed: 'path (reason)'
 
     @property
     def fps(self) -> float:

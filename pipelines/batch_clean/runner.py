@@ -93,8 +93,8 @@ def _validate(opts: CleanOptions) -> None:
         require_ray()
     if opts.codec not in CODECS:
         raise ConfigError(f"--codec must be one of {', '.join(CODECS)}, got '{opts.codec}'")
-    if not opts.memory_mb > 0:
-        raise ConfigError(f"--memory-mb must be positive, got {opts.memory_mb}")
+    if not 0 < opts.memory_mb < float("inf"):  # nan fails this too
+        raise ConfigError(f"--memory-mb must be a positive number, got {opts.memory_mb}")
     if not opts.decode_timeout_s > 0:
         raise ConfigError(f"--decode-timeout must be positive (seconds), got {opts.decode_timeout_s}")
     check_io_folders(input_root(opts.input), opts.output)
@@ -111,17 +111,22 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
     rois = load_rois(opts.roi_file)
     out_root = Path(opts.output)
     ignored: list[str] = []
-    entries = discover(opts.input, exclude=out_root, ignored=ignored)
+    unreadable: list[str] = []
+    entries = discover(opts.input, exclude=out_root, ignored=ignored, unreadable=unreadable)
     if ignored:
         shown = ", ".join(sorted(ignored)[:5]) + (", ..." if len(ignored) > 5 else "")
         log.warning("skipped %d file(s) that are neither images nor videos by their extension: %s", len(ignored), shown)
+    if unreadable and not entries:
+        raise ConfigError(f"nothing in input {opts.input} can be read: {'; '.join(unreadable)}")
+    for where in unreadable:
+        log.warning("cannot read the input folder %s: its files are left out of this run", where)
     writable_folder(out_root)
     with job_lock(out_root / STATE_DIR, wait=opts.wait):  # before anything in the folder is touched
-        return _run_job(opts, translator, rois, entries)
+        return _run_job(opts, translator, rois, entries, unreadable)
 
 
 def _run_job(
-    opts: CleanOptions, translator: Any, rois: dict[str, Roi], entries: list[tuple[str, str]]
+    opts: CleanOptions, translator: Any, rois: dict[str, Roi], entries: list[tuple[str, str]], unreadable: list[str]
 ) -> CleanSummary:
     out_root, root = Path(opts.output), input_root(opts.input)
     db_path, summary_path = job_paths(out_root)
@@ -158,6 +163,7 @@ def _run_job(
             seconds=time.perf_counter() - start, skipped=skipped, faces=db.faces_done(),
             failed=db.failures(), stopped=stopped, warnings=db.warnings(),
             faces_enhanced=translator.stats.enhanced if hasattr(translator, "stats") else 0,
+            unreadable=unreadable,
         )
         try:
             atomic_write_text(summary_path, json.dumps(summary.to_dict(), indent=2))

@@ -81,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
         f"{len(summary.errors)} error(s)" + (f"; {summary.faces} face(s) cleaned" if args.detect == "faces" else "")
         + (f"; {summary.faces_enhanced} face(s) enhanced" if args.enhance_faces else "")
         + (f"; {len(summary.warnings)} warning(s)" if summary.warnings else "")
+        + (f"; {len(summary.unreadable)} unreadable folder(s)" if summary.unreadable else "")
     )
+    for where in summary.unreadable:
+        print(f"  unreadable: {where}: its files were not cleaned")
     for rel, error in summary.errors:
         print(f"  error: {rel}: {error}")
     for rel, warning in summary.warnings:
@@ -89,4 +92,4 @@ def run(args: argparse.Namespace) -> int:
     for rel, error in summary.failed:
         print(f"  failed (retried by the next run): {rel}: {error}")
     print(f"job database: {db}; summary: {summary_file}")
-    return 1 if summary.errors or summary.failed else 0
+    return 1 if summary.errors or summary.failed or summary.unreadable else 0
