@@ -20,8 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "metrics at /metrics and /metrics.json); repeat for several")
     p.add_argument("--backend", default="auto", help="auto | torch | onnxruntime | tensorrt")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--batch", type=int, default=4, help="frames per translation batch")
-    p.add_argument("--queue-size", type=int, default=8, help="frames each stage queue holds before dropping")
+    p.add_argument("--batch", type=int, default=4, help="frames per translation batch (default 4)")
+    p.add_argument("--queue-size", type=int, default=8, help="frames each stage queue holds before dropping (default 8)")
     p.add_argument("--max-latency-ms", type=float, default=0.0,
                    help="live sources: latency bound from capture to output; frames that cannot be written "
                    "within it are dropped before translation and counted as late (0: off)")
@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="faces: clean regions around detected faces (and count them)")
     p.add_argument("--results", help="append per-frame results (face boxes, regions, latency) to this JSONL file")
     p.add_argument("--realtime", action="store_true", help="read files and folders at their frame rate")
-    p.add_argument("--max-retries", type=int, default=10, help="reconnects in a row before giving up")
+    p.add_argument("--max-retries", type=int, default=10, help="reconnects in a row before giving up (default 10)")
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run to the end)")
     from reflect.commands.translate import add_face_arguments
 
@@ -51,6 +51,21 @@ def _roi(text: str | None) -> tuple[int, int, int, int] | None:
     return (x, y, x + w, y + h)
 
 
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Counts and durations out of range are one line each, before the model or the source opens."""
+    import math
+
+    from reflect.errors import ConfigError
+
+    for flag, value, low in (("--batch", args.batch, 1), ("--queue-size", args.queue_size, 1),
+                             ("--max-retries", args.max_retries, 0)):
+        if value < low:
+            raise ConfigError(f"{flag} must be at least {low}, got {value}")
+    for flag, number in (("--max-latency-ms", args.max_latency_ms), ("--duration", args.duration)):
+        if not (math.isfinite(number) and number >= 0):
+            raise ConfigError(f"{flag} must be a number >= 0 (0: off), got {number}")
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     import logging
@@ -67,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from reflect.errors import OutputError
 
     log = logging.getLogger(__name__)
+    _check_numbers(args)
     quiet_ffmpeg()
     model = model_or_bundled(args.model)  # before the source opens: a missing model fails first
     opts = StreamOptions(batch=args.batch, queue_size=args.queue_size, max_latency_ms=args.max_latency_ms,

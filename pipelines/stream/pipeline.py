@@ -37,7 +37,8 @@ from pipelines.stream.metrics import Metrics
 from pipelines.stream.queues import CLOSED, DropQueue
 from pipelines.stream.sinks import Sink, VideoFileSink
 from pipelines.stream.sources import Source, SourceError
-from reflect.errors import OutputError, ReflectError
+from reflect.data.io import MIN_SIDE
+from reflect.errors import ConfigError, OutputError, ReflectError
 
 log = logging.getLogger(__name__)
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2
@@ -167,7 +168,9 @@ class StreamPipeline:
             h, w = min(h, y2) - max(0, y1), min(w, x2) - max(0, x1)
         elif self.detector is not None:
             h = w = o.crop_size
-        dummy = np.zeros((o.batch, max(h, 1), max(w, 1), 3), np.uint8)
+        if min(h, w) < MIN_SIDE:  # an ROI outside the frame: the detect stage says so in one line
+            return
+        dummy = np.zeros((o.batch, h, w, 3), np.uint8)
         self.translator.translate(dummy)  # first call: allocations, kernel selection
         t0 = time.monotonic()
         self.translator.translate(dummy)
@@ -186,7 +189,11 @@ class StreamPipeline:
             h, w = f.image.shape[:2]
             if o.roi is not None:
                 x1, y1, x2, y2 = o.roi
-                f.regions = [(max(0, x1), max(0, y1), min(w, x2), min(h, y2))]
+                region = (max(0, x1), max(0, y1), min(w, x2), min(h, y2))
+                if min(region[2] - region[0], region[3] - region[1]) < MIN_SIDE:
+                    raise ConfigError(f"--roi {x1},{y1},{x2 - x1},{y2 - y1} lies outside the {w}x{h} frames of "
+                                      f"{self.source.name} (or leaves under {MIN_SIDE} px of them)")
+                f.regions = [region]
             elif self.detector is not None:
                 f.faces = self.detector(f.image)
                 f.regions = [grow_box(b, o.face_margin, w, h) for b in f.faces]
