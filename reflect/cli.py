@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module with ``HELP``, ``add_arguments(parser)`` and
 ``run(args) -> int``; modules import heavy dependencies inside ``run`` so ``reflect --help`` stays
-fast. A :class:`~reflect.errors.ReflectError` is printed as one line and exits with status 2.
+fast. A :class:`~reflect.errors.ReflectError` is printed as one line and exits with status 2; SIGINT
+(130) and SIGTERM (143) stop a command the same way, with one line.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import importlib
 import importlib.util
 import logging
 import os
+import signal
 import sys
+import threading
+from typing import Any
 
 from reflect.errors import ReflectError
 
@@ -64,14 +68,37 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    old_term = _sigterm_as_interrupt()
     try:
         return int(args._run(args) or 0)
     except ReflectError as e:
         print(f"reflect {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"reflect {args.command}: terminated (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"reflect {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C: the same clean-up (temporary files removed, a job's
+    state kept for its resume) runs, then one line."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _sigterm_as_interrupt() -> Any:
+    """Make SIGTERM behave as SIGINT for this command (main thread only); returns the handler it replaced."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 if __name__ == "__main__":
