@@ -108,6 +108,14 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
     _validate(opts)
     opts = replace(opts, model=model_or_bundled(opts.model))  # the job database records this path
     identify(opts.model)  # a file that is no model ends the job before anything is written
+    if opts.engine == "local" and translator is None:  # so does a model refused at load (no empty OUTPUT/.reflect)
+        from deploy.loader import load_translator
+
+        translator = load_translator(opts.model, backend=opts.backend, device=opts.device)
+        if opts.enhance_faces:  # the face model loads before any decoder
+            from deploy.enhance import with_face_enhancement
+
+            translator = with_face_enhancement(translator, opts.face_model, opts.face_detector, opts.device)
     rois = load_rois(opts.roi_file)
     out_root = Path(opts.output)
     ignored: list[str] = []
@@ -148,12 +156,6 @@ def _run_job(
         skipped = db.count() - len(pending)
         start = time.perf_counter()
         stopped = ""
-        if opts.enhance_faces and translator is None and pending:  # the face model loads before any decoder
-            from deploy.enhance import with_face_enhancement
-            from deploy.loader import load_translator
-
-            base = load_translator(opts.model, backend=opts.backend, device=opts.device)
-            translator = with_face_enhancement(base, opts.face_model, opts.face_detector, opts.device)
         if opts.engine == "ray":
             frames = _process_ray(opts, db, pending, root, rois, translator, skipped)
         else:
