@@ -1,13 +1,15 @@
 """Whole-image translation with a trained variant: any size, optional overlapped tiling.
 
 The variant's ``translate`` already pads to its stride and crops back. For frames too large to
-translate in one pass, :func:`translate_image` cuts overlapping tiles and blends them with a
-linear ramp, so tile seams do not show.
+translate in one pass, :func:`translate_tiled` cuts overlapping tiles and blends them with a
+linear ramp, so tile seams do not show, one row of tiles at a time (its memory does not grow
+with the frame beyond the uint8 input and output).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -60,9 +62,75 @@ def translate_image(
     variant: Variant, image: np.ndarray, target: str | None = None, tile: int = 0, device: str | torch.device = "cpu",
     overlap: int = 32,
 ) -> np.ndarray:
-    """(H, W, 3) uint8 -> (H, W, 3) uint8 of the same size."""
-    x = to_tensor(image).unsqueeze(0).to(device)
-    return to_image(translate_tensor(variant, x, target=target, tile=tile, overlap=overlap)[0])
+    """(H, W, 3) uint8 -> (H, W, 3) uint8 of the same size; with ``tile``, in tiles (:func:`translate_tiled`)."""
+    h, w = image.shape[:2]
+    if tile <= 0 or (h <= tile and w <= tile):
+        x = to_tensor(image).unsqueeze(0).to(device)
+        return to_image(translate_tensor(variant, x, target=target)[0])
+
+    @torch.no_grad()
+    def one(piece: np.ndarray) -> np.ndarray:
+        return to_image(variant.translate(to_tensor(piece).unsqueeze(0).to(device), target=target)[0])
+
+    return translate_tiled(one, image, tile, overlap)
+
+
+def _ramp_np(n: int, overlap: int) -> np.ndarray:
+    w = np.ones(n, np.float32)
+    k = min(overlap, n // 2)
+    if k > 0:
+        r = np.linspace(0, 1, overlap + 2, dtype=np.float32)[1:-1][:k]
+        w[:k] = r
+        w[n - k :] = np.minimum(w[n - k :], r[::-1])
+    return w
+
+
+def _starts(n: int, tile: int, step: int) -> list[int]:
+    starts = list(range(0, max(n - tile, 0) + 1, step))
+    if starts[-1] + tile < n:
+        starts.append(n - tile)
+    return starts
+
+
+def translate_tiled(
+    translate: Callable[[np.ndarray], np.ndarray], image: np.ndarray, tile: int, overlap: int
+) -> np.ndarray:
+    """Translate one uint8 (H, W, 3) image in overlapping ``tile`` x ``tile`` pieces blended by linear ramps.
+
+    ``translate``: one uint8 (h, w, 3) piece -> its uint8 translation. The tiles are taken one row of
+    tiles at a time, and the rows that no later tile touches are finished and written to the uint8
+    output at once: besides the input and the output, only one row's float accumulator (``tile`` x W)
+    and one tile's translation are held, so the working memory stays within the budget the tile size
+    was chosen for however large the image is (a full-size float accumulator was 5 bytes a pixel).
+    """
+    h, w = image.shape[:2]
+    step = tile - overlap
+    out = np.empty_like(image)
+    band = min(tile, h)
+    acc = np.zeros((band, w, 3), np.float32)
+    norm = np.zeros((band, w, 1), np.float32)
+    top = 0  # the image row of acc[0]
+
+    def finish(rows: int) -> None:  # rows [top, top + rows) are complete: quantise them into the output
+        done = acc[:rows] / np.maximum(norm[:rows], 1e-8)
+        done += 0.5
+        out[top : top + rows] = np.clip(done, 0, 255, out=done).astype(np.uint8)
+
+    for y0 in _starts(h, tile, step):
+        if y0 > top:  # no tile from here on reaches above y0
+            k = y0 - top
+            finish(k)
+            acc[: band - k], norm[: band - k] = acc[k:], norm[k:]  # numpy copies overlapping ranges correctly
+            acc[band - k :], norm[band - k :] = 0, 0
+            top = y0
+        for x0 in _starts(w, tile, step):
+            piece = np.ascontiguousarray(image[y0 : y0 + tile, x0 : x0 + tile])
+            th, tw = piece.shape[:2]
+            weight = (_ramp_np(th, overlap if h > tile else 0)[:, None] * _ramp_np(tw, overlap if w > tile else 0)[None, :])
+            acc[:th, x0 : x0 + tw] += translate(piece).astype(np.float32) * weight[..., None]
+            norm[:th, x0 : x0 + tw] += weight[..., None]
+    finish(h - top)
+    return out
 
 
 #: used where a backend cannot be measured (ONNX Runtime, TensorRT): about what a 64-channel generator needs

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from reflect.data.io import DEFAULT_MAX_PIXELS
+
 
 @dataclass
 class CleanOptions:
@@ -34,6 +36,7 @@ class CleanOptions:
     face_detector: str = "mtcnn"  # --enhance-faces: detector run on the globally cleaned window
     decode_timeout_s: float = 60.0  # a decoder silent this long on one input is killed; the input is an error
     wait: bool = False  # another job holds the output folder: wait for it (else refuse at once)
+    max_pixels: int = DEFAULT_MAX_PIXELS  # larger images are refused as possible decompression bombs
 
 
 @dataclass

@@ -95,6 +95,9 @@ def _validate(opts: CleanOptions) -> None:
         raise ConfigError(f"--codec must be one of {', '.join(CODECS)}, got '{opts.codec}'")
     if not 0 < opts.memory_mb < float("inf"):  # nan fails this too
         raise ConfigError(f"--memory-mb must be a positive number, got {opts.memory_mb}")
+    from reflect.commands.translate import check_max_pixels
+
+    check_max_pixels(opts.max_pixels)
     if not opts.decode_timeout_s > 0:
         raise ConfigError(f"--decode-timeout must be positive (seconds), got {opts.decode_timeout_s}")
     check_io_folders(input_root(opts.input), opts.output)
@@ -205,7 +208,7 @@ def _process(
     ctx = mp.get_context("spawn")  # no fork after torch/OpenCV threads exist
     tasks = [(it.id, str(root / it.rel), it.kind, roi_for(it.rel, rois)) for it in pending]
     detector = opts.detector if opts.detect == "faces" else None
-    args = (opts.batch, os.getpid(), detector, opts.detector_weights)
+    args = (opts.batch, os.getpid(), detector, opts.detector_weights, opts.max_pixels)
     if translator is None:  # first: a bad model file ends the job before any decoder starts
         from deploy.loader import load_translator
 

@@ -54,9 +54,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="another job is writing the same --output folder: wait for it to end (default: refuse "
                    "at once, naming it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    from reflect.commands.translate import add_face_arguments
+    from reflect.commands.translate import add_face_arguments, add_max_pixels_argument
 
     add_face_arguments(p)
+    add_max_pixels_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         detector_weights=args.detector_weights, face_margin=args.face_margin, face_size=args.face_size,
         memory_mb=args.memory_mb, enhance_faces=args.enhance_faces, face_model=args.face_model,
         face_detector=args.face_detector, decode_timeout_s=args.decode_timeout, wait=args.wait,
+        max_pixels=args.max_pixels,
     )
     summary = run_clean(opts)
     db, summary_file = job_paths(args.output)

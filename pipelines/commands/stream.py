@@ -32,9 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--realtime", action="store_true", help="read files and folders at their frame rate")
     p.add_argument("--max-retries", type=int, default=10, help="reconnects in a row before giving up (default 10)")
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run to the end)")
-    from reflect.commands.translate import add_face_arguments
+    from reflect.commands.translate import add_face_arguments, add_max_pixels_argument
 
     add_face_arguments(p)
+    add_max_pixels_argument(p)
 
 
 def _roi(text: str | None) -> tuple[int, int, int, int] | None:
@@ -64,6 +65,9 @@ def _check_numbers(args: argparse.Namespace) -> None:
     for flag, number in (("--max-latency-ms", args.max_latency_ms), ("--duration", args.duration)):
         if not (math.isfinite(number) and number >= 0):
             raise ConfigError(f"{flag} must be a number >= 0 (0: off), got {number}")
+    from reflect.commands.translate import check_max_pixels
+
+    check_max_pixels(args.max_pixels)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     model = model_or_bundled(args.model)  # before the source opens: a missing model fails first
     opts = StreamOptions(batch=args.batch, queue_size=args.queue_size, max_latency_ms=args.max_latency_ms,
                          roi=_roi(args.roi), max_retries=args.max_retries)
-    source = open_source(args.source, realtime=args.realtime)
+    source = open_source(args.source, realtime=args.realtime, max_pixels=args.max_pixels)
     if args.max_latency_ms > 0 and not source.live:
         log.warning("--max-latency-ms applies to live sources only: %s is read without dropping frames", source.name)
     detector = None

@@ -111,8 +111,11 @@ class ImageFolderSource(Source):
 
     live = False
 
-    def __init__(self, folder: str | Path, fps: float = 25.0, realtime: bool = False) -> None:
-        from reflect.data.io import list_images
+    def __init__(self, folder: str | Path, fps: float = 25.0, realtime: bool = False,
+                 max_pixels: int | None = None) -> None:
+        from reflect.data.io import DEFAULT_MAX_PIXELS, list_images
+
+        self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
 
         self.files = list_images(folder, recursive=True)
         if not self.files:
@@ -137,7 +140,7 @@ class ImageFolderSource(Source):
                 time.sleep(max(0.0, self._next - time.monotonic()))
                 self._next += 1.0 / self.fps
             try:
-                return read_image(f)
+                return read_image(f, self.max_pixels)
             except ImageReadError as e:
                 logging.getLogger(__name__).warning("%s", e)
         self.ended = True
@@ -173,7 +176,7 @@ class SyntheticSource(Source):
         return frame
 
 
-def open_source(spec: str, *, realtime: bool = False) -> Source:
+def open_source(spec: str, *, realtime: bool = False, max_pixels: int | None = None) -> Source:
     """A source from its command-line form (see ``reflect stream --help``)."""
     if spec.isdigit():
         return CaptureSource(int(spec), live=True)
@@ -190,7 +193,7 @@ def open_source(spec: str, *, realtime: bool = False) -> Source:
         return CaptureSource(spec, live=True)
     p = Path(spec)
     if p.is_dir():
-        return ImageFolderSource(p, realtime=realtime)
+        return ImageFolderSource(p, realtime=realtime, max_pixels=max_pixels)
     if p.is_file():
         return CaptureSource(str(p), live=False, realtime=realtime)
     raise ConfigError(

@@ -31,7 +31,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "overlapping tiles automatically")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     add_face_arguments(p)
+    add_max_pixels_argument(p)
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA weights")
+
+
+def add_max_pixels_argument(p: argparse.ArgumentParser) -> None:
+    """--max-pixels (translate, clean and stream share it)."""
+    from reflect.data.io import DEFAULT_MAX_PIXELS
+
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                   help=f"images with more pixels are refused as possible decompression bombs (default "
+                   f"{DEFAULT_MAX_PIXELS:_}, 200 Mpx; a 108 Mpx photo passes): raise it for larger genuine images, "
+                   "which are translated in tiles within --memory-mb")
+
+
+def check_max_pixels(value: int) -> None:
+    from reflect.errors import ConfigError
+
+    if value < 64:
+        raise ConfigError(f"--max-pixels must be a pixel count of at least 64, got {value}")
 
 
 def add_face_arguments(p: argparse.ArgumentParser) -> None:
@@ -68,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         files, unreadable = [src], []
     else:
         raise ConfigError(f"input {src} does not exist")
+    check_max_pixels(args.max_pixels)
     if not 0 < args.memory_mb < float("inf"):  # nan fails this too
         raise ConfigError(f"--memory-mb must be a positive number, got {args.memory_mb}")
     if args.tile != 0 and args.tile < MIN_TILE:
@@ -143,7 +162,7 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
     for f in tqdm(files, desc="translate", unit="img", disable=len(files) < 2):
         rel = f.relative_to(src) if src.is_dir() else Path(f.name)
         try:
-            image = read_image(f)
+            image = read_image(f, args.max_pixels)
             check_translatable(f, image)
             tile, overlap = ((args.tile, min(32, args.tile // 4)) if args.tile
                              else auto_tile(image.shape[0], image.shape[1], max_pixels))
