@@ -30,7 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="faces: clean regions around detected faces (and count them)")
     p.add_argument("--results", help="append per-frame results (face boxes, regions, latency) to this JSONL file")
     p.add_argument("--realtime", action="store_true", help="read files and folders at their frame rate")
-    p.add_argument("--max-retries", type=int, default=10, help="reconnects in a row before giving up (default 10)")
+    p.add_argument("--max-retries", type=int, default=10,
+                   help="reconnects in a row before giving up (default 10); with the back-off (0.5 s doubling to "
+                   "8 s) a URL that stays silent is given up after about max-retries x (--timeout + 8) s")
+    p.add_argument("--timeout", type=float, default=10.0,
+                   help="URL sources: seconds to wait for the connection or for a frame (default 10; FFmpeg's own "
+                   "is 30)")
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run to the end)")
     from reflect.commands.translate import add_face_arguments, add_max_pixels_argument
 
@@ -62,6 +67,8 @@ def _check_numbers(args: argparse.Namespace) -> None:
                              ("--max-retries", args.max_retries, 0)):
         if value < low:
             raise ConfigError(f"{flag} must be at least {low}, got {value}")
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise ConfigError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     for flag, number in (("--max-latency-ms", args.max_latency_ms), ("--duration", args.duration)):
         if not (math.isfinite(number) and number >= 0):
             raise ConfigError(f"{flag} must be a number >= 0 (0: off), got {number}")
@@ -91,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     model = model_or_bundled(args.model)  # before the source opens: a missing model fails first
     opts = StreamOptions(batch=args.batch, queue_size=args.queue_size, max_latency_ms=args.max_latency_ms,
                          roi=_roi(args.roi), max_retries=args.max_retries)
-    source = open_source(args.source, realtime=args.realtime, max_pixels=args.max_pixels)
+    source = open_source(args.source, realtime=args.realtime, max_pixels=args.max_pixels, timeout_s=args.timeout)
     if args.max_latency_ms > 0 and not source.live:
         log.warning("--max-latency-ms applies to live sources only: %s is read without dropping frames", source.name)
     detector = None

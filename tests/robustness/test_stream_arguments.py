@@ -95,3 +95,52 @@ def test_bad_stream_numbers_are_one_line(
     assert main(_stream(setup, "--sink", str(out), *flags)) == 2
     assert words in _one_line(capsys)
     assert not out.exists()
+
+
+def test_a_silent_stream_server_costs_the_timeout_not_30_s_per_try(
+    setup: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+    import threading
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+
+    def accept() -> None:  # accepts every connection and never says a word
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    model, _ = setup
+    url = f"rtsp://127.0.0.1:{server.getsockname()[1]}/cam"
+    started = time.monotonic()
+    try:
+        rc = main(
+            [
+                "stream",
+                "--model",
+                str(model),
+                "--source",
+                url,
+                "--sink",
+                str(tmp_path / "o.mp4"),
+                "--timeout",
+                "0.5",
+                "--max-retries",
+                "1",
+            ]
+        )
+    finally:
+        server.close()
+        for c in held:
+            c.close()
+    assert (
+        rc == 2 and time.monotonic() - started < 15
+    )  # two tries of 0.5 s and a 0.5 s back-off, not 2 x 30 s
+    assert "cannot open" in _one_line(capsys)
