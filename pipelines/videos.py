@@ -9,6 +9,7 @@ import errno
 import logging
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,10 @@ def quiet_ffmpeg() -> None:
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
         os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # OpenCV's "Failed to write frame": one line of ours
+        if "cv2" in sys.modules:  # already imported: the variable is read at import, so tell it directly
+            import cv2.utils.logging as cv_log
+
+            cv_log.setLogLevel(cv_log.LOG_LEVEL_ERROR)
 
 
 def write_failure(path: Path, what: str) -> OSError:

@@ -64,10 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        _quiet_others()
     old_term = _sigterm_as_interrupt()
     try:
         return int(args._run(args) or 0)
@@ -83,6 +85,22 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
+
+
+#: the packages whose INFO lines a user sees; other libraries' (the ONNX optimiser's 30 lines an export) need -v
+OWN_PACKAGES = ("reflect", "pipelines", "deploy", "data_tools", "benchmarks")
+
+
+def _quiet_others() -> None:
+    """Without -v, only reflect's own INFO lines and no library's routine warnings (PIL's on odd EXIF blocks,
+    torch's on pickles): what goes wrong with an input is one line of ours."""
+    import warnings
+
+    for name in OWN_PACKAGES:
+        if logging.getLogger(name).level == logging.NOTSET:
+            logging.getLogger(name).setLevel(logging.INFO)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+    warnings.filterwarnings("ignore", message=r".*weights_only.*")
 
 
 class Terminated(KeyboardInterrupt):
