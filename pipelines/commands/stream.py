@@ -130,14 +130,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         final = pipe.run()
     except OutputError:  # a sink failed (a full disk): say what was really written, then the one error line
-        _print_summary(pipe.metrics.snapshot(), sinks, args.max_latency_ms if pipe.budget.on else None)
+        _print_summary(pipe.metrics.snapshot(), sinks, args.max_latency_ms if pipe.budget.on else None, source.live)
         raise
     finally:
         for s, h in old.items():
             signal.signal(s, h)
         if timer:
             timer.cancel()
-    _print_summary(final, sinks, args.max_latency_ms if pipe.budget.on else None)
+    _print_summary(final, sinks, args.max_latency_ms if pipe.budget.on else None, source.live)
     for sink in sinks:
         if isinstance(sink, VideoFileSink) and sink.resized:
             final.setdefault("resized", {})[str(sink.path)] = sink.resized
@@ -151,14 +151,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(final: dict[str, Any], sinks: list[Any], bound_ms: float | None) -> None:
-    """The run's one-line summary; ``final["written"]``: frames each file or folder sink really holds."""
+def _print_summary(final: dict[str, Any], sinks: list[Any], bound_ms: float | None, live: bool) -> None:
+    """The run's one-line summary; ``final["written"]``: frames each file or folder sink really holds.
+
+    A file or folder is read as fast as the pipeline takes it, so its frames wait in the queues: the
+    summary says that its latency includes that wait.
+    """
     from pipelines.stream.sinks import HttpSink
 
     final["written"] = {s.name: s.written for s in sinks if not isinstance(s, HttpSink)}
     lat = final["latency_ms"]["end_to_end"]
     late = f" ({final['late']} late for the {bound_ms:g} ms bound)" if bound_ms is not None else ""
     written = "".join(f"; {n} frame(s) written to {name}" for name, n in final["written"].items())
+    queued = "" if live else " (a file source: latency includes the wait in the queues)"
     print(f"frames in {final['frames_in']}, out {final['frames_out']}, dropped {final['dropped']}{late}, "
-          f"{final['fps']:.1f} fps, latency p50 {lat['p50']} ms p99 {lat['p99']} ms, reconnects {final['reconnects']}"
-          f"{written}", flush=True)
+          f"{final['fps']:.1f} fps, latency p50 {lat['p50']} ms p99 {lat['p99']} ms{queued}, reconnects "
+          f"{final['reconnects']}{written}", flush=True)
