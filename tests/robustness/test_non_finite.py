@@ -225,3 +225,31 @@ def test_export_out_that_cannot_be_written_is_one_line(
     out = tmp_path / "file.txt" / "m.onnx" if where == "under a file" else tmp_path
     assert main(["export", "--checkpoint", str(model), "--format", "onnx", "--out", str(out)]) == 2
     assert "--out" in _one_line(capsys)
+
+
+def test_export_into_a_read_only_folder_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+    import subprocess
+
+    model = tiny_generator_file(tmp_path / "tiny.safetensors")
+    disk = tmp_path / "ro"
+    disk.mkdir()
+    mounted = (
+        shutil.which("mount") is not None
+        and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(disk)], capture_output=True
+        ).returncode
+        == 0
+    )
+    if not mounted:
+        pytest.skip("cannot mount a read-only tmpfs here (needs root on Linux)")
+    try:
+        for fmt, name in (("onnx", "m.onnx"), ("safetensors", "g.safetensors")):
+            assert (
+                main(["export", "--checkpoint", str(model), "--format", fmt, "--out", str(disk / name)]) == 2
+            )
+            assert "not writable" in _one_line(capsys)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
