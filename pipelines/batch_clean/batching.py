@@ -57,9 +57,11 @@ def place_window(frames: np.ndarray, roi: Roi, cleaned: np.ndarray, write: str) 
 class WindowBatcher:
     """Crops windows, translates padded batches, pastes results back, hands them to the writer."""
 
-    def __init__(self, translator: Any, batch: int, write: str, writer: Writer, max_pixels: int = 1 << 62) -> None:
+    def __init__(self, translator: Any, batch: int, write: str, writer: Writer, max_pixels: int = 1 << 62,
+                 bytes_per_px: float = 0.0) -> None:
         self.t, self.batch, self.write, self.writer = translator, batch, write, writer
         self.max_pixels = max_pixels  # input pixels one translation call may hold (the job's memory budget)
+        self.bytes_per_px = bytes_per_px  # what one of them costs: tiling counts its row buffer in the budget
         self.images: dict[tuple[int, int], list[tuple[int, str, np.ndarray, Roi]]] = {}
         self.translated = 0
 
@@ -71,7 +73,7 @@ class WindowBatcher:
         else:
             from reflect.inference import auto_tile, translate_tiled
 
-            tile, overlap = auto_tile(h, w, self.max_pixels)
+            tile, overlap = auto_tile(h, w, self.max_pixels, self.bytes_per_px)
             out = np.stack([translate_tiled(lambda p: self.t.translate(p[None])[0], c, tile, overlap) if tile
                             else self.t.translate(c[None])[0] for c in crops])
         self.translated += len(crops)

@@ -213,13 +213,13 @@ def _process(
         from deploy.loader import load_translator
 
         translator = load_translator(opts.model, backend=opts.backend, device=opts.device)
-    max_pixels = _budget_pixels(translator, opts.memory_mb)
+    max_pixels, bpp = _budget_pixels(translator, opts.memory_mb)
     sources = {it.id: root / it.rel for it in pending if it.kind == "image"} if opts.write == "frame" else {}
     with job_writer(
         db, Path(opts.output), opts.codec, progress=opts.progress, pending=len(pending), skipped=skipped,
         sources=sources,
     ) as writer:
-        batcher = WindowBatcher(translator, opts.batch, opts.write, writer, max_pixels)
+        batcher = WindowBatcher(translator, opts.batch, opts.write, writer, max_pixels, bpp)
         faces = FaceBatcher(batcher.translate, opts.batch, opts.face_margin, opts.face_size, opts.write, writer)
         items = {it.id: it for it in pending}
         rois_by_id: dict[int, Roi] = {}
@@ -287,10 +287,11 @@ def _window(writer: Any, item_id: int, rel: str, roi: Roi | None, shape: tuple[i
     return (x, y, w, h)
 
 
-def _budget_pixels(translator: Any, memory_mb: float) -> int:
-    """Input pixels one translation call may hold within ``memory_mb`` (measured on torch models)."""
+def _budget_pixels(translator: Any, memory_mb: float) -> tuple[int, float]:
+    """Input pixels one translation call may hold within ``memory_mb``, and the bytes a pixel costs
+    (measured on torch models)."""
     from reflect.inference import DEFAULT_BYTES_PER_PIXEL, budget_pixels, bytes_per_pixel
 
     variant = getattr(translator, "variant", None)
     bpp = bytes_per_pixel(variant, getattr(translator, "target", None)) if variant is not None else DEFAULT_BYTES_PER_PIXEL
-    return budget_pixels(memory_mb, bpp)
+    return budget_pixels(memory_mb, bpp), bpp

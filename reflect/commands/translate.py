@@ -157,7 +157,8 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
 
         enhancer, stats = FaceEnhancer.load(args.face_model, detector=args.face_detector, device=args.device), EnhanceStats()
     writable_folder(out_dir)  # after the model loaded: a bad model leaves no empty output folder behind
-    max_pixels = budget_pixels(args.memory_mb, bytes_per_pixel(variant, target))
+    bpp = bytes_per_pixel(variant, target)
+    max_pixels = budget_pixels(args.memory_mb, bpp)
     failed: list[str] = []
     for f in tqdm(files, desc="translate", unit="img", disable=len(files) < 2):
         rel = f.relative_to(src) if src.is_dir() else Path(f.name)
@@ -165,7 +166,7 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
             image = read_image(f, args.max_pixels)
             check_translatable(f, image)
             tile, overlap = ((args.tile, min(32, args.tile // 4)) if args.tile
-                             else auto_tile(image.shape[0], image.shape[1], max_pixels))
+                             else auto_tile(image.shape[0], image.shape[1], max_pixels, bpp))
             if tile and not args.tile:
                 log.info("%s: %dx%d px is above the memory budget: translated in %d px tiles",
                          f, image.shape[1], image.shape[0], tile)

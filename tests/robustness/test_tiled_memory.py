@@ -1,6 +1,7 @@
 """Tiled translation holds one row of tiles, not the frame, in floats: its working memory beyond the
 uint8 input and output stays within the tile budget whatever the frame's size (a 9000x9000 frame with
---memory-mb 200 peaked at 5 GB), and its output is the whole-frame blend's, byte for byte.
+--memory-mb 200 peaked at 5 GB), and its output is the whole-frame blend's (to float rounding: the
+normaliser is a product of row and column sums instead of a sum of products).
 """
 
 from __future__ import annotations
@@ -44,11 +45,23 @@ def _whole_frame_blend(image: np.ndarray, tile: int, overlap: int) -> np.ndarray
     ("h", "w", "tile", "overlap"),
     [(100, 130, 32, 8), (40, 300, 64, 16), (300, 40, 64, 16), (77, 91, 40, 10), (30, 30, 64, 16)],
 )
-def test_tiled_output_is_the_whole_frame_blend_byte_for_byte(h: int, w: int, tile: int, overlap: int) -> None:
+def test_tiled_output_is_the_whole_frame_blend(h: int, w: int, tile: int, overlap: int) -> None:
     image = np.random.default_rng(h * w).integers(0, 255, (h, w, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(
-        translate_tiled(_fake_model, image, tile, overlap), _whole_frame_blend(image, tile, overlap)
-    )
+    got, want = translate_tiled(_fake_model, image, tile, overlap), _whole_frame_blend(image, tile, overlap)
+    diff = np.abs(got.astype(np.int16) - want)
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.01  # a pixel at exactly .5 may round the other way
+
+
+def test_auto_tile_counts_the_row_buffer_in_the_budget() -> None:
+    from reflect.inference import BAND_BYTES_PER_PIXEL, auto_tile, budget_pixels
+
+    bpp, width = 96.0, 9000
+    budget = budget_pixels(200, bpp)
+    tile, overlap = auto_tile(9000, width, budget, bpp)
+    assert tile % 8 == 0 and overlap == 32
+    used = tile * tile * bpp + BAND_BYTES_PER_PIXEL * tile * width
+    assert 0.9 * 200 * 2**20 < used <= 200 * 2**20  # the model's tile and the row of tiles share the budget
+    assert auto_tile(9000, width, budget)[0] > tile  # without the model's bytes: the tile alone
 
 
 def _working_memory(height: int) -> tuple[int, int]:
