@@ -30,8 +30,14 @@ def _frame(path: Path, size: int) -> None:
     """A smooth frame with some texture (JPEG, as a camera writes), built row band by row band."""
     y = np.linspace(0, 255, size, dtype=np.float32)[:, None]
     x = np.linspace(0, 255, size, dtype=np.float32)[None, :]
-    rgb = np.stack([np.broadcast_to(x, (size, size)), np.broadcast_to(y, (size, size)),
-                    np.broadcast_to((x + y) / 2, (size, size))], axis=-1).astype(np.uint8)
+    rgb = np.stack(
+        [
+            np.broadcast_to(x, (size, size)),
+            np.broadcast_to(y, (size, size)),
+            np.broadcast_to((x + y) / 2, (size, size)),
+        ],
+        axis=-1,
+    ).astype(np.uint8)
     Image.fromarray(rgb).save(path, quality=90)
 
 
@@ -40,12 +46,16 @@ def _run(args: list[str]) -> tuple[float, float]:
     env = os.environ | {"PYTHONPATH": str(REPO)}
     t0 = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    done = subprocess.run([sys.executable, "-m", "reflect", *args], cwd=REPO, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "reflect", *args], cwd=REPO, env=env, capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise SystemExit(f"reflect {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if peak <= before:
-        raise RuntimeError("the large frame's peak did not exceed the baseline's: measure it in a fresh process")
+        raise RuntimeError(
+            "the large frame's peak did not exceed the baseline's: measure it in a fresh process"
+        )
     return time.perf_counter() - t0, peak / 1024
 
 
@@ -62,18 +72,46 @@ def main() -> None:
         small.mkdir()
         _frame(big / "frame.jpg", a.size)
         _frame(small / "frame.jpg", 256)
-        _, base = _run(["translate", *model, "--input", str(small), "--output", f"{tmp}/o2",
-                        "--memory-mb", str(a.memory_mb)])  # first: ru_maxrss is the largest child's so far
-        seconds, peak = _run(["translate", *model, "--input", str(big), "--output", f"{tmp}/o1",
-                              "--memory-mb", str(a.memory_mb)])
+        _, base = _run(
+            [
+                "translate",
+                *model,
+                "--input",
+                str(small),
+                "--output",
+                f"{tmp}/o2",
+                "--memory-mb",
+                str(a.memory_mb),
+            ]
+        )  # first: ru_maxrss is the largest child's so far
+        seconds, peak = _run(
+            [
+                "translate",
+                *model,
+                "--input",
+                str(big),
+                "--output",
+                f"{tmp}/o1",
+                "--memory-mb",
+                str(a.memory_mb),
+            ]
+        )
     frame_mb = a.size * a.size * 3 / 2**20
-    result = {"size": a.size, "memory_mb": a.memory_mb, "seconds": round(seconds, 1), "peak_rss_mb": round(peak),
-              "baseline_rss_mb": round(base), "frame_uint8_mb": round(frame_mb),
-              "working_mb": round(peak - base - 2 * frame_mb)}
+    result = {
+        "size": a.size,
+        "memory_mb": a.memory_mb,
+        "seconds": round(seconds, 1),
+        "peak_rss_mb": round(peak),
+        "baseline_rss_mb": round(base),
+        "frame_uint8_mb": round(frame_mb),
+        "working_mb": round(peak - base - 2 * frame_mb),
+    }
     print(json.dumps(result))
-    print(f"{a.size}x{a.size} frame, --memory-mb {a.memory_mb:g}: peak {peak:.0f} MiB = process {base:.0f} + "
-          f"input and output {2 * frame_mb:.0f} + working {result['working_mb']} MiB "
-          f"({result['working_mb'] / a.memory_mb:.2f}x the budget), {seconds:.0f} s")
+    print(
+        f"{a.size}x{a.size} frame, --memory-mb {a.memory_mb:g}: peak {peak:.0f} MiB = process {base:.0f} + "
+        f"input and output {2 * frame_mb:.0f} + working {result['working_mb']} MiB "
+        f"({result['working_mb'] / a.memory_mb:.2f}x the budget), {seconds:.0f} s"
+    )
 
 
 if __name__ == "__main__":

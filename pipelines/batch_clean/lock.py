@@ -69,9 +69,13 @@ def job_lock(state: Path, *, wait: bool = False, what: str = "output folder") ->
         except BlockingIOError:
             holder = _holder(path)
             if not wait:
-                raise JobLocked(f"the {what} {state.parent} is in use by another job ({holder}); wait for it to "
-                                "end, or pass --wait to start when it does") from None
-            log.info("the %s %s is in use by another job (%s): waiting for it to end", what, state.parent, holder)
+                raise JobLocked(
+                    f"the {what} {state.parent} is in use by another job ({holder}); wait for it to "
+                    "end, or pass --wait to start when it does"
+                ) from None
+            log.info(
+                "the %s %s is in use by another job (%s): waiting for it to end", what, state.parent, holder
+            )
             fcntl.flock(fd, fcntl.LOCK_EX)
         info = {"pid": os.getpid(), "started": time.time(), "command": " ".join(["reflect", *sys.argv[1:]])}
         os.ftruncate(fd, 0)

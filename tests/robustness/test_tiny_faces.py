@@ -36,7 +36,10 @@ def test_faces_detect_on_tiny_images_finds_none(
     files = sorted(str(p) for p in small_images.glob("*.png"))
     assert main(["faces", "detect", "--detector", "mtcnn", *files]) == 0
     found = json.loads(capsys.readouterr().out)
-    assert len(found) == len(files) and all(found[f]["faces"] == [] for f in files if "40" not in Path(f).name)
+    assert len(found) == len(files) and all(
+        found[f]["faces"] == [] for f in files if "40" not in Path(f).name
+    )
+
 
 def test_enhance_faces_over_a_folder_of_tiny_images_writes_every_image(
     small_images: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
