@@ -4,9 +4,10 @@ The graph comes from the dynamo exporter (``torch.onnx.export(..., dynamo=True)`
 dynamic axes ``batch``, ``height`` and ``width``: :func:`reflect.nn.utils.pad_to_multiple` pads
 with symbolic shapes, so one graph serves any frame size. It is then simplified with onnx's own
 tooling (the onnxscript optimizer: constant folding, dead-node removal; onnx shape inference),
-checked with ``onnx.checker`` and written atomically. Finally torch and ONNX Runtime run the same
-inputs at two sizes (one not a multiple of the generator stride, one not a multiple of the
-training size) and the largest absolute difference must stay below a tolerance.
+checked with ``onnx.checker`` and written under a temporary name. Finally torch and ONNX Runtime run
+the same inputs at two sizes (one not a multiple of the generator stride, one not a multiple of the
+training size) and the largest absolute difference must stay below a tolerance; only then is the
+file renamed onto its name (a failed export leaves nothing behind).
 
 Graph contract (also written into the model's ``metadata_props``):
 
@@ -32,7 +33,7 @@ from torch import nn
 
 from deploy.errors import ModelFileError, ParityError
 from reflect.errors import ConfigError
-from reflect.utils.atomic import atomic_write_bytes
+from reflect.utils.atomic import atomic_path
 
 if TYPE_CHECKING:
     import onnx
@@ -237,19 +238,20 @@ def export_onnx(
     model.doc_string = f"reflect {metadata['variant']} generator; input {INPUT_RANGE} NCHW RGB"
     onnx.checker.check_model(model, full_check=True)
     path = Path(out)
-    atomic_write_bytes(path, model.SerializeToString())
     result = ExportResult(
         path, metadata, tolerance=tolerance, nodes_before=nodes_before, nodes_after=len(model.graph.node)
     )
     train_size = cfg.data.crop_size if cfg is not None else 256
     sizes = parity_sizes if parity_sizes is not None else default_parity_sizes(train_size)
-    result.parity = parity_check(module, path, sizes, multidomain=multi, n_domains=len(domains), box_slots=slots)
-    worst = result.max_abs_diff
-    if not worst <= tolerance:  # also catches NaN
-        raise ParityError(
-            f"ONNX model {path} differs from torch by {worst:.3g} (tolerance {tolerance:g}) "
-            f"at {', '.join(f'{k}: {v:.3g}' for k, v in result.parity.items())}"
-        )
+    with atomic_path(path) as tmp:  # renamed onto ``path`` only once the parity check passed
+        tmp.write_bytes(model.SerializeToString())
+        result.parity = parity_check(module, tmp, sizes, multidomain=multi, n_domains=len(domains), box_slots=slots)
+        worst = result.max_abs_diff
+        if not worst <= tolerance:  # also catches NaN
+            raise ParityError(
+                f"the ONNX export of {path} differs from torch by {worst:.3g} (tolerance {tolerance:g}) "
+                f"at {', '.join(f'{k}: {v:.3g}' for k, v in result.parity.items())}; nothing was written"
+            )
     return result
 
 

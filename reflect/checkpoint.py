@@ -15,6 +15,7 @@ import io
 import pickle
 import re
 import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +107,30 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return ckpt
 
 
+def first_non_finite(tensors: Iterable[tuple[str, torch.Tensor]]) -> str | None:
+    """The name of the first floating-point tensor holding NaN or inf, or None when all are finite."""
+    for name, t in tensors:
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            return name
+    return None
+
+
+def generator_tensors(variant: Variant) -> Iterator[tuple[str, torch.Tensor]]:
+    """``(module.tensor name, tensor)`` of every generator module's weights and buffers (what inference uses)."""
+    for module in variant.generator_modules:
+        for k, t in getattr(variant, module).state_dict().items():
+            yield f"{module}.{k}", t
+
+
+def refuse_non_finite(variant: Variant, what: str) -> None:
+    """One :class:`CheckpointError` naming the first generator tensor that is not finite (a diverged run
+    or a damaged file would write black images without a word)."""
+    bad = first_non_finite(generator_tensors(variant))
+    if bad is not None:
+        raise CheckpointError(f"{what}: tensor {bad} holds non-finite values (NaN or inf): the training that made it "
+                              "diverged, or the file is damaged; use an earlier checkpoint")
+
+
 def state_dict_mismatch(e: BaseException) -> str:
     """The first layer named in a ``load_state_dict`` error (size mismatch, missing or unexpected key)."""
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
@@ -164,6 +189,7 @@ def load_checkpoint_variant(
             f"checkpoint {ckpt['path']} does not match variant '{ckpt['variant']}' as its config builds it: "
             f"{state_dict_mismatch(e)}"
         ) from None
+    refuse_non_finite(variant, f"checkpoint {ckpt['path']}")
     return variant.to(device).eval(), cfg, ckpt
 
 

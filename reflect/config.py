@@ -15,6 +15,8 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -125,6 +127,10 @@ def _did_you_mean(value: str, valid: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+#: a decimal number as people write it (1e-4, .5, -3.0E+2); YAML 1.1 takes some of these for strings
+_DECIMAL = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     """Check ``value`` against the annotation ``tp``; convert where lossless (int -> float)."""
     origin = typing.get_origin(tp)
@@ -167,8 +173,12 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         _, val_tp = typing.get_args(tp) or (Any, Any)
         return {str(k): _coerce(v, val_tp, f"{where}.{k}") for k, v in value.items()}
     if tp is float:
+        if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):  # YAML 1.1 reads 1e-4 as a string
+            value = float(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):  # YAML's .inf and .nan
+            raise ConfigError(f"{where}: {value!r} is not a finite number")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -326,9 +336,14 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"config file {p} does not exist")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {p} is not valid YAML: {e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {p} is not a text file (YAML): give a .yaml config such as "
+                          "configs/cyclegan.yaml") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {p} ({e.strerror or e})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {p} must hold a mapping at the top level")
     return data

@@ -66,6 +66,9 @@ def check_values(cfg: ExperimentConfig) -> None:
     for key, rng in SECTION_RANGES.items():
         section, name = key.split(".")
         _out_of_range(key, getattr(getattr(cfg, section), name), rng)
+    if not cfg.name or cfg.name in (".", "..") or any(c in cfg.name for c in "/\\\0"):
+        raise ConfigError(f"name: {cfg.name!r} must be a run name, not a path (the run folder is out_dir/name; "
+                          "put the folder in out_dir)")
     if not DEVICE.match(cfg.train.device):
         close = difflib.get_close_matches(cfg.train.device, ["auto", "cpu", "cuda", "cuda:0", "mps"], n=1, cutoff=0.5)
         hint = f" (did you mean '{close[0]}'?)" if close else ""

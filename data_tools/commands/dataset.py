@@ -24,7 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--size", type=int, default=256, help="shorter side of the written crops")
     b.add_argument("--split-by", choices=["camera", "video"], default="camera", help="what never crosses splits")
     b.add_argument("--test-fraction", type=float, default=0.2, help="fraction of sources in test")
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seed", type=int, default=0,
+                   help="seed of the train/val/test split by camera and video (default 0): the same seed, the same split")
     b.add_argument("--dedup-distance", type=int, default=4, help="perceptual-hash bits for a near-duplicate")
     b.add_argument("--labels", metavar="FILE", help="A/B/drop labels overriding the proposal (crops.csv works)")
     b.add_argument("--threshold", type=float, help="reflection-score threshold for A (default: the median)")

@@ -85,8 +85,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.meta and args.format not in ("safetensors", "generator"):
         raise ConfigError("--meta is for --format safetensors; ONNX files get their metadata from the model")
+    from reflect.utils.paths import writable_folder
+
     model = model_or_bundled(args.checkpoint, "--checkpoint")
     out = Path(args.out)
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file name (e.g. {out / 'model.onnx'})")
+    writable_folder(out.parent, "--out folder")  # a read-only folder or a path under a file: one line, first
     if args.format in ("safetensors", "generator"):
         from deploy.model_file import export_generator_file, parse_meta
 

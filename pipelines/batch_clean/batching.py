@@ -7,7 +7,7 @@ gives the same bytes as an uninterrupted local run.
 Memory: a job has a budget (``--memory-mb``, as input pixels per translation call, see
 :func:`reflect.inference.budget_pixels`). Crops whose padded batch would exceed it are translated
 one at a time, unpadded, and a crop larger than the budget in overlapping tiles
-(:func:`translate_tiled`); both depend only on the crop's size, so outputs stay byte-identical
+(:func:`reflect.inference.translate_tiled`); both depend only on the crop's size, so outputs stay byte-identical
 after a resume. A batch that fails is retried crop by crop, and only the crops that fail again are
 given up: ``failed`` (retried by a resume) when memory ran out, ``error`` otherwise.
 """
@@ -40,39 +40,6 @@ def translate_padded(translator: Any, crops: np.ndarray, batch: int) -> np.ndarr
     return out
 
 
-def _ramp(n: int, overlap: int) -> np.ndarray:
-    w = np.ones(n, np.float32)
-    k = min(overlap, n // 2)
-    if k > 0:
-        r = np.linspace(0, 1, overlap + 2, dtype=np.float32)[1:-1][:k]
-        w[:k] = r
-        w[n - k :] = np.minimum(w[n - k :], r[::-1])
-    return w
-
-
-def _starts(n: int, tile: int, step: int) -> list[int]:
-    starts = list(range(0, max(n - tile, 0) + 1, step))
-    if starts[-1] + tile < n:
-        starts.append(n - tile)
-    return starts
-
-
-def translate_tiled(translator: Any, crop: np.ndarray, tile: int, overlap: int) -> np.ndarray:
-    """Translate one uint8 (H, W, 3) crop in overlapping ``tile`` x ``tile`` pieces blended by linear ramps."""
-    h, w = crop.shape[:2]
-    acc = np.zeros((h, w, 3), np.float32)
-    norm = np.zeros((h, w, 1), np.float32)
-    step = tile - overlap
-    for y0 in _starts(h, tile, step):
-        for x0 in _starts(w, tile, step):
-            piece = np.ascontiguousarray(crop[y0 : y0 + tile, x0 : x0 + tile])
-            th, tw = piece.shape[:2]
-            weight = (_ramp(th, overlap if h > tile else 0)[:, None] * _ramp(tw, overlap if w > tile else 0)[None, :])
-            acc[y0 : y0 + th, x0 : x0 + tw] += translator.translate(piece[None])[0].astype(np.float32) * weight[..., None]
-            norm[y0 : y0 + th, x0 : x0 + tw] += weight[..., None]
-    return np.clip(acc / np.maximum(norm, 1e-8) + 0.5, 0, 255).astype(np.uint8)
-
-
 def is_oom(e: BaseException) -> bool:
     return isinstance(e, MemoryError) or "out of memory" in str(e).lower()
 
@@ -90,9 +57,11 @@ def place_window(frames: np.ndarray, roi: Roi, cleaned: np.ndarray, write: str) 
 class WindowBatcher:
     """Crops windows, translates padded batches, pastes results back, hands them to the writer."""
 
-    def __init__(self, translator: Any, batch: int, write: str, writer: Writer, max_pixels: int = 1 << 62) -> None:
+    def __init__(self, translator: Any, batch: int, write: str, writer: Writer, max_pixels: int = 1 << 62,
+                 bytes_per_px: float = 0.0) -> None:
         self.t, self.batch, self.write, self.writer = translator, batch, write, writer
         self.max_pixels = max_pixels  # input pixels one translation call may hold (the job's memory budget)
+        self.bytes_per_px = bytes_per_px  # what one of them costs: tiling counts its row buffer in the budget
         self.images: dict[tuple[int, int], list[tuple[int, str, np.ndarray, Roi]]] = {}
         self.translated = 0
 
@@ -102,11 +71,11 @@ class WindowBatcher:
         if self.batch * h * w <= self.max_pixels:
             out = translate_padded(self.t, crops, self.batch)
         else:
-            from reflect.inference import auto_tile
+            from reflect.inference import auto_tile, translate_tiled
 
-            tile, overlap = auto_tile(h, w, self.max_pixels)
-            out = np.stack([translate_tiled(self.t, c, tile, overlap) if tile else self.t.translate(c[None])[0]
-                            for c in crops])
+            tile, overlap = auto_tile(h, w, self.max_pixels, self.bytes_per_px)
+            out = np.stack([translate_tiled(lambda p: self.t.translate(p[None])[0], c, tile, overlap) if tile
+                            else self.t.translate(c[None])[0] for c in crops])
         self.translated += len(crops)
         return out
 

@@ -71,10 +71,10 @@ def die_with_parent(parent: int, interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="reflect-parent-watchdog", daemon=True).start()
 
 
-def decode_image(path: str) -> np.ndarray:
-    from reflect.data.io import read_image
+def decode_image(path: str, max_pixels: int | None = None) -> np.ndarray:
+    from reflect.data.io import DEFAULT_MAX_PIXELS, read_image
 
-    return read_image(path)[None]
+    return read_image(path, max_pixels or DEFAULT_MAX_PIXELS)[None]
 
 
 def iter_video(path: str, chunk: int) -> tuple[float, Any, int]:
@@ -128,6 +128,7 @@ def faces_in_window(detect: Any, frames: np.ndarray, roi: Any) -> list[list[tupl
 
 def worker(
     conn: Connection, chunk: int, parent: int, detector: str | None = None, detector_weights: str | None = None,
+    max_pixels: int | None = None,
 ) -> None:
     """Worker process main loop; ``detector`` names a :mod:`reflect.faces` detector to find faces with."""
     import cv2
@@ -162,7 +163,7 @@ def worker(
             threading.Event().wait()  # as a decoder library stuck in a loop would (only a kill ends it)
         try:
             if kind == "image":
-                image = decode_image(path)
+                image = decode_image(path, max_pixels)
                 if not _send(conn, ("frames", item_id, (image, 0.0, found(image, roi)))):
                     return
                 n, fps, declared = 1, 0.0, 0

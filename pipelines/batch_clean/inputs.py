@@ -33,14 +33,17 @@ def kind_of(path: str | os.PathLike[str]) -> str | None:
 
 
 def discover(
-    root: str | Path, exclude: str | Path | None = None, ignored: list[str] | None = None
+    root: str | Path, exclude: str | Path | None = None, ignored: list[str] | None = None,
+    unreadable: list[str] | None = None,
 ) -> list[tuple[str, str]]:
     """``(relative path, kind)`` of every image and video below ``root`` (recursive, sorted).
 
     Hidden files and folders (a leading dot) are skipped: that is where jobs keep their state.
     ``exclude`` (the job's output folder, when it lies inside ``root``) is skipped too, so a job
     never reads its own outputs back as inputs. Other files (neither image nor video by their
-    extension: ``.gif``, ``.txt``) are appended to ``ignored`` when it is given.
+    extension: ``.gif``, ``.txt``) are appended to ``ignored`` when it is given. Folders that cannot
+    be listed (no permission) are appended to ``unreadable`` as ``'path (reason)'``; without that
+    list they are one :class:`ConfigError`. Links to folders are not followed (no loops).
     """
     base = Path(root)
     if not base.exists():
@@ -52,7 +55,14 @@ def discover(
         return [(base.name, kind)]
     found = []
     skip = Path(exclude).resolve() if exclude is not None else None
-    for dirpath, dirnames, filenames in os.walk(base):
+
+    def cannot_list(e: OSError) -> None:
+        where = f"{e.filename} ({e.strerror or e})"
+        if unreadable is None:
+            raise ConfigError(f"cannot read the input folder {where}") from None
+        unreadable.append(where)
+
+    for dirpath, dirnames, filenames in os.walk(base, onerror=cannot_list):
         dirnames[:] = sorted(d for d in dirnames
                              if not d.startswith(".") and (Path(dirpath) / d).resolve() != skip)
         for name in filenames:

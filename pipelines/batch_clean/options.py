@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from reflect.data.io import DEFAULT_MAX_PIXELS
+
 
 @dataclass
 class CleanOptions:
@@ -33,6 +35,8 @@ class CleanOptions:
     face_model: str | None = None  # None: the bundled face model
     face_detector: str = "mtcnn"  # --enhance-faces: detector run on the globally cleaned window
     decode_timeout_s: float = 60.0  # a decoder silent this long on one input is killed; the input is an error
+    wait: bool = False  # another job holds the output folder: wait for it (else refuse at once)
+    max_pixels: int = DEFAULT_MAX_PIXELS  # larger images are refused as possible decompression bombs
 
 
 @dataclass
@@ -48,6 +52,7 @@ class CleanSummary:
     stopped: str = ""  # why the job stopped before its end (a full disk), else empty
     faces_enhanced: int = 0  # --enhance-faces: faces the face model cleaned in this run
     warnings: list[tuple[str, str]] = field(default_factory=list)  # done, but short: truncated videos
+    unreadable: list[str] = field(default_factory=list)  # input folders that could not be listed: 'path (reason)'
 
     @property
     def fps(self) -> float:

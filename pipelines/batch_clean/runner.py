@@ -30,6 +30,7 @@ from pipelines.batch_clean.decoders import DecoderPool
 from pipelines.batch_clean.faces import FaceBatcher
 from pipelines.batch_clean.inputs import Roi, clip_roi, discover, input_root, load_rois, roi_for
 from pipelines.batch_clean.jobdb import JobDB
+from pipelines.batch_clean.lock import job_lock
 from pipelines.batch_clean.naming import CODECS, assign_stems, output_rel
 from pipelines.batch_clean.options import CleanOptions, CleanSummary
 from pipelines.videos import ends_early, truncation_note
@@ -92,8 +93,11 @@ def _validate(opts: CleanOptions) -> None:
         require_ray()
     if opts.codec not in CODECS:
         raise ConfigError(f"--codec must be one of {', '.join(CODECS)}, got '{opts.codec}'")
-    if not opts.memory_mb > 0:
-        raise ConfigError(f"--memory-mb must be positive, got {opts.memory_mb}")
+    if not 0 < opts.memory_mb < float("inf"):  # nan fails this too
+        raise ConfigError(f"--memory-mb must be a positive number, got {opts.memory_mb}")
+    from reflect.commands.translate import check_max_pixels
+
+    check_max_pixels(opts.max_pixels)
     if not opts.decode_timeout_s > 0:
         raise ConfigError(f"--decode-timeout must be positive (seconds), got {opts.decode_timeout_s}")
     check_io_folders(input_root(opts.input), opts.output)
@@ -107,16 +111,37 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
     _validate(opts)
     opts = replace(opts, model=model_or_bundled(opts.model))  # the job database records this path
     identify(opts.model)  # a file that is no model ends the job before anything is written
+    if opts.engine == "local" and translator is None:  # so does a model refused at load (no empty OUTPUT/.reflect)
+        from deploy.loader import load_translator
+
+        translator = load_translator(opts.model, backend=opts.backend, device=opts.device)
+        if opts.enhance_faces:  # the face model loads before any decoder
+            from deploy.enhance import with_face_enhancement
+
+            translator = with_face_enhancement(translator, opts.face_model, opts.face_detector, opts.device)
     rois = load_rois(opts.roi_file)
-    out_root, root = Path(opts.output), input_root(opts.input)
+    out_root = Path(opts.output)
     ignored: list[str] = []
-    entries = discover(opts.input, exclude=out_root, ignored=ignored)
+    unreadable: list[str] = []
+    entries = discover(opts.input, exclude=out_root, ignored=ignored, unreadable=unreadable)
     if ignored:
         shown = ", ".join(sorted(ignored)[:5]) + (", ..." if len(ignored) > 5 else "")
         log.warning("skipped %d file(s) that are neither images nor videos by their extension: %s", len(ignored), shown)
-    db_path, summary_path = job_paths(out_root)
+    if unreadable and not entries:
+        raise ConfigError(f"nothing in input {opts.input} can be read: {'; '.join(unreadable)}")
+    for where in unreadable:
+        log.warning("cannot read the input folder %s: its files are left out of this run", where)
     writable_folder(out_root)
-    removed = remove_stale_temporaries(out_root)
+    with job_lock(out_root / STATE_DIR, wait=opts.wait):  # before anything in the folder is touched
+        return _run_job(opts, translator, rois, entries, unreadable)
+
+
+def _run_job(
+    opts: CleanOptions, translator: Any, rois: dict[str, Roi], entries: list[tuple[str, str]], unreadable: list[str]
+) -> CleanSummary:
+    out_root, root = Path(opts.output), input_root(opts.input)
+    db_path, summary_path = job_paths(out_root)
+    removed = remove_stale_temporaries(out_root)  # safe: the lock says no other job writes here
     if removed:
         log.info("removed %d temporary file(s) left by an interrupted run", removed)
     db = JobDB(db_path)
@@ -134,12 +159,6 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
         skipped = db.count() - len(pending)
         start = time.perf_counter()
         stopped = ""
-        if opts.enhance_faces and translator is None and pending:  # the face model loads before any decoder
-            from deploy.enhance import with_face_enhancement
-            from deploy.loader import load_translator
-
-            base = load_translator(opts.model, backend=opts.backend, device=opts.device)
-            translator = with_face_enhancement(base, opts.face_model, opts.face_detector, opts.device)
         if opts.engine == "ray":
             frames = _process_ray(opts, db, pending, root, rois, translator, skipped)
         else:
@@ -149,6 +168,7 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
             seconds=time.perf_counter() - start, skipped=skipped, faces=db.faces_done(),
             failed=db.failures(), stopped=stopped, warnings=db.warnings(),
             faces_enhanced=translator.stats.enhanced if hasattr(translator, "stats") else 0,
+            unreadable=unreadable,
         )
         try:
             atomic_write_text(summary_path, json.dumps(summary.to_dict(), indent=2))
@@ -188,18 +208,18 @@ def _process(
     ctx = mp.get_context("spawn")  # no fork after torch/OpenCV threads exist
     tasks = [(it.id, str(root / it.rel), it.kind, roi_for(it.rel, rois)) for it in pending]
     detector = opts.detector if opts.detect == "faces" else None
-    args = (opts.batch, os.getpid(), detector, opts.detector_weights)
+    args = (opts.batch, os.getpid(), detector, opts.detector_weights, opts.max_pixels)
     if translator is None:  # first: a bad model file ends the job before any decoder starts
         from deploy.loader import load_translator
 
         translator = load_translator(opts.model, backend=opts.backend, device=opts.device)
-    max_pixels = _budget_pixels(translator, opts.memory_mb)
+    max_pixels, bpp = _budget_pixels(translator, opts.memory_mb)
     sources = {it.id: root / it.rel for it in pending if it.kind == "image"} if opts.write == "frame" else {}
     with job_writer(
         db, Path(opts.output), opts.codec, progress=opts.progress, pending=len(pending), skipped=skipped,
         sources=sources,
     ) as writer:
-        batcher = WindowBatcher(translator, opts.batch, opts.write, writer, max_pixels)
+        batcher = WindowBatcher(translator, opts.batch, opts.write, writer, max_pixels, bpp)
         faces = FaceBatcher(batcher.translate, opts.batch, opts.face_margin, opts.face_size, opts.write, writer)
         items = {it.id: it for it in pending}
         rois_by_id: dict[int, Roi] = {}
@@ -267,10 +287,11 @@ def _window(writer: Any, item_id: int, rel: str, roi: Roi | None, shape: tuple[i
     return (x, y, w, h)
 
 
-def _budget_pixels(translator: Any, memory_mb: float) -> int:
-    """Input pixels one translation call may hold within ``memory_mb`` (measured on torch models)."""
+def _budget_pixels(translator: Any, memory_mb: float) -> tuple[int, float]:
+    """Input pixels one translation call may hold within ``memory_mb``, and the bytes a pixel costs
+    (measured on torch models)."""
     from reflect.inference import DEFAULT_BYTES_PER_PIXEL, budget_pixels, bytes_per_pixel
 
     variant = getattr(translator, "variant", None)
     bpp = bytes_per_pixel(variant, getattr(translator, "target", None)) if variant is not None else DEFAULT_BYTES_PER_PIXEL
-    return budget_pixels(memory_mb, bpp)
+    return budget_pixels(memory_mb, bpp), bpp

@@ -2,8 +2,9 @@
 
 Images are written with :func:`reflect.data.io.write_image` (temp file + rename), whole frames with
 their source's EXIF (orientation reset: the pixels are upright already). A video is
-encoded into a temporary file next to its output and renamed only after its last frame, so a
-killed job never leaves a half-written video under the output name. Only after the rename is the
+encoded into a temporary file next to its output and renamed only after its last frame, once it
+opens with every frame (:class:`pipelines.videos.VideoOut`), so a killed job or a full disk never
+leaves a half-written video under the output name. Only after the rename is the
 item marked ``done`` in the job database.
 """
 
@@ -19,48 +20,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from pipelines.batch_clean.jobdb import JobDB
 from pipelines.batch_clean.naming import CODECS
+from pipelines.videos import VideoOut
 from reflect.data.io import read_exif, write_image
 from reflect.errors import OutputError
-from reflect.utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
 __all__ = ["CODECS", "Writer"]
 #: write errors that are the machine's, not the input's: the item is retried by a plain resume
 MACHINE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO)
-
-
-class _OpenVideo:
-    def __init__(self, path: Path, fps: float, size: tuple[int, int], codec: str) -> None:
-        import cv2
-
-        self.cm = atomic_path(path)
-        self.tmp = self.cm.__enter__()
-        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter.fourcc(*codec), fps, size)
-        self.frames = 0
-        if not self.writer.isOpened():
-            self.abort()
-            raise OSError(f"OpenCV cannot write {codec} video {path}")
-
-    def write(self, frames: np.ndarray) -> None:
-        import cv2
-
-        for f in frames:
-            self.writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-        self.frames += len(frames)
-
-    def commit(self) -> None:
-        self.writer.release()
-        self.cm.__exit__(None, None, None)
-
-    def abort(self) -> None:
-        self.writer.release()
-        with contextlib.suppress(OSError):
-            self.cm.__exit__(OSError, OSError("aborted"), None)
 
 
 class Writer(threading.Thread):
@@ -72,7 +42,7 @@ class Writer(threading.Thread):
         self.db, self.out_root, self.codec, self.on_done = db, out_root, codec, on_done
         self.sources = sources or {}  # item id -> source image whose EXIF its (whole-frame) output keeps
         self.q: queue.Queue[tuple[str, int, Any] | None] = queue.Queue(maxsize=16)
-        self.videos: dict[int, _OpenVideo] = {}
+        self.videos: dict[int, VideoOut] = {}
         self.failed: set[int] = set()
         self.exc: BaseException | None = None
         self.stopped = ""  # set when an output could not be written for the machine's reasons
@@ -136,8 +106,9 @@ class Writer(threading.Thread):
                 rel, frames, fps = payload
                 if item_id not in self.videos:
                     h, w = frames.shape[1:3]
-                    self.videos[item_id] = _OpenVideo(self.out_root / rel, fps, (w, h), self.codec)
-                self.videos[item_id].write(frames)
+                    self.videos[item_id] = VideoOut(self.out_root / rel, fps, (w, h), self.codec)
+                for frame in frames:
+                    self.videos[item_id].write(frame)
                 self.on_done(-1, len(frames))
             elif op == "video_end":  # rel or (rel, faces[, warning])
                 rel, faces, *warning = (payload, 0) if isinstance(payload, str) else payload

@@ -50,10 +50,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "hangs longer is killed, the input recorded as an error, and a fresh decoder goes on")
     p.add_argument("--retry-errors", action="store_true", help="try inputs that failed in an earlier run again")
     p.add_argument("--restart", action="store_true", help="forget the job database and start over")
+    p.add_argument("--wait", action="store_true",
+                   help="another job is writing the same --output folder: wait for it to end (default: refuse "
+                   "at once, naming it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    from reflect.commands.translate import add_face_arguments
+    from reflect.commands.translate import add_face_arguments, add_max_pixels_argument
 
     add_face_arguments(p)
+    add_max_pixels_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine, ray_address=args.ray_address, detect=args.detect, detector=args.detector,
         detector_weights=args.detector_weights, face_margin=args.face_margin, face_size=args.face_size,
         memory_mb=args.memory_mb, enhance_faces=args.enhance_faces, face_model=args.face_model,
-        face_detector=args.face_detector, decode_timeout_s=args.decode_timeout,
+        face_detector=args.face_detector, decode_timeout_s=args.decode_timeout, wait=args.wait,
+        max_pixels=args.max_pixels,
     )
     summary = run_clean(opts)
     db, summary_file = job_paths(args.output)
@@ -78,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
         f"{len(summary.errors)} error(s)" + (f"; {summary.faces} face(s) cleaned" if args.detect == "faces" else "")
         + (f"; {summary.faces_enhanced} face(s) enhanced" if args.enhance_faces else "")
         + (f"; {len(summary.warnings)} warning(s)" if summary.warnings else "")
+        + (f"; {len(summary.unreadable)} unreadable folder(s)" if summary.unreadable else "")
     )
+    for where in summary.unreadable:
+        print(f"  unreadable: {where}: its files were not cleaned")
     for rel, error in summary.errors:
         print(f"  error: {rel}: {error}")
     for rel, warning in summary.warnings:
@@ -86,4 +94,4 @@ def run(args: argparse.Namespace) -> int:
     for rel, error in summary.failed:
         print(f"  failed (retried by the next run): {rel}: {error}")
     print(f"job database: {db}; summary: {summary_file}")
-    return 1 if summary.errors or summary.failed else 0
+    return 1 if summary.errors or summary.failed or summary.unreadable else 0

@@ -92,18 +92,36 @@ def _table(results: dict[str, Any], sets: list[str]) -> str:
     return f"<table><tr><th>metric</th>{head}</tr>{''.join(body)}</table>"
 
 
+def rows_shown(ids: list[str], max_rows: int) -> list[int]:
+    """Indices of at most ``max_rows`` probes, taken in turn from each identity (in their order), so that every
+    identity shows even when the first ones have more probes than the page has rows."""
+    by_id: dict[str, list[int]] = {}
+    for i, ident in enumerate(ids):
+        by_id.setdefault(ident, []).append(i)
+    picked: list[int] = []
+    for turn in range(max((len(v) for v in by_id.values()), default=0)):
+        picked += [v[turn] for v in by_id.values() if turn < len(v)]
+    return sorted(picked[:max_rows])
+
+
 def write_face_report(
     out: Path, results: dict[str, Any], per_image: dict[str, list[dict[str, Any]]], gallery: Any,
     sets: dict[str, Any], *, title: str, notes: str = "", max_rows: int = 12, extra_html: str = "",
 ) -> Path:
     names = list(sets)
     plot_roc(results, names, out / "roc.png")
-    refs = {}
+    refs: dict[str, str] = {}
     for rel, ident in zip(gallery.rels, gallery.ids, strict=True):
         refs.setdefault(ident, rel)
     cells = []
-    for k, rel in enumerate(sets["probes"].rels[:max_rows]):
-        ident = sets["probes"].ids[k]
+    probes = sets["probes"]
+    shown = rows_shown(list(probes.ids), max_rows)
+    n_ids = len(set(probes.ids))
+    shown_note = (f"All {len(shown)} probes." if len(shown) == len(probes.rels) else
+                  f"{len(shown)} of the {len(probes.rels)} probes, taken in turn from each of the {n_ids} identities; "
+                  "every probe's numbers are in metrics.json.")
+    for k in shown:
+        rel, ident = probes.rels[k], probes.ids[k]
         row = []
         if ident in refs:
             thumbnail(gallery.root / refs[ident], out / "images" / f"{k:03d}_ref.jpg")
@@ -131,7 +149,7 @@ measured and shows as n/a.</p>
 <h2>Metrics</h2>{_table(results, names)}
 <h2>Verification ROC</h2><img src="roc.png" alt="ROC curves">
 {extra_html}
-<h2>Before / after</h2><div class="grid">{''.join(cells)}</div>
+<h2>Before / after</h2><p class="note">{html.escape(shown_note)}</p><div class="grid">{''.join(cells)}</div>
 <p class="note">Raw numbers: <a href="metrics.json">metrics.json</a></p></body></html>"""
     path = out / "report.html"
     atomic_write_text(path, doc)

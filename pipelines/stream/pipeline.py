@@ -35,9 +35,10 @@ from pipelines.regions import grow_box
 from pipelines.stream.latency import LatencyBudget
 from pipelines.stream.metrics import Metrics
 from pipelines.stream.queues import CLOSED, DropQueue
-from pipelines.stream.sinks import Sink
+from pipelines.stream.sinks import Sink, VideoFileSink
 from pipelines.stream.sources import Source, SourceError
-from reflect.errors import ReflectError
+from reflect.data.io import MIN_SIDE
+from reflect.errors import ConfigError, OutputError, ReflectError
 
 log = logging.getLogger(__name__)
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2
@@ -167,7 +168,9 @@ class StreamPipeline:
             h, w = min(h, y2) - max(0, y1), min(w, x2) - max(0, x1)
         elif self.detector is not None:
             h = w = o.crop_size
-        dummy = np.zeros((o.batch, max(h, 1), max(w, 1), 3), np.uint8)
+        if min(h, w) < MIN_SIDE:  # an ROI outside the frame: the detect stage says so in one line
+            return
+        dummy = np.zeros((o.batch, h, w, 3), np.uint8)
         self.translator.translate(dummy)  # first call: allocations, kernel selection
         t0 = time.monotonic()
         self.translator.translate(dummy)
@@ -186,7 +189,11 @@ class StreamPipeline:
             h, w = f.image.shape[:2]
             if o.roi is not None:
                 x1, y1, x2, y2 = o.roi
-                f.regions = [(max(0, x1), max(0, y1), min(w, x2), min(h, y2))]
+                region = (max(0, x1), max(0, y1), min(w, x2), min(h, y2))
+                if min(region[2] - region[0], region[3] - region[1]) < MIN_SIDE:
+                    raise ConfigError(f"--roi {x1},{y1},{x2 - x1},{y2 - y1} lies outside the {w}x{h} frames of "
+                                      f"{self.source.name} (or leaves under {MIN_SIDE} px of them)")
+                f.regions = [region]
             elif self.detector is not None:
                 f.faces = self.detector(f.image)
                 f.regions = [grow_box(b, o.face_margin, w, h) for b in f.faces]
@@ -259,6 +266,7 @@ class StreamPipeline:
 
     def _encode(self) -> None:
         out: IO[str] | None = open(self.results_path, "a", buffering=1) if self.results_path else None  # noqa: SIM115
+        failed: Sink | None = None
         try:
             while (f := self.q_cleaned.get(0.5)) is not CLOSED:
                 if not isinstance(f, Frame):
@@ -268,7 +276,11 @@ class StreamPipeline:
                     self.metrics.drop_late()
                     continue
                 for s in self.sinks:
-                    s.write(f.index, f.image)
+                    try:
+                        s.write(f.index, f.image)
+                    except OSError as e:
+                        failed = s
+                        raise OutputError(self._sink_failure(s, e)) from None
                 t1 = time.monotonic()
                 self.budget.record_write(t1 - t0)
                 self.metrics.observe("encode", t1 - t0)
@@ -278,10 +290,20 @@ class StreamPipeline:
                                           "faces": [list(map(int, b)) for b in f.faces],
                                           "regions": [list(map(int, r)) for r in f.regions]}) + "\n")
         finally:
-            for s in self.sinks:
-                try:
-                    s.close()
-                except OSError as e:
-                    log.error("closing sink: %s", e)
             if out is not None:
                 out.close()
+            self._close_sinks(failed)
+
+    def _close_sinks(self, failed: Sink | None) -> None:
+        """Finish every sink (abort the one that failed); a sink that cannot be finished fails the run."""
+        for s in self.sinks:
+            try:
+                s.abort() if s is failed else s.close()
+            except OSError as e:
+                self._errors.append(OutputError(self._sink_failure(s, e)))
+
+    def _sink_failure(self, sink: Sink, e: OSError) -> str:
+        reason = e.strerror or str(e) or type(e).__name__
+        kept = "the incomplete video was removed" if isinstance(sink, VideoFileSink) else f"it holds {sink.written}"
+        return (f"cannot write to --sink {sink.name}: {reason}; the run stopped after {self.metrics.frames_out} "
+                f"frame(s) out; {kept} (free space or choose another sink, then run again)")

@@ -1,7 +1,9 @@
 """Stream sinks: video file, image folder, and a local HTTP endpoint (MJPEG preview + metrics).
 
 The video file is encoded into a temporary file and renamed when the stream ends (also on
-SIGINT/SIGTERM), so the output is always a complete, playable file. A video has one frame size, the
+SIGINT/SIGTERM), once it opens with every frame, so the output is always a complete, playable file;
+a write that fails (a full disk) raises :class:`OSError`, which fails the run, and the incomplete
+video is removed (:meth:`Sink.abort`). A video has one frame size, the
 first frame's: a later frame of another size (a camera or stream that changed resolution, a folder of
 mixed images) is resized to it, with one warning, and counted in ``resized``. The HTTP sink serves, on
 127.0.0.1 only: ``/`` (a page with the preview), ``/preview.mjpg`` (multipart MJPEG),
@@ -15,32 +17,49 @@ import json
 import logging
 import threading
 import urllib.parse
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pipelines.videos import VideoOut
 from reflect.errors import ConfigError
-from reflect.utils.atomic import atomic_path, atomic_write_bytes
+from reflect.utils.atomic import atomic_write_bytes
+from reflect.utils.paths import writable_folder
 
 log = logging.getLogger(__name__)
 
 
 class Sink:
+    name: str = "sink"
+    written: int = 0  # frames the output holds now (a video: once it is complete)
+
     def write(self, index: int, frame: np.ndarray) -> None:
+        """Write one frame; an :class:`OSError` (a full disk) fails the run."""
         raise NotImplementedError
 
     def close(self) -> None:
-        """Flush and finish the output."""
+        """Flush and finish the output; an :class:`OSError` means it could not be finished."""
+
+    def abort(self) -> None:
+        """The run failed on this sink: drop what cannot be completed (default: finish it)."""
+        self.close()
 
 
 class VideoFileSink(Sink):
-    def __init__(self, path: str | Path, fps: float) -> None:
-        self.path, self.fps = Path(path), fps
+    """A video file (:class:`pipelines.videos.VideoOut`): renamed into place only when complete.
+
+    ``fps`` is the source's rate, read when the first frame comes (a source reports it once open).
+    """
+
+    def __init__(self, path: str | Path, fps: float | Callable[[], float]) -> None:
+        self.path = Path(path)
+        self.name = str(self.path)
+        self.fps = fps
         self.codec = "MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"
-        self.writer: Any = None
-        self.cm: Any = None
+        self.video: VideoOut | None = None
         self.size = (0, 0)  # (width, height) of the video: its first frame's
         self.frames = 0  # frames written
         self.resized = 0  # of those, frames of another size resized to the video's
@@ -49,13 +68,9 @@ class VideoFileSink(Sink):
         import cv2
 
         h, w = frame.shape[:2]
-        if self.writer is None:
-            self.cm = atomic_path(self.path)
-            tmp = self.cm.__enter__()
+        if self.video is None:
             self.size = (w, h)
-            self.writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*self.codec), self.fps, (w, h))
-            if not self.writer.isOpened():
-                raise OSError(f"OpenCV cannot write {self.codec} video {self.path}")
+            self.video = VideoOut(self.path, self.fps() if callable(self.fps) else self.fps, self.size, self.codec)
         elif (w, h) != self.size:  # VideoWriter silently drops frames of another size
             if self.resized == 0:
                 log.warning("%s: frame %d is %dx%d, the video is %dx%d: frames of another size are resized to it",
@@ -63,23 +78,29 @@ class VideoFileSink(Sink):
             self.resized += 1
             frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA if w * h > self.size[0] * self.size[1]
                                else cv2.INTER_LINEAR)
-        self.writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        self.video.write(frame)
         self.frames += 1
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.release()
-            self.cm.__exit__(None, None, None)
-            self.writer = None
+        if self.video is not None:
+            video, self.video = self.video, None
+            video.commit()
+            self.written = video.frames
             if self.resized:
                 log.info("%s: %d of %d frames were resized to %dx%d", self.path, self.resized, self.frames,
                          self.size[0], self.size[1])
+
+    def abort(self) -> None:
+        if self.video is not None:
+            self.video.abort()
+            self.video = None
 
 
 class ImageFolderSink(Sink):
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.name = str(self.folder)
+        writable_folder(self.folder, "--sink")
 
     def write(self, index: int, frame: np.ndarray) -> None:
         import cv2
@@ -87,6 +108,7 @@ class ImageFolderSink(Sink):
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
         if ok:
             atomic_write_bytes(self.folder / f"frame_{index:08d}.jpg", buf.tobytes())
+            self.written += 1
 
 
 _PAGE = b"""<!doctype html><html><head><meta charset="utf-8"><title>reflect stream</title></head>
@@ -174,8 +196,12 @@ class HttpSink(Sink):
         self.server.server_close()
 
 
-def open_sink(spec: str, *, fps: float, metrics: Any) -> Sink:
-    """``http://127.0.0.1:PORT`` (PORT 0 picks a free one), ``*.mp4``/``*.avi``, or a folder."""
+def open_sink(spec: str, *, fps: float | Callable[[], float], metrics: Any) -> Sink:
+    """``http://127.0.0.1:PORT`` (PORT 0 picks a free one), ``*.mp4``/``*.avi``, or a folder.
+
+    ``fps``: the video's rate, or a function that gives it when the first frame comes (the source's
+    rate, known once it is open). A path that cannot be written is one :class:`ConfigError`.
+    """
     parsed = urllib.parse.urlparse(spec)
     if parsed.scheme in ("http", "https"):
         return HttpSink(parsed.hostname or "", parsed.port if parsed.port is not None else 8080, metrics)
@@ -183,6 +209,9 @@ def open_sink(spec: str, *, fps: float, metrics: Any) -> Sink:
         raise ConfigError(f"sink '{spec}': only http://127.0.0.1:PORT, a video file or a folder are supported")
     p = Path(spec)
     if p.suffix.lower() in (".mp4", ".avi", ".mov", ".mkv"):
+        if p.is_dir():
+            raise ConfigError(f"--sink {p} is an existing folder; give a video file name")
+        writable_folder(p.parent, "--sink folder")
         return VideoFileSink(p, fps)
     if p.suffix:
         raise ConfigError(f"sink '{spec}': use a .mp4/.avi video file or a folder (no extension)")

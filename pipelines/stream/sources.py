@@ -51,8 +51,9 @@ class Source:
 class CaptureSource(Source):
     """OpenCV/FFmpeg capture: a video file, a camera index or a stream URL."""
 
-    def __init__(self, target: str | int, *, live: bool, realtime: bool = False) -> None:
+    def __init__(self, target: str | int, *, live: bool, realtime: bool = False, timeout_s: float = 10.0) -> None:
         self.target, self.live, self.realtime = target, live, realtime
+        self.timeout_s = timeout_s  # URLs: how long to wait to connect, or for a frame (a silent server)
         self.name = str(target)
         self.cap = None
         self._next = 0.0
@@ -68,7 +69,12 @@ class CaptureSource(Source):
                 raise SourceError(f"video file {self.target} does not exist")
             if os.path.getsize(self.target) == 0:
                 raise SourceError(f"cannot open video {self.target}: the file is empty (0 bytes)")
-        cap = cv2.VideoCapture(self.target)
+        if isinstance(self.target, str) and self.live:  # FFmpeg waits 30 s for a silent server unless told
+            ms = int(self.timeout_s * 1000)
+            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG,
+                                   [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+        else:
+            cap = cv2.VideoCapture(self.target)
         if not cap.isOpened():
             cap.release()
             what = ("OpenCV/FFmpeg cannot read it as a video (not a video, or damaged: an MP4 cut short "
@@ -111,8 +117,11 @@ class ImageFolderSource(Source):
 
     live = False
 
-    def __init__(self, folder: str | Path, fps: float = 25.0, realtime: bool = False) -> None:
-        from reflect.data.io import list_images
+    def __init__(self, folder: str | Path, fps: float = 25.0, realtime: bool = False,
+                 max_pixels: int | None = None) -> None:
+        from reflect.data.io import DEFAULT_MAX_PIXELS, list_images
+
+        self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
 
         self.files = list_images(folder, recursive=True)
         if not self.files:
@@ -137,7 +146,7 @@ class ImageFolderSource(Source):
                 time.sleep(max(0.0, self._next - time.monotonic()))
                 self._next += 1.0 / self.fps
             try:
-                return read_image(f)
+                return read_image(f, self.max_pixels)
             except ImageReadError as e:
                 logging.getLogger(__name__).warning("%s", e)
         self.ended = True
@@ -173,8 +182,9 @@ class SyntheticSource(Source):
         return frame
 
 
-def open_source(spec: str, *, realtime: bool = False) -> Source:
-    """A source from its command-line form (see ``reflect stream --help``)."""
+def open_source(spec: str, *, realtime: bool = False, max_pixels: int | None = None, timeout_s: float = 10.0) -> Source:
+    """A source from its command-line form (see ``reflect stream --help``); ``timeout_s``: URLs' connect and
+    read timeout."""
     if spec.isdigit():
         return CaptureSource(int(spec), live=True)
     parsed = urllib.parse.urlparse(spec)
@@ -187,10 +197,10 @@ def open_source(spec: str, *, realtime: bool = False) -> Source:
         except ValueError:
             raise ConfigError(f"bad synthetic source '{spec}'; expected synthetic://WxH?fps=F&seconds=S") from None
     if parsed.scheme in URL_SCHEMES:
-        return CaptureSource(spec, live=True)
+        return CaptureSource(spec, live=True, timeout_s=timeout_s)
     p = Path(spec)
     if p.is_dir():
-        return ImageFolderSource(p, realtime=realtime)
+        return ImageFolderSource(p, realtime=realtime, max_pixels=max_pixels)
     if p.is_file():
         return CaptureSource(str(p), live=False, realtime=realtime)
     raise ConfigError(

@@ -147,7 +147,13 @@ def _load_weights(variant: Variant, p: Path, meta: dict[str, Any], grow: bool = 
     blocks) may be absent from the file: they keep their identity start, one log line says so."""
     from safetensors.torch import load_file
 
+    from reflect.checkpoint import first_non_finite, state_dict_mismatch
+
     tensors = load_file(str(p))
+    bad = first_non_finite((k, v) for k, v in tensors.items() if k.split(".", 1)[0] in variant.generator_modules)
+    if bad is not None:
+        raise CheckpointError(f"generator file {p}: tensor {bad} holds non-finite values (NaN or inf): the training "
+                              "that made it diverged, or the file is damaged; use an earlier checkpoint")
     for name in variant.generator_modules:
         prefix = f"{name}."
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
@@ -162,7 +168,7 @@ def _load_weights(variant: Variant, p: Path, meta: dict[str, Any], grow: bool = 
             module.load_state_dict(state)
         except RuntimeError as e:
             raise CheckpointError(
-                f"generator file {p} does not match variant '{meta['variant']}' ({name}): {str(e).splitlines()[0][:300]}"
+                f"generator file {p} does not match variant '{meta['variant']}' ({name}): {state_dict_mismatch(e)}"
             ) from None
         if new:
             log.info("train.init_from: %s has no weights for %d new tensors of %s (%s...): they start as the identity",

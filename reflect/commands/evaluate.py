@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--identity", action="store_true",
                    help="also face-identity similarity to the target (MTCNN + torch port of dlib's ResNet)")
     p.add_argument("--target", help="multi-domain variants: the target domain (default: the clean one)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--json", help="write the results here as JSON")
 
 

@@ -11,7 +11,9 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", nargs="?", help="experiment YAML (e.g. configs/cyclegan.yaml)")
+    p.add_argument("config", nargs="?",
+                   help="experiment YAML (e.g. configs/cyclegan.yaml); required, except with --resume (the run's "
+                   "saved config is used)")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. model.ngf=32 train.steps=1000")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its newest checkpoint")
 

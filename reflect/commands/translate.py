@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 HELP = "translate image files or folders with the bundled model or a checkpoint (output keeps size and name)"
 log = logging.getLogger(__name__)
+MIN_TILE = 32  # as auto_tile's smallest: a tile must pass the generator's downsampling
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,13 +23,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="two-domain variants: a2b removes reflections (default), b2a adds them")
     p.add_argument("--target", help="multi-domain variants: the target domain name (default: the model's "
                    "default target, clean for stargan and drit)")
-    p.add_argument("--tile", type=int, default=0, help="translate in overlapping N x N tiles (large frames)")
+    p.add_argument("--tile", type=int, default=0,
+                   help="translate in overlapping N x N tiles, N >= 32 (default 0: whole images, or tiles where "
+                   "--memory-mb needs them)")
     p.add_argument("--memory-mb", type=float, default=4096.0,
                    help="memory budget of one translation (default 4096): larger images are translated in "
                    "overlapping tiles automatically")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     add_face_arguments(p)
+    add_max_pixels_argument(p)
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA weights")
+
+
+def add_max_pixels_argument(p: argparse.ArgumentParser) -> None:
+    """--max-pixels (translate, clean and stream share it)."""
+    from reflect.data.io import DEFAULT_MAX_PIXELS
+
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                   help=f"images with more pixels are refused as possible decompression bombs (default "
+                   f"{DEFAULT_MAX_PIXELS:_}, 200 Mpx; a 108 Mpx photo passes): raise it for larger genuine images, "
+                   "which are translated in tiles within --memory-mb")
+
+
+def check_max_pixels(value: int) -> None:
+    from reflect.errors import ConfigError
+
+    if value < 64:
+        raise ConfigError(f"--max-pixels must be a pixel count of at least 64, got {value}")
 
 
 def add_face_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,47 +63,69 @@ def add_face_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reflect.data.io import is_image_file
-    from reflect.errors import ConfigError
+    from reflect.errors import ConfigError, ReflectError
     from reflect.utils.paths import check_io_folders
 
     src, out_dir = Path(args.input), Path(args.output)
     if src.is_dir():
         check_io_folders(src, out_dir)
-        files, skipped = _scan(src, out_dir)
+        files, skipped, unreadable = _scan(src, out_dir)
         if skipped:
             shown = ", ".join(str(p.relative_to(src)) for p in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
             log.warning("skipped %d file(s) that are not images by their extension: %s", len(skipped), shown)
+        if not files and unreadable:
+            raise ConfigError(f"nothing in input folder {src} can be read: {'; '.join(unreadable)}")
         if not files:
             raise ConfigError(f"input folder {src} holds no images")
+        for where in unreadable:
+            log.error("cannot read the input folder %s: its images are not translated", where)
     elif src.is_file():
         if not is_image_file(src):
             raise ConfigError(f"input {src} is not an image file (known extensions: .png .jpg ...)")
         check_io_folders(src.parent, out_dir)
-        files = [src]
+        files, unreadable = [src], []
     else:
         raise ConfigError(f"input {src} does not exist")
-    if args.memory_mb <= 0:
-        raise ConfigError(f"--memory-mb must be positive, got {args.memory_mb}")
-    return _translate_files(args, src, out_dir, files)
+    check_max_pixels(args.max_pixels)
+    if not 0 < args.memory_mb < float("inf"):  # nan fails this too
+        raise ConfigError(f"--memory-mb must be a positive number, got {args.memory_mb}")
+    if args.tile != 0 and args.tile < MIN_TILE:
+        raise ConfigError(f"--tile {args.tile}: give 0 (whole images, or tiles as the memory budget needs) "
+                          f"or a tile of at least {MIN_TILE} px")
+    rc = _translate_files(args, src, out_dir, files)
+    if unreadable:
+        raise ReflectError(f"{len(unreadable)} input folder(s) could not be read, their images are not translated: "
+                           f"{'; '.join(unreadable)}")
+    return rc
 
 
-def _scan(src: Path, out_dir: Path) -> tuple[list[Path], list[Path]]:
-    """Image files below ``src`` (not below ``out_dir``, not hidden), and the other files skipped.
+def _scan(src: Path, out_dir: Path) -> tuple[list[Path], list[Path], list[str]]:
+    """Image files below ``src`` (not below ``out_dir``, not hidden), the other files skipped, and the
+    folders that could not be listed (``'path (reason)'``).
 
     Anything with an image extension that is not a folder counts as an input, so a dangling link or
-    a named pipe is reported by name instead of silently left out.
+    a named pipe is reported by name instead of silently left out. Links to folders are not followed
+    (as ``Path.rglob``), so a link loop is just a file that is not an image.
     """
     from reflect.data.io import is_image_file
     from reflect.utils.paths import inside
 
     files: list[Path] = []
     skipped: list[Path] = []
-    for p in sorted(src.rglob("*")):
-        rel = p.relative_to(src)
-        if any(part.startswith(".") for part in rel.parts) or inside(p, out_dir) or p.is_dir():
-            continue
-        (files if is_image_file(p) else skipped).append(p)
-    return files, skipped
+    unreadable: list[str] = []
+
+    def cannot_list(e: OSError) -> None:
+        unreadable.append(f"{e.filename} ({e.strerror or e})")
+
+    for dirpath, dirnames, filenames in os.walk(src, onerror=cannot_list):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not inside(here / d, out_dir))
+        for name in filenames:
+            p = here / name
+            if name.startswith(".") or inside(p, out_dir) or p.is_dir():
+                continue
+            (files if is_image_file(p) else skipped).append(p)
+    return sorted(files), sorted(skipped), unreadable
 
 
 def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: list[Path]) -> int:
@@ -113,14 +157,16 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
 
         enhancer, stats = FaceEnhancer.load(args.face_model, detector=args.face_detector, device=args.device), EnhanceStats()
     writable_folder(out_dir)  # after the model loaded: a bad model leaves no empty output folder behind
-    max_pixels = budget_pixels(args.memory_mb, bytes_per_pixel(variant, target))
+    bpp = bytes_per_pixel(variant, target)
+    max_pixels = budget_pixels(args.memory_mb, bpp)
     failed: list[str] = []
     for f in tqdm(files, desc="translate", unit="img", disable=len(files) < 2):
         rel = f.relative_to(src) if src.is_dir() else Path(f.name)
         try:
-            image = read_image(f)
+            image = read_image(f, args.max_pixels)
             check_translatable(f, image)
-            tile, overlap = (args.tile, 32) if args.tile else auto_tile(image.shape[0], image.shape[1], max_pixels)
+            tile, overlap = ((args.tile, min(32, args.tile // 4)) if args.tile
+                             else auto_tile(image.shape[0], image.shape[1], max_pixels, bpp))
             if tile and not args.tile:
                 log.info("%s: %dx%d px is above the memory budget: translated in %d px tiles",
                          f, image.shape[1], image.shape[0], tile)

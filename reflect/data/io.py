@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import threading
 import warnings
 from pathlib import Path
 
@@ -34,6 +36,10 @@ def _warn_once(path: Path, what: str) -> None:
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 MIN_SIDE = 8  # smaller images cannot pass a generator's downsampling (instance norm needs > 1 pixel)
+#: images above this are refused as possible decompression bombs (--max-pixels): 200 Mpx is 600 MB as uint8,
+#: which tiled translation handles in about 3x that (input, output, decoding), 108 Mpx camera files included
+DEFAULT_MAX_PIXELS = 200_000_000
+_PIL_LIMIT = threading.Lock()
 
 
 def check_translatable(path: str | os.PathLike[str], image: np.ndarray) -> None:
@@ -83,8 +89,12 @@ def _to_uint8_rgb(arr: np.ndarray, mode: str, path: Path) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read ``path`` as an (H, W, 3) uint8 RGB array."""
+def read_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read ``path`` as an (H, W, 3) uint8 RGB array.
+
+    An image of more than ``max_pixels`` pixels is refused before it is decoded (a decompression bomb
+    declares a huge size in a few bytes); ``--max-pixels`` raises the limit for genuine large images.
+    """
     p = Path(path)
     if not p.is_file():
         kind = "a folder" if p.is_dir() else "not a regular file (a pipe, socket or device)"
@@ -92,10 +102,14 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     if p.stat().st_size == 0:
         raise ImageReadError(p, "the file is empty")
     try:
-        with warnings.catch_warnings():
+        with _PIL_LIMIT, warnings.catch_warnings():  # PIL's limit is a module global: set it for this open only
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            opened_cm = Image.open(p)
-        with opened_cm as opened:  # PIL's size limit (about 89 Mpx) refuses bombs before decoding
+            previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
+            try:
+                opened_cm = Image.open(p)
+            finally:
+                Image.MAX_IMAGE_PIXELS = previous
+        with opened_cm as opened:  # the size limit refused bombs before decoding
             raw = str(opened.tile[0][3]) if opened.tile and len(opened.tile[0]) > 3 else ""
             if opened.mode == "RGB" and "16" in raw:  # PIL decodes 48-bit RGB to 8 bits itself
                 _warn_once(p, "16-bit RGB image reduced to 8-bit")
@@ -108,7 +122,10 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
             mode = im.mode
             arr = np.asarray(im)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageReadError(p, f"refused as a possible decompression bomb ({e})") from None
+        size = re.search(r"\((\d+) pixels\)", str(e))
+        raise ImageReadError(p, f"refused as a possible decompression bomb ({size.group(1) if size else 'too many'} "
+                             f"pixels, more than --max-pixels {max_pixels}); if the image is genuine, pass a larger "
+                             "--max-pixels (large images are translated in tiles)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ImageReadError(p, f"not a readable image ({e})") from None
     if arr.size == 0:

@@ -29,7 +29,8 @@ def _common(p: argparse.ArgumentParser, embed: bool) -> None:
     from reflect.faces.detectors import DETECTORS
 
     p.add_argument("files", nargs="+", metavar="FILE", help="image files")
-    p.add_argument("--detector", choices=DETECTORS, default="mtcnn", help="face detector (default: mtcnn)")
+    p.add_argument("--detector", choices=DETECTORS, default="dlib-hog",
+                   help="face detector (default: dlib-hog, as faces eval and clean --detect faces use)")
     p.add_argument("--detector-weights", help="weights file for retinaface (Pytorch_Retinaface .pth)")
     p.add_argument("--min-score", type=float, help="drop detections scoring below this")
     p.add_argument("--device", default="cpu", help="cpu or cuda")

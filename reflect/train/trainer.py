@@ -30,6 +30,7 @@ from torch import nn
 from reflect import registry
 from reflect.checkpoint import (
     checkpoint_name,
+    first_non_finite,
     list_checkpoints,
     restore_training_state,
     save_checkpoint,
@@ -37,7 +38,7 @@ from reflect.checkpoint import (
 )
 from reflect.config import ExperimentConfig, save_config, to_dict
 from reflect.data.datasets import build_dataset, build_loader
-from reflect.errors import TrainingDiverged
+from reflect.errors import OutputError, TrainingDiverged
 from reflect.train import distributed as dist_utils
 from reflect.train import rng, setup
 from reflect.train.ema import EMA
@@ -249,7 +250,10 @@ class Trainer:
                     bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()}, refresh=False)
                 if cfg.sample_every and self.step % cfg.sample_every == 0:
                     self.save_samples(batch)
-                if self.step % cfg.checkpoint_every == 0 or self.step == stop:
+                checkpoint = self.step % cfg.checkpoint_every == 0 or self.step == stop
+                if checkpoint or self.step % cfg.log_every == 0:
+                    self.check_weights()  # a non-finite update leaves finite losses for a step: never save it
+                if checkpoint:
                     self.save()
         finally:
             bar.close()
@@ -280,11 +284,30 @@ class Trainer:
             schedulers=self.schedulers, scalers=self.scalers,
         )
 
+    def check_weights(self) -> None:
+        """Stop with :class:`TrainingDiverged` naming the first weight that is NaN or inf (before it is saved)."""
+        bad = first_non_finite(self.model.state_dict().items())
+        if bad is not None:
+            last = list_checkpoints(self.run_dir)
+            raise TrainingDiverged(
+                f"training diverged at step {self.step}: weight {bad} is no longer finite (NaN or inf); nothing of "
+                f"this step was saved{f' (the last good checkpoint is {last[-1]})' if last else ''}; lower the "
+                "learning rate, enable train.grad_clip, or use train.amp=none"
+            )
+
     def save(self) -> Path | None:
         if not self.dist.is_main:
             return None
         path = self.run_dir / "checkpoints" / checkpoint_name(self.step)
-        save_checkpoint(path, self.state())
+        try:
+            save_checkpoint(path, self.state())
+        except OSError as e:  # a full disk: the write is atomic, so the checkpoints before it are intact
+            last = list_checkpoints(self.run_dir)
+            raise OutputError(
+                f"cannot save checkpoint {path} ({e.strerror or e}); "
+                + (f"the last good checkpoint {last[-1]} is intact: " if last else "")
+                + f"free space, then continue with `reflect train --resume {self.run_dir}`"
+            ) from None
         for old in list_checkpoints(self.run_dir)[: -self.cfg.train.keep_checkpoints]:
             old.unlink(missing_ok=True)
         return path

@@ -18,8 +18,11 @@ from reflect.errors import ConfigError
 
 
 def inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is ``folder`` or lies below it (after resolving links and ``..``)."""
-    p, f = Path(path).resolve(), Path(folder).resolve()
+    """Whether ``path`` is ``folder`` or lies below it (after resolving links and ``..``).
+
+    ``os.path.realpath``, not ``Path.resolve``: a symlink loop stays a path instead of raising.
+    """
+    p, f = Path(os.path.realpath(path)), Path(os.path.realpath(folder))
     return p == f or f in p.parents
 
 

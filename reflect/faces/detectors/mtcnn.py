@@ -45,6 +45,10 @@ class MTCNNDetector:
             n = len(batch)
         if n == 0:
             return []
+        # no face of min_size fits an image smaller than it, and MTCNN's image pyramid is then empty (facenet-pytorch
+        # fails in torch.cat): such images have no face
+        if min(batch[0].shape[:2]) < int(self.min_size):
+            return [Faces.empty(EYES_NOSE_MOUTH) for _ in range(n)]
         boxes, probs, points = self.net.detect(batch, landmarks=True)
         out = []
         for i in range(n):
