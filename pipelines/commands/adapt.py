@@ -72,6 +72,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=24,
         help="site crops measured in the report (default 24; 0: no report)",
     )
+    p.add_argument(
+        "--clear-below",
+        type=float,
+        default=0.02,
+        help="a site face is clear (the identity loss keeps it) "
+        "when the base model's mean reflection in its box is below this, [0, 1] units (default 0.02)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. model.lambda_identity=2")
 
@@ -172,7 +179,7 @@ def _start(args: argparse.Namespace, run_dir: Path) -> AdaptTrainer:
     )
     writable_folder(run_dir, "--out")
     try:
-        save_index(build_index(files, args.size, base), run_dir)
+        save_index(build_index(files, args.size, base, clear_reflection=args.clear_below), run_dir)
         save_base_config(base_cfg, run_dir)
         trainer = AdaptTrainer(cfg)
     except BaseException:

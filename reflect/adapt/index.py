@@ -78,12 +78,17 @@ def build_index(
         )
     n_faces = sum(len(c["faces"]) for c in crops)
     n_clear = sum(f["clear"] for c in crops for f in c["faces"])
+    levels = sorted(f["reflection"] for c in crops for f in c["faces"])
+    median = f"{levels[len(levels) // 2]:.3f}" if levels else "n/a"
     log.info(
-        "site index: %d crops (%d unreadable), %d faces, %d clear (identity loss)",
+        "site index: %d crops (%d unreadable), %d faces (median reflection in the box %s), %d clear below %g "
+        "(the identity loss's faces)",
         len(crops),
         len(skipped),
         n_faces,
+        median,
         n_clear,
+        clear_reflection,
     )
     return {"size": size, "crops": crops, "skipped": skipped}
 

@@ -46,6 +46,16 @@ class AdaptTrainer(Trainer):
         return self.model
 
     def batches(self) -> Iterator[dict[str, Any]]:
+        d = self.cfg.data
+        yield from build_loader(
+            self.site_data(), d, self.cfg.seed, self.step, self.dist.rank, self.dist.world
+        )
+
+    def site_data(self) -> SiteDataset:
+        """The site's dataset, built once per trainer (the anchor's face bank loads in seconds, not per fit)."""
+        cached = self.__dict__.get("_site_data")
+        if cached is not None:
+            return cached
         m, d = self.cfg.model, self.cfg.data
         anchor = None
         if d.kind == "synthetic" and m.anchor_fraction > 0:
@@ -63,7 +73,8 @@ class AdaptTrainer(Trainer):
             flip=d.flip,
             need_b=m.method != "none",
         )
-        yield from build_loader(dataset, d, self.cfg.seed, self.step, self.dist.rank, self.dist.world)
+        self.__dict__["_site_data"] = dataset
+        return dataset
 
     def phase_step(
         self, phase: str, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
