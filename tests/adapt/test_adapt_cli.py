@@ -34,6 +34,8 @@ def test_adapt_writes_a_generator_file_that_translate_opens(toy_site, tiny_remov
         main(["translate", "--model", str(adapted), "--input", str(toy_site), "--output", str(cleaned)]) == 0
     )
     assert sorted(p.name for p in cleaned.iterdir()) == sorted(p.name for p in toy_site.iterdir())
+    onnx = tmp_path / "adapted.onnx"  # and it exports, parity checked by the exporter
+    assert main(["export", "--checkpoint", str(adapted), "--format", "onnx", "--out", str(onnx)]) == 0
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
@@ -111,3 +113,14 @@ def test_a_minutes_budget_becomes_a_saved_step_count(toy_site, tiny_remover, tmp
     assert adapt(toy_site, tiny_remover, run, "--minutes", "0.05", "--report-crops", "0") == 0
     steps = load_yaml(run / "config.yaml")["train"]["steps"]
     assert steps >= 4 and load_checkpoint(run)["step"] == steps  # the probe's 4 steps, then the rest
+
+
+def test_a_bad_file_in_the_site_is_one_line_and_left_out(toy_site, tiny_remover, tmp_path, caplog):
+    import shutil
+
+    site = tmp_path / "site"
+    shutil.copytree(toy_site, site)
+    (site / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    assert adapt(site, tiny_remover, tmp_path / "run", "--steps", "1", "--report-crops", "0") == 0
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "broken.png" in errors[0], errors
