@@ -76,6 +76,23 @@ def _load(model: str | Path) -> Any:
         return None
 
 
+def _settings(run_dir: Path) -> str:
+    """One line on how the run adapted: method, adapter, steps, anchor share, file sizes."""
+    from reflect.config import load_yaml
+
+    cfg = load_yaml(run_dir / "config.yaml")
+    m, t = cfg.get("model", {}), cfg.get("train", {})
+    adapter = f"LoRA rank {m.get('adapter_rank')}" if m.get("adapter") == "lora" else "full fine-tuning"
+    line = (
+        f"Method {m.get('method')}, {adapter}, {t.get('steps')} steps of {cfg.get('data', {}).get('batch_size')} "
+        f"crops at {cfg.get('data', {}).get('crop_size')} px, anchor share {m.get('anchor_fraction')}"
+    )
+    for name in ("adapted.safetensors", "adapter.safetensors"):
+        if (run_dir / name).is_file():
+            line += f"; {name} {(run_dir / name).stat().st_size / 1e3:.0f} kB"
+    return line + "."
+
+
 def write_site_report(run_dir: Path, *, base: str, adapted: Path, crops: int = 24) -> Path:
     """Measure ``crops`` site crops through both models and write ``run_dir/report.html``."""
     from reflect.faces.detectors import make_detector
@@ -137,12 +154,14 @@ def write_site_report(run_dir: Path, *, base: str, adapted: Path, crops: int = 2
         f"<tr><td>{label}</td>{''.join(f'<td>{_fmt(summary[v][key])}</td>' for v in names)}</tr>"
         for label, key in rows
     )
+    settings = _settings(run_dir)
     doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>Site adaptation: {html.escape(run_dir.name)}</title>
 <style>{CSS}</style></head><body><h1>Site adaptation: {html.escape(run_dir.name)}</h1>
 <p class="note">{len(records)} of the site's {len(entries)} crops at {size} px, evenly spaced; no clean version of any of
 them exists, so this page shows what can be measured without one. Identity drift compares each output with its own
 input (same landmarks, dlib's descriptor): a remover should move a face only as much as the glass hid it. Base model:
 {html.escape(str(base))}; adapted: {html.escape(str(adapted))}; the run's settings are in config.yaml.</p>
+<p>{html.escape(settings)}</p>
 <h2>Without ground truth</h2><table><tr><th></th>{head}</tr>{body}</table>
 <h2>Before / after</h2><div class="grid">{"".join(cells)}</div>
 <p class="note">Raw numbers: <a href="site_report.json">site_report.json</a></p></body></html>"""
