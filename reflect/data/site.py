@@ -142,7 +142,7 @@ class SiteDataset(Dataset[dict[str, Any]]):
         px = self.size / 256.0
         a = float(rng.uniform(0.15, 0.5))
         sigma = float(rng.uniform(2.0, 6.0) if own_site else rng.uniform(1.0, 4.0)) * px
-        g_t = 1.0 - rng.uniform(0.05, 0.35) * rng.uniform(0.8, 1.2, 3)
+        g_t = 1.0 - rng.uniform(0.05, 0.28) * rng.uniform(0.8, 1.2, 3)  # within the gain ceiling 1.5
         g_r = a * rng.uniform(0.8, 1.2, 3)
         row = [float(rng.integers(len(RESYNTH_BLENDS))), a, sigma, *g_t, *g_r]
         assert len(row) == BLEND_PARAMS
