@@ -14,7 +14,7 @@ recipes, :data:`SITES`):
   passers-by weighted up. Not more loss: the ``layers`` output form's gain tops out at
   ``GAIN_HIGH`` = 1.5 (:mod:`reflect.nn.unet`), which undoes at most a third of the light lost; a site
   losing 35-60 % (tried first) is beyond any adaptation of that architecture (the base made its faces
-  1.5 dB *worse* than the input there).
+  1.5 dB *worse* than the input there, in a 4-crop smoke run).
 
 The held-out people of the portraits (``identity_split == 'test'``, :func:`pipelines.quality.render.test_faces`)
 are split in two: the site's *unlabeled* crops show the first half (``--per-site`` crops, inputs only,

@@ -124,3 +124,62 @@ def test_a_bad_file_in_the_site_is_one_line_and_left_out(toy_site, tiny_remover,
     assert adapt(site, tiny_remover, tmp_path / "run", "--steps", "1", "--report-crops", "0") == 0
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and "broken.png" in errors[0], errors
+
+
+def test_kill_9_then_the_same_command_again_ends_at_the_uninterrupted_weights(
+    toy_site, tiny_remover, tmp_path
+):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    def command(out: Path) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "reflect",
+            "adapt",
+            "--site",
+            str(toy_site),
+            "--from",
+            str(tiny_remover),
+            "--out",
+            str(out),
+            *TINY,
+            "--steps",
+            "8",
+            "--report-crops",
+            "0",
+            "train.checkpoint_every=2",
+        ]
+
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    subprocess.run(command(straight), check=True, env=env, cwd=REPO, capture_output=True)
+    proc = subprocess.Popen(
+        command(killed), env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while (
+        proc.poll() is None
+        and time.monotonic() < deadline
+        and not (killed / "checkpoints" / "step_000000004.pt").exists()
+    ):
+        time.sleep(0.05)
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)  # mid-run, after a checkpoint
+    was_killed = (
+        proc.wait() == -signal.SIGKILL
+    )  # else it finished first: the resume below then has nothing to do
+    subprocess.run(
+        command(killed), check=True, env=env, cwd=REPO, capture_output=True
+    )  # the same command again
+    assert load_checkpoint(killed)["step"] == 8
+    assert was_killed or proc.returncode == 0
+    a, b = _weights(straight), _weights(killed)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=0, msg=k)
