@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from reflect.checkpoint import list_checkpoints
     from reflect.errors import ConfigError
     from reflect.train import resume_config
-    from reflect.utils.atomic import remove_stale_temporaries
+    from reflect.utils.atomic import atomic_write_text, remove_stale_temporaries
 
     run_dir = Path(args.resume or args.out or "")
     if not (args.resume or args.out):
@@ -113,8 +114,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         trainer = _start(args, run_dir)
     with trainer:
-        if args.minutes and not existing:
-            trainer.fit_minutes(args.minutes)
+        minutes = _pending_budget(run_dir, None if existing else args.minutes)
+        if minutes:  # a new --minutes run, or one killed before its timing had set the step count
+            trainer.fit_minutes(minutes)
+            atomic_write_text(
+                _budget_file(run_dir), json.dumps({"minutes": minutes, "steps": trainer.cfg.train.steps})
+            )
         trainer.fit()
     adapted, adapter = trainer.write_outputs()
     print(f"adapted {trainer.step} steps: {adapted} ({adapted.stat().st_size / 1e6:.1f} MB)")
@@ -128,6 +133,25 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"report: {page.resolve()}")
     return 0
+
+
+def _budget_file(run_dir: Path) -> Path:
+    return run_dir / "budget.json"
+
+
+def _pending_budget(run_dir: Path, minutes: float | None) -> float | None:
+    """The ``--minutes`` budget still to turn into a step count: a new run's (recorded first, so that a
+    run killed during the timing is timed again when continued), or a continued run's unconverted one."""
+    from reflect.utils.atomic import atomic_write_text
+
+    path = _budget_file(run_dir)
+    if minutes:
+        atomic_write_text(path, json.dumps({"minutes": minutes}))
+        return minutes
+    if path.is_file():
+        budget = json.loads(path.read_text())
+        return None if "steps" in budget else float(budget["minutes"])
+    return None
 
 
 def _load_base(trainer: AdaptTrainer, base: str) -> None:

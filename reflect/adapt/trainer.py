@@ -100,13 +100,15 @@ class AdaptTrainer(Trainer):
             self.ema.shadow["g"].load_state_dict(self.adapt.g.state_dict())
 
     def fit_minutes(self, minutes: float, probe: int = 3) -> None:
-        """Set ``train.steps`` from a short timing so that training takes about ``minutes`` (fresh runs
-        only; the step count is saved in the run's config, so a resume ends at the same step)."""
+        """Set ``train.steps`` from a short timing (``probe`` steps after the first) so that training from
+        here takes about ``minutes``; the step count is saved in the run's config, so a resume ends at
+        the same step."""
         t0 = time.perf_counter()
+        self.cfg.train.steps = max(self.cfg.train.steps, self.step + 1 + probe)  # room for the timing itself
         self.fit(until=self.step + 1)  # data loader start-up and the first step
-        t1 = time.perf_counter()
+        t1, s1 = time.perf_counter(), self.step
         self.fit(until=self.step + probe)
-        rate = probe / max(time.perf_counter() - t1, 1e-6)
+        rate = (self.step - s1) / max(time.perf_counter() - t1, 1e-6)
         left = minutes * 60.0 - (time.perf_counter() - t0)
         self.cfg.train.steps = max(self.step, self.step + int(left * rate * 0.97))
         save_config(self.cfg, self.run_dir / "config.yaml")

@@ -113,6 +113,14 @@ def test_a_minutes_budget_becomes_a_saved_step_count(toy_site, tiny_remover, tmp
     assert adapt(toy_site, tiny_remover, run, "--minutes", "0.05", "--report-crops", "0") == 0
     steps = load_yaml(run / "config.yaml")["train"]["steps"]
     assert steps >= 4 and load_checkpoint(run)["step"] == steps  # the probe's 4 steps, then the rest
+    # a run killed before its timing set the step count is timed again when continued
+    (run / "budget.json").write_text('{"minutes": 0.02}')
+    assert main(["adapt", "--resume", str(run), "--report-crops", "0"]) == 0
+    assert (
+        load_yaml(run / "budget.json")["steps"]
+        == load_yaml(run / "config.yaml")["train"]["steps"]
+        >= steps + 4
+    )
 
 
 def test_a_bad_file_in_the_site_is_one_line_and_left_out(toy_site, tiny_remover, tmp_path, caplog):
