@@ -52,10 +52,11 @@ def model_kind(path: str | Path) -> str | None:
     """``"checkpoint"`` (torch.save), ``"generator"`` (safetensors), ``"onnx"``, or None (anything else)."""
     p = Path(path)
     data = head(p)
-    if data.startswith(ZIP_MAGIC) or data.startswith(PICKLE_MAGIC):
-        return "checkpoint"
+    # safetensors first: its 8-byte header length may start with 0x80, the pickle marker byte
     if _is_safetensors(data, p.stat().st_size):
         return "generator"
+    if data.startswith(ZIP_MAGIC) or data.startswith(PICKLE_MAGIC):
+        return "checkpoint"
     if _is_onnx(data):
         return "onnx"
     return None

@@ -266,3 +266,17 @@ def test_a_trained_remover_grows_refinement_blocks_that_keep_what_it_does(tmp_pa
                                f"train.init_from={path}"])
     with pytest.raises(CheckpointError, match="does not match variant 'remover'"):
         Trainer(wider)
+
+
+def test_a_generator_file_whose_header_length_starts_with_the_pickle_byte_is_still_a_generator(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import struct
+
+    from reflect.utils.filetype import model_kind
+
+    header = json.dumps({"__metadata__": {"format": "reflect-generator", "pad": ""}}).encode()
+    header += b" " * ((0x80 - len(header)) % 256)  # a length whose low byte is 0x80
+    assert len(header) % 256 == 0x80
+    path = tmp_path / "g.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+    assert path.read_bytes()[:1] == b"\x80" and model_kind(path) == "generator"
