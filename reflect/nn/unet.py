@@ -191,9 +191,7 @@ class RemovalUNet(nn.Module):
         c = self.out_ch
         d = DETAIL * torch.tanh(out[:, :c])
         r = out[:, c:].clamp(min=0.0)  # [0, 1] units; clamp passes the gradient at 0 (ReLU would not: the head starts at 0)
-        offset = math.log((1.0 - GAIN_LOW) / (GAIN_HIGH - 1.0))  # sigmoid(offset) puts g at 1 for z = 0
-        g = GAIN_LOW + (GAIN_HIGH - GAIN_LOW) * torch.sigmoid(z + offset)  # (B, C, 1, 1)
-        t01 = g * ((x + 1.0) * 0.5 - r) + d
+        t01 = _gain(z) * ((x + 1.0) * 0.5 - r) + d
         return t01 * 2.0 - 1.0, r * 2.0
 
     def gains(self, x: torch.Tensor) -> torch.Tensor | None:
@@ -201,12 +199,16 @@ class RemovalUNet(nn.Module):
         if self.gain is None:
             return None
         f = self.bottleneck(self.enc3(self.enc2(self.stem(F.pixel_unshuffle(x, 2)))))
-        offset = math.log((1.0 - GAIN_LOW) / (GAIN_HIGH - 1.0))
-        z = self.gain(f.mean(dim=(2, 3), keepdim=True))
-        return (GAIN_LOW + (GAIN_HIGH - GAIN_LOW) * torch.sigmoid(z + offset)).flatten(1)
+        return _gain(self.gain(f.mean(dim=(2, 3), keepdim=True))).flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)[0].clamp(-1.0, 1.0)
+
+
+def _gain(z: torch.Tensor) -> torch.Tensor:
+    """The bounded gain from the gain conv's output: ``g`` in [GAIN_LOW, GAIN_HIGH], exactly 1 at ``z = 0``."""
+    offset = math.log((1.0 - GAIN_LOW) / (GAIN_HIGH - 1.0))  # sigmoid(offset) = (1 - low) / (high - low)
+    return GAIN_LOW + (GAIN_HIGH - GAIN_LOW) * torch.sigmoid(z + offset)
 
 
 def layers_from_correction(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
