@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 import torch
 
 from reflect import losses
+from reflect.errors import ConfigError
 from reflect.losses.adversarial import GanMode
 from reflect.losses.removal import (
     PerceptualLoss,
@@ -99,30 +100,18 @@ class Remover(Variant):
         super().__init__(cfg)
         self.cfg: RemoverConfig = cfg
         if cfg.gan_mode not in losses.GAN_MODES:
-            from reflect.errors import ConfigError
-
             raise ConfigError(f"model.gan_mode: '{cfg.gan_mode}' is not one of {', '.join(losses.GAN_MODES)}")
         if cfg.lambda_face_features > 0 and (cfg.lambda_face <= 0 or cfg.face_embedder != "dlib-torch"):
-            from reflect.errors import ConfigError
-
             raise ConfigError("model.lambda_face_features needs model.lambda_face > 0 and model.face_embedder 'dlib-torch' "
                               f"(got lambda_face {cfg.lambda_face}, face_embedder '{cfg.face_embedder}')")
         if cfg.lambda_face_relative > 0 and (cfg.lambda_face <= 0 or cfg.face_relative_eps <= 0):
-            from reflect.errors import ConfigError
-
             raise ConfigError("model.lambda_face_relative needs model.lambda_face > 0 and model.face_relative_eps > 0 "
                               f"(got lambda_face {cfg.lambda_face}, face_relative_eps {cfg.face_relative_eps})")
         if cfg.output not in OUTPUT_FORMS:
-            from reflect.errors import ConfigError
-
             raise ConfigError(f"model.output: '{cfg.output}' is not one of {', '.join(OUTPUT_FORMS)}")
         if cfg.output == "layers" and not cfg.predict_reflection:
-            from reflect.errors import ConfigError
-
             raise ConfigError("model.output 'layers' predicts the reflection: model.predict_reflection must be true")
         if cfg.ngf % 4:
-            from reflect.errors import ConfigError
-
             raise ConfigError(f"model.ngf: {cfg.ngf} is not allowed: the remover needs a multiple of 4 (space-to-depth stem)")
         self.g = RemovalUNet(cfg.in_channels, cfg.out_channels, ngf=cfg.ngf, n_bottleneck=cfg.n_bottleneck,
                              n_refine=cfg.n_refine,

@@ -55,19 +55,26 @@ def test_translate_without_a_model_uses_the_bundled_one(bundled: Path, tmp_path:
 
 
 @pytest.fixture(scope="module")
-def held_out_samples(tmp_path_factory: pytest.TempPathFactory) -> list:
-    from reflect.data.synth.config import synth_config_from_dict
+def bright_portraits(tmp_path_factory: pytest.TempPathFactory) -> list:
+    """obama and biden as photographed (their own bright backdrops) and as the remover never saw them."""
     from reflect.data.synth.faces import load_face_bank
-    from reflect.data.synth.generator import Synthesizer
-    from reflect.data.synth.split import TEST_PHOTOS
     from tests.conftest import SHARED_FACES
 
     if not SHARED_FACES.is_dir():
         pytest.skip(f"real face photos not available ({SHARED_FACES} is missing)")
-    folder = tmp_path_factory.mktemp("held_out_faces")
+    folder = tmp_path_factory.mktemp("portraits")
     for name in ("obama.jpg", "biden.jpg"):
         shutil.copy(SHARED_FACES / name, folder / name)
-    faces = load_face_bank(folder)
+    return load_face_bank(folder)
+
+
+@pytest.fixture(scope="module")
+def held_out_samples(bright_portraits: list) -> list:
+    from reflect.data.synth.config import synth_config_from_dict
+    from reflect.data.synth.generator import Synthesizer
+    from reflect.data.synth.split import TEST_PHOTOS
+
+    faces = bright_portraits
     # the project's default recipe (configs/synth.yaml defaults), held-out photos, a reflection in every sample
     cfg = synth_config_from_dict({"size": 256, "seed": 2024, "reflection": {"probability": 1.0, "photos": list(TEST_PHOTOS)},
                                   "glare": {"probability": 0.0}})
@@ -87,20 +94,6 @@ def test_cleaning_raises_psnr_on_held_out_faces(bundled: Path, held_out_samples:
 
 
 # ---- generalisation: bright backdrops, other glass models, and no harm where there is no reflection ----
-
-
-@pytest.fixture(scope="module")
-def bright_portraits(tmp_path_factory: pytest.TempPathFactory) -> list:
-    """obama and biden as photographed (their own bright backdrops) and as the remover never saw them."""
-    from reflect.data.synth.faces import load_face_bank
-    from tests.conftest import SHARED_FACES
-
-    if not SHARED_FACES.is_dir():
-        pytest.skip(f"real face photos not available ({SHARED_FACES} is missing)")
-    folder = tmp_path_factory.mktemp("portraits")
-    for name in ("obama.jpg", "biden.jpg"):
-        shutil.copy(SHARED_FACES / name, folder / name)
-    return load_face_bank(folder)
 
 
 def _render(faces: list, blend: str, scene: str) -> list:

@@ -171,9 +171,9 @@ class Synthesizer:
         else:
             fc_on = False
             params["ghost"] = params["false_colour"] = params["reflection"] = None
-            source = "none" if clean else self._blend(rb, model, index, size, px, nir, target_lin, faces, params)
+            source = "none"
             if not clean:
-                input_lin, target_lin = params.pop("_blend")
+                source, input_lin, target_lin = self._blend(rb, model, size, px, nir, target_lin, faces, params)
             reflection = None if clean else input_lin
 
         # 4. glare and the NIR bright-glass veil
@@ -275,10 +275,10 @@ class Synthesizer:
         }
         return term, fc_on, source, rmap if isinstance(rmap, np.ndarray) else None
 
-    def _blend(self, rb: np.random.Generator, model: str, index: int, size: int, px: float, nir: bool,
-               target_lin: np.ndarray, faces: list[dict[str, Any]], params: dict[str, Any]) -> str:
-        """A glass model of the literature (:mod:`reflect.data.synth.blends`): puts (input, target) in
-        linear light under ``params['_blend']`` and records the draws; returns the reflection source."""
+    def _blend(self, rb: np.random.Generator, model: str, size: int, px: float, nir: bool, target_lin: np.ndarray,
+               faces: list[dict[str, Any]], params: dict[str, Any]) -> tuple[str, np.ndarray, np.ndarray]:
+        """A glass model of the literature (:mod:`reflect.data.synth.blends`): (the reflection source,
+        input, target) in linear light; the draws are recorded in ``params``."""
         bc, rc = self.cfg.blend, self.cfg.reflection
         source = _pick(rb, rc.sources)
         a, sigma = _u(rb, bc.strength), _u(rb, bc.blur_sigma) * px
@@ -299,11 +299,10 @@ class Synthesizer:
             out = blends.screen(target_lin, r_lin, a, sigma)
         else:
             out = blends.gains(target_lin, r_lin, 1.0 - np.clip(loss, 0.0, 0.95), g_r, sigma)
-        params["_blend"] = (np.clip(out[0], 0.0, 1.0), out[1])
         params["reflection"] = {"source": source, **info, "strength": _r(a), "blur_sigma": _r(sigma)}
         if model == "gains":
             params["reflection"]["transmission_loss"] = [_r(v) for v in loss]
-        return source
+        return source, np.clip(out[0], 0.0, 1.0), out[1]
 
     def _glare(self, index: int, size: int, nir: bool, force: dict[str, Any], x: np.ndarray,
                params: dict[str, Any]) -> np.ndarray:

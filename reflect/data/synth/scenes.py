@@ -78,9 +78,8 @@ def rear_window(rng: np.random.Generator, scene: SceneConfig, cabin: CabinConfig
 
 def render_scene(rng: np.random.Generator, source: str, scene: SceneConfig, cabin: CabinConfig, size: int,
                  placements: list[Placement], photos: PhotoBank | None) -> tuple[np.ndarray, Records]:
-    """Layer T of ``source`` (see the module docstring) and the face records (driver first)."""
-    if source == "cabin":
-        return render_cabin(rng, cabin, size, placements)
+    """Layer T of a source other than ``cabin`` (see the module docstring; the generator renders the
+    cabin itself, from the cabin term's generator) and the face records (driver first)."""
     if source == "portrait":
         return portrait(rng, scene, size, placements)
     if photos is None:
