@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import onnx
 
     from reflect.config import ExperimentConfig
+    from reflect.variants.base import Variant
 
 log = logging.getLogger(__name__)
 
@@ -70,26 +71,19 @@ class ExportResult:
         return max(self.parity.values(), default=0.0)
 
 
-def is_multidomain(variant: nn.Module) -> bool:
-    """A variant exports a ``target_index`` input when it has more than two domains and says how."""
-    domains = tuple(getattr(variant, "domains", ("A", "B")))
-    return len(domains) > 2 and callable(getattr(variant, "export_module_multidomain", None))
+def is_multidomain(variant: Variant) -> bool:
+    """A variant exports a ``target_index`` input (its ``export_module_multidomain()``) when it has
+    more than two domains."""
+    return len(variant.domains) > 2
 
 
-def export_graph_module(variant: nn.Module, target: str | None) -> tuple[nn.Module, bool]:
+def export_graph_module(variant: Variant, target: str | None) -> tuple[nn.Module, bool]:
     """The module to trace and whether it takes ``target_index`` as a second input."""
-    domains = tuple(getattr(variant, "domains", ("A", "B")))
     if is_multidomain(variant) and target is None:
-        module = variant.export_module_multidomain()  # type: ignore[operator]
-        return module.eval(), True
-    if len(domains) > 2 and target is None:
-        raise ConfigError(
-            f"variant '{getattr(variant, 'name', '?')}' has domains {list(domains)} but no "
-            "export_module_multidomain(); pass a target domain to export one direction"
-        )
-    if target is not None and target not in domains:
-        raise ConfigError(f"unknown target domain '{target}'; valid: {', '.join(domains)}")
-    return variant.export_module(target).eval(), False  # type: ignore[operator]
+        return variant.export_module_multidomain().eval(), True
+    if target is not None and target not in variant.domains:
+        raise ConfigError(f"unknown target domain '{target}'; valid: {', '.join(variant.domains)}")
+    return variant.export_module(target).eval(), False
 
 
 def box_slots(module: nn.Module) -> int:
@@ -163,7 +157,7 @@ def _name_output_axes(model: onnx.ModelProto) -> None:
 
 
 def export_onnx(
-    variant: nn.Module,
+    variant: Variant,
     out: str | Path,
     *,
     target: str | None = None,
@@ -185,7 +179,7 @@ def export_onnx(
         raise ConfigError(f"opset {opset} is too old; use {MIN_OPSET} or newer")
     variant = variant.eval()
     module, multi = export_graph_module(variant, target)
-    domains = [str(d) for d in getattr(variant, "domains", ("A", "B"))]
+    domains = [str(d) for d in variant.domains]
     batch, height, width = (torch.export.Dim(n, min=1) for n in ("batch", "height", "width"))
     example: tuple[torch.Tensor, ...] = (torch.zeros(2, 3, 64, 64),)
     dynamic: tuple[dict[int, Any], ...] = ({0: batch, 2: height, 3: width},)
@@ -217,7 +211,7 @@ def export_onnx(
     model = optimize_onnx(model)
     _name_output_axes(model)
     metadata = {
-        "variant": str(getattr(variant, "name", type(variant).__name__)),
+        "variant": variant.name,
         "config_hash": _config_hash(cfg),
         "input_range": INPUT_RANGE,
         "normalization": NORMALIZATION,

@@ -10,10 +10,13 @@ see this interface and that function.
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from reflect.variants.base import Variant
 
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
 
@@ -64,7 +67,7 @@ class TorchTranslator(Translator):
 
     def __init__(
         self,
-        variant: torch.nn.Module,
+        variant: Variant,
         *,
         target: str | None = None,
         device: str | torch.device = "cpu",
@@ -73,12 +76,12 @@ class TorchTranslator(Translator):
     ) -> None:
         self.device = torch.device(device)
         self.variant = variant.to(self.device).eval()
-        self.domains = tuple(getattr(variant, "domains", ("A", "B")))
+        self.domains = tuple(variant.domains)
         self.target = target
         self.channels_last = channels_last
         if channels_last:
             self.variant = self.variant.to(memory_format=torch.channels_last)
-        module = self.variant.export_module(target)  # type: ignore[operator]
+        module = self.variant.export_module(target)
         self._fn = torch.compile(module) if compile else module
 
     @torch.inference_mode()

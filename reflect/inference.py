@@ -153,7 +153,7 @@ DEFAULT_BYTES_PER_PIXEL = 1024.0
 
 
 @torch.no_grad()
-def bytes_per_pixel(variant: torch.nn.Module, target: str | None = None, size: int = 64) -> float:
+def bytes_per_pixel(variant: Variant, target: str | None = None, size: int = 64) -> float:
     """Peak activation memory of one translation per input pixel, measured on one small forward.
 
     Three times the largest layer output (its input, its output and one temporary), float32: the
@@ -166,11 +166,11 @@ def bytes_per_pixel(variant: torch.nn.Module, target: str | None = None, size: i
         if torch.is_tensor(out):
             peak = max(peak, out.numel())
 
-    channels = int(getattr(getattr(variant, "cfg", None), "in_channels", 3))
+    channels = variant.cfg.in_channels
     device = next(iter(variant.parameters()), torch.zeros(0)).device
     handles = [m.register_forward_hook(hook) for m in variant.modules() if m is not variant]
     try:
-        variant.translate(torch.zeros(1, channels, size, size, device=device), target=target)  # type: ignore[operator]
+        variant.translate(torch.zeros(1, channels, size, size, device=device), target=target)
     finally:
         for h in handles:
             h.remove()

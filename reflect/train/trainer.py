@@ -54,7 +54,7 @@ class PhaseResult:
 
     losses: dict[str, torch.Tensor]  # named, unweighted, detached (still on the device)
     ok: bool  # False: a loss was not finite and the update was skipped
-    outputs: dict[str, torch.Tensor] | None  # the generator phase's forward (None for older variants)
+    outputs: dict[str, torch.Tensor] | None  # the generator phase's forward (None once it is released)
 
 
 class Trainer:
@@ -179,20 +179,14 @@ class Trainer:
 
     def iteration(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Generator forward once, generator update, then ``d_steps`` discriminator updates on the
-        detached outputs (variants without ``generate``: discriminator updates first, each phase
-        running its own forward). Returns the detached loss values."""
+        detached outputs. Returns the detached loss values."""
         self.model.train()
         batch = self.to_device(batch)
         d_steps = self.cfg.train.d_steps
-        results: list[PhaseResult] = []
-        if self.model.one_forward:
-            g = self.phase_step("generator", batch)
-            detached = {k: v.detach() for k, v in (g.outputs or {}).items()}
-            g.outputs = None  # nothing of the generator's graph outlives its update
-            results = [self.phase_step("discriminator", batch, detached) for _ in range(d_steps)] + [g]
-        else:
-            results = [self.phase_step("discriminator", batch) for _ in range(d_steps)]
-            results.append(self.phase_step("generator", batch))
+        g = self.phase_step("generator", batch)
+        detached = {k: v.detach() for k, v in (g.outputs or {}).items()}
+        g.outputs = None  # nothing of the generator's graph outlives its update
+        results = [self.phase_step("discriminator", batch, detached) for _ in range(d_steps)] + [g]
         values = {k: v for r in results for k, v in r.losses.items()}
         ok = all(r.ok for r in results)
         self.bad_steps = 0 if ok else self.bad_steps + 1

@@ -264,18 +264,15 @@ class Adapt(Variant):
         return crop_to(self.g_back(pad_to_multiple(x, 4)), h, w)
 
     # ---- losses ----------------------------------------------------------------------------
-    def generator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
+    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         x, site = batch["A"], self.site_mask(batch)
-        o = self.generated(batch, outputs)
-        t, r = o["t"], o["r"]
+        t, r = outputs["t"], outputs["r"]
         zero = t.abs().sum() * 0.0  # +0 on the graph
         has = batch.get("has_target", torch.zeros(x.shape[0], dtype=torch.bool)).to(x.device).bool()
         target = batch.get("A_target", x)
         out = {
-            "resynthesis": losses.l1(o["resynth_t"], o["resynth_target"]) if "resynth_t" in o else zero,
-            "composition": composition(x, t, r, o.get("gain")),
+            "resynthesis": losses.l1(outputs["resynth_t"], outputs["resynth_target"]) if "resynth_t" in outputs else zero,
+            "composition": composition(x, t, r, outputs.get("gain")),
             "anchor": losses.masked_l1(t, target, has) + gradient_l1(t, target, has)
             if bool(has.any())
             else zero,
@@ -286,13 +283,13 @@ class Adapt(Variant):
         if m != "none":
             fake = t[site].clamp(-1, 1)
             out["adversarial"] = losses.g_loss(mode, self.d(fake)) if fake.shape[0] else zero
-            out["adversarial_back"] = losses.g_loss(mode, self.d_back(o["fake_a"]))
+            out["adversarial_back"] = losses.g_loss(mode, self.d_back(outputs["fake_a"]))
         if m == "cyclegan":
-            out["cycle"] = losses.l1(o["rec_a"], x) + losses.l1(o["rec_b"], batch["B"])
+            out["cycle"] = losses.l1(outputs["rec_a"], x) + losses.l1(outputs["rec_b"], batch["B"])
         elif m == "unit":
-            out["vae"] = losses.l1(o["recon_a"], x) + losses.l1(o["recon_b"], batch["B"])
-            out["kl"] = losses.kl_unit_variance(o["mu_a"]) + losses.kl_unit_variance(o["mu_b"])
-            out["cycle"] = losses.l1(o["cycle_a"], x)
+            out["vae"] = losses.l1(outputs["recon_a"], x) + losses.l1(outputs["recon_b"], batch["B"])
+            out["kl"] = losses.kl_unit_variance(outputs["mu_a"]) + losses.kl_unit_variance(outputs["mu_b"])
+            out["cycle"] = losses.l1(outputs["cycle_a"], x)
         return out
 
     def _identity(
@@ -306,17 +303,14 @@ class Adapt(Variant):
         lm = batch.get("faces_lm")
         return self.identity.terms(t.clamp(-1, 1), x, batch["faces_box"], counts, landmarks=lm)["face_id"]
 
-    def discriminator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
+    def discriminator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         if self.cfg.method == "none":
             return {}
         x, real_b, site = batch["A"], batch["B"], self.site_mask(batch)
-        o = outputs if outputs is not None else {k: v.detach() for k, v in self.generate(batch).items()}
         mode = self.cfg.gan_mode
-        fake = o["t"][site].detach().clamp(-1, 1)
+        fake = outputs["t"][site].detach().clamp(-1, 1)
         d = losses.d_loss(mode, self.d(real_b), self.d(fake)) if fake.shape[0] else self.d(real_b).sum() * 0.0
-        return {"d": d, "d_back": losses.d_loss(mode, self.d_back(x), self.d_back(o["fake_a"].detach()))}
+        return {"d": d, "d_back": losses.d_loss(mode, self.d_back(x), self.d_back(outputs["fake_a"].detach()))}
 
     # ---- inference and the files ------------------------------------------------------------
     def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:

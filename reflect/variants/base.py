@@ -8,8 +8,10 @@
 * translates images with :meth:`translate` (pure, deterministic, any H and W, ONNX-exportable).
 
 It never touches optimisers, AMP, devices or checkpoints: that is :mod:`reflect.train`'s job.
-The application's own losses (supervised L1 on paired samples, face identity) are the contract's,
-not a variant's: they judge the variant's A -> clean output (:meth:`clean_output`) for every variant.
+The application's own losses (supervised L1 on paired samples, the face region, face identity) are
+the contract's, not a variant's (:mod:`reflect.losses.application`): they judge the variant's A -> clean
+output (:meth:`clean_output`) for every variant, which says only which terms it takes
+(:meth:`application_terms`).
 
 Batches are dicts. Two-domain variants read ``batch["A"]`` and ``batch["B"]``: (B, 3, H, W) in
 [-1, 1]; A is "with reflections", B is "clean". Samples with a paired target carry
@@ -22,12 +24,12 @@ One iteration, as the trainer runs it (the order of CycleGAN's reference ``optim
     detached = {k: v.detach() for k, v in outputs.items()}
     variant.phase_losses("discriminator", batch, detached)  # -> d_steps discriminator updates
 
-A variant whose :meth:`generate` returns None (the older contract) still trains: each of its loss
-methods then runs its own forward from the batch, discriminator phase first.
+The loss methods never run a generator: they read :meth:`generate`'s outputs.
 """
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -35,7 +37,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from reflect import losses
+from reflect.losses import application
 from reflect.nn.pool import ImagePool
 
 Outputs = dict[str, torch.Tensor]
@@ -64,7 +66,7 @@ class VariantConfig:
     face_embedder_weights: str = ""  # facenet InceptionResnetV1 state dict
 
 
-class Variant(nn.Module):
+class Variant(nn.Module, abc.ABC):
     Config: ClassVar[type[VariantConfig]] = VariantConfig
     name: ClassVar[str] = "base"
     #: domain names; two-domain variants translate A -> B by default
@@ -87,37 +89,39 @@ class Variant(nn.Module):
         super().__init__()
         self.cfg = cfg
         # frozen face detector + embedder: a plain attribute, never in state_dict or param groups
-        self.face_id: Any = self.make_face_loss(cfg) if cfg.lambda_face > 0 else None
+        self.face_id: Any = application.make_identity_loss(cfg, self.known_face_boxes) if cfg.lambda_face > 0 else None
 
     # ---- contract -------------------------------------------------------------------------
     @classmethod
+    @abc.abstractmethod
     def default_loss_weights(cls, cfg: Any) -> dict[str, float]:
         """Weights of every loss this variant returns, from its config (the paper's values)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        raise NotImplementedError
+        """Optimiser name -> the parameters it steps."""
 
-    def generate(self, batch: dict[str, Any]) -> Outputs | None:
+    @abc.abstractmethod
+    def generate(self, batch: dict[str, Any]) -> Outputs:
         """Every generator forward of one iteration, each computed once: name -> tensor, with grad.
 
         The trainer calls it in the generator phase (discriminator parameters frozen), passes the
         outputs to :meth:`generator_losses`, then their detached copies to
-        :meth:`discriminator_losses`. None (the default) keeps the older two-forward contract.
+        :meth:`discriminator_losses`. With the application losses on (:attr:`uses_clean_output`)
+        the outputs hold the A -> clean images under :attr:`clean_key`.
         """
-        return None
 
-    # A variant with ``generate`` adds ``outputs: Outputs | None = None`` to both loss methods: the
-    # outputs of this iteration's ``generate`` (detached for the discriminator); None when called
-    # on a batch alone. The base signatures stay the older contract's, so older variants type-check.
-    def discriminator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def discriminator_losses(self, batch: dict[str, Any], outputs: Outputs) -> dict[str, torch.Tensor]:
+        """Named, unweighted losses of the discriminator phase, from :meth:`generate`'s detached outputs."""
 
-    def generator_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def generator_losses(self, batch: dict[str, Any], outputs: Outputs) -> dict[str, torch.Tensor]:
+        """Named, unweighted losses of the variant's own objective, from :meth:`generate`'s outputs."""
 
+    @abc.abstractmethod
     def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:
-        raise NotImplementedError
+        """(B, C, H, W) in [-1, 1] -> the same shape in domain ``target`` (default: the clean one)."""
 
     # ---- what the trainer optimises -------------------------------------------------------
     @classmethod
@@ -131,86 +135,54 @@ class Variant(nn.Module):
     def phase_losses(self, phase: str, batch: dict[str, Any], outputs: Outputs | None = None) -> dict[str, torch.Tensor]:
         """Named, unweighted losses of ``phase`` ('generator' adds the application losses).
 
-        Without ``outputs`` the generator phase runs :meth:`generate` here, and the discriminator
-        phase leaves the (no-grad) forward to :meth:`discriminator_losses`.
+        ``outputs``: this iteration's :meth:`generate` (detached for the discriminator phase). None
+        (a call outside the trainer) runs :meth:`generate` here, without grad for the discriminator.
         """
         if phase not in ("generator", "discriminator"):
             raise ValueError(f"phase must be 'generator' or 'discriminator', not {phase!r}")
-        if phase == "generator" and outputs is None:
+        if phase == "discriminator":
+            if outputs is None:
+                with torch.no_grad():
+                    outputs = self.generate(batch)
+            return self.discriminator_losses(batch, outputs)
+        if outputs is None:
             outputs = self.generate(batch)
-        fn: Any = self.generator_losses if phase == "generator" else self.discriminator_losses
-        own = fn(batch) if outputs is None else fn(batch, outputs)  # outputs: see the loss methods
-        return own if phase == "discriminator" else own | self.application_losses(batch, outputs)
-
-    @property
-    def one_forward(self) -> bool:
-        """Whether this variant implements :meth:`generate` (the trainer then runs each forward once)."""
-        return type(self).generate is not Variant.generate
-
-    def generated(self, batch: dict[str, Any], outputs: Outputs | None) -> Outputs:
-        """``outputs`` when given, else a fresh :meth:`generate` (for calls outside the trainer)."""
-        if outputs is not None:
-            return outputs
-        out = self.generate(batch)
-        if out is None:
-            raise NotImplementedError(f"{type(self).__name__}.generate returned None")
-        return out
+        return self.generator_losses(batch, outputs) | self.application_losses(batch, outputs)
 
     # ---- the application losses, shared by every variant ----------------------------------
-    def clean_output(self, batch: dict[str, Any], outputs: Outputs | None = None) -> torch.Tensor:
-        """The A -> clean images (B, 3, H, W) the application losses judge, with grad.
-
-        ``outputs[clean_key]`` when :meth:`generate` made it; else one more forward (translate).
-        """
-        if outputs is not None and self.clean_key in outputs:
-            return outputs[self.clean_key]
-        return self.translate(self.clean_source(batch))
+    def application_terms(self) -> application.Terms:
+        """Which application losses this variant takes: ``supervised`` with ``lambda_sup`` > 0 and
+        ``face_id`` with ``lambda_face`` > 0 (at detected faces, or at the batch's boxes with
+        :attr:`known_face_boxes`). A variant with more face terms extends these; the losses stay
+        :func:`reflect.losses.application.application_losses`."""
+        face: application.Identity = ""
+        if self.face_id is not None:
+            face = "boxes" if self.known_face_boxes else "detected"
+        return application.Terms(supervised=self.cfg.lambda_sup > 0, face_id=face)
 
     @property
     def uses_clean_output(self) -> bool:
-        """Whether the application losses are on (a :meth:`generate` whose usual outputs lack the
-        clean images then adds them under :attr:`clean_key`, in the same forward where it can)."""
-        return self.cfg.lambda_sup > 0 or self.face_id is not None
+        """Whether the application losses are on (:meth:`generate` then puts the A -> clean images
+        under :attr:`clean_key`, in the same forward where it can)."""
+        return self.application_terms().any
+
+    def clean_output(self, batch: dict[str, Any], outputs: Outputs) -> torch.Tensor:
+        """The A -> clean images (B, 3, H, W) the application losses judge: ``outputs[clean_key]``."""
+        if self.clean_key not in outputs:
+            raise KeyError(f"{type(self).__name__}.generate made no '{self.clean_key}' (the A -> clean images)")
+        return outputs[self.clean_key]
 
     def clean_source(self, batch: dict[str, Any]) -> torch.Tensor:
         """The images the clean output is made from (two-domain: A; multi-domain: every image)."""
         return batch["A"]
 
-    def application_losses(self, batch: dict[str, Any], outputs: Outputs | None = None) -> dict[str, torch.Tensor]:
-        """``supervised`` (L1 to the paired target, paired samples only) and ``face_id`` (identity
-        of the faces found in A, kept in the clean output), each only when its lambda is > 0."""
-        if not self.uses_clean_output:
+    def application_losses(self, batch: dict[str, Any], outputs: Outputs) -> dict[str, torch.Tensor]:
+        """The application losses :meth:`application_terms` names, on this iteration's clean output."""
+        terms = self.application_terms()
+        if not terms.any:
             return {}
-        clean = self.clean_output(batch, outputs)
-        out: dict[str, torch.Tensor] = {}
-        if self.cfg.lambda_sup > 0:
-            if "A_target" in batch:
-                out["supervised"] = losses.masked_l1(clean, batch["A_target"], batch["has_target"])
-            else:
-                out["supervised"] = clean.sum() * 0.0
-        if self.face_id is not None:
-            out["face_id"] = self.face_id(clean, self.clean_source(batch))  # faces found in A, same landmarks on clean
-        return out
-
-    def make_face_loss(self, cfg: VariantConfig) -> Any:
-        """The frozen face-identity loss: ``loss(clean, real_a)`` (:class:`~reflect.losses.FaceIdentityLoss`),
-        or with :attr:`known_face_boxes` ``loss(clean, reference, boxes, counts)`` (no detector)."""
-        from reflect.errors import ConfigError
-        from reflect.faces.detectors import DETECTORS
-
-        if self.known_face_boxes:
-            from reflect.losses.removal import BoxIdentityLoss
-
-            return BoxIdentityLoss(cfg.face_embedder, cfg.face_embedder_weights or None,
-                                   max_faces=int(getattr(cfg, "face_max_faces", 2)))
-
-        if cfg.face_detector not in DETECTORS:
-            raise ConfigError(f"face_detector {cfg.face_detector!r} is not one of {', '.join(DETECTORS)}")
-        if cfg.face_embedder not in ("dlib-torch", "facenet"):
-            raise ConfigError(f"face_embedder {cfg.face_embedder!r} must be differentiable: dlib-torch or facenet")
-        return losses.FaceIdentityLoss(
-            cfg.face_detector, cfg.face_embedder, cfg.face_min_size,
-            detector_weights=cfg.face_detector_weights or None, embedder_weights=cfg.face_embedder_weights or None,
+        return application.application_losses(
+            terms, self.clean_output(batch, outputs), batch, self.clean_source(batch), self.face_id
         )
 
     # ---- helpers with sensible defaults ---------------------------------------------------

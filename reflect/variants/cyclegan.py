@@ -101,13 +101,8 @@ class CycleGAN(Variant):
             out["idt_b"] = self.g_ab(real_b)
         return out
 
-    def discriminator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
+    def discriminator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
-        if outputs is None:
-            with torch.no_grad():
-                outputs = {"fake_b": self.g_ab(real_a), "fake_a": self.g_ba(real_b)}
         fake_b = self.pool_b.query(outputs["fake_b"].detach())  # G(A), from the history pool
         fake_a = self.pool_a.query(outputs["fake_a"].detach())  # F(B)
         mode = self.cfg.gan_mode
@@ -116,21 +111,18 @@ class CycleGAN(Variant):
             "d_b": losses.d_loss(mode, self.d_b(real_b), self.d_b(fake_b)),
         }
 
-    def generator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
+    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
-        o = self.generated(batch, outputs)
         mode = self.cfg.gan_mode
         out = {
-            "adv_ab": losses.g_loss(mode, self.d_b(o["fake_b"])),
-            "adv_ba": losses.g_loss(mode, self.d_a(o["fake_a"])),
-            "cycle_a": self.cycle_distance(o["rec_a"], real_a),  # |F(G(A)) - A|
-            "cycle_b": self.cycle_distance(o["rec_b"], real_b),  # |G(F(B)) - B|
+            "adv_ab": losses.g_loss(mode, self.d_b(outputs["fake_b"])),
+            "adv_ba": losses.g_loss(mode, self.d_a(outputs["fake_a"])),
+            "cycle_a": self.cycle_distance(outputs["rec_a"], real_a),  # |F(G(A)) - A|
+            "cycle_b": self.cycle_distance(outputs["rec_b"], real_b),  # |G(F(B)) - B|
         }
         if self.cfg.lambda_idt > 0:
-            out["idt_a"] = losses.l1(o["idt_a"], real_a)
-            out["idt_b"] = losses.l1(o["idt_b"], real_b)
+            out["idt_a"] = losses.l1(outputs["idt_a"], real_a)
+            out["idt_b"] = losses.l1(outputs["idt_b"], real_b)
         return out
 
     def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:

@@ -168,19 +168,9 @@ class DRIT(MultiDomainVariant):
         out["mu_rand"], _ = functional_call(self.enc_a, frozen, (out["fake_rand"], oh_p))
         return out | {"content": z_c, "content_clean": z_c_clean, "mu": mu, "logvar": logvar, "z_rand": z_r, "z_rand2": z_r2}
 
-    def discriminator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
+    def discriminator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         x, c, mask = self._labels(batch)
-        if outputs is None:
-            with torch.no_grad():
-                c_p = c.roll(1, 0)
-                z_c = self.content(x)
-                mu, logvar = self.enc_a(x, self.one_hot(c, x))
-                z = torch.cat([reparameterize(mu, logvar).roll(1, 0), torch.randn_like(mu)])
-                fake_cross, fake_rand = self.gen(torch.cat([z_c, z_c]), z, self.one_hot(c_p, x).repeat(2, 1)).chunk(2)
-        else:
-            z_c, fake_cross, fake_rand = (outputs[k].detach() for k in ("content", "fake_cross", "fake_rand"))
+        z_c, fake_cross, fake_rand = (outputs[k].detach() for k in ("content", "fake_cross", "fake_rand"))
         out: dict[str, torch.Tensor] = {}
         for suffix, dis, fake in (("", self.dis1, fake_cross), ("_random", self.dis2, fake_rand)):
             src_real, cls_real = dis(x)
@@ -190,28 +180,25 @@ class DRIT(MultiDomainVariant):
         out["d_content"] = losses.domain_cross_entropy(self.dis_c(z_c), c, mask)
         return out
 
-    def generator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
+    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         x, c, mask = self._labels(batch)
-        o = self.generated(batch, outputs)
         c_p, mask_p = c.roll(1, 0), None if mask is None else mask.roll(1, 0)
-        src, cls = self.dis1(o["fake_cross"])
-        src_r, cls_r = self.dis2(torch.cat([o["fake_rand"], o["fake_rand2"]]))
-        ratio = (o["fake_rand2"] - o["fake_rand"]).abs().mean() / (o["z_rand2"] - o["z_rand"]).abs().mean()
+        src, cls = self.dis1(outputs["fake_cross"])
+        src_r, cls_r = self.dis2(torch.cat([outputs["fake_rand"], outputs["fake_rand2"]]))
+        ratio = (outputs["fake_rand2"] - outputs["fake_rand"]).abs().mean() / (outputs["z_rand2"] - outputs["z_rand"]).abs().mean()
         mask_p2 = None if mask_p is None else mask_p.repeat(2, 1)
         return {
             "adv": losses.g_loss("vanilla", src),
             "adv_random": losses.g_loss("vanilla", src_r),
             "cls": losses.domain_cross_entropy(cls, c_p, mask_p),
             "cls_random": losses.domain_cross_entropy(cls_r, c_p.repeat(2), mask_p2),
-            "recon_self": losses.l1(o["fake_self"], x),
-            "recon_cross": losses.l1(o["fake_back"], x),
-            "kl_content": losses.kl_unit_variance(o["content_clean"]),
-            "kl_attr": losses.kl_standard_normal(o["mu"], o["logvar"]) * o["mu"].shape[1],
-            "latent": losses.l1(o["mu_rand"], o["z_rand"]),
+            "recon_self": losses.l1(outputs["fake_self"], x),
+            "recon_cross": losses.l1(outputs["fake_back"], x),
+            "kl_content": losses.kl_unit_variance(outputs["content_clean"]),
+            "kl_attr": losses.kl_standard_normal(outputs["mu"], outputs["logvar"]) * outputs["mu"].shape[1],
+            "latent": losses.l1(outputs["mu_rand"], outputs["z_rand"]),
             "mode_seeking": 1.0 / (ratio.float() + 1e-5),
-            "content_adv": losses.domain_confusion(self.dis_c(o["content"]), mask),
+            "content_adv": losses.domain_confusion(self.dis_c(outputs["content"]), mask),
         }
 
     # ---- translation ----------------------------------------------------------------------

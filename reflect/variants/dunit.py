@@ -33,6 +33,7 @@ the input's and the translation's face crops) instead of a detector.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -41,8 +42,8 @@ from torch import nn
 from torch.nn import functional as F
 from torchvision.ops import roi_align
 
-from reflect import losses
 from reflect.errors import ConfigError
+from reflect.losses import application
 from reflect.losses.removal import face_region_l1
 from reflect.nn import SharedResBlocks, crop_to, init_weights, pad_to_multiple, reparameterize
 from reflect.registry import register
@@ -174,40 +175,22 @@ class DUNIT(UNIT):
             "cycle_a": self.decode(reparameterize(mu_ab), "A"), "cycle_b": self.decode(reparameterize(mu_ba), "B"),
         }
 
-    def generator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
-        o = self.generated(batch, outputs)
-        out = super().generator_losses(batch, o)
+    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        out = super().generator_losses(batch, outputs)
         bx = self.batch_boxes(batch)
-        zero = o["fake_b"].sum() * 0.0  # no boxes: the global path only
-        out["instance"] = zero if bx is None else self.instance_consistency(o["content_a"], o["mu_ab"], *bx)
+        zero = outputs["fake_b"].sum() * 0.0  # no boxes: the global path only
+        out["instance"] = zero if bx is None else self.instance_consistency(outputs["content_a"], outputs["mu_ab"], *bx)
         if self.cfg.lambda_inst_rec > 0:
             out["instance_rec"] = zero if bx is None else (
-                face_region_l1(o["recon_a"], batch["A"], *bx) + face_region_l1(o["cycle_a"], batch["A"], *bx))
+                face_region_l1(outputs["recon_a"], batch["A"], *bx) + face_region_l1(outputs["cycle_a"], batch["A"], *bx))
         return out
 
-    def application_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
-        """The contract's supervised L1, and face identity at the known boxes (input vs translation)."""
-        if self.cfg.lambda_sup <= 0 and self.face_id is None:
-            return {}
-        clean = self.clean_output(batch, outputs)
-        out: dict[str, torch.Tensor] = {}
-        bx = self.batch_boxes(batch)
-        if self.cfg.lambda_sup > 0:
-            has_target = "A_target" in batch
-            out["supervised"] = losses.masked_l1(clean, batch["A_target"], batch["has_target"]) if has_target else clean.sum() * 0.0
-            if self.cfg.lambda_inst_sup > 0:
-                if has_target and bx is not None:
-                    counts = bx[1] * batch["has_target"].to(bx[1].device).long()
-                    out["instance_sup"] = face_region_l1(clean, batch["A_target"], bx[0], counts)
-                else:
-                    out["instance_sup"] = clean.sum() * 0.0
-        if self.face_id is not None:
-            out["face_id"] = clean.sum() * 0.0 if bx is None else self.face_id(clean.clamp(-1, 1), batch["A"], *bx)
-        return out
+    def application_terms(self) -> application.Terms:
+        """The contract's terms plus ``instance_sup`` (the face region of the paired target, with
+        ``lambda_sup`` > 0); face identity at the known boxes compares with the input."""
+        c = self.cfg
+        region = "instance_sup" if c.lambda_sup > 0 and c.lambda_inst_sup > 0 else ""
+        return dataclasses.replace(super().application_terms(), face_region=region, face_reference="input")
 
     def translate(self, x: torch.Tensor, target: str | None = None, boxes: torch.Tensor | None = None,
                   count: torch.Tensor | None = None) -> torch.Tensor:

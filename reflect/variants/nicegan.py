@@ -127,15 +127,10 @@ class NiceGAN(Variant):
             "rec_b": self.g_ab(z_b),
         }
 
-    def discriminator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
+    def discriminator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
         z_a, cam_a = self.enc_a(real_a)  # the encoders learn from this loss
         z_b, cam_b = self.enc_b(real_b)
-        if outputs is None:
-            with torch.no_grad():
-                outputs = {"fake_b": self.g_ab(z_a), "fake_a": self.g_ba(z_b)}
         fake_a, fake_b = outputs["fake_a"].detach(), outputs["fake_b"].detach()
         return {
             "d_a": self._d_loss(
@@ -146,18 +141,15 @@ class NiceGAN(Variant):
             ),
         }
 
-    def generator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
+    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
-        o = self.generated(batch, outputs)
         return {
-            "adv_ab": self._g_loss(self._judge(self.d_b, o["z_fake_b"], o["cam_fake_b"])),
-            "adv_ba": self._g_loss(self._judge(self.d_a, o["z_fake_a"], o["cam_fake_a"])),
-            "cycle_a": losses.l1(o["cyc_a"], real_a),
-            "cycle_b": losses.l1(o["cyc_b"], real_b),
-            "recon_a": losses.l1(o["rec_a"], real_a),
-            "recon_b": losses.l1(o["rec_b"], real_b),
+            "adv_ab": self._g_loss(self._judge(self.d_b, outputs["z_fake_b"], outputs["cam_fake_b"])),
+            "adv_ba": self._g_loss(self._judge(self.d_a, outputs["z_fake_a"], outputs["cam_fake_a"])),
+            "cycle_a": losses.l1(outputs["cyc_a"], real_a),
+            "cycle_b": losses.l1(outputs["cyc_b"], real_b),
+            "recon_a": losses.l1(outputs["rec_a"], real_a),
+            "recon_b": losses.l1(outputs["rec_b"], real_b),
         }
 
     def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:

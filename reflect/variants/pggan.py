@@ -158,18 +158,10 @@ class PGGAN(Variant):
             out["clean"] = out["fake_b"] if (level, alpha) == top else self.g_ab(batch["A"], *top)
         return out
 
-    def discriminator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
-        if outputs is None:
-            level, alpha = self.stage
-            real_a, real_b = self.reals(batch["A"], level, alpha), self.reals(batch["B"], level, alpha)
-            with torch.no_grad():
-                fake_b = self.g_ab(real_a, level, alpha)  # G(A)
-                fake_a = self.g_ba(real_b, level, alpha)  # F(B)
-        else:  # the generator phase's forward, at its point of the schedule (a CPU tensor: no sync)
-            level, alpha = int(outputs["stage"][0]), float(outputs["stage"][1])
-            real_a, real_b, fake_a, fake_b = (outputs[k].detach() for k in ("real_a", "real_b", "fake_a", "fake_b"))
+    def discriminator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        # the generator phase's forward, at its point of the schedule (a CPU tensor: no sync)
+        level, alpha = int(outputs["stage"][0]), float(outputs["stage"][1])
+        real_a, real_b, fake_a, fake_b = (outputs[k].detach() for k in ("real_a", "real_b", "fake_a", "fake_b"))
         out: dict[str, torch.Tensor] = {}
         for name, d, real, fake in (("a", self.d_a, real_a, fake_a), ("b", self.d_b, real_b, fake_b)):
 
@@ -185,22 +177,19 @@ class PGGAN(Variant):
             out[f"drift_{name}"] = real_score.float().pow(2).mean()
         return out
 
-    def generator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
-        o = self.generated(batch, outputs)
-        level, alpha = int(o["stage"][0]), float(o["stage"][1])
-        real_a, real_b = o["real_a"], o["real_b"]
+    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        level, alpha = int(outputs["stage"][0]), float(outputs["stage"][1])
+        real_a, real_b = outputs["real_a"], outputs["real_b"]
         mode = "lsgan" if self.cfg.gan_mode == "lsgan" else "wgan"
         out = {
-            "adv_ab": losses.g_loss(mode, self.d_b(o["fake_b"], level, alpha)),
-            "adv_ba": losses.g_loss(mode, self.d_a(o["fake_a"], level, alpha)),
-            "cycle_a": losses.l1(o["rec_a"], real_a),  # |F(G(A)) - A|
-            "cycle_b": losses.l1(o["rec_b"], real_b),  # |G(F(B)) - B|
+            "adv_ab": losses.g_loss(mode, self.d_b(outputs["fake_b"], level, alpha)),
+            "adv_ba": losses.g_loss(mode, self.d_a(outputs["fake_a"], level, alpha)),
+            "cycle_a": losses.l1(outputs["rec_a"], real_a),  # |F(G(A)) - A|
+            "cycle_b": losses.l1(outputs["rec_b"], real_b),  # |G(F(B)) - B|
         }
         if self.cfg.lambda_idt > 0:
-            out["idt_a"] = losses.l1(o["idt_a"], real_a)
-            out["idt_b"] = losses.l1(o["idt_b"], real_b)
+            out["idt_a"] = losses.l1(outputs["idt_a"], real_a)
+            out["idt_b"] = losses.l1(outputs["idt_b"], real_b)
         self.steps_done += 1  # one generator phase per trainer step: the schedule moves on
         return out
 

@@ -30,6 +30,7 @@ Losses (named, unweighted; weights from the config):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -38,11 +39,11 @@ import torch
 
 from reflect import losses
 from reflect.errors import ConfigError
+from reflect.losses import application
 from reflect.losses.adversarial import GanMode
 from reflect.losses.removal import (
     PerceptualLoss,
     exclusion,
-    face_region_l1,
     gradient_l1,
     layer_reconstruction,
     no_reflection,
@@ -163,29 +164,14 @@ class Remover(Variant):
         t, r = self.layers(batch["A"])  # T = G(x), unclamped so saturated pixels still get a gradient
         return {"t": t} if r is None else {"t": t, "r": r}
 
-    def discriminator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
-        if outputs is None:
-            with torch.no_grad():
-                fake = self.translate(batch["A"])
-        else:
-            fake = outputs["t"].detach().clamp(-1, 1)
+    def discriminator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        fake = outputs["t"].detach().clamp(-1, 1)
         return {"d": losses.d_loss(self.cfg.gan_mode, self.d(batch["B"]), self.d(fake))}
 
-    @staticmethod
-    def _target(batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        x = batch["A"]
-        has = batch.get("has_target", torch.zeros(x.shape[0], dtype=torch.bool)).to(x.device)
-        return batch.get("A_target", x), has
-
-    def generator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
+    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         x = batch["A"]  # (B, 3, H, W) in [-1, 1], through the glass
-        o = self.generated(batch, outputs)
-        t, r = o["t"], o.get("r")
-        target, has = self._target(batch)
+        t, r = outputs["t"], outputs.get("r")
+        target, has = application.paired(batch, x)
         out = {
             "gradient": gradient_l1(t, target, has),
             "adv": losses.g_loss(self.cfg.gan_mode, self.d(t.clamp(-1, 1))),
@@ -201,34 +187,19 @@ class Remover(Variant):
             out["perceptual"] = self.vgg.to(t.device)(t, target, has) if self.vgg is not None else t.sum() * 0.0
         return out
 
-    # ---- the application losses: face identity at the known face boxes, not detected faces ---
-    def application_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
-        t = self.generated(batch, outputs)["t"]
-        target, has = self._target(batch)
-        out = {"supervised": losses.masked_l1(t, target, has)} if self.cfg.lambda_sup > 0 else {}
-        if self.cfg.lambda_face_region > 0:
-            if "faces_box" in batch:
-                counts = batch["faces_n"].to(has.device) * has.long()
-                out["face_region"] = face_region_l1(t, target, batch["faces_box"], counts)
-            else:
-                out["face_region"] = t.sum() * 0.0
-        if self.face_id is not None:
-            out |= self._face_losses(t, target, has, batch)
-        return out
-
-    def _face_losses(self, t: torch.Tensor, target: torch.Tensor, has: torch.Tensor,
-                     batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        assert self.face_id is not None
-        features = self.cfg.lambda_face_features > 0
-        relative = self.cfg.lambda_face_relative > 0
-        if "faces_box" not in batch or float(torch.rand(())) >= self.cfg.face_probability:
-            return self.face_id.zeros(t, features, relative)
-        counts = batch["faces_n"].to(has.device) * has.long()
-        return dict(self.face_id.terms(t.clamp(-1, 1), target, batch["faces_box"], counts, features=features,
-                                       inputs=batch["A"] if relative else None,
-                                       relative_eps=self.cfg.face_relative_eps, landmarks=batch.get("faces_lm")))
+    # ---- the application losses: the face region, and identity at the known face boxes -------
+    def application_terms(self) -> application.Terms:
+        """The contract's terms plus ``face_region`` and, with the identity at the boxes against the
+        paired target, ``face_features`` and ``face_relative`` from the same pass."""
+        c, face = self.cfg, self.face_id is not None
+        return dataclasses.replace(
+            super().application_terms(),
+            face_region="face_region" if c.lambda_face_region > 0 else "",
+            face_features=face and c.lambda_face_features > 0,
+            face_relative=face and c.lambda_face_relative > 0,
+            relative_eps=c.face_relative_eps,
+            face_probability=c.face_probability,
+        )
 
     def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:
         """(B, 3, H, W) in [-1, 1] -> the same with reflections removed (any H and W)."""

@@ -105,15 +105,9 @@ class StarGAN(MultiDomainVariant):
         out["rec"] = self.conditioned(out["fake"], c_org)  # G(G(x, c), c') = x
         return out
 
-    def discriminator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
+    def discriminator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         x, c_org, mask = batch["image"], batch["domain"], batch.get("domain_mask")
-        if outputs is None:
-            with torch.no_grad():
-                fake = self.conditioned(x, self.random_targets(batch))
-        else:
-            fake = outputs["fake"].detach()  # the same fakes for each of the n_critic updates
+        fake = outputs["fake"].detach()  # the same fakes for each of the n_critic updates
         src_real, cls_real = self.d(x)
         src_fake, _ = self.d(fake)
         return {
@@ -122,16 +116,13 @@ class StarGAN(MultiDomainVariant):
             "d_gp": losses.gradient_penalty(lambda t: self.d(t)[0], x, fake),
         }
 
-    def generator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
+    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         x, mask = batch["image"], batch.get("domain_mask")
-        o = self.generated(batch, outputs)
-        src_fake, cls_fake = self.d(o["fake"])
+        src_fake, cls_fake = self.d(outputs["fake"])
         return {
             "g_adv": losses.g_loss("wgan", src_fake),
-            "g_cls": losses.domain_cross_entropy(cls_fake, o["target"], mask),
-            "g_rec": losses.l1(o["rec"], x),
+            "g_cls": losses.domain_cross_entropy(cls_fake, outputs["target"], mask),
+            "g_rec": losses.l1(outputs["rec"], x),
         }
 
     def translate_index(self, x: torch.Tensor, target_index: torch.Tensor) -> torch.Tensor:

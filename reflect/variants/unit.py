@@ -133,39 +133,29 @@ class UNIT(Variant):
             "cycle_b": self.decode(reparameterize(mu_ba), "B"),
         }
 
-    def discriminator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
+    def discriminator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
-        if outputs is None:
-            with torch.no_grad():
-                fake_b = self.decode(reparameterize(self.encode(real_a, "A")), "B")
-                fake_a = self.decode(reparameterize(self.encode(real_b, "B")), "A")
-        else:
-            fake_a, fake_b = outputs["fake_a"].detach(), outputs["fake_b"].detach()
+        fake_a, fake_b = outputs["fake_a"].detach(), outputs["fake_b"].detach()
         mode = self.cfg.gan_mode
         return {
             "d_a": losses.d_loss(mode, self.d_a(real_a), self.d_a(fake_a)),
             "d_b": losses.d_loss(mode, self.d_b(real_b), self.d_b(fake_b)),
         }
 
-    def generator_losses(
-        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> dict[str, torch.Tensor]:
+    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
-        o = self.generated(batch, outputs)
         mode = self.cfg.gan_mode
         return {
-            "recon_a": losses.l1(o["recon_a"], real_a),
-            "recon_b": losses.l1(o["recon_b"], real_b),
-            "kl_a": losses.kl_unit_variance(o["mu_a"]),
-            "kl_b": losses.kl_unit_variance(o["mu_b"]),
-            "adv_a": losses.g_loss(mode, self.d_a(o["fake_a"])),
-            "adv_b": losses.g_loss(mode, self.d_b(o["fake_b"])),
-            "cycle_a": losses.l1(o["cycle_a"], real_a),
-            "cycle_b": losses.l1(o["cycle_b"], real_b),
-            "kl_cyc_a": losses.kl_unit_variance(o["mu_ab"]),
-            "kl_cyc_b": losses.kl_unit_variance(o["mu_ba"]),
+            "recon_a": losses.l1(outputs["recon_a"], real_a),
+            "recon_b": losses.l1(outputs["recon_b"], real_b),
+            "kl_a": losses.kl_unit_variance(outputs["mu_a"]),
+            "kl_b": losses.kl_unit_variance(outputs["mu_b"]),
+            "adv_a": losses.g_loss(mode, self.d_a(outputs["fake_a"])),
+            "adv_b": losses.g_loss(mode, self.d_b(outputs["fake_b"])),
+            "cycle_a": losses.l1(outputs["cycle_a"], real_a),
+            "cycle_b": losses.l1(outputs["cycle_b"], real_b),
+            "kl_cyc_a": losses.kl_unit_variance(outputs["mu_ab"]),
+            "kl_cyc_b": losses.kl_unit_variance(outputs["mu_ba"]),
         }
 
     def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:

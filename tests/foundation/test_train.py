@@ -169,32 +169,3 @@ def test_ema_view_swaps_generators_in_and_back(repo, tmp_path):
         assert trainer.model.g_ab is live
         assert torch.equal(ema_out, trainer.ema.shadow["g_ab"](x))
         assert not torch.equal(ema_out, trainer.model.translate(x)), "EMA weights should differ after 2 steps"
-
-
-def test_a_variant_without_generate_still_trains(repo, tmp_path, monkeypatch):
-    """The older contract (no generate(), one-argument loss methods) keeps working: discriminator
-    steps first, each phase running its own forward."""
-    from reflect import registry
-    from reflect.variants.base import Variant
-    from reflect.variants.cyclegan import CycleGAN
-
-    class OldStyle(CycleGAN):
-        generate = Variant.generate  # type: ignore[assignment]
-
-        def discriminator_losses(self, batch):  # type: ignore[no-untyped-def]
-            return super().discriminator_losses(batch)
-
-        def generator_losses(self, batch):  # type: ignore[no-untyped-def]
-            return super().generator_losses(batch, CycleGAN.generate(self, batch))
-
-    monkeypatch.setattr(registry, "get", lambda name: OldStyle)
-    cfg = load_config(repo / SMOKE, smoke_overrides(tmp_path, steps=3, **{"train.d_steps": 2, "model.lambda_sup": 1.0}))
-    with Trainer(cfg) as trainer:
-        assert not trainer.model.one_forward
-        hist = trainer.fit()
-    assert len(hist) == 3 and all(math.isfinite(v) for rec in hist for v in rec.values())
-    assert "supervised" in hist[0]
-    d_param = next(iter(trainer.model.d_a.parameters()))
-    g_param = next(iter(trainer.model.g_ab.parameters()))
-    assert int(trainer.optimizers["discriminator"].state[d_param]["step"]) == 6
-    assert int(trainer.optimizers["generator"].state[g_param]["step"]) == 3

@@ -25,7 +25,7 @@ def test_reconstruction_is_squared_error() -> None:
     m = DiscoGAN(DiscoGANConfig(ngf=8, ndf=8)).eval()  # eval: batch norm uses running statistics
     batch = {"A": torch.rand(1, 3, 64, 64) * 2 - 1, "B": torch.rand(1, 3, 64, 64) * 2 - 1}
     with torch.no_grad():
-        out = m.generator_losses(batch)
+        out = m.phase_losses("generator", batch)
         expected = losses.mse(m.g_ba(m.g_ab(batch["A"])), batch["A"])
     assert torch.allclose(out["cycle_a"], expected)
 

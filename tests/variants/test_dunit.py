@@ -79,12 +79,12 @@ def test_instance_consistency_trains_the_generator_from_the_translation() -> Non
     (the original DUNIT's loss, on boxes rebuilt as a new tensor, gave none)."""
     m = tiny().train()
     batch = {"A": images(), "B": images(2, 64, 64).flip(0), "faces_box": BOXES, "faces_n": COUNT}
-    loss = m.generator_losses(batch)["instance"]
+    loss = m.phase_losses("generator", batch)["instance"]
     grads = torch.autograd.grad(loss, list(m.dec_b.parameters()) + list(m.inst_enc.parameters()), allow_unused=True)
     assert all(g is not None and g.abs().sum() > 0 for g in grads)
-    no_faces = m.generator_losses({**batch, "faces_n": torch.tensor([0, 0])})["instance"]
+    no_faces = m.phase_losses("generator", {**batch, "faces_n": torch.tensor([0, 0])})["instance"]
     assert float(no_faces.detach()) == 0.0
-    assert float(m.generator_losses({"A": batch["A"], "B": batch["B"]})["instance"].detach()) == 0.0
+    assert float(m.phase_losses("generator", {"A": batch["A"], "B": batch["B"]})["instance"].detach()) == 0.0
 
 
 def test_instance_level_losses_judge_the_faces_and_train_the_instance_branch() -> None:

@@ -86,7 +86,7 @@ def test_training_needs_images_of_the_final_resolution() -> None:
     model = PGGAN(PGGANConfig(**TINY))
     batch = {"A": torch.zeros(1, 3, 64, 64), "B": torch.zeros(1, 3, 64, 64)}
     with pytest.raises(ConfigError, match="data.crop_size=32"):
-        model.generator_losses(batch)
+        model.phase_losses("generator", batch)
     with pytest.raises(ConfigError, match="power of two"):
         PGGAN(PGGANConfig(resolution=96, start_resolution=16))
 
@@ -125,9 +125,9 @@ def test_lsgan_option_has_no_gradient_penalty_or_drift() -> None:
     torch.manual_seed(0)
     model = PGGAN(PGGANConfig(**TINY, gan_mode="lsgan"))
     batch = {"A": torch.rand(2, 3, 32, 32) * 2 - 1, "B": torch.rand(2, 3, 32, 32) * 2 - 1}
-    d_losses = model.discriminator_losses(batch)
+    d_losses = model.phase_losses("discriminator", batch)
     assert set(d_losses) == {"d_a", "d_b"} and set(d_losses) <= set(PGGAN.default_loss_weights(model.cfg))
-    assert all(torch.isfinite(v) for v in [*d_losses.values(), *model.generator_losses(batch).values()])
+    assert all(torch.isfinite(v) for v in [*d_losses.values(), *model.phase_losses("generator", batch).values()])
     assert model.steps_done == 1  # one generator phase moved the schedule on by one step
     with pytest.raises(ConfigError, match="gan_mode"):
         PGGAN(PGGANConfig(**TINY, gan_mode="hinge"))  # type: ignore[arg-type]

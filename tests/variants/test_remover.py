@@ -274,7 +274,7 @@ def test_perceptual_loss_never_downloads(caplog: pytest.LogCaptureFixture, tmp_p
         variant = registry.get("remover")(cfg.model)
     assert "perceptual loss off" in caplog.text
     x = torch.rand(1, 3, 32, 32) * 2 - 1
-    out = variant.generator_losses({"A": x, "A_target": x, "has_target": torch.tensor([True]), "B": x})
+    out = variant.phase_losses("generator", {"A": x, "A_target": x, "has_target": torch.tensor([True]), "B": x})
     assert float(out["perceptual"]) == 0.0
 
 
@@ -340,14 +340,14 @@ def test_the_no_reflection_loss_asks_reflection_free_inputs_back_unchanged() -> 
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     batch = {"A": x, "A_target": x, "has_target": torch.tensor([True, True]), "B": x,
              "reflection_free": torch.tensor([True, False])}
-    assert float(model.generator_losses(batch)["no_reflection"]) == 0.0  # the untrained model is the identity
+    assert float(model.phase_losses("generator", batch)["no_reflection"]) == 0.0  # the untrained model is the identity
     _randomised(model.g)
     model.train()
-    loss = model.generator_losses(batch)["no_reflection"]
+    loss = model.phase_losses("generator", batch)["no_reflection"]
     loss.backward()
     assert float(loss) > 0 and model.g.head.weight.grad is not None and float(model.g.head.weight.grad.abs().sum()) > 0
     none = {**batch, "reflection_free": torch.tensor([False, False])}
-    assert float(model.generator_losses(none)["no_reflection"]) == 0.0
+    assert float(model.phase_losses("generator", none)["no_reflection"]) == 0.0
 
 
 def test_an_unknown_output_form_is_one_config_error() -> None:

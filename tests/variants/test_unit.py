@@ -28,7 +28,7 @@ def test_shared_layers_learn_from_both_domains() -> None:
     batch = {"A": torch.rand(1, 3, 32, 32) * 2 - 1, "B": torch.rand(1, 3, 32, 32) * 2 - 1}
     for domain in ("a", "b"):
         m.zero_grad()
-        m.generator_losses(batch)[f"recon_{domain}"].backward()
+        m.phase_losses("generator", batch)[f"recon_{domain}"].backward()
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.enc_shared.parameters())
         assert all(p.grad is not None for p in m.dec_shared.parameters())
         other = m.enc_b if domain == "a" else m.enc_a
