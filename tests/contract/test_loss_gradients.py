@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.contract.test_variant_contract import VARIANTS, build, first_batch, tiny_config
+from tests.contract.test_variant_contract import VARIANTS, build
+from tests.specs import first_batch, tiny_config
 
 
 def generator_params(model: torch.nn.Module) -> list[torch.nn.Parameter]:

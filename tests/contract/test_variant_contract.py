@@ -1,13 +1,11 @@
-"""The variant contract (DESIGN.md), checked on every registered variant.
+"""The variant contract (reflect/variants/base.py), checked on every registered variant.
 
-Registering a variant adds it here. Give it one line in ``TINY`` (overrides that make it small and
-fast on a CPU); without one it runs with ``ngf``/``ndf``/``dim`` shrunk to 8 where it has them.
-Data are procedural 64x64 window images (``data.kind=toy``), so no files are needed.
+Registering a variant adds it here; its tiny spec (small widths, what its batches need) is its line
+in tests/specs.py, shared with the golden outputs and the deployment tests.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import math
 from pathlib import Path
@@ -17,64 +15,15 @@ import numpy as np
 import pytest
 import torch
 
+from deploy.export import export_onnx
 from reflect import registry
-from reflect.config import ExperimentConfig, apply_overrides, build_config
-from reflect.data.datasets import build_dataset
+from reflect.config import ExperimentConfig
 from reflect.train.trainer import Trainer
 from reflect.variants.base import Variant
-from tests.contract.onnx_utils import export_dynamic, run_onnx
+from tests.specs import SIZE, SPECS, first_batch, spec, tiny_config
 
-SIZE = 64  # DiscoGAN's discriminator and NICE-GAN's global head need 64 px
 STEPS = 20
-
-# One line per variant: model overrides that make it tiny (ngf 8, few blocks).
-TINY: dict[str, dict[str, Any]] = {
-    "cyclegan": {"ngf": 8, "ndf": 8, "n_blocks": 2},
-    "nicegan": {"ngf": 8, "ndf": 8, "n_blocks": 2, "n_layers_d": 6},
-    "unit": {"dim": 8, "ndf": 8, "n_res": 2, "num_scales": 2, "n_layers_d": 3},
-    "discogan": {"ngf": 8, "ndf": 8},
-    "remover": {"ngf": 8, "ndf": 8, "n_bottleneck": 1, "output": "layers", "lambda_no_reflection": 1.0},  # the shipped form
-    "pggan": {"resolution": SIZE, "start_resolution": 32, "fmap_base": 256, "fmap_max": 16, "stabilise_steps": 2, "fade_steps": 2},
-    "stargan": {"ngf": 8, "ndf": 8, "n_blocks": 1, "n_layers_d": 4},
-    # lr 1e-3: at ngf 8 the reference's N(0, 0.02) init and lr 1e-4 need ~40 steps to show the drop
-    "drit": {"ngf": 8, "ndf": 8, "n_res": 1, "n_res_dec": 1, "n_layers_d": 4, "lr": 1e-3},
-    "dunit": {"dim": 8, "ndf": 8, "n_res": 2, "num_scales": 2, "n_layers_d": 3, "n_inst_res": 1, "roi_size": 4},
-}
-
 VARIANTS = registry.names()
-
-
-def tiny_model(name: str) -> dict[str, Any]:
-    if name in TINY:
-        return dict(TINY[name])
-    fields = {f.name for f in dataclasses.fields(registry.get(name).Config)}
-    return {k: 8 for k in ("ngf", "ndf", "dim") if k in fields}
-
-
-def tiny_config(name: str, out_dir: Path, overrides: list[str] | None = None) -> ExperimentConfig:
-    data: dict[str, Any] = {
-        "name": f"contract_{name}",
-        "seed": 0,
-        "out_dir": str(out_dir),
-        "model": {"variant": name, **tiny_model(name)},
-        "data": {"kind": "toy", "load_size": SIZE, "crop_size": SIZE, "num_workers": 0, "max_images": 16},
-        "train": {
-            "steps": STEPS,
-            "decay_steps": 0,
-            "log_every": 1,
-            "sample_every": 0,
-            "checkpoint_every": 10_000,
-            "progress": False,
-            "tensorboard": False,
-            "device": "cpu",
-        },
-    }
-    return build_config(apply_overrides(data, overrides or []))
-
-
-def first_batch(cfg: ExperimentConfig) -> dict[str, Any]:
-    sample = build_dataset(cfg.data, cfg.seed)[0]
-    return {k: v.unsqueeze(0) if torch.is_tensor(v) else v for k, v in sample.items()}
 
 
 def build(cfg: ExperimentConfig, seed: int = 0) -> Variant:
@@ -82,9 +31,24 @@ def build(cfg: ExperimentConfig, seed: int = 0) -> Variant:
     return registry.get(type(cfg.model).variant_name)(cfg.model)
 
 
+def tiny_trainer(name: str, out_dir: Path, overrides: list[str] | None = None) -> Trainer:
+    """The real trainer on ``name``'s tiny spec, its batches made as the variant's own data makes them."""
+    trainer = Trainer(tiny_config(name, out_dir, overrides, steps=STEPS))
+    s = spec(name)
+    if s.prepare is not None:
+        plain = trainer.batches
+        trainer.batches = lambda: map(s.batch, plain())  # type: ignore[method-assign]
+    return trainer
+
+
 def images(seed: int, h: int, w: int, n: int = 2) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.rand(n, 3, h, w, generator=g) * 2 - 1
+
+
+def test_every_variant_has_a_spec() -> None:
+    missing = [n for n in VARIANTS if n not in SPECS]
+    assert not missing, f"add a tiny spec to tests/specs.py for {missing}"
 
 
 @pytest.fixture(scope="module", params=VARIANTS)
@@ -93,7 +57,7 @@ def trained(
 ) -> tuple[str, Trainer, list]:
     """Each variant trained for STEPS steps by the real trainer (shared by the tests below)."""
     name = request.param
-    trainer = Trainer(tiny_config(name, tmp_path_factory.mktemp(name)))
+    trainer = tiny_trainer(name, tmp_path_factory.mktemp(name))
     history = trainer.fit()
     trainer.model.eval()
     return name, trainer, history
@@ -119,7 +83,7 @@ def test_losses_are_finite_and_weighted(name: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", VARIANTS)
 def test_each_phase_updates_only_its_own_parameters(name: str, tmp_path: Path) -> None:
-    trainer = Trainer(tiny_config(name, tmp_path))
+    trainer = tiny_trainer(name, tmp_path)
     model = trainer.model
     batch = trainer.to_device(first_batch(trainer.cfg))
     shared = {id(p) for m in model.shared_modules for p in getattr(model, m).parameters()}
@@ -172,18 +136,19 @@ def test_every_variant_takes_the_application_losses(name: str, tmp_path: Path, f
     batch["has_target"] = torch.tensor([True] * len(source))
     sup = variant.phase_losses("generator", batch)["supervised"]
     assert float(sup.detach()) > 0, f"{name}: supervised term is zero on a paired sample"
-    gen = [p for m in generator_children(variant).values() for p in m.parameters()]
+    gen = [p for m in generator_children(variant).values() for p in m.parameters() if p.requires_grad]
     grads = torch.autograd.grad(sup, gen, allow_unused=True)
     assert any(g is not None and float(g.abs().sum()) > 0 for g in grads), f"{name}: supervised term does not reach the generator"
 
 
 def generator_children(model: Variant) -> dict[str, torch.nn.Module]:
-    """Top-level submodules whose parameters all belong to the generator phase."""
+    """Top-level submodules whose trained parameters all belong to the generator phase (frozen
+    weights, such as the base under ``adapt``'s LoRA adapters, belong to no phase)."""
     groups = model.param_groups()
     g_ids = {id(p) for g, ps in groups.items() if g not in model.discriminator_groups for p in ps}
     return {
         n: m for n, m in model.named_children()
-        if any(True for _ in m.parameters()) and all(id(p) in g_ids for p in m.parameters())
+        if any(True for _ in m.parameters()) and all(id(p) in g_ids for p in m.parameters() if p.requires_grad)
     }
 
 
@@ -191,7 +156,7 @@ def generator_children(model: Variant) -> dict[str, torch.nn.Module]:
 def test_an_iteration_runs_each_generator_once_per_input(name: str, tmp_path: Path) -> None:
     """One forward per iteration: the discriminator steps (two here) and the application losses
     reuse the generator phase's outputs instead of running a generator again on the same input."""
-    trainer = Trainer(tiny_config(name, tmp_path, ["train.d_steps=2", "model.lambda_sup=1.0"]))
+    trainer = tiny_trainer(name, tmp_path, ["train.d_steps=2", "model.lambda_sup=1.0"])
     model = trainer.model
     calls: list[tuple[str, tuple[int, ...], str]] = []
 
@@ -259,17 +224,13 @@ def test_training_lowers_reconstruction_loss(trained: tuple[str, Trainer, list])
     assert last < first, f"{name}: {'+'.join(keys)} went from {first:.4f} to {last:.4f} in {STEPS} steps"
 
 
-def test_onnx_export_matches_torch(trained: tuple[str, Trainer, list]) -> None:
+def test_onnx_export_matches_torch(trained: tuple[str, Trainer, list], tmp_path: Path) -> None:
+    """The deployed graph (deploy.export: dynamic batch, height and width; multi-domain variants take
+    the target index, DUNIT the face boxes) agrees with torch at the training size and at an odd
+    size and batch it never saw; export_onnx raises ParityError beyond the tolerance."""
     name, trainer, _ = trained
-    module = trainer.model.export_module()
-    model, exporter = export_dynamic(module, images(3, SIZE, SIZE, n=1))
-    for h, w in ((SIZE, SIZE), (37, 45)):  # the export size, then an odd size it never saw
-        x = images(4, h, w)
-        with torch.no_grad():
-            expected = module(x).numpy()
-        got = run_onnx(model, x)
-        assert got.shape == expected.shape, (
-            f"{name} ({exporter}): ONNX output {got.shape} != {expected.shape}"
-        )
-        diff = float(np.abs(got - expected).max())
-        assert diff <= 1e-4, f"{name} ({exporter}) at {h}x{w}: ONNX Runtime differs from torch by {diff:.2e}"
+    sizes = [(1, SIZE, SIZE), (2, 37, 45)]
+    result = export_onnx(trainer.model, tmp_path / f"{name}.onnx", cfg=trainer.cfg, parity_sizes=sizes, tolerance=1e-4)
+    assert set(result.parity) == {f"{n}x3x{h}x{w}" for n, h, w in sizes}, f"{name}: {result.parity}"
+    assert result.max_abs_diff <= 1e-4 and result.path.is_file()
+    assert result.nodes_after <= result.nodes_before, f"{name}: the optimiser added nodes"
