@@ -85,7 +85,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import reflect.variants.adapt  # noqa: F401  (registers the 'adapt' variant)
     from reflect.adapt.trainer import ADAPTED, AdaptTrainer
     from reflect.checkpoint import list_checkpoints
     from reflect.errors import ConfigError

@@ -1,8 +1,8 @@
 """The trainer of an adaptation run: the one trainer on the site's data, plus what the run leaves.
 
-:class:`AdaptTrainer` is :class:`reflect.train.Trainer` with two changes: its batches come from the
-site (:class:`~reflect.data.site.SiteDataset`, built from the run's ``site_index.json``), and with
-``method: none`` there is no discriminator, so the discriminator phase is skipped. Checkpoints,
+:class:`AdaptTrainer` is :class:`reflect.train.Trainer` whose batches come from the site
+(:class:`~reflect.data.site.SiteDataset`, built from the run's ``site_index.json``); with
+``method: none`` there is no discriminator, and the trainer skips the discriminator phase. Checkpoints,
 exact resume, the progress bar and its ETA, the non-finite guard: all the trainer's.
 
 :meth:`AdaptTrainer.write_outputs` writes ``adapted.safetensors`` (the adapters merged into the
@@ -18,14 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from reflect.config import ExperimentConfig, save_config
 from reflect.data.datasets import build_loader
 from reflect.data.site import SiteDataset, load_index
 from reflect.errors import CheckpointError
-from reflect.train.trainer import PhaseResult, Trainer
+from reflect.train.trainer import Trainer
 from reflect.variants.adapt import Adapt
 from reflect.variants.remover import Remover
 
@@ -75,13 +74,6 @@ class AdaptTrainer(Trainer):
         )
         self.__dict__["_site_data"] = dataset
         return dataset
-
-    def phase_step(
-        self, phase: str, batch: dict[str, Any], outputs: dict[str, torch.Tensor] | None = None
-    ) -> PhaseResult:
-        if not self.phases[phase]:  # method none: no discriminator to step
-            return PhaseResult({}, True, outputs)
-        return super().phase_step(phase, batch, outputs)
 
     def load_base(self, base: nn.Module) -> None:
         """Start ``g`` from the base remover's generator weights (its adapters stay at zero)."""

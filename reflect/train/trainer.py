@@ -134,8 +134,11 @@ class Trainer:
         """One update of ``phase``'s param groups (all other parameters frozen meanwhile).
 
         The generator phase runs the variant's :meth:`~Variant.generate` here unless ``outputs``
-        are given and returns them, for the discriminator phase to reuse detached.
+        are given and returns them, for the discriminator phase to reuse detached. A phase without
+        param groups (a variant with no discriminator: ``adapt``'s ``method: none``) is skipped.
         """
+        if not self.phases[phase]:
+            return PhaseResult({}, True, outputs)
         own = self.phase_params[phase]
         own_ids = {id(p) for p in own}
         frozen = [p for p in self.model.parameters() if p.requires_grad and id(p) not in own_ids]

@@ -1,6 +1,7 @@
 """Every variant module is imported here, which registers it (see reflect.registry)."""
 
 from reflect.variants import (
+    adapt,  # noqa: F401
     cyclegan,  # noqa: F401
     discogan,  # noqa: F401
     drit,  # noqa: F401

@@ -134,6 +134,8 @@ class Adapt(Variant):
                 p.requires_grad_(is_adapter_key(name))
         c4 = 6 * cfg.ngf
         if cfg.method != "none":
+            # the family member's cycle (F(G(A)) = A, G(F(B)) = B) is a reconstruction loss too
+            self.reconstruction_losses = ("resynthesis", "cycle")  # type: ignore[misc]
             self.d = PatchDiscriminator(
                 cfg.out_channels, ndf=cfg.ndf, n_layers=cfg.n_layers_d, norm="instance"
             )
