@@ -46,8 +46,12 @@ def test_session_settings_are_explicit(exported) -> None:
         OrtTranslator(exported.onnx, optimization="turbo")
 
 
-def test_auto_backend_for_onnx_files(exported) -> None:
-    assert isinstance(load_translator(exported.onnx, threads=1), OrtTranslator)
+def test_auto_backend_for_onnx_files(exported, pair) -> None:
+    """An .onnx file opens on ONNX Runtime by default, and translates as the torch model does."""
+    auto = load_translator(exported.onnx, threads=1)
+    assert auto.describe()["backend"] == "onnxruntime"
+    x = torch.rand(2, 3, 40, 36) * 2 - 1
+    assert (auto.translate(x) - pair[0].translate(x)).abs().max().item() < 1e-4
 
 
 def test_wrong_direction_is_refused(exported) -> None:
