@@ -32,7 +32,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, final
 
 import torch
 from torch import nn
@@ -176,6 +176,7 @@ class Variant(nn.Module, abc.ABC):
         """The images the clean output is made from (two-domain: A; multi-domain: every image)."""
         return batch["A"]
 
+    @final  # a variant names its terms (application_terms), never computes them itself
     def application_losses(self, batch: dict[str, Any], outputs: Outputs) -> dict[str, torch.Tensor]:
         """The application losses :meth:`application_terms` names, on this iteration's clean output."""
         terms = self.application_terms()
