@@ -183,3 +183,47 @@ def build_dataset(opts: BuildOptions) -> dict[str, Any]:
     }
     atomic_write_text(out / "report.json", json.dumps(report, indent=1) + "\n")
     return report
+
+
+def video_crops(
+    videos: list[Path],
+    root: Path,
+    out: Path,
+    *,
+    roi: str | None = None,
+    every: int = 10,
+    margin: float = 0.6,
+    size: int = 256,
+    progress: bool = True,
+) -> list[Path]:
+    """Window crops from ``videos`` (under ``root``) for ``reflect adapt``, made as ``build_dataset`` makes
+    them (steps 1-3: every ``every``-th frame, the camera's ROIs from ``roi`` or squares around MTCNN
+    faces, near-duplicates dropped per stream), written to ``out`` as PNG; no splits, no labels (a site's
+    crops are all unlabeled). A video that cannot be decoded, or that no camera of the ROI file matches,
+    is one logged line and left out. Returns the crops written, in order."""
+    from tqdm import tqdm
+
+    if every < 1:
+        raise ConfigError(f"--every {every} must be at least 1")
+    cameras, roi_size = load_rois(roi) if roi else ([], None)
+    opts = BuildOptions(footage=str(root), out=str(out), roi=roi, every=every, margin=margin, size=roi_size or size)
+    dedup = Deduplicator(opts.dedup_distance)
+    written: list[Path] = []
+    for path in tqdm(videos, desc="site videos", unit="video", disable=not progress):
+        rel = path.relative_to(root)
+        cam = camera_for(rel, cameras) if cameras else None
+        if cameras and cam is None:
+            log.error("%s: no camera in the ROI file %s matches it; left out of the site", path, roi)
+            continue
+        stem = rel.with_suffix("").as_posix().replace("/", "__")
+        try:
+            for index, frame in video_frames(path, every):
+                for tag, crop in _crops_of(frame, cam, opts):
+                    crop = _resize(crop, opts.size)
+                    if dedup.is_new(f"{rel.as_posix()}#{tag}", crop):
+                        name = out / f"{stem}__{index:06d}_{tag}.png"
+                        write_image(name, crop)
+                        written.append(name)
+        except BadVideo as e:
+            log.error("%s: %s; left out of the site", path, e)
+    return written

@@ -23,8 +23,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--site",
         metavar="DIR",
-        help="folder of the site's window crops through the glass (images; make them "
-        "from footage with `reflect dataset build`)",
+        help="folder of the site's window crops through the glass: images, and/or videos (every --every-th "
+        "frame, cropped to the windows of --roi FILE or around faces, as `reflect dataset build` crops them)",
+    )
+    p.add_argument(
+        "--roi",
+        metavar="FILE",
+        default=None,
+        help="videos in --site: per-camera window ROIs (the YAML of `reflect dataset build --roi`); "
+        "without it, squares around detected faces",
+    )
+    p.add_argument(
+        "--every", type=int, default=10, help="videos in --site: take every Nth frame (default 10)"
     )
     p.add_argument(
         "--clean",
@@ -171,7 +181,10 @@ def _start(args: argparse.Namespace, run_dir: Path) -> AdaptTrainer:
 
     if not args.site:
         raise ConfigError("give --site DIR, the folder of the site's window crops")
-    files = site_images(args.site)
+    videos = _site_videos(args.site)
+    if args.roi and not videos:
+        raise ConfigError(f"--roi is for videos, and --site {args.site} holds none")
+    files = site_images(args.site, videos=len(videos))
     if args.clean:
         site_images(args.clean, "--clean")
     if args.max_crops > 0:
@@ -202,6 +215,10 @@ def _start(args: argparse.Namespace, run_dir: Path) -> AdaptTrainer:
     )
     writable_folder(run_dir, "--out")
     try:
+        if videos:
+            files = files + _crops_from_videos(videos, args, run_dir)
+            if args.max_crops > 0:
+                files = files[: args.max_crops]
         save_index(build_index(files, args.size, base, clear_reflection=args.clear_below), run_dir)
         save_base_config(base_cfg, run_dir)
         trainer = AdaptTrainer(cfg)
@@ -210,3 +227,36 @@ def _start(args: argparse.Namespace, run_dir: Path) -> AdaptTrainer:
         raise
     trainer.load_base(base)
     return trainer
+
+
+SITE_FRAMES = "site_frames"
+
+
+def _site_videos(site: str) -> list[Path]:
+    from data_tools.build.frames import is_video, list_footage
+
+    root = Path(site).expanduser()
+    return [p for p in list_footage(root) if is_video(p)] if root.is_dir() else []
+
+
+def _crops_from_videos(videos: list[Path], args: argparse.Namespace, run_dir: Path) -> list[Path]:
+    """The window crops of the site's videos, written once into ``RUN/site_frames`` (a new run only: the
+    site index, made next, names them, and a continued run reads the index)."""
+    from data_tools.build.builder import video_crops
+    from reflect.errors import ConfigError
+
+    made = video_crops(
+        videos,
+        Path(args.site).expanduser(),
+        run_dir / SITE_FRAMES,
+        roi=args.roi,
+        every=args.every,
+        size=args.size,
+    )
+    how = "the windows of --roi" if args.roi else "a face (give --roi FILE with the windows' regions)"
+    if not made:
+        raise ConfigError(
+            f"--site {args.site}: no window crop in its {len(videos)} video(s): no frame showed {how}"
+        )
+    log.info("site videos: %d crops from %d video(s) in %s", len(made), len(videos), run_dir / SITE_FRAMES)
+    return made

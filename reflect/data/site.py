@@ -41,15 +41,17 @@ PROCEDURAL_LAYERS = ("sky", "foliage", "buildings", "streetlights")
 INDEX_NAME = "site_index.json"
 
 
-def site_images(folder: str | Path, what: str = "--site") -> list[Path]:
-    """The images of a site folder (recursively, sorted); a missing or image-less folder is one line."""
+def site_images(folder: str | Path, what: str = "--site", videos: int = 0) -> list[Path]:
+    """The images of a site folder (recursively, sorted); a missing folder, or one with neither images
+    nor (``videos``, counted by the caller, for ``--site``) videos, is one line."""
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise ConfigError(f"{what} folder {root} does not exist")
     files = list_images(root, recursive=True)
-    if not files:
+    if not files and not videos:
+        kinds = "images or videos" if what == "--site" else "images"
         raise ConfigError(
-            f"{what} folder {root} holds no images (give a folder of window crops: .jpg, .png, ...)"
+            f"{what} folder {root} holds no {kinds} (give a folder of window crops: .jpg, .png, ...)"
         )
     return files
 
