@@ -270,7 +270,7 @@ class Adapt(Variant):
         x, site = batch["A"], self.site_mask(batch)
         o = self.generated(batch, outputs)
         t, r = o["t"], o["r"]
-        zero = t.abs().sum() * 0.0  # +0 on the graph
+        zero = losses.graph_zero(t)
         has = batch.get("has_target", torch.zeros(x.shape[0], dtype=torch.bool)).to(x.device).bool()
         target = batch.get("A_target", x)
         out = {
@@ -301,7 +301,7 @@ class Adapt(Variant):
         """1 - cos of the descriptors of output and input at the site's clear faces (0 when none)."""
         assert self.identity is not None
         if "faces_box" not in batch:
-            return t.sum() * 0.0
+            return losses.graph_zero(t)
         counts = batch["faces_n"].to(site.device) * site.long()
         lm = batch.get("faces_lm")
         return self.identity.terms(t.clamp(-1, 1), x, batch["faces_box"], counts, landmarks=lm)["face_id"]
@@ -315,7 +315,7 @@ class Adapt(Variant):
         o = outputs if outputs is not None else {k: v.detach() for k, v in self.generate(batch).items()}
         mode = self.cfg.gan_mode
         fake = o["t"][site].detach().clamp(-1, 1)
-        d = losses.d_loss(mode, self.d(real_b), self.d(fake)) if fake.shape[0] else self.d(real_b).sum() * 0.0
+        d = losses.d_loss(mode, self.d(real_b), self.d(fake)) if fake.shape[0] else losses.graph_zero(self.d(real_b))
         return {"d": d, "d_back": losses.d_loss(mode, self.d_back(x), self.d_back(o["fake_a"].detach()))}
 
     # ---- inference and the files ------------------------------------------------------------

@@ -180,7 +180,7 @@ class DUNIT(UNIT):
         o = self.generated(batch, outputs)
         out = super().generator_losses(batch, o)
         bx = self.batch_boxes(batch)
-        zero = o["fake_b"].sum() * 0.0  # no boxes: the global path only
+        zero = losses.graph_zero(o["fake_b"])  # no boxes: the global path only
         out["instance"] = zero if bx is None else self.instance_consistency(o["content_a"], o["mu_ab"], *bx)
         if self.cfg.lambda_inst_rec > 0:
             out["instance_rec"] = zero if bx is None else (
