@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from reflect.data.io import list_images, read_image, to_tensor
+from reflect.data.io import folder_images, read_image, to_tensor
 from reflect.data.synth.reflections import reflection_layer
 from reflect.errors import ConfigError, ImageReadError
 from reflect.losses.adaptation import BLEND_PARAMS, RESYNTH_BLENDS
@@ -43,15 +43,8 @@ INDEX_NAME = "site_index.json"
 
 def site_images(folder: str | Path, what: str = "--site") -> list[Path]:
     """The images of a site folder (recursively, sorted); a missing or image-less folder is one line."""
-    root = Path(folder).expanduser()
-    if not root.is_dir():
-        raise ConfigError(f"{what} folder {root} does not exist")
-    files = list_images(root, recursive=True)
-    if not files:
-        raise ConfigError(
-            f"{what} folder {root} holds no images (give a folder of window crops: .jpg, .png, ...)"
-        )
-    return files
+    hint = " (give a folder of window crops: .jpg, .png, ...)"
+    return folder_images(Path(folder).expanduser(), f"{what} folder", recursive=True, hint=hint)
 
 
 def prepare(image: np.ndarray, size: int) -> np.ndarray:
