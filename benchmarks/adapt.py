@@ -267,6 +267,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from reflect.utils.paths import shared_data
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sites", default=",".join(SITES), help=f"comma-separated, of {', '.join(SITES)}")
     ap.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {', '.join(METHODS)}")
@@ -288,7 +290,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--model", default="", help="the base model (default: the bundled one)")
     ap.add_argument("--out", default=str(REPO / "runs" / "adapt_bench"))
-    ap.add_argument("--portraits", default=str(REPO.parent / "shared" / "data" / "portraits"))
+    ap.add_argument("--portraits", default=str(shared_data("portraits")))
     ap.add_argument("--no-mtcnn", action="store_true", help="skip the slow MTCNN detector")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--torch-threads", type=int, default=2)

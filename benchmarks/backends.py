@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from deploy.bench import benchmark, format_table
 from deploy.export import export_onnx
@@ -35,6 +34,7 @@ from deploy.ort import OrtTranslator, available_cores
 from deploy.translator import TorchTranslator
 from reflect import registry
 from reflect.utils.atomic import atomic_write_text
+from reflect.utils.flops import count_flops
 from reflect.variants.base import Variant
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,9 +75,7 @@ def matmul_gflops(n: int = 2048, repeats: int = 15) -> dict[str, float]:
 
 
 def frame_flops(variant: Variant, size: int) -> int:
-    with torch.no_grad(), FlopCounterMode(display=False) as fc:
-        variant.export_module(None)(torch.zeros(1, 3, size, size))
-    return int(fc.get_total_flops())
+    return count_flops(lambda: variant.export_module(None)(torch.zeros(1, 3, size, size)))
 
 
 def pick_lightest(size: int) -> tuple[str, int] | None:

@@ -34,6 +34,7 @@ from reflect.data.synthetic import SyntheticDataset
 from reflect.faces.embedders import make_embedder
 from reflect.train.trainer import Trainer
 from reflect.utils.atomic import atomic_write_text
+from reflect.utils.paths import shared_data
 
 
 def recipe(variant: str, args: argparse.Namespace, out_dir: Path, split: str, seed: int,
@@ -63,7 +64,7 @@ def face_chips(images: torch.Tensor, boxes: torch.Tensor, side: int, margin: flo
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--faces", default="../shared/data/portraits")
+    ap.add_argument("--faces", default=str(shared_data("portraits")))
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--dim", type=int, default=16)

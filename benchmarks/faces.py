@@ -24,7 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 
-FACES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "faces"
+from reflect.utils.images import to_tensor
+from reflect.utils.paths import shared_data
+
+FACES = shared_data("faces")
 
 
 def median_ms(fn: Any, iters: int) -> float:
@@ -83,7 +86,7 @@ def main() -> None:
             chips.append(np.ascontiguousarray(dlib.get_face_chip(img, sp(img, rect), 150, 0.25)))
     chips = (chips * 2)[:8]
     port = DlibFaceResNet.from_dlib()
-    x = torch.from_numpy(np.stack(chips)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    x = to_tensor(np.stack(chips))
     with torch.no_grad():
         ours = port(x).double().numpy()
     ref = np.array([np.asarray(d) for d in rec.compute_face_descriptor(chips)])

@@ -160,6 +160,7 @@ def write_html(path: Path, title: str, text: str, shown: list[dict[str, Any]]) -
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from pipelines.quality.render import ALL_TYPES, PARTS, SUITES, TYPES
+    from reflect.utils.paths import shared_data
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
@@ -186,7 +187,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--held-out-types) instead of running: no rendering, no model",
     )
     ap.add_argument("--out", default=str(REPO / "runs" / "quality"))
-    ap.add_argument("--portraits", default=str(REPO.parent / "shared" / "data" / "portraits"))
+    ap.add_argument("--portraits", default=str(shared_data("portraits")))
     ap.add_argument(
         "--enhance-faces",
         nargs="?",

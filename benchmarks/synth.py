@@ -21,11 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> int:
+    from reflect.utils.paths import shared_data
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=1000)  # enough to amortise worker start-up (~2 s)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--faces", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"))
+    ap.add_argument("--faces", default=str(shared_data("faces")))
     ap.add_argument("--json", default="benchmarks/synth.json")
     args = ap.parse_args()
 

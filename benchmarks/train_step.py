@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -38,6 +37,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.reference_loops import LOOPS  # noqa: E402
 from reflect.config import load_config  # noqa: E402
 from reflect.train import Trainer  # noqa: E402
+from reflect.utils.flops import count_flops  # noqa: E402
 
 Runner = Callable[[dict[str, torch.Tensor]], Any]
 
@@ -65,9 +65,7 @@ def make_trainer(variant: str, size: int, tmp: str, overrides: list[str]) -> Tra
 
 
 def flops_of(run: Runner, batch: dict[str, torch.Tensor]) -> int:
-    with FlopCounterMode(display=False) as fc:
-        run(batch)
-    return int(fc.get_total_flops())
+    return count_flops(lambda: run(batch), grad=True)
 
 
 def race(runners: dict[str, Runner], batches: list[dict[str, torch.Tensor]], warmup: dict[str, int],

@@ -22,6 +22,7 @@ from deploy.export import INPUT, TARGET_INDEX
 from reflect.data.io import list_images, read_image
 from reflect.errors import ConfigError
 from reflect.utils.atomic import atomic_write_bytes
+from reflect.utils.images import to_tensor
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class CalibrationImages:
         for b in range(self.num_batches):
             files = self.files[b * self.batch_size : (b + 1) * self.batch_size]
             crops = np.stack([fit_crop(read_image(f), self.height, self.width) for f in files])
-            yield torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous()
+            yield to_tensor(crops).contiguous()
 
 
 def make_entropy_calibrator(
@@ -89,7 +90,7 @@ def make_entropy_calibrator(
     dtypes = dict(input_dtypes or {INPUT: torch.float32})
     cache = Path(cache_file)
 
-    class EntropyCalibrator(trt.IInt8EntropyCalibrator2):  # type: ignore[misc,name-defined]
+    class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
         def __init__(self) -> None:
             trt.IInt8EntropyCalibrator2.__init__(self)
             self._batches = iter(images if images is not None else [])

@@ -18,8 +18,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
 from deploy.translator import BACKENDS, TorchTranslator, Translator
 from reflect.errors import ConfigError
 from reflect.loader import ModelRef, identify, load_variant
@@ -51,7 +49,7 @@ def _variant_by_name(model: str | Path | None) -> Variant | None:
 
 
 def load_translator(
-    model: str | Path | nn.Module | None = None,
+    model: str | Path | Variant | None = None,
     backend: str = "auto",
     *,
     target: str | None = None,
@@ -72,7 +70,7 @@ def load_translator(
     it, the model is exported there. With ``variant_names``, a registered variant's name (when no
     such file exists) is that variant with random weights.
     """
-    variant = model if isinstance(model, nn.Module) else _variant_by_name(model) if variant_names else None
+    variant = model if isinstance(model, Variant) else _variant_by_name(model) if variant_names else None
     ref: ModelRef | None = None if variant is not None else identify(str(model) if model is not None else None)
     native = "torch" if ref is None else NATIVE_BACKEND[ref.kind]
     backend = native if backend == "auto" else backend
@@ -106,7 +104,7 @@ def load_translator(
     return translator
 
 
-def _export_for(backend: str, variant: nn.Module | None, ref: ModelRef | None, target: str | None,
+def _export_for(backend: str, variant: Variant | None, ref: ModelRef | None, target: str | None,
                 workdir: str | Path | None, use_ema: bool) -> Path:
     """The ONNX file a runtime needs, exported from a torch model into ``workdir`` (refused without one)."""
     from deploy.export import export_checkpoint, export_onnx

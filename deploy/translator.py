@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from reflect.utils.images import to_image, to_tensor
+
 if TYPE_CHECKING:
     from reflect.variants.base import Variant
 
@@ -40,16 +42,7 @@ class Translator(abc.ABC):
                 raise ValueError(
                     f"expected uint8 frames of shape (N, H, W, 3), got {frames.dtype} {frames.shape}"
                 )
-            x = (
-                torch.from_numpy(np.ascontiguousarray(frames))
-                .permute(0, 3, 1, 2)
-                .float()
-                .div_(127.5)
-                .sub_(1.0)
-            )
-            y = self.run(x)
-            y = y.detach().float().clamp_(-1, 1).add_(1).mul_(127.5).round_()
-            return y.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+            return to_image(self.run(to_tensor(frames)))
         if not torch.is_tensor(frames) or frames.dim() != 4 or frames.shape[1] != 3:
             raise ValueError(
                 f"expected a float tensor (N, 3, H, W), got {getattr(frames, 'shape', type(frames))}"

@@ -12,7 +12,6 @@ own file.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
 import math
@@ -25,7 +24,7 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
-from reflect.errors import ConfigError
+from reflect.errors import ConfigError, did_you_mean
 
 T = TypeVar("T")
 
@@ -117,14 +116,7 @@ class ExperimentConfig:
 
 
 def _suggest(key: str, valid: list[str]) -> str:
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"{hint}; valid keys: {', '.join(sorted(valid))}"
-
-
-def _did_you_mean(value: str, valid: list[str]) -> str:
-    close = difflib.get_close_matches(value, valid, n=1, cutoff=0.5)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return f"{did_you_mean(key, valid, cutoff=0.6)}; valid keys: {', '.join(sorted(valid))}"
 
 
 #: a decimal number as people write it (1e-4, .5, -3.0E+2); YAML 1.1 takes some of these for strings
@@ -140,7 +132,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         choices = typing.get_args(tp)
         if value not in choices or isinstance(value, bool) != any(isinstance(c, bool) for c in choices):
             raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(str, choices))}"
-                              f"{_did_you_mean(str(value), [str(c) for c in choices])}")
+                              f"{did_you_mean(str(value), [str(c) for c in choices])}")
         return value
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)

@@ -9,12 +9,11 @@ fields are checked by name, so a new variant's ``ngf`` or ``lambda_*`` is covere
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from reflect.errors import ConfigError
+from reflect.errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
     from reflect.config import ExperimentConfig
@@ -70,8 +69,7 @@ def check_values(cfg: ExperimentConfig) -> None:
         raise ConfigError(f"name: {cfg.name!r} must be a run name, not a path (the run folder is out_dir/name; "
                           "put the folder in out_dir)")
     if not DEVICE.match(cfg.train.device):
-        close = difflib.get_close_matches(cfg.train.device, ["auto", "cpu", "cuda", "cuda:0", "mps"], n=1, cutoff=0.5)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = did_you_mean(cfg.train.device, ["auto", "cpu", "cuda", "cuda:0", "mps"])
         raise ConfigError(f"train.device: {cfg.train.device!r} is not one of auto, cpu, cuda, cuda:N, mps{hint}")
     enums = _enums()
     for f in dataclasses.fields(cfg.model):
@@ -82,9 +80,7 @@ def check_values(cfg: ExperimentConfig) -> None:
         # a variant may widen a shared field's choices (dunit: face_detector 'none' = global path only)
         choices = getattr(type(cfg.model), f"{f.name}_choices", None) or enums.get(f.name)
         if choices and isinstance(value, str) and value not in choices:
-            close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}{hint}")
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}{did_you_mean(value, choices)}")
         if isinstance(value, int):
             _out_of_range(where, value, (1 if f.name in POSITIVE_INTS else 0, INF, True))
         elif isinstance(value, float):

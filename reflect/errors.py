@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.5) -> str:
+    """`` (did you mean 'x'?)`` naming the choice closest to a mistyped ``word`` (difflib ratio at least
+    ``cutoff``), or ``""`` when none is close: the suffix every "not one of" message ends with."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
 
 class ReflectError(Exception):
     """Base class: an error whose message tells the user what went wrong and what to do."""

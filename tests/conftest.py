@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from reflect.utils.paths import shared_data
+
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_FACES = REPO.parent / "shared" / "data" / "faces"
+SHARED_FACES = shared_data("faces")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

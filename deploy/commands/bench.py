@@ -8,13 +8,10 @@ HELP = "measure latency (median, p99) and throughput of a model on one or more b
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--model",
-        "--checkpoint",
-        dest="model",
-        help="checkpoint / run folder, generator file (.safetensors), .onnx, .engine, or a registered "
-        "variant name (random weights); default: the bundled model",
-    )
+    from reflect.commands.translate import add_model_argument
+
+    add_model_argument(p, "checkpoint / run folder, generator file (.safetensors), .onnx, .engine, or a "
+                       "registered variant name (random weights)")
     p.add_argument(
         "--backend",
         default="auto",

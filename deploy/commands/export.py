@@ -20,13 +20,10 @@ def _shape3(text: str) -> tuple[int, int, int]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--checkpoint",
-        "--model",
-        dest="checkpoint",
-        help="checkpoint file, run folder (newest checkpoint) or generator file (.safetensors); "
-        "default: the bundled model",
-    )
+    from reflect.commands.translate import add_model_argument
+
+    add_model_argument(p, "checkpoint file, run folder (newest checkpoint) or generator file (.safetensors)",
+                       first="--checkpoint")
     p.add_argument(
         "--format",
         choices=FORMATS,
@@ -87,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--meta is for --format safetensors; ONNX files get their metadata from the model")
     from reflect.utils.paths import writable_folder
 
-    model = model_or_bundled(args.checkpoint, "--checkpoint")
+    model = model_or_bundled(args.model, "--checkpoint")
     out = Path(args.out)
     if out.is_dir():
         raise ConfigError(f"--out {out} is a folder; give a file name (e.g. {out / 'model.onnx'})")

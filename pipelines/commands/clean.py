@@ -8,9 +8,9 @@ HELP = "clean folders of images and videos (resumable job; outputs keep their re
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", "--checkpoint", dest="model",
-                   help="run folder, checkpoint (.pt), generator file (.safetensors), .onnx or TensorRT engine; "
-                   "default: the bundled model")
+    from reflect.commands.translate import add_face_arguments, add_max_pixels_argument, add_model_argument
+
+    add_model_argument(p, "run folder, checkpoint (.pt), generator file (.safetensors), .onnx or TensorRT engine")
     p.add_argument("--input", required=True, help="a folder (searched recursively) or one image/video file")
     p.add_argument("--output", required=True, help="output folder; the job database lives in OUTPUT/.reflect/")
     p.add_argument("--backend", default="auto", help="auto | torch | onnxruntime | tensorrt")
@@ -54,8 +54,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="another job is writing the same --output folder: wait for it to end (default: refuse "
                    "at once, naming it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    from reflect.commands.translate import add_face_arguments, add_max_pixels_argument
-
     add_face_arguments(p)
     add_max_pixels_argument(p)
 

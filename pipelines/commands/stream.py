@@ -9,9 +9,9 @@ HELP = "clean a live stream or a video: bounded queues, drops under overload, HT
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", "--checkpoint", dest="model",
-                   help="run folder, checkpoint (.pt), generator file (.safetensors), .onnx or TensorRT engine; "
-                   "default: the bundled model")
+    from reflect.commands.translate import add_face_arguments, add_max_pixels_argument, add_model_argument
+
+    add_model_argument(p, "run folder, checkpoint (.pt), generator file (.safetensors), .onnx or TensorRT engine")
     p.add_argument("--source", required=True,
                    help="video file, image folder, camera index (0), rtsp:// or http:// URL, "
                         "or synthetic://640x360?fps=30&seconds=10 (a test pattern)")
@@ -37,8 +37,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="URL sources: seconds to wait for the connection or for a frame (default 10; FFmpeg's own "
                    "is 30)")
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run to the end)")
-    from reflect.commands.translate import add_face_arguments, add_max_pixels_argument
-
     add_face_arguments(p)
     add_max_pixels_argument(p)
 

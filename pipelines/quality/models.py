@@ -67,21 +67,13 @@ def enhanced(model: Model, face_model: str | None) -> Model:
     from deploy.enhance import EnhancingTranslator
     from deploy.translator import Translator
     from reflect.faces.enhance import FaceEnhancer
+    from reflect.utils.images import to_image, to_tensor
 
     class _Base(Translator):
         backend = "benchmark"
 
         def run(self, x: Any) -> Any:
-            import torch
-
-            frames = x.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-            return (
-                torch.from_numpy(np.asarray(model.translate(frames)))
-                .permute(0, 3, 1, 2)
-                .float()
-                .div(127.5)
-                .sub(1)
-            )
+            return to_tensor(np.asarray(model.translate(to_image(x))))
 
     wrapped = EnhancingTranslator(_Base(), FaceEnhancer.load(face_model))
     return Model(

@@ -65,7 +65,7 @@ class Metrics:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             lat = {s: list(v) for s, v in self.latency.items()}
-            out = {
+            out: dict[str, Any] = {
                 "frames_in": self.frames_in,
                 "frames_out": self.frames_out,
                 "faces_found": self.faces,

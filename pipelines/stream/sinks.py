@@ -163,7 +163,11 @@ class HttpSink(Sink):
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     while True:
                         with sink._cond:
-                            sink._cond.wait_for(lambda s=seen: sink._seq != s or sink._closed, timeout=1.0)
+
+                            def fresh(last: int = seen) -> bool:
+                                return sink._seq != last or sink._closed
+
+                            sink._cond.wait_for(fresh, timeout=1.0)
                             if sink._closed:
                                 return
                             jpeg, seen = sink._jpeg, sink._seq

@@ -18,11 +18,15 @@ import os
 import time
 import urllib.parse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pipelines.videos import ends_early, truncation_note
 from reflect.errors import ConfigError, ReflectError
+
+if TYPE_CHECKING:
+    import cv2
 
 log = logging.getLogger(__name__)
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https", "rtmp", "udp", "tcp")
@@ -55,7 +59,7 @@ class CaptureSource(Source):
         self.target, self.live, self.realtime = target, live, realtime
         self.timeout_s = timeout_s  # URLs: how long to wait to connect, or for a frame (a silent server)
         self.name = str(target)
-        self.cap = None
+        self.cap: cv2.VideoCapture | None = None
         self._next = 0.0
         self.frames_read = 0  # files: frames read so far
         self.frames_declared = 0  # files: the frame count in the container's header (0: unknown)
@@ -119,13 +123,11 @@ class ImageFolderSource(Source):
 
     def __init__(self, folder: str | Path, fps: float = 25.0, realtime: bool = False,
                  max_pixels: int | None = None) -> None:
-        from reflect.data.io import DEFAULT_MAX_PIXELS, list_images
+        from reflect.data.io import DEFAULT_MAX_PIXELS, folder_images
 
         self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
 
-        self.files = list_images(folder, recursive=True)
-        if not self.files:
-            raise ConfigError(f"source folder {folder} holds no images")
+        self.files = folder_images(folder, "source folder", recursive=True)
         self.fps, self.realtime, self.name = fps, realtime, str(folder)
         self.i = 0
         self._next = 0.0

@@ -8,8 +8,9 @@ HELP = "PSNR/SSIM (and face identity) of a model on a paired dataset, against th
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", "--model", dest="checkpoint",
-                   help="checkpoint file, run folder or generator file (.safetensors); default: the bundled model")
+    from reflect.commands.translate import add_model_argument
+
+    add_model_argument(p, "checkpoint file, run folder or generator file (.safetensors)", first="--checkpoint")
     p.add_argument("--data", required=True, help="paired dataset root (ROOT/<split>/input, target), e.g. from reflect synth")
     p.add_argument("--split", default="test", help="which split (default test)")
     p.add_argument("--limit", type=int, default=0, help="evaluate the first N pairs only (0: all)")
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             if line.strip():
                 rec = json.loads(line)
                 domains[rec.get("name", "")] = rec.get("domain", "")
-    ref = identify(args.checkpoint, "--checkpoint")
+    ref = identify(args.model, "--checkpoint")
     require_torch(ref, "reflect evaluate")
     model = str(ref.run or ref.path)
     variant, _ = load_variant(ref, device=args.device)

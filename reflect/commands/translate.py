@@ -14,9 +14,8 @@ MIN_TILE = 32  # as auto_tile's smallest: a tile must pass the generator's downs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", "--model", dest="checkpoint",
-                   help="checkpoint file, run folder (newest checkpoint) or generator file (.safetensors); "
-                   "default: the bundled model")
+    add_model_argument(p, "checkpoint file, run folder (newest checkpoint) or generator file (.safetensors)",
+                       first="--checkpoint")
     p.add_argument("--input", required=True, help="an image file or a folder of images")
     p.add_argument("--output", required=True, help="output folder")
     p.add_argument("--direction", choices=["a2b", "b2a"], default="a2b",
@@ -33,6 +32,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_face_arguments(p)
     add_max_pixels_argument(p)
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA weights")
+
+
+def add_model_argument(p: argparse.ArgumentParser, kinds: str, first: str = "--model") -> None:
+    """--model and --checkpoint, one option under two names, into ``args.model`` (every command that runs a
+    model shares it): ``kinds`` says what it may name; ``first``, the name usage lines show; none given: the
+    bundled model."""
+    names = ("--model", "--checkpoint") if first == "--model" else ("--checkpoint", "--model")
+    p.add_argument(*names, dest="model", metavar=first[2:].upper(), help=f"{kinds}; default: the bundled model")
 
 
 def add_max_pixels_argument(p: argparse.ArgumentParser) -> None:
@@ -140,7 +147,7 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
     from reflect.loader import identify, load_variant, require_torch
     from reflect.utils.paths import writable_folder
 
-    ref = identify(args.checkpoint, "--checkpoint")
+    ref = identify(args.model, "--checkpoint")
     require_torch(ref, "reflect translate")
     if args.no_ema and ref.kind == "generator":
         log.warning("--no-ema has no effect on %s: a generator file holds one set of weights", ref.path)

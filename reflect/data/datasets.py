@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from reflect.config import DataConfig
-from reflect.data.io import list_images, read_image, to_tensor
+from reflect.data.io import folder_images, read_image, to_tensor
 from reflect.data.toy import MAX_FACES, toy_face_boxes, toy_image, toy_pair
 from reflect.data.transforms import train_transform
 from reflect.errors import ConfigError, ImageReadError
@@ -52,11 +52,7 @@ class StreamSampler(Sampler[int]):
 
 
 def _files(folder: Path, max_images: int) -> list[Path]:
-    if not folder.is_dir():
-        raise ConfigError(f"data folder {folder} does not exist")
-    files = list_images(folder)
-    if not files:
-        raise ConfigError(f"data folder {folder} holds no images")
+    files = folder_images(folder, "data folder")
     return files[:max_images] if max_images else files
 
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from reflect.errors import ImageReadError
+from reflect.errors import ConfigError, ImageReadError
 from reflect.utils.atomic import atomic_path
+from reflect.utils.images import to_image, to_tensor  # noqa: F401  (re-exported: uint8 <-> [-1, 1])
 
 log = logging.getLogger(__name__)
 _warned: set[str] = set()  # conversions already reported by this process
@@ -57,6 +58,18 @@ def list_images(folder: str | os.PathLike[str], recursive: bool = False) -> list
     root = Path(folder)
     it = root.rglob("*") if recursive else root.iterdir()
     return sorted(p for p in it if p.is_file() and is_image_file(p) and not p.name.startswith("."))
+
+
+def folder_images(folder: str | os.PathLike[str], what: str, recursive: bool = False, hint: str = "") -> list[Path]:
+    """:func:`list_images` of a folder a setting names, or one line: ``<what> <folder> does not exist``,
+    ``<what> <folder> holds no images<hint>``."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise ConfigError(f"{what} {root} does not exist")
+    files = list_images(root, recursive=recursive)
+    if not files:
+        raise ConfigError(f"{what} {root} holds no images{hint}")
+    return files
 
 
 def _to_uint8_rgb(arr: np.ndarray, mode: str, path: Path) -> np.ndarray:
@@ -171,16 +184,3 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 
         if exif and fmt in EXIF_FORMATS:
             kwargs["exif"] = exif
         im.save(tmp, format=fmt, **kwargs)
-
-
-def to_tensor(image: np.ndarray):  # type: ignore[no-untyped-def]
-    """(H, W, 3) uint8 -> (3, H, W) float32 in [-1, 1]."""
-    import torch
-
-    return torch.from_numpy(np.require(image, requirements=["C", "W"])).permute(2, 0, 1).float().div(127.5).sub(1.0)
-
-
-def to_image(tensor) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """(3, H, W) in [-1, 1] -> (H, W, 3) uint8."""
-    t = tensor.detach().float().clamp(-1, 1).add(1).mul(127.5).round().to("cpu")
-    return t.permute(1, 2, 0).numpy().astype(np.uint8)

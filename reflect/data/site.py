@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from reflect.data.io import list_images, read_image, to_tensor
+from reflect.data.io import folder_images, list_images, read_image, to_tensor
 from reflect.data.synth.reflections import reflection_layer
 from reflect.errors import ConfigError, ImageReadError
 from reflect.losses.adaptation import BLEND_PARAMS, RESYNTH_BLENDS
@@ -45,15 +45,11 @@ def site_images(folder: str | Path, what: str = "--site", videos: int = 0) -> li
     """The images of a site folder (recursively, sorted); a missing folder, or one with neither images
     nor (``videos``, counted by the caller, for ``--site``) videos, is one line."""
     root = Path(folder).expanduser()
-    if not root.is_dir():
-        raise ConfigError(f"{what} folder {root} does not exist")
-    files = list_images(root, recursive=True)
-    if not files and not videos:
-        kinds = "images or videos" if what == "--site" else "images"
-        raise ConfigError(
-            f"{what} folder {root} holds no {kinds} (give a folder of window crops: .jpg, .png, ...)"
-        )
-    return files
+    if videos:
+        return list_images(root, recursive=True)
+    kinds = " or videos" if what == "--site" else ""
+    hint = f" (give a folder of window crops: .jpg, .png, ...{kinds})"
+    return folder_images(root, f"{what} folder", recursive=True, hint=hint)
 
 
 def prepare(image: np.ndarray, size: int) -> np.ndarray:

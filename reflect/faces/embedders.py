@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from reflect.errors import CheckpointError
 from reflect.faces.align import DLIB_CHIP, FACENET_CHIP, ChipSpec
 from reflect.faces.resources import DLIB_RESNET, FaceModelMissing, dlib_model_path, import_dlib
+from reflect.utils.images import to_image
 
 EMBEDDERS = ("dlib-torch", "dlib", "facenet")
 DLIB_THRESHOLD = 0.6  # dlib's same-person threshold on the Euclidean distance of raw descriptors
@@ -84,8 +85,7 @@ class DlibEmbedder:
     @torch.no_grad()
     def raw(self, chips: torch.Tensor) -> torch.Tensor:
         _check(chips, self.chip)
-        arr = chips.detach().float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
-        imgs = [np.ascontiguousarray(a) for a in arr.permute(0, 2, 3, 1).cpu().numpy()]
+        imgs = list(to_image(chips))
         if not imgs:
             return torch.zeros(0, self.dim)
         desc = self.model.compute_face_descriptor(imgs)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.resources
 from pathlib import Path
+from typing import Any
 
 from reflect.errors import ReflectError
 
@@ -33,7 +34,7 @@ def dlib_model_path(name: str) -> Path:
     return path
 
 
-def import_dlib():  # type: ignore[no-untyped-def]
+def import_dlib() -> Any:
     """Import dlib (the ``dlib-bin`` wheel) or say how to install it."""
     try:
         import dlib

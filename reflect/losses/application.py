@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import torch
 
-from reflect.losses.reconstruction import masked_l1
+from reflect.losses.reconstruction import graph_zero, masked_l1
 from reflect.losses.removal import face_region_l1
 
 Identity = Literal["", "detected", "boxes"]
@@ -60,7 +60,7 @@ def paired(batch: dict[str, Any], like: torch.Tensor) -> tuple[torch.Tensor, tor
 def supervised(clean: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
     """Mean L1 of the clean output to the paired target over the paired samples (0 without any)."""
     if "A_target" not in batch:
-        return clean.sum() * 0.0
+        return graph_zero(clean)
     target, has = paired(batch, clean)
     return masked_l1(clean, target, has)
 
@@ -68,7 +68,7 @@ def supervised(clean: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
 def face_region(clean: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
     """Pixel and gradient L1 to the paired target inside the known face boxes of the paired samples."""
     if "faces_box" not in batch or "A_target" not in batch:
-        return clean.sum() * 0.0
+        return graph_zero(clean)
     target, has = paired(batch, clean)
     counts = batch["faces_n"].to(clean.device) * has.long()
     return face_region_l1(clean, target, batch["faces_box"], counts)

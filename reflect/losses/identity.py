@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from reflect.faces.types import Faces
+from reflect.losses.reconstruction import graph_zero
 
 
 class FaceIdentityLoss:
@@ -76,7 +77,7 @@ class FaceIdentityLoss:
         _, embedder = self._parts(fake.device)
         faces = self.detect(real) if faces is None else faces
         if sum(len(f) for f in faces) == 0:
-            return fake.sum() * 0.0  # no face: zero, on the graph, never NaN
+            return graph_zero(fake)  # no face
         layout = next(f.layout for f in faces if len(f))
         landmarks = torch.cat([f.landmarks for f in faces if len(f)], 0).to(fake.device)
         index = torch.cat([torch.full((len(f),), i, dtype=torch.long) for i, f in enumerate(faces) if len(f)])

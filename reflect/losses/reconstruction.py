@@ -5,6 +5,13 @@ from __future__ import annotations
 import torch
 
 
+def graph_zero(like: torch.Tensor) -> torch.Tensor:
+    """An exact 0 on ``like``'s autograd graph: the value of a term with nothing to measure in this batch
+    (no face, no paired target, no sample of its kind). It backpropagates zeros, so every parameter
+    keeps its gradient and the step's graph its shape; it is never NaN for a finite ``like``."""
+    return like.sum() * 0.0
+
+
 def l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (x.float() - y.float()).abs().mean()
 

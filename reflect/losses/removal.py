@@ -25,6 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reflect.losses.reconstruction import graph_zero
+
 log = logging.getLogger(__name__)
 
 
@@ -149,7 +151,7 @@ class BoxIdentityLoss:
     @staticmethod
     def zeros(like: torch.Tensor, features: bool = False, relative: bool = False) -> dict[str, torch.Tensor]:
         """The terms :meth:`terms` returns, each an exact zero on ``like``'s graph (no face to judge)."""
-        zero = like.sum() * 0.0
+        zero = graph_zero(like)
         return dict.fromkeys(["face_id"] + ["face_features"] * features + ["face_relative"] * relative, zero)
 
     def __call__(self, fake: torch.Tensor, target: torch.Tensor, boxes: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -270,7 +272,7 @@ def no_reflection(x: torch.Tensor, t: torch.Tensor, r: torch.Tensor | None, free
     reflection is predicted: ``L1(T, x) + mean(|R|)`` over those samples (zero, with a gradient, when
     the batch has none). ``x``, ``t``: (B, C, H, W) in [-1, 1]; ``r`` in the same units or None."""
     if not bool(free.any()):
-        return t.sum() * 0.0
+        return graph_zero(t)
     loss = (t[free] - x[free]).abs().mean()
     if r is not None:
         loss = loss + r[free].abs().mean()

@@ -14,6 +14,18 @@ from torch import nn
 from reflect.nn.blocks import ConvNormAct, make_norm
 
 
+def strided_encoder(in_ch: int, width: int, n: int, norm: str) -> tuple[list[nn.Module], int]:
+    """``n`` 4x4 stride-2 convs, LeakyReLU 0.2, ``norm`` from the second, channels ``width`` doubling up to
+    8x ``width``: the layers and the channels they end on (the generator's encoder and the discriminator)."""
+    layers: list[nn.Module] = []
+    ch_in, ch = in_ch, width
+    for i in range(n):
+        norm_i = "none" if i == 0 else norm
+        layers.append(ConvNormAct(ch_in, ch, 4, 2, padding=1, norm=norm_i, act="lrelu", bias=False))
+        ch_in, ch = ch, min(ch * 2, width * 8)
+    return layers, ch_in
+
+
 class EncoderDecoderGenerator(nn.Module):
     """(B, C, H, W) in [-1, 1] -> (B, C, H, W) in [-1, 1]; H and W multiples of ``stride`` = 2**n_down."""
 
@@ -22,15 +34,7 @@ class EncoderDecoderGenerator(nn.Module):
     ) -> None:
         super().__init__()
         self.stride = 2**n_down
-        layers: list[nn.Module] = []
-        ch_in, ch = in_ch, ngf
-        for i in range(n_down):
-            layers.append(
-                ConvNormAct(
-                    ch_in, ch, 4, 2, padding=1, norm="none" if i == 0 else norm, act="lrelu", bias=False
-                )
-            )
-            ch_in, ch = ch, min(ch * 2, ngf * 8)
+        layers, ch_in = strided_encoder(in_ch, ngf, n_down, norm)
         for i in range(n_down):
             last = i == n_down - 1
             ch = out_ch if last else ch_in // 2
@@ -50,14 +54,6 @@ class DCGANDiscriminator(nn.Sequential):
     """
 
     def __init__(self, in_ch: int = 3, *, ndf: int = 64, n_layers: int = 4, norm: str = "batch") -> None:
-        layers: list[nn.Module] = []
-        ch_in, ch = in_ch, ndf
-        for i in range(n_layers):
-            layers.append(
-                ConvNormAct(
-                    ch_in, ch, 4, 2, padding=1, norm="none" if i == 0 else norm, act="lrelu", bias=False
-                )
-            )
-            ch_in, ch = ch, min(ch * 2, ndf * 8)
+        layers, ch_in = strided_encoder(in_ch, ndf, n_layers, norm)
         layers.append(nn.Conv2d(ch_in, 1, 4, 1, 0, bias=False))
         super().__init__(*layers)

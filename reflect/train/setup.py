@@ -143,7 +143,7 @@ def apply_speed_settings(model: nn.Module, train: TrainConfig) -> None:
     if train.threads > 0:
         torch.set_num_threads(train.threads)
     if train.channels_last:
-        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        model.to(memory_format=torch.channels_last)
     if train.compile:
         for child in model.children():  # each generator and discriminator
             child.compile()

@@ -24,10 +24,11 @@ def count_params(*modules: nn.Module, trainable_only: bool = False) -> int:
     return sum(seen.values())
 
 
-def count_flops(fn: Callable[[], object]) -> int:
-    """FLOPs of matmuls and convolutions executed by ``fn()`` (run under ``torch.no_grad``)."""
+def count_flops(fn: Callable[[], object], *, grad: bool = False) -> int:
+    """FLOPs of matmuls and convolutions executed by ``fn()``, run under ``torch.no_grad`` unless ``grad``
+    (a training step: its backward pass is counted too)."""
     counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
+    with counter, torch.set_grad_enabled(grad):
         fn()
     return int(counter.get_total_flops())
 

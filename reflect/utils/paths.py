@@ -17,6 +17,12 @@ from pathlib import Path
 from reflect.errors import ConfigError
 
 
+def shared_data(*parts: str) -> Path:
+    """``../shared/data`` beside this checkout, or ``parts`` below it: the face photos (``faces``) and
+    portraits (``portraits``) that tests, benchmarks and the configs read; not part of the repository."""
+    return Path(__file__).resolve().parents[3].joinpath("shared", "data", *parts)
+
+
 def inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is ``folder`` or lies below it (after resolving links and ``..``).
 

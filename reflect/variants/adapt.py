@@ -269,7 +269,7 @@ class Adapt(Variant):
     def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         x, site = batch["A"], self.site_mask(batch)
         t, r = outputs["t"], outputs["r"]
-        zero = t.abs().sum() * 0.0  # +0 on the graph
+        zero = losses.graph_zero(t)
         has = batch.get("has_target", torch.zeros(x.shape[0], dtype=torch.bool)).to(x.device).bool()
         target = batch.get("A_target", x)
         out = {
@@ -300,7 +300,7 @@ class Adapt(Variant):
         """1 - cos of the descriptors of output and input at the site's clear faces (0 when none)."""
         assert self.identity is not None
         if "faces_box" not in batch:
-            return t.sum() * 0.0
+            return losses.graph_zero(t)
         counts = batch["faces_n"].to(site.device) * site.long()
         lm = batch.get("faces_lm")
         return self.identity.terms(t.clamp(-1, 1), x, batch["faces_box"], counts, landmarks=lm)["face_id"]
@@ -311,7 +311,7 @@ class Adapt(Variant):
         x, real_b, site = batch["A"], batch["B"], self.site_mask(batch)
         mode = self.cfg.gan_mode
         fake = outputs["t"][site].detach().clamp(-1, 1)
-        d = losses.d_loss(mode, self.d(real_b), self.d(fake)) if fake.shape[0] else self.d(real_b).sum() * 0.0
+        d = losses.d_loss(mode, self.d(real_b), self.d(fake)) if fake.shape[0] else losses.graph_zero(self.d(real_b))
         return {"d": d, "d_back": losses.d_loss(mode, self.d_back(x), self.d_back(outputs["fake_a"].detach()))}
 
     # ---- inference and the files ------------------------------------------------------------

@@ -50,7 +50,7 @@ class DiscoGANConfig(CycleGANConfig):
 
 @register("discogan")
 class DiscoGAN(CycleGAN):
-    Config = DiscoGANConfig  # type: ignore[assignment]
+    Config = DiscoGANConfig
     cycle_distance = staticmethod(losses.mse)
 
     @staticmethod

@@ -42,6 +42,7 @@ from torch import nn
 from torch.nn import functional as F
 from torchvision.ops import roi_align
 
+from reflect import losses
 from reflect.errors import ConfigError
 from reflect.losses import application
 from reflect.losses.removal import face_region_l1
@@ -178,7 +179,7 @@ class DUNIT(UNIT):
     def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = super().generator_losses(batch, outputs)
         bx = self.batch_boxes(batch)
-        zero = outputs["fake_b"].sum() * 0.0  # no boxes: the global path only
+        zero = losses.graph_zero(outputs["fake_b"])  # no boxes: the global path only
         out["instance"] = zero if bx is None else self.instance_consistency(outputs["content_a"], outputs["mu_ab"], *bx)
         if self.cfg.lambda_inst_rec > 0:
             out["instance_rec"] = zero if bx is None else (

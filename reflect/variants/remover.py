@@ -184,7 +184,7 @@ class Remover(Variant):
             free = batch.get("reflection_free", torch.zeros(x.shape[0], dtype=torch.bool)).to(x.device)
             out["no_reflection"] = no_reflection(x, t, r, free)
         if self.cfg.lambda_vgg > 0:
-            out["perceptual"] = self.vgg.to(t.device)(t, target, has) if self.vgg is not None else t.sum() * 0.0
+            out["perceptual"] = self.vgg.to(t.device)(t, target, has) if self.vgg is not None else losses.graph_zero(t)
         return out
 
     # ---- the application losses: the face region, and identity at the known face boxes -------

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from reflect.data.synth.split import identity_split
+from reflect.utils.paths import shared_data
 
-PORTRAITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "portraits"
+PORTRAITS = shared_data("portraits")
 
 
 @pytest.fixture(scope="session")

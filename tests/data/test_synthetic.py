@@ -13,10 +13,11 @@ from reflect.data.io import write_image
 from reflect.data.synth.split import TEST_PHOTOS, TRAIN_PHOTOS, identity_split, in_split
 from reflect.data.synthetic import MAX_FACES, SyntheticDataset
 from reflect.errors import ConfigError
+from reflect.utils.paths import shared_data
 from tests.data_tools.conftest import fake_face
 
 REPO = Path(__file__).resolve().parents[2]
-PORTRAITS = REPO.parent / "shared" / "data" / "portraits"
+PORTRAITS = shared_data("portraits")
 
 
 def data_cfg(**kw: object) -> DataConfig:

@@ -9,7 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-FACES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "faces"
+from reflect.utils.paths import shared_data
+
+FACES = shared_data("faces")
 
 
 def face_file(name: str) -> Path:

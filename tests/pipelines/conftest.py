@@ -8,7 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-FACES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "faces"
+from reflect.utils.paths import shared_data
+
+FACES = shared_data("faces")
 
 
 @pytest.fixture(scope="session")

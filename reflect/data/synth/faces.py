@@ -15,14 +15,17 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import cv2
 import numpy as np
 import yaml
 
-from reflect.data.io import list_images, read_image
+from reflect.data.io import folder_images, read_image
 from reflect.errors import ConfigError, ImageReadError
+
+if TYPE_CHECKING:
+    from reflect.faces.detectors.mtcnn import MTCNNDetector
 
 log = logging.getLogger(__name__)
 
@@ -42,25 +45,27 @@ class Face:
 
 
 def detect_boxes(image: np.ndarray, min_prob: float = 0.95) -> list[tuple[np.ndarray, float]]:
-    """Face boxes (x1, y1, x2, y2) in ``image`` coordinates with MTCNN, best first."""
-    try:
-        from facenet_pytorch import MTCNN
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ConfigError(f"face detection needs facenet-pytorch (pip install facenet-pytorch --no-deps): {e}") from None
+    """Face boxes (x1, y1, x2, y2) in ``image`` coordinates with MTCNN, best first; no size limit here (the
+    bank's ``min_face`` applies after)."""
+    from reflect.faces.detectors.mtcnn import MTCNNDetector
+    from reflect.faces.resources import FaceModelMissing
+
     global _MTCNN
     if _MTCNN is None:
-        _MTCNN = MTCNN(keep_all=True, device="cpu")
+        try:
+            _MTCNN = MTCNNDetector(device="cpu")
+        except FaceModelMissing as e:  # pragma: no cover - depends on the environment
+            raise ConfigError(str(e)) from None
     h, w = image.shape[:2]
     scale = min(1.0, DETECT_SIDE / max(h, w))
     small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else image
-    boxes, probs = _MTCNN.detect(small)
-    if boxes is None:
-        return []
-    out = [(np.asarray(b, np.float64) / scale, float(p)) for b, p in zip(boxes, probs, strict=True) if p is not None]
+    faces = _MTCNN.detect_all([small])[0]
+    found = zip(faces.boxes.numpy(), faces.scores.tolist(), strict=True)
+    out = [(np.asarray(b, np.float64) / scale, p) for b, p in found]
     return sorted((o for o in out if o[1] >= min_prob), key=lambda o: -o[1])
 
 
-_MTCNN = None
+_MTCNN: MTCNNDetector | None = None
 
 
 def _name_identity(rel: Path) -> str:
@@ -142,11 +147,7 @@ def load_face_bank(folder: str | Path, min_prob: float = 0.95, min_face: int = 4
     from reflect.utils.atomic import atomic_write_text
 
     root = Path(folder)
-    if not root.is_dir():
-        raise ConfigError(f"faces folder {root} does not exist")
-    files = list_images(root, recursive=True)
-    if not files:
-        raise ConfigError(f"faces folder {root} holds no images")
+    files = folder_images(root, "faces folder", recursive=True)
     overrides: dict[str, str] = {}
     id_file = root / "identities.yaml"
     if id_file.is_file():

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from reflect.data.io import list_images, read_image
+from reflect.data.io import folder_images, read_image
 from reflect.errors import ConfigError, ImageReadError
 
 if TYPE_CHECKING:
@@ -67,9 +67,7 @@ class PhotoBank:
     def __init__(self, folder: str | Path = "", photos: list[str] | tuple[str, ...] = (), key: str = "reflection.folder") -> None:
         if folder:
             root = resolve_folder(folder, key)
-            files = list_images(root, recursive=True)
-            if not files:
-                raise ConfigError(f"{key} {root} holds no images")
+            files = folder_images(root, key, recursive=True)
         else:
             import skimage.data
 

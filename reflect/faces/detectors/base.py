@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from reflect.faces.types import Faces
+from reflect.utils.images import to_image
 
 ImagesLike = torch.Tensor | Sequence[np.ndarray]
 
@@ -26,8 +27,7 @@ def as_uint8_list(images: ImagesLike) -> list[np.ndarray]:
     if isinstance(images, torch.Tensor):
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
-        arr = images.detach().float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
-        return [np.ascontiguousarray(a) for a in arr.permute(0, 2, 3, 1).cpu().numpy()]  # dlib reads C order only
+        return list(to_image(images))  # C order: dlib reads no other
     out = []
     for img in images:
         a = np.asarray(img)

@@ -11,6 +11,7 @@ import torch
 from reflect.faces.detectors.base import ImagesLike, as_uint8_list, filter_faces
 from reflect.faces.resources import FaceModelMissing
 from reflect.faces.types import EYES_NOSE_MOUTH, Faces
+from reflect.utils.images import to_pixels
 
 
 class MTCNNDetector:
@@ -34,11 +35,15 @@ class MTCNNDetector:
                          device=self.device, post_process=False)
         self.net.eval()
 
-    @torch.no_grad()
     def detect(self, images: ImagesLike) -> list[Faces]:
+        return [filter_faces(f, self.min_score, self.min_size) for f in self.detect_all(images)]
+
+    @torch.no_grad()
+    def detect_all(self, images: ImagesLike) -> list[Faces]:
+        """Every face MTCNN returns (largest first), before the ``min_score`` and ``min_size`` filter."""
         if isinstance(images, torch.Tensor):
             # keep the batch on its device: facenet-pytorch takes (B, H, W, 3) in 0..255
-            batch: Any = images.detach().float().clamp(-1, 1).add(1).mul(127.5).permute(0, 2, 3, 1).to(self.device)
+            batch: Any = to_pixels(images).permute(0, 2, 3, 1).to(self.device)
             n = batch.shape[0]
         else:
             batch = as_uint8_list(images)
@@ -56,6 +61,5 @@ class MTCNNDetector:
                 out.append(Faces.empty(EYES_NOSE_MOUTH))
                 continue
             scores = np.asarray(probs[i], dtype=np.float32)
-            faces = Faces.from_numpy(boxes[i], scores, points[i], EYES_NOSE_MOUTH)
-            out.append(filter_faces(faces, self.min_score, self.min_size))
+            out.append(Faces.from_numpy(boxes[i], scores, points[i], EYES_NOSE_MOUTH))
         return out

@@ -16,6 +16,7 @@ from reflect.faces.detectors.base import ImagesLike, as_uint8_list, filter_faces
 from reflect.faces.detectors.retinaface_net import MEAN_BGR, RetinaFaceNet, decode, priors
 from reflect.faces.resources import FaceModelMissing
 from reflect.faces.types import EYES_NOSE_MOUTH, Faces
+from reflect.utils.images import to_pixels
 
 
 def load_retinaface_state(path: str | Path) -> dict[str, torch.Tensor]:
@@ -71,7 +72,7 @@ class RetinaFaceDetector:
         from torchvision.ops import nms
 
         if isinstance(images, torch.Tensor):
-            batch = [im.to(self.device) for im in images.detach().float().clamp(-1, 1).add(1).mul(127.5)]
+            batch = [im.to(self.device) for im in to_pixels(images)]
         else:
             batch = [torch.tensor(a).permute(2, 0, 1).float().to(self.device) for a in as_uint8_list(images)]
         mean = torch.tensor(MEAN_BGR, device=self.device).view(3, 1, 1)
