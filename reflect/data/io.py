@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from reflect.errors import ImageReadError
+from reflect.errors import ConfigError, ImageReadError
 from reflect.utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,12 @@ MIN_SIDE = 8  # smaller images cannot pass a generator's downsampling (instance 
 #: which tiled translation handles in about 3x that (input, output, decoding), 108 Mpx camera files included
 DEFAULT_MAX_PIXELS = 200_000_000
 _PIL_LIMIT = threading.Lock()
+
+
+def check_max_pixels(value: int) -> None:
+    """Refuse a ``--max-pixels`` below 64 (translate, clean and stream take it)."""
+    if value < 64:
+        raise ConfigError(f"--max-pixels must be a pixel count of at least 64, got {value}")
 
 
 def check_translatable(path: str | os.PathLike[str], image: np.ndarray) -> None:
