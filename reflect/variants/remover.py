@@ -39,14 +39,9 @@ import torch
 from reflect import losses
 from reflect.errors import ConfigError
 from reflect.losses.adversarial import GanMode
-from reflect.losses.removal import (
-    PerceptualLoss,
-    exclusion,
-    face_region_l1,
-    gradient_l1,
-    layer_reconstruction,
-    no_reflection,
-)
+from reflect.losses.layers import exclusion, gradient_l1, layer_reconstruction, no_reflection
+from reflect.losses.perceptual import PerceptualLoss
+from reflect.losses.removal import face_region_l1
 from reflect.nn import PatchDiscriminator, crop_to, init_weights, pad_to_multiple
 from reflect.nn.unet import OUTPUT_FORMS, OutputForm, RemovalUNet
 from reflect.registry import register
