@@ -1,4 +1,4 @@
-"""The variant contract (DESIGN.md), checked on every registered variant.
+"""The variant contract (docs/ARCHITECTURE.md), checked on every registered variant.
 
 Registering a variant adds it here. Give it one line in ``TINY`` (overrides that make it small and
 fast on a CPU); without one it runs with ``ngf``/``ndf``/``dim`` shrunk to 8 where it has them.
