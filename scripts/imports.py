@@ -4,8 +4,9 @@ read from the code (``ast``, nothing is imported), as a module graph.
 Prints
   (a) the import cycles: strongly connected components of the package graph (``reflect.train``,
       ``reflect.loader``, ``deploy.export``, ...) and of the module graph;
-  (b) the upward imports: a unit importing a unit of a higher layer under :data:`LAYERS` (the order
-      docs/ARCHITECTURE.md describes), each with file:line.
+  (b) the upward imports: a module importing a module of a higher layer under :data:`LAYERS` (the
+      order docs/ARCHITECTURE.md describes), counted once per (module, imported module) pair and
+      listed with every file:line.
 
 Every ``import`` counts, at module level or inside a function (marked ``[in function]``); imports under
 ``if TYPE_CHECKING:`` are listed with ``-v`` but counted in neither measure (they never run).
@@ -24,15 +25,17 @@ import fnmatch
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 ROOTS = ("reflect", "deploy", "pipelines", "data_tools", "benchmarks")
 
-#: The layer order, lowest first: a unit may import units of its own layer or below. A unit is a module's
-#: first two name parts (``reflect.train``, ``reflect.loader``, ``pipelines.batch_clean``); a pattern may
-#: name a deeper module (``reflect.faces.commands``) and then wins for it (the longest match is used).
+#: The layer order, lowest first: a module may import modules of its own layer or below. A pattern names
+#: a module and everything below it (``reflect.data`` covers ``reflect.data.synth.config``) or is a glob
+#: (``deploy.*``); where several match, the longest wins (``pipelines.commands`` over ``pipelines.*``).
+#: The package graph's units are a module's first two name parts (``reflect.train``, ``reflect.loader``).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("reflect", "reflect.errors", "reflect.utils", "reflect.schema")),
     ("blocks", ("reflect.nn", "reflect.faces")),
@@ -43,10 +46,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("experiment config", ("reflect.config", "reflect.config_checks")),
     ("model files", ("reflect.checkpoint", "reflect.generator_file", "reflect.bundled", "reflect.loader")),
     ("training and inference", ("reflect.train", "reflect.adapt", "reflect.inference", "reflect.face_enhance")),
-    ("deployment", ("deploy.*",)),
-    ("pipelines and data tools", ("pipelines.*", "data_tools.*")),
-    ("commands", ("reflect.commands", "reflect.cli", "reflect.__main__", "*.commands")),
-    ("benchmarks", ("benchmarks.*",)),
+    ("deployment", ("deploy", "deploy.*")),
+    ("pipelines and data tools", ("pipelines", "pipelines.*", "data_tools", "data_tools.*")),
+    (
+        "commands",
+        ("reflect.commands", "reflect.cli", "reflect.__main__", "deploy.commands", "pipelines.commands",
+         "data_tools.commands"),
+    ),
+    ("benchmarks", ("benchmarks", "benchmarks.*")),
 ]
 
 
@@ -285,7 +292,7 @@ def measure(repo: Path = REPO) -> Measure:
     )
 
 
-def _edges_within(component: list[str], imports: list[Import], key) -> list[Import]:
+def _edges_within(component: list[str], imports: list[Import], key: Callable[[str], str]) -> list[Import]:
     members = set(component)
     return [i for i in imports if i.where != "typing" and key(i.source) in members and key(i.target) in members
             and key(i.source) != key(i.target)]
@@ -294,7 +301,7 @@ def _edges_within(component: list[str], imports: list[Import], key) -> list[Impo
 def report(m: Measure, verbose: bool = False) -> str:
     out: list[str] = []
     c = m.counts()
-    where = defaultdict(int)
+    where: dict[str, int] = defaultdict(int)
     for i in m.imports:
         where[i.where] += 1
     out.append(
@@ -344,8 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="also list every package-level edge")
     parser.add_argument("--json", action="store_true", help="print the counts as JSON")
+    parser.add_argument("--repo", type=Path, default=REPO, help="the checkout to read (default: this one)")
     args = parser.parse_args(argv)
-    m = measure()
+    m = measure(args.repo)
     print(json.dumps(m.counts(), indent=2) if args.json else report(m, verbose=args.verbose))
     return 0
 
