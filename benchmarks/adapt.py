@@ -16,15 +16,15 @@ recipes, :data:`SITES`):
   losing 35-60 % (tried first) is beyond any adaptation of that architecture (the base made its faces
   1.5 dB *worse* than the input there, in a 4-crop smoke run).
 
-The held-out people of the portraits (``identity_split == 'test'``, :func:`pipelines.quality.render.test_faces`)
+The held-out people of the portraits (``identity_split == 'test'``, :func:`benchmarks.quality_lib.render.test_faces`)
 are split in two: the site's *unlabeled* crops show the first half (``--per-site`` crops, inputs only,
 written to ``OUT/<site>/crops``), the *test* pairs with their clean targets the second half
 (``--test-per-site``), so adaptation never sees a test identity. Reflections and backdrops are the
-held-out photos (:func:`pipelines.quality.render.cross_photos`).
+held-out photos (:func:`benchmarks.quality_lib.render.cross_photos`).
 
 Per site, the base model and ``reflect adapt --method M`` for each method on one budget (``--minutes``
 or ``--steps``, the same for every method) are measured on the test pairs with the quality benchmark's
-columns (:func:`benchmarks.quality.evaluate`, :mod:`pipelines.quality.summary`: face-box PSNR, HOG and
+columns (:func:`benchmarks.quality.evaluate`, :mod:`benchmarks.quality_lib.summary`: face-box PSNR, HOG and
 MTCNN detection, MTCNN landmark error, dlib distance to the clean face and the share that came closer,
 rank-1), and on the base model's own held-out split (``--forgetting`` samples of each held-out
 reflection type of ``benchmarks/quality.py``: face-box PSNR before and after, the forgetting column).
@@ -66,7 +66,7 @@ def site_pairs(
     site: str, faces: list[Any], people: list[Any], count: int, size: int, seed: int, offset: int
 ) -> list[Any]:
     """``count`` (input, target) pairs of ``site`` showing ``faces`` (driver i: face i mod n)."""
-    from pipelines.quality.render import CROSS_SOURCES, Pair, _driver_box, cross_photos
+    from benchmarks.quality_lib.render import CROSS_SOURCES, Pair, _driver_box, cross_photos
     from reflect.data.synth.config import synth_config_from_dict
     from reflect.data.synth.generator import Synthesizer
 
@@ -86,7 +86,7 @@ def site_pairs(
 
 def held_out_pairs(faces: list[Any], count: int, size: int, seed: int) -> list[Any]:
     """The base model's own held-out split: ``count`` of each held-out reflection type (forgetting)."""
-    from pipelines.quality.render import DEFAULT_TYPES, pairs
+    from benchmarks.quality_lib.render import DEFAULT_TYPES, pairs
 
     return [p for kind in DEFAULT_TYPES for p in pairs(kind, faces, count, size, seed)]
 
@@ -106,7 +106,7 @@ def face_psnr(pairs: list[Any], model: Any) -> float:
 
 def measure(pairs: list[Any], model: Any, meter: Any, forget: list[Any], out: Path) -> dict[str, Any]:
     from benchmarks.quality import evaluate
-    from pipelines.quality.summary import summarise
+    from benchmarks.quality_lib.summary import summarise
 
     records, _ = evaluate(pairs, model, meter, 0, out)
     return {
@@ -146,7 +146,7 @@ def adapt(site_dir: Path, run: Path, method: str, args: argparse.Namespace) -> t
 
 def table(result: dict[str, Any]) -> str:
     """The leaderboard: one line per (site, model), with the gains over the base and the checks."""
-    from pipelines.quality.summary import num
+    from benchmarks.quality_lib.summary import num
 
     head = (
         "site",
@@ -209,9 +209,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from benchmarks.quality import no_nan
-    from pipelines.quality.faces import FaceMeter
-    from pipelines.quality.models import machine, open_model
-    from pipelines.quality.render import test_faces
+    from benchmarks.quality_lib.faces import FaceMeter
+    from benchmarks.quality_lib.models import machine, open_model
+    from benchmarks.quality_lib.render import test_faces
     from reflect.data.io import write_image
     from reflect.data.synthetic import load_faces
     from reflect.utils.atomic import atomic_write_text

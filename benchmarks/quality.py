@@ -8,7 +8,7 @@
 Test set (fixed: the same bytes on every run for a given --seed, --size and --per-type; every sample a
 pure function of (seed, type, position)): the held-out people of the real portraits
 (``identity_split == 'test'``) behind glass rendered by the project's synthesiser
-(:mod:`pipelines.quality.render`). Suites (``--suite``; ``--types`` picks types of any suite):
+(:mod:`benchmarks.quality_lib.render`). Suites (``--suite``; ``--types`` picks types of any suite):
 
 * ``held-out`` (the default): the project's windshield recipe with the held-out reflection photos
   (``TEST_PHOTOS``), the same number of samples per reflection type (sky, foliage, buildings,
@@ -30,8 +30,8 @@ found by dlib HOG and by MTCNN; MTCNN's landmark error against the clean face's 
 over the inter-ocular distance; independent of dlib); dlib identity distance to the clean face
 (landmarks from the clean image, so alignment is identical) and the share of faces that moved closer;
 closed-set rank-1 against one descriptor per held-out person from the portrait itself; faces without
-landmarks on the clean image are ``skipped`` for identity (:mod:`pipelines.quality.faces`). Shares
-carry bootstrap 95 % intervals over the faces (``82 [76, 88]``; :mod:`pipelines.quality.summary`).
+landmarks on the clean image are ``skipped`` for identity (:mod:`benchmarks.quality_lib.faces`). Shares
+carry bootstrap 95 % intervals over the faces (``82 [76, 88]``; :mod:`benchmarks.quality_lib.summary`).
 Do-no-harm rows add the output's PSNR against the input and the share of faces whose dlib distance
 between output and input stays below 0.05. ``overall`` pools the held-out reflection types.
 
@@ -45,7 +45,7 @@ again from its per-sample records, e.g. with the left-out types of another model
 ``--parts reflection,camera`` decomposes the held-out reflection types: the same samples rendered again
 with only part of the glass recipe (``reflection``: no sensor noise or JPEG; ``camera``: that noise and
 JPEG, no reflection, ghost, glare, false colour or NIR veil), one ``overall`` row each
-(:func:`pipelines.quality.render.recipe_part`).
+(:func:`benchmarks.quality_lib.render.recipe_part`).
 
 Writes OUT/quality.json, OUT/index.html with before/after/target strips per type (OUT/examples/*.png:
 renders of real portraits, so OUT stays under the git-ignored runs/), and prints the tables and the machine.
@@ -65,9 +65,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from pipelines.quality.faces import FaceMeter
-    from pipelines.quality.models import Model
-    from pipelines.quality.render import Pair
+    from benchmarks.quality_lib.faces import FaceMeter
+    from benchmarks.quality_lib.models import Model
+    from benchmarks.quality_lib.render import Pair
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -159,7 +159,7 @@ def write_html(path: Path, title: str, text: str, shown: list[dict[str, Any]]) -
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from pipelines.quality.render import ALL_TYPES, PARTS, SUITES, TYPES
+    from benchmarks.quality_lib.render import ALL_TYPES, PARTS, SUITES, TYPES
     from reflect.utils.paths import shared_data
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -242,10 +242,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from pipelines.quality import report, summary
-    from pipelines.quality.faces import FaceMeter
-    from pipelines.quality.models import enhanced, machine, onnx_speed, open_model
-    from pipelines.quality.render import OTHER, cross_photos, pairs, synth_pairs, test_faces
+    from benchmarks.quality_lib import report, summary
+    from benchmarks.quality_lib.faces import FaceMeter
+    from benchmarks.quality_lib.models import enhanced, machine, onnx_speed, open_model
+    from benchmarks.quality_lib.render import OTHER, cross_photos, pairs, synth_pairs, test_faces
     from reflect.data.synth.faces import load_face_bank
     from reflect.errors import ReflectError
     from reflect.utils.atomic import atomic_write_text
@@ -330,8 +330,8 @@ def run(args: argparse.Namespace) -> int:
 
 def retabulate(path: Path, held_out_types: list[str]) -> int:
     """The report of a saved run from its per-sample records, left-out rows as ``held_out_types`` say."""
-    from pipelines.quality import report, summary
-    from pipelines.quality.render import ALL_TYPES, OTHER
+    from benchmarks.quality_lib import report, summary
+    from benchmarks.quality_lib.render import ALL_TYPES, OTHER
 
     try:
         result = json.loads(path.read_text())

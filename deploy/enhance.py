@@ -1,5 +1,5 @@
 """``--enhance-faces``: any :class:`~deploy.translator.Translator` followed by face enhancement
-(:mod:`reflect.faces.enhance`): the global model cleans the frame, then every face found in its
+(:mod:`reflect.face_enhance`): the global model cleans the frame, then every face found in its
 output is cleaned again by the face model from the original pixels and blended back."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from deploy.translator import Translator
-from reflect.faces.enhance import EnhanceStats, FaceEnhancer
+from reflect.face_enhance import EnhanceStats, FaceEnhancer
 
 
 class EnhancingTranslator(Translator):

@@ -49,7 +49,7 @@ def _variant_by_name(model: str | Path | None) -> Variant | None:
 
 
 def load_translator(
-    model: str | Path | Variant | None = None,
+    model: str | Path | Variant | ModelRef | None = None,
     backend: str = "auto",
     *,
     target: str | None = None,
@@ -62,7 +62,8 @@ def load_translator(
     compile: bool = False,
     **kwargs: Any,
 ) -> Translator:
-    """A :class:`Translator` for ``model`` (None: the bundled generator file) on ``backend``.
+    """A :class:`Translator` for ``model`` (None: the bundled generator file; a :class:`ModelRef`: a model
+    its caller identified already) on ``backend``.
 
     ``channels_last``/``compile`` apply to torch, ``threads`` to onnxruntime (the other backends
     ignore them); other ``kwargs`` go to the backend's constructor. Without ``workdir``, a torch model
@@ -70,8 +71,13 @@ def load_translator(
     it, the model is exported there. With ``variant_names``, a registered variant's name (when no
     such file exists) is that variant with random weights.
     """
-    variant = model if isinstance(model, Variant) else _variant_by_name(model) if variant_names else None
-    ref: ModelRef | None = None if variant is not None else identify(str(model) if model is not None else None)
+    variant: Variant | None
+    ref: ModelRef | None
+    if isinstance(model, ModelRef):  # identified once, by the caller (reflect clean, before it writes anything)
+        variant, ref = None, model
+    else:
+        variant = model if isinstance(model, Variant) else _variant_by_name(model) if variant_names else None
+        ref = None if variant is not None else identify(str(model) if model is not None else None)
     native = "torch" if ref is None else NATIVE_BACKEND[ref.kind]
     backend = native if backend == "auto" else backend
     if backend not in BACKENDS:

@@ -1,7 +1,7 @@
 """What a model file says about itself, and generator files made from training checkpoints.
 
 A model reference that torch can run is a reflect checkpoint (``.pt``), a run folder (its newest
-checkpoint) or a generator file (``.safetensors``, :mod:`reflect.bundled`); :mod:`reflect.loader`
+checkpoint) or a generator file (``.safetensors``, :mod:`reflect.generator_file`); :mod:`reflect.loader`
 tells them apart. :func:`describe_source`
 reads where its weights came from (file, step, EMA or not) for the metadata of the artefacts made
 from it; :func:`export_generator_file` writes the generator file that ``reflect export --format
@@ -18,7 +18,7 @@ from reflect.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-#: metadata keys of a generator file that :func:`reflect.bundled.save_generator` writes itself
+#: metadata keys of a generator file that :func:`reflect.generator_file.save_generator` writes itself
 RESERVED_KEYS = frozenset({"format", "version", "variant", "config"})
 
 
@@ -36,7 +36,7 @@ class ModelSource:
 
 def describe_source(model: str | Path, *, use_ema: bool = True) -> ModelSource:
     """Read (without building the model) what :func:`reflect.loader.load_variant` will load."""
-    from reflect.bundled import read_generator_metadata
+    from reflect.generator_file import read_generator_metadata
     from reflect.loader import identify, require_torch
 
     ref = identify(model)
@@ -86,7 +86,7 @@ def export_generator_file(
     Returns the path and the metadata written besides the config (``variant``, ``ema``,
     ``checkpoint``, ``step`` and ``meta``).
     """
-    from reflect.bundled import is_generator_file, save_generator
+    from reflect.generator_file import is_generator_file, save_generator
     from reflect.loader import load_variant
 
     out = Path(out)

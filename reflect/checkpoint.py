@@ -149,18 +149,6 @@ def config_from_checkpoint(ckpt: dict[str, Any]) -> ExperimentConfig:
         raise CheckpointError(f"checkpoint {ckpt.get('path')} holds a config this reflect cannot read: {e}") from None
 
 
-def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
-    """The config saved in run folder ``run_dir``, with overrides (e.g. a longer ``train.steps``)."""
-    from reflect.config import load_config
-
-    run = Path(run_dir)
-    if not (run / "config.yaml").is_file():
-        raise CheckpointError(f"cannot resume: {run} is not a run folder (no config.yaml)")
-    cfg = load_config(run / "config.yaml", overrides or [])
-    cfg.out_dir, cfg.name = str(run.parent), run.name
-    return cfg
-
-
 def load_checkpoint_variant(
     path: str | Path, *, use_ema: bool = True, device: str | torch.device = "cpu"
 ) -> tuple[Variant, ExperimentConfig, dict[str, Any]]:
@@ -191,57 +179,3 @@ def load_checkpoint_variant(
         ) from None
     refuse_non_finite(variant, f"checkpoint {ckpt['path']}")
     return variant.to(device).eval(), cfg, ckpt
-
-
-# ---- a training run's state (what the trainer saves and resumes from) ----------------------------
-def training_state(
-    *, variant: Variant, cfg: dict[str, Any], step: int, ema: Any, optimizers: dict[str, Any],
-    schedulers: dict[str, Any], scalers: dict[str, Any],
-) -> dict[str, Any]:
-    """Everything a resumed run needs to continue exactly (see the module docstring)."""
-    from reflect.train import rng
-
-    return {
-        "variant": variant.name,
-        "config": cfg,
-        "step": step,
-        "model": variant.state_dict(),
-        "ema": ema.state_dict() if ema is not None else None,
-        "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-        "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
-        "scalers": {k: s.state_dict() for k, s in scalers.items()},
-        "training_state": variant.training_state(),
-        "rng": rng.capture(),
-    }
-
-
-def restore_training_state(
-    run_dir: str | Path, *, variant: Variant, ema: Any, optimizers: dict[str, Any], schedulers: dict[str, Any],
-    scalers: dict[str, Any], device: torch.device,
-) -> int:
-    """Load the newest checkpoint of ``run_dir`` into these objects; returns its step."""
-    from reflect.train import rng
-
-    found = list_checkpoints(run_dir)
-    if not found:
-        raise CheckpointError(f"cannot resume: {run_dir}/checkpoints holds no checkpoint")
-    ckpt = load_checkpoint(found[-1], map_location=device)
-    if ckpt["variant"] != variant.name:
-        raise CheckpointError(
-            f"checkpoint {found[-1]} was saved by variant '{ckpt['variant']}' but the config names '{variant.name}'"
-        )
-    try:
-        variant.load_state_dict(ckpt["model"])
-        for k, o in optimizers.items():
-            o.load_state_dict(ckpt["optimizers"][k])
-        for k, s in schedulers.items():
-            s.load_state_dict(ckpt["schedulers"][k])
-        for k, sc in scalers.items():
-            sc.load_state_dict(ckpt["scalers"][k])
-        if ema is not None and ckpt.get("ema"):
-            ema.load_state_dict(ckpt["ema"])
-    except (KeyError, RuntimeError, ValueError) as e:
-        raise CheckpointError(f"checkpoint {found[-1]} does not match this run's model: {e}") from None
-    variant.load_training_state(ckpt.get("training_state") or {})
-    rng.restore(ckpt["rng"])
-    return int(ckpt["step"])

@@ -28,7 +28,7 @@ COMMANDS: dict[str, str] = {
     "synth": "data_tools.commands.synth",
     "dataset": "data_tools.commands.dataset",
     "photos": "data_tools.commands.photos",
-    "faces": "reflect.faces.commands",
+    "faces": "reflect.commands.faces",
     "export": "deploy.commands.export",
     "bench": "deploy.commands.bench",
     "clean": "pipelines.commands.clean",

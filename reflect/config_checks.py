@@ -1,6 +1,6 @@
 """Value checks of an experiment config, run at load time before anything is written.
 
-Types (and ``Literal`` choices, with a did-you-mean) are checked by :func:`reflect.config.from_dict`;
+Types (and ``Literal`` choices, with a did-you-mean) are checked by :func:`reflect.schema.from_dict`;
 this module checks what a type cannot say: numeric ranges, the device string, and the enumerated
 model settings that are plain strings in shared dataclasses (``init``, the face models). Model
 fields are checked by name, so a new variant's ``ngf`` or ``lambda_*`` is covered without a line here.

@@ -5,8 +5,8 @@ A model reference is one of
 * a **training checkpoint** (``.pt``, what ``reflect train`` saves; loaded with ``weights_only=True``,
   :mod:`reflect.checkpoint`),
 * a **run folder** (its newest checkpoint),
-* a **generator file** (safetensors with the config as metadata, :mod:`reflect.bundled`; the bundled
-  model's format),
+* a **generator file** (safetensors with the config as metadata, :mod:`reflect.generator_file`; the
+  bundled models' format),
 * an **ONNX model** (``reflect export --format onnx``) or a **TensorRT engine** (``.engine``/``.plan``),
   which only the runtimes open (:func:`deploy.loader.load_translator`).
 
@@ -124,8 +124,8 @@ def load_variant(
     With ``use_ema`` a checkpoint's EMA generator weights are used when it has them (a generator file
     holds one set). Logs one line naming what was loaded.
     """
-    from reflect.bundled import load_generator, read_generator_metadata
     from reflect.checkpoint import load_checkpoint_variant
+    from reflect.generator_file import load_generator, read_generator_metadata
 
     ref = model if isinstance(model, ModelRef) else identify(model, option)
     require_torch(ref)

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def main(argv: list[str]) -> int:
     from reflect import registry
-    from reflect.bundled import load_generator, save_generator
+    from reflect.generator_file import load_generator, save_generator
     from reflect.nn.unet import layers_from_correction
 
     if len(argv) != 2:

@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from data_tools.build.builder import BuildOptions, build_dataset
+    from data_tools.footage.builder import BuildOptions, build_dataset
     from reflect.errors import ConfigError
 
     if args.every < 1:

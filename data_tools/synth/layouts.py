@@ -1,4 +1,4 @@
-"""Where samples go on disk, split by face identity (see DESIGN.md, "Data on disk").
+"""Where samples go on disk, split by face identity (see docs/ARCHITECTURE.md, "Data on disk").
 
 - ``paired``: ``ROOT/<split>/input/``, ``ROOT/<split>/target/`` (same file names) and
   ``ROOT/<split>/manifest.jsonl`` with every parameter and the face boxes in output pixels;

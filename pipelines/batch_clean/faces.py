@@ -4,8 +4,8 @@ Each face box (from :mod:`reflect.faces`, detected in the worker processes insid
 region) becomes a square :func:`pipelines.regions.square_region` (``--face-margin`` of the face size on
 each side, clipped to the window), resized to ``--face-size`` pixels so that faces of every size share
 translation batches (zero-padded to ``--batch`` like every batch of the job, hence byte-identical
-outputs after a resume), translated by the CycleGAN-style generator (Zhu et al., ICCV 2017) and resized
-back. ``--write frame`` pastes the regions back into the frame in face order (largest first);
+outputs after a resume), translated by the job's model (the bundled remover unless ``--model`` names another) and
+resized back. ``--write frame`` pastes the regions back into the frame in face order (largest first);
 ``--write crop`` writes each cleaned region as ``<stem>_face<k>.png`` (videos:
 ``<stem>_frame<NNNNNN>_face<k>.png``) beside where the frame would go; ``<stem>`` is the item's output
 stem from :mod:`pipelines.batch_clean.naming` (``a_jpg`` where ``a.jpg`` and ``a.png`` would meet). A frame without faces is

@@ -31,7 +31,7 @@ class CleanOptions:
     face_margin: float = 0.6  # face regions: this fraction of the face size added on each side
     face_size: int = 128  # face regions are resized to this square for translation
     memory_mb: float = 4096.0  # budget of one translation call: larger batches go alone, larger frames in tiles
-    enhance_faces: bool = False  # clean each face again with the face model (reflect.faces.enhance)
+    enhance_faces: bool = False  # clean each face again with the face model (reflect.face_enhance)
     face_model: str | None = None  # None: the bundled face model
     face_detector: str = "mtcnn"  # --enhance-faces: detector run on the globally cleaned window
     decode_timeout_s: float = 60.0  # a decoder silent this long on one input is killed; the input is an error

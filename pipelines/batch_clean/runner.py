@@ -95,7 +95,7 @@ def _validate(opts: CleanOptions) -> None:
         raise ConfigError(f"--codec must be one of {', '.join(CODECS)}, got '{opts.codec}'")
     if not 0 < opts.memory_mb < float("inf"):  # nan fails this too
         raise ConfigError(f"--memory-mb must be a positive number, got {opts.memory_mb}")
-    from reflect.commands.translate import check_max_pixels
+    from reflect.data.io import check_max_pixels
 
     check_max_pixels(opts.max_pixels)
     if not opts.decode_timeout_s > 0:
@@ -110,11 +110,11 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
 
     _validate(opts)
     opts = replace(opts, model=model_or_bundled(opts.model))  # the job database records this path
-    identify(opts.model)  # a file that is no model ends the job before anything is written
+    ref = identify(opts.model)  # a file that is no model ends the job before anything is written
     if opts.engine == "local" and translator is None:  # so does a model refused at load (no empty OUTPUT/.reflect)
         from deploy.loader import load_translator
 
-        translator = load_translator(opts.model, backend=opts.backend, device=opts.device)
+        translator = load_translator(ref, backend=opts.backend, device=opts.device)  # identified above
         if opts.enhance_faces:  # the face model loads before any decoder
             from deploy.enhance import with_face_enhancement
 

@@ -233,7 +233,7 @@ SITE_FRAMES = "site_frames"
 
 
 def _site_videos(site: str) -> list[Path]:
-    from data_tools.build.frames import is_video, list_footage
+    from data_tools.footage.frames import is_video, list_footage
 
     root = Path(site).expanduser()
     return [p for p in list_footage(root) if is_video(p)] if root.is_dir() else []
@@ -242,7 +242,7 @@ def _site_videos(site: str) -> list[Path]:
 def _crops_from_videos(videos: list[Path], args: argparse.Namespace, run_dir: Path) -> list[Path]:
     """The window crops of the site's videos, written once into ``RUN/site_frames`` (a new run only: the
     site index, made next, names them, and a continued run reads the index)."""
-    from data_tools.build.builder import video_crops
+    from data_tools.footage.builder import video_crops
     from reflect.errors import ConfigError
 
     made = video_crops(

@@ -70,7 +70,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
     for flag, number in (("--max-latency-ms", args.max_latency_ms), ("--duration", args.duration)):
         if not (math.isfinite(number) and number >= 0):
             raise ConfigError(f"{flag} must be a number >= 0 (0: off), got {number}")
-    from reflect.commands.translate import check_max_pixels
+    from reflect.data.io import check_max_pixels
 
     check_max_pixels(args.max_pixels)
 

@@ -12,7 +12,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from reflect.config import ExperimentConfig, apply_overrides, build_config
+from reflect.config import ExperimentConfig, build_config
+from reflect.schema import apply_overrides
 
 log = logging.getLogger(__name__)
 

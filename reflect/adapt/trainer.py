@@ -121,8 +121,8 @@ class AdaptTrainer(Trainer):
         """``adapted.safetensors`` (merged, a plain remover file) and ``adapter.safetensors`` (see module)."""
         from safetensors.torch import save as st_save
 
-        from reflect.bundled import save_generator
         from reflect.config import load_config
+        from reflect.generator_file import save_generator
         from reflect.nn.lora import adapter_state
         from reflect.utils.atomic import atomic_write_bytes
 

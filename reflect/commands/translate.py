@@ -52,13 +52,6 @@ def add_max_pixels_argument(p: argparse.ArgumentParser) -> None:
                    "which are translated in tiles within --memory-mb")
 
 
-def check_max_pixels(value: int) -> None:
-    from reflect.errors import ConfigError
-
-    if value < 64:
-        raise ConfigError(f"--max-pixels must be a pixel count of at least 64, got {value}")
-
-
 def add_face_arguments(p: argparse.ArgumentParser) -> None:
     """--enhance-faces and its options (translate, clean and stream share them)."""
     p.add_argument("--enhance-faces", action="store_true",
@@ -69,7 +62,7 @@ def add_face_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reflect.data.io import is_image_file
+    from reflect.data.io import check_max_pixels, is_image_file
     from reflect.errors import ConfigError, ReflectError
     from reflect.utils.paths import check_io_folders
 
@@ -160,7 +153,7 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
     target = args.target or (None if args.direction == "a2b" else domains[0])
     enhancer = None
     if args.enhance_faces:
-        from reflect.faces.enhance import EnhanceStats, FaceEnhancer
+        from reflect.face_enhance import EnhanceStats, FaceEnhancer
 
         enhancer, stats = FaceEnhancer.load(args.face_model, detector=args.face_detector, device=args.device), EnhanceStats()
     writable_folder(out_dir)  # after the model loaded: a bad model leaves no empty output folder behind

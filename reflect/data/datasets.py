@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from reflect.config import DataConfig
+from reflect.data.config import DataConfig
 from reflect.data.io import folder_images, read_image, to_tensor
 from reflect.data.toy import MAX_FACES, toy_face_boxes, toy_image, toy_pair
 from reflect.data.transforms import train_transform

@@ -43,6 +43,12 @@ DEFAULT_MAX_PIXELS = 200_000_000
 _PIL_LIMIT = threading.Lock()
 
 
+def check_max_pixels(value: int) -> None:
+    """Refuse a ``--max-pixels`` below 64 (translate, clean and stream take it)."""
+    if value < 64:
+        raise ConfigError(f"--max-pixels must be a pixel count of at least 64, got {value}")
+
+
 def check_translatable(path: str | os.PathLike[str], image: np.ndarray) -> None:
     """Refuse an image a generator cannot translate (a side under :data:`MIN_SIDE`), naming the file."""
     h, w = image.shape[:2]

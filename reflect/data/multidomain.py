@@ -24,7 +24,7 @@ import torch
 import yaml
 from torch.utils.data import Dataset
 
-from reflect.config import DataConfig
+from reflect.data.config import DataConfig
 from reflect.data.io import list_images, read_image, to_tensor
 from reflect.data.toy import toy_domain_image
 from reflect.data.transforms import train_transform
@@ -37,7 +37,7 @@ def read_domains(root: str | Path) -> list[str]:
     """The domain names of ``ROOT/domains.yaml`` (``domains: [clean, sky, ...]`` or a plain list)."""
     path = Path(root) / "domains.yaml"
     if not path.is_file():
-        raise ConfigError(f"multi-domain data {root} has no domains.yaml (expected {path}; see DESIGN.md)")
+        raise ConfigError(f"multi-domain data {root} has no domains.yaml (expected {path}; see docs/ARCHITECTURE.md, 'Data on disk')")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:

@@ -12,7 +12,7 @@ A sample, a pure function of ``(seed, key)`` as everywhere in :mod:`reflect.data
 ``A_target``); ``B`` a clean image (the ``clean`` folder, else the anchor recipe's clean render, else
 zeros: no adversarial term); ``layer`` (3, S, S) in [0, 1], the reflection the re-synthesis loss adds
 (another crop of the site, or a procedural sky, foliage, facade or street lights) and ``blend`` its
-glass model and parameters (:data:`reflect.losses.adaptation.BLEND_PARAMS`); ``faces_box``,
+glass model and parameters (:data:`reflect.data.synth.blends.BLEND_PARAMS`); ``faces_box``,
 ``faces_n``, ``faces_lm`` the site crop's clear faces (dlib's 5 points), for the identity loss.
 """
 
@@ -29,9 +29,9 @@ import torch
 from torch.utils.data import Dataset
 
 from reflect.data.io import folder_images, list_images, read_image, to_tensor
+from reflect.data.synth.blends import BLEND_PARAMS, RESYNTH_BLENDS
 from reflect.data.synth.reflections import reflection_layer
 from reflect.errors import ConfigError, ImageReadError
-from reflect.losses.adaptation import BLEND_PARAMS, RESYNTH_BLENDS
 
 log = logging.getLogger(__name__)
 

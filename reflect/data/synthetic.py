@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from reflect.config import DataConfig
+from reflect.data.config import DataConfig
 from reflect.data.io import list_images, read_image, to_tensor
 from reflect.data.synth.config import SynthConfig, synth_config_from_dict
 from reflect.data.synth.faces import Face, load_face_bank

@@ -21,12 +21,8 @@ import torch
 from torch.nn import functional as F
 
 from reflect.data.synth import blends, glass
+from reflect.data.synth.blends import BLEND_PARAMS, RESYNTH_BLENDS
 from reflect.nn.unet import GAIN_HIGH, GAIN_LOW
-
-#: the glass models a re-synthesised reflection is drawn from, by index (``blend[:, 0]``)
-RESYNTH_BLENDS = ("linear", "screen", "gains")
-#: a blend parameter row: model index, strength a, blur sigma (px), g_t (3), g_r (3)
-BLEND_PARAMS = 9
 
 
 def gain_from_logit(z: torch.Tensor) -> torch.Tensor:
@@ -52,7 +48,7 @@ def composition(x: torch.Tensor, t: torch.Tensor, r: torch.Tensor, gain: torch.T
 def resynthesise(t0: torch.Tensor, layer: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
     """New inputs with a new reflection: ``t0`` (N, 3, H, W) in [-1, 1] (the model's detached output),
     ``layer`` (N, 3, H, W) display values in [0, 1] (the reflected scene), ``params`` (N, 9): see
-    :data:`BLEND_PARAMS`. The synthesiser's blends run in numpy, in linear light; returns (N, 3, H, W)
+    :data:`~reflect.data.synth.blends.BLEND_PARAMS`. The synthesiser's blends run in numpy, in linear light; returns (N, 3, H, W)
     in [-1, 1] on ``t0``'s device."""
     t_np = ((t0.detach().float().clamp(-1, 1) + 1) * 0.5).permute(0, 2, 3, 1).cpu().numpy()
     r_np = layer.detach().float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()

@@ -1,90 +1,23 @@
-"""Losses known to work for single-image reflection removal, needing no downloaded weights.
+"""Face terms at known face boxes (the synthesiser knows where the faces are), for reflection removal:
 
-- :func:`gradient_l1`: multi-scale L1 between image gradients (ERRNet, Wei et al. CVPR 2019): the
-  residue of a reflection is mostly edges, which a plain L1 under-weights.
-- :func:`exclusion`: the gradients of the transmission T and the reflection R should not coincide
-  (Zhang, Ng & Chen, "Single Image Reflection Separation with Perceptual Losses", CVPR 2018).
-- :func:`layer_reconstruction`: the input is the sum of the two layers, ``x = T + R``.
 - :func:`face_region_l1`: L1 of the pixels and of the gradients inside known face boxes (a face is a
   few per cent of a window crop: without it the face's detail weighs as little as the dashboard's).
-- :class:`BoxIdentityLoss`: face identity at known face boxes (the synthesiser knows them), with
-  the torch port of dlib's face recogniser; no detector in the training loop.
-- :class:`PerceptualLoss`: VGG-19 feature L1 from a weights file the user gives; absent, it is off.
+- :class:`BoxIdentityLoss`: face identity at known face boxes, with the torch port of dlib's face
+  recogniser; no detector in the training loop.
 
+The layer losses are in :mod:`reflect.losses.layers`, the VGG loss in :mod:`reflect.losses.perceptual`.
 Every function takes (B, C, H, W) tensors in [-1, 1] and returns an unweighted scalar.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
+from reflect.losses.layers import image_gradients
 from reflect.losses.reconstruction import graph_zero
-
-log = logging.getLogger(__name__)
-
-
-def _grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
-
-
-def _pyramid(a: torch.Tensor, b: torch.Tensor, scales: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """``scales`` levels of both images, halving each time (2x2 mean), while at least 2 px remain."""
-    for s in range(scales):
-        if s:
-            a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
-        if min(a.shape[-2:]) < 2:
-            return
-        yield a, b
-
-
-def _per_sample_weight(mask: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
-    return None if mask is None else mask.to(x.dtype).view(-1, *([1] * (x.dim() - 1)))
-
-
-def _masked_mean(v: torch.Tensor, m: torch.Tensor | None) -> torch.Tensor:
-    if m is None:
-        return v.mean()
-    return (v * m).sum() / (m.sum() * v[0].numel()).clamp_min(1.0)
-
-
-def gradient_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None, scales: int = 3) -> torch.Tensor:
-    """Mean over ``scales`` (halving each time) of the L1 between horizontal and vertical gradients.
-
-    ``mask`` (B,) bool selects the samples that have a target (0, not NaN, when none do)."""
-    m = _per_sample_weight(mask, pred)
-    total = pred.new_zeros((), dtype=torch.float32)
-    for p, t in _pyramid(pred.float(), target.float(), scales):
-        (px, py), (tx, ty) = _grad(p), _grad(t)
-        total = total + _masked_mean((px - tx).abs(), m) + _masked_mean((py - ty).abs(), m)
-    return total / scales
-
-
-def exclusion(t: torch.Tensor, r: torch.Tensor, scales: int = 3) -> torch.Tensor:
-    """Zhang et al. 2018's exclusion loss: T's and R's gradients should not overlap.
-
-    At each scale, ``|| tanh(|dT|) * tanh(lambda |dR|) ||`` (as a fourth root of the mean of the
-    squared product, per direction), with ``lambda`` balancing the two layers' gradient magnitudes
-    (computed without gradient, so the balance itself is not optimised away)."""
-    total = t.new_zeros((), dtype=torch.float32)
-    for tl, rl in _pyramid(t.float(), r.float(), scales):
-        for gt, gr in zip(_grad(tl), _grad(rl), strict=True):
-            with torch.no_grad():
-                lam = 2.0 * gt.abs().mean() / gr.abs().mean().clamp_min(1e-6)
-            prod = torch.tanh(gt.abs()) * torch.tanh(lam * gr.abs())
-            total = total + (prod.pow(2).mean() + 1e-12).pow(0.25)
-    return total / scales
-
-
-def layer_reconstruction(x: torch.Tensor, t: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """L1 between the input and the sum of the predicted layers, ``x = T + R``."""
-    return (x.float() - (t.float() + r.float())).abs().mean()
 
 
 def box_mask(boxes: torch.Tensor, counts: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -113,7 +46,7 @@ def face_region_l1(pred: torch.Tensor, target: torch.Tensor, boxes: torch.Tensor
             p, t, m = F.avg_pool2d(p, 2), F.avg_pool2d(t, 2), F.avg_pool2d(m, 2)
         if min(p.shape[-2:]) < 2:
             break
-        (px, py), (tx, ty) = _grad(p), _grad(t)
+        (px, py), (tx, ty) = image_gradients(p), image_gradients(t)
         mx, my = m[..., :, 1:] * m[..., :, :-1], m[..., 1:, :] * m[..., :-1, :]
         terms = [((p - t).abs(), m), ((px - tx).abs(), mx), ((py - ty).abs(), my)]
         for v, w in terms:
@@ -221,59 +154,3 @@ class BoxIdentityLoss:
         if before is not None:
             out["face_relative"] = (after / (before.clamp_min(0.0) + relative_eps)).mean()
         return out
-
-
-class PerceptualLoss(nn.Module):
-    """L1 between VGG-19 features (relu1_2, relu2_2, relu3_2, relu4_2, relu5_2; ERRNet's choice),
-    weighted 1/2.6, 1/4.8, 1/3.7, 1/5.6, 10/1.5, from a torchvision VGG-19 state-dict file.
-
-    Weights are never downloaded: with no file, :meth:`available` is False and the loss is off
-    (the caller logs one line). Frozen; kept out of the variant's state_dict by the caller."""
-
-    LAYERS = (3, 8, 13, 22, 31)  # indices of relu1_2, relu2_2, relu3_2, relu4_2, relu5_2 in vgg19.features
-    WEIGHTS = (1 / 2.6, 1 / 4.8, 1 / 3.7, 1 / 5.6, 10 / 1.5)
-
-    def __init__(self, weights_path: str | Path) -> None:
-        super().__init__()
-        from torchvision.models import vgg19
-
-        from reflect.errors import CheckpointError
-
-        path = Path(weights_path)
-        if not path.is_file():
-            raise CheckpointError(f"VGG-19 weights file {path} does not exist")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and "state_dict" in state:
-            state = state["state_dict"]
-        net = vgg19(weights=None)
-        try:
-            net.load_state_dict(state)
-        except (RuntimeError, TypeError) as e:
-            raise CheckpointError(f"{path} is not a torchvision VGG-19 state dict: {str(e).splitlines()[0][:200]}") from None
-        self.features = net.features[: self.LAYERS[-1] + 1].eval().requires_grad_(False)
-        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        mean, std = self.get_buffer("mean"), self.get_buffer("std")
-        x = torch.cat([pred.float(), target.float()]).add(1).div(2).sub(mean).div(std)
-        m = _per_sample_weight(mask, pred)
-        total, n = x.new_zeros(()), pred.shape[0]
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in self.LAYERS:
-                w = self.WEIGHTS[self.LAYERS.index(i)]
-                total = total + w * _masked_mean((x[:n] - x[n:].detach()).abs(), m)
-        return total
-
-
-def no_reflection(x: torch.Tensor, t: torch.Tensor, r: torch.Tensor | None, free: torch.Tensor) -> torch.Tensor:
-    """Do no harm: on reflection-free samples (``free``, (B,) bool) the output equals the input and no
-    reflection is predicted: ``L1(T, x) + mean(|R|)`` over those samples (zero, with a gradient, when
-    the batch has none). ``x``, ``t``: (B, C, H, W) in [-1, 1]; ``r`` in the same units or None."""
-    if not bool(free.any()):
-        return graph_zero(t)
-    loss = (t[free] - x[free]).abs().mean()
-    if r is not None:
-        loss = loss + r[free].abs().mean()
-    return loss

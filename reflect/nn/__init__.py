@@ -1,4 +1,4 @@
-"""Shared network blocks (see DESIGN.md: nn/)."""
+"""Shared network blocks (their layer and what may import them: docs/ARCHITECTURE.md)."""
 
 from reflect.nn.attention import CAMAttention
 from reflect.nn.blocks import ConvNormAct, ResBlock, Upsample, make_act, make_norm

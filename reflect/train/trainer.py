@@ -9,7 +9,8 @@ the variant's paper defaults), and steps the optimisers of that phase's param gr
 Mixed precision, gradient clipping, EMA, data-parallel gradient averaging, a non-finite-loss
 guard, TensorBoard scalars (with ``data_wait_s``, the mean time a step waited for its batch),
 sample grids and a progress bar live here; device, precision, optimiser and speed settings in
-:mod:`reflect.train.setup`; checkpoint contents and ``resume_config`` in :mod:`reflect.checkpoint`.
+:mod:`reflect.train.setup`; checkpoint contents, ``resume_config`` and ``train.init_from`` in
+:mod:`reflect.train.state`.
 """
 
 from __future__ import annotations
@@ -28,21 +29,16 @@ import torch
 from torch import nn
 
 from reflect import registry
-from reflect.checkpoint import (
-    checkpoint_name,
-    first_non_finite,
-    list_checkpoints,
-    restore_training_state,
-    save_checkpoint,
-    training_state,
-)
-from reflect.config import ExperimentConfig, save_config, to_dict
+from reflect.checkpoint import checkpoint_name, first_non_finite, list_checkpoints, save_checkpoint
+from reflect.config import ExperimentConfig, save_config
 from reflect.data.datasets import build_dataset, build_loader
 from reflect.errors import OutputError, TrainingDiverged
+from reflect.schema import to_dict
 from reflect.train import distributed as dist_utils
 from reflect.train import rng, setup
 from reflect.train.ema import EMA
 from reflect.train.logger import RunLogger
+from reflect.train.state import init_generators, restore_training_state, training_state
 from reflect.variants.base import Variant
 
 log = logging.getLogger(__name__)
@@ -69,8 +65,6 @@ class Trainer:
         variant_cls = registry.get(type(cfg.model).variant_name)
         self.model: Variant = variant_cls(cfg.model).to(self.device)
         if cfg.train.init_from and not resume:  # fine-tuning: before the EMA copies the generators
-            from reflect.bundled import init_generators
-
             init_generators(self.model, cfg.train.init_from)
         dist_utils.broadcast_parameters(self.model, self.dist)
         self.weights = variant_cls.loss_weights(cfg.model) | cfg.loss_weights

@@ -41,7 +41,8 @@ from torch import nn
 from reflect import losses
 from reflect.losses.adaptation import composition, fallback_blend, gain_from_logit, resynthesise
 from reflect.losses.adversarial import GanMode
-from reflect.losses.removal import BoxIdentityLoss, gradient_l1
+from reflect.losses.layers import gradient_l1
+from reflect.losses.removal import BoxIdentityLoss
 from reflect.nn import (
     PatchDiscriminator,
     ResnetGenerator,

@@ -1,4 +1,4 @@
-"""The variant contract (DESIGN.md). A variant is a small ``nn.Module`` that
+"""The variant contract (docs/ARCHITECTURE.md). A variant is a small ``nn.Module`` that
 
 * declares its hyper-parameters in a nested ``Config`` dataclass (the paper's defaults),
 * says which optimiser owns which parameters (:meth:`param_groups`),

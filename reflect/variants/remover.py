@@ -41,13 +41,8 @@ from reflect import losses
 from reflect.errors import ConfigError
 from reflect.losses import application
 from reflect.losses.adversarial import GanMode
-from reflect.losses.removal import (
-    PerceptualLoss,
-    exclusion,
-    gradient_l1,
-    layer_reconstruction,
-    no_reflection,
-)
+from reflect.losses.layers import exclusion, gradient_l1, layer_reconstruction, no_reflection
+from reflect.losses.perceptual import PerceptualLoss
 from reflect.nn import PatchDiscriminator, crop_to, init_weights, pad_to_multiple
 from reflect.nn.unet import OUTPUT_FORMS, OutputForm, RemovalUNet
 from reflect.registry import register

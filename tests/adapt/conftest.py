@@ -30,8 +30,8 @@ def tiny_remover_file(path: Path, seed: int = 0) -> Path:
     """A remover generator file (ngf 8, one bottleneck block, ``layers`` form) with random weights
     from ``seed`` and a non-zero head, so that it removes something."""
     from reflect import registry
-    from reflect.bundled import save_generator
     from reflect.config import build_config
+    from reflect.generator_file import save_generator
 
     cfg = build_config(
         {

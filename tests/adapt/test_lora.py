@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from reflect.bundled import load_generator
+from reflect.generator_file import load_generator
 from reflect.nn.lora import LoRAConv2d, adapter_state, add_lora, merge_lora
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from reflect.losses.adaptation import BLEND_PARAMS, composition, resynthesise
+from reflect.data.synth.blends import BLEND_PARAMS
+from reflect.losses.adaptation import composition, resynthesise
 
 
 def test_composition_is_zero_for_the_identity_and_penalises_a_reflection_brighter_than_the_input():

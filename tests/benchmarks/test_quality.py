@@ -106,7 +106,7 @@ def test_camera_only_part_renders_the_same_samples_without_reflections(result: d
 
 
 def test_recipe_parts_switch_off_what_they_say() -> None:
-    from pipelines.quality.render import recipe_part, type_config
+    from benchmarks.quality_lib.render import recipe_part, type_config
 
     cfg, _ = type_config("sky", 64, 0)
     assert recipe_part(cfg, "full") is cfg

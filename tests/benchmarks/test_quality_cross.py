@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pipelines.quality import summary
+from benchmarks.quality_lib import summary
 
 REPO = Path(__file__).resolve().parents[2]
 QUALITY = [sys.executable, str(REPO / "benchmarks" / "quality.py")]
@@ -23,7 +23,7 @@ PSNR_CAP = 100.0  # benchmarks/quality.py's cap for identical images
 
 @pytest.fixture(scope="module")
 def faces(held_out_portraits: Path, tmp_path_factory: pytest.TempPathFactory) -> list:
-    from pipelines.quality.render import test_faces
+    from benchmarks.quality_lib.render import test_faces
     from reflect.data.synth.faces import load_face_bank
 
     cache = tmp_path_factory.mktemp("bank") / "face_cache.json"
@@ -31,7 +31,7 @@ def faces(held_out_portraits: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def test_cross_types_render_what_they_name_the_same_bytes_every_time(faces: list) -> None:
-    from pipelines.quality.render import CROSS_TYPES, NOHARM_TYPES, RECIPE_SCENES, SCENE_BLENDS, pairs
+    from benchmarks.quality_lib.render import CROSS_TYPES, NOHARM_TYPES, RECIPE_SCENES, SCENE_BLENDS, pairs
 
     for kind in CROSS_TYPES + NOHARM_TYPES:
         first, again = list(pairs(kind, faces, 3, 64, 1234)), list(pairs(kind, faces, 2, 64, 1234))
@@ -58,7 +58,7 @@ def test_cross_types_render_what_they_name_the_same_bytes_every_time(faces: list
 def test_without_the_photo_cache_the_cross_types_use_test_photos_and_say_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipelines.quality.render import cross_photos
+    from benchmarks.quality_lib.render import cross_photos
     from reflect.data.synth.split import TEST_PHOTOS
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # an empty cache
@@ -67,7 +67,7 @@ def test_without_the_photo_cache_the_cross_types_use_test_photos_and_say_so(
 
 
 def test_dark_and_bright_backdrops_are_what_they_say(faces: list) -> None:
-    from pipelines.quality.render import pairs
+    from benchmarks.quality_lib.render import pairs
 
     def level(kind: str) -> float:
         return float(np.mean([p.target.mean() for p in pairs(kind, faces, 4, 64, 1234)]))

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from reflect.bundled import bundled_model_path, load_generator, read_generator_metadata
+from reflect.bundled import bundled_model_path
 from reflect.data.io import read_image, to_image, to_tensor, write_image
+from reflect.generator_file import load_generator, read_generator_metadata
 from reflect.metrics.image import psnr
 
 MAX_BYTES = 25 * 1024 * 1024

@@ -14,10 +14,10 @@ import torch
 from PIL import Image
 
 from reflect import registry
-from reflect.bundled import read_generator_metadata, save_generator
 from reflect.cli import main
 from reflect.config import config_hash, load_config
 from reflect.errors import CheckpointError
+from reflect.generator_file import read_generator_metadata, save_generator
 from reflect.loader import load_variant
 from tests.bundled.tiny import tiny_generator_file, use_as_bundled
 from tests.conftest import REPO

@@ -13,8 +13,8 @@ from tests.conftest import REPO
 def tiny_generator_file(path: Path, seed: int = 0) -> Path:
     """A generator file of configs/smoke.yaml's CycleGAN (ngf 8) with random weights from ``seed``."""
     from reflect import registry
-    from reflect.bundled import save_generator
     from reflect.config import load_config
+    from reflect.generator_file import save_generator
 
     cfg = load_config(REPO / "configs" / "smoke.yaml")
     torch.manual_seed(seed)

@@ -1,4 +1,4 @@
-"""The variant contract (reflect/variants/base.py), checked on every registered variant.
+"""The variant contract (docs/ARCHITECTURE.md), checked on every registered variant.
 
 Registering a variant adds it here; its tiny spec (small widths, what its batches need) is its line
 in tests/specs.py, shared with the golden outputs and the deployment tests.

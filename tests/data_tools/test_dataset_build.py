@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from data_tools.build.builder import BuildOptions, build_dataset
-from data_tools.build.score import reflection_score
+from data_tools.footage.builder import BuildOptions, build_dataset
+from data_tools.footage.score import reflection_score
 from reflect.data.io import list_images
 
 

@@ -1,4 +1,4 @@
-"""Face enhancement (reflect.faces.enhance): faces are replaced by the face model's output, blended
+"""Face enhancement (reflect.face_enhance): faces are replaced by the face model's output, blended
 without a visible seam; images without a face, and faces too small, stay as the global model made them."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reflect.faces.enhance import FaceEnhancer, eye_distance, feather_mask
+from reflect.face_enhance import FaceEnhancer, eye_distance, feather_mask
 from reflect.faces.types import Faces
 
 
@@ -133,8 +133,8 @@ def identity_remover_file(path):
     """A tiny remover generator file straight from its initialisation: its zero-initialised head makes
     it the identity, like a global model that leaves a face as it is."""
     from reflect import registry
-    from reflect.bundled import save_generator
     from reflect.config import build_config
+    from reflect.generator_file import save_generator
 
     cfg = build_config({"name": "tiny", "model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1}})
     return save_generator(registry.get("remover")(cfg.model).eval(), cfg, path)

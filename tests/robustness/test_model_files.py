@@ -138,9 +138,9 @@ def test_garbage_named_in_words(tmp_path: Path) -> None:
 
 
 def test_init_from_takes_a_generator_file_and_says_what_it_got(models: dict[str, Path], tmp_path: Path) -> None:
-    from reflect.bundled import init_generators
     from reflect.config import load_config
     from reflect.registry import get
+    from reflect.train.state import init_generators
     from tests.conftest import REPO
 
     variant = get("cyclegan")(load_config(REPO / "configs" / "smoke.yaml").model)

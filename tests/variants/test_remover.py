@@ -10,14 +10,9 @@ import torch
 from reflect import registry
 from reflect.config import build_config
 from reflect.errors import CheckpointError, ConfigError
-from reflect.losses.removal import (
-    PerceptualLoss,
-    box_mask,
-    exclusion,
-    face_region_l1,
-    gradient_l1,
-    layer_reconstruction,
-)
+from reflect.losses.layers import exclusion, gradient_l1, layer_reconstruction
+from reflect.losses.perceptual import PerceptualLoss
+from reflect.losses.removal import box_mask, face_region_l1
 from reflect.nn.unet import RemovalUNet
 from reflect.utils.flops import count_flops
 

@@ -23,6 +23,12 @@ import numpy as np
 
 from reflect.data.synth import glass
 
+#: the glass models a re-synthesised reflection is drawn from, by index (``blend[:, 0]``): site data
+#: (:mod:`reflect.data.site`) draws a row per sample, :func:`reflect.losses.adaptation.resynthesise` applies it
+RESYNTH_BLENDS = ("linear", "screen", "gains")
+#: a blend parameter row: model index, strength a, blur sigma (px), g_t (3), g_r (3)
+BLEND_PARAMS = 9
+
 
 def linear(t: np.ndarray, r: np.ndarray, a: float, sigma: float, att: float) -> tuple[np.ndarray, np.ndarray]:
     term = glass.compensate_overflow(t, np.float32(a) * glass.blur(r, sigma), att)

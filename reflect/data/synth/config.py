@@ -2,7 +2,7 @@
 
 A term is applied to a sample with its ``probability`` (when ``enabled``); its parameters are drawn
 uniformly from the ``[low, high]`` ranges below and recorded in the sample's manifest line.
-Validated like :mod:`reflect.config`: unknown keys and wrong types are a ConfigError naming the key,
+Validated like :mod:`reflect.config` (by :mod:`reflect.schema`): unknown keys and wrong types are a ConfigError naming the key,
 and every range is checked (two numbers, low <= high, inside the term's physical limits).
 
 Terms fall in two groups (see :mod:`reflect.data.synth.generator`):
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reflect.config import from_dict, load_yaml, to_dict
 from reflect.errors import ConfigError
+from reflect.schema import apply_overrides, from_dict, load_yaml, to_dict
 
 REFLECTION_SOURCES = ("photo", "sky", "foliage", "buildings", "streetlights", "person")
 #: what stands behind the glass (layer T), see :mod:`reflect.data.synth.scenes`
@@ -262,8 +262,6 @@ def synth_config_from_dict(data: dict[str, Any]) -> SynthConfig:
 
 
 def load_synth_config(path: str | Path | None = None, overrides: list[str] | None = None) -> SynthConfig:
-    from reflect.config import apply_overrides
-
     data = load_yaml(path) if path else {}
     return synth_config_from_dict(apply_overrides(data, list(overrides or [])))
 

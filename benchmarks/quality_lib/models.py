@@ -66,7 +66,7 @@ def enhanced(model: Model, face_model: str | None) -> Model:
     """``model`` followed by face enhancement (detector: MTCNN on the cleaned image)."""
     from deploy.enhance import EnhancingTranslator
     from deploy.translator import Translator
-    from reflect.faces.enhance import FaceEnhancer
+    from reflect.face_enhance import FaceEnhancer
     from reflect.utils.images import to_image, to_tensor
 
     class _Base(Translator):

@@ -1,9 +1,9 @@
 """The quality benchmark's numbers: rows, the left-out-of-training summary and issue 23's checks,
-from per-sample records (the printed tables: :mod:`pipelines.quality.report`).
+from per-sample records (the printed tables: :mod:`benchmarks.quality_lib.report`).
 
 A record (one sample, :func:`benchmarks.quality.evaluate`) holds PSNR and SSIM of the whole crop
 (``psnr_in``, ``psnr_out``, ...) and of the driver's face box (``fpsnr_in``, ...), the output's PSNR
-against the input (``psnr_io``), and :meth:`pipelines.quality.faces.FaceMeter.measure`'s detections,
+against the input (``psnr_io``), and :meth:`benchmarks.quality_lib.faces.FaceMeter.measure`'s detections,
 landmark errors and dlib distances. A row averages records; its shares (detection, faces closer,
 rank-1, faces that moved less than :data:`STILL`) carry bootstrap 95 % intervals over the faces
 (:func:`bootstrap`: 1000 resamples, a fixed seed), since one face can be the margin of a claim.

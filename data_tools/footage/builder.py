@@ -28,9 +28,9 @@ import cv2
 import numpy as np
 import yaml
 
-from data_tools.build.crops import Camera, camera_for, face_crops, load_rois, roi_crop
-from data_tools.build.frames import BadVideo, is_video, list_footage, video_frames
-from data_tools.build.score import Deduplicator, reflection_score
+from data_tools.footage.crops import Camera, camera_for, face_crops, load_rois, roi_crop
+from data_tools.footage.frames import BadVideo, is_video, list_footage, video_frames
+from data_tools.footage.score import Deduplicator, reflection_score
 from reflect.data.io import read_image, write_image
 from reflect.errors import ConfigError, ImageReadError
 from reflect.utils.atomic import atomic_write_text

@@ -28,12 +28,6 @@ from reflect.faces.types import DLIB_5, Faces
 log = logging.getLogger(__name__)
 
 PADDING = 0.25  # dlib's chip padding: the face model's training chips (reflect.data.synthetic) use it too
-FACE_MODEL = "reflect-face.safetensors"
-
-
-def face_model_path() -> Path:
-    """The face model that ships with reflect (beside the bundled window model)."""
-    return Path(__file__).resolve().parent.parent / "bundled" / FACE_MODEL
 
 
 def eye_distance(faces: Faces) -> torch.Tensor:
@@ -88,6 +82,7 @@ class FaceEnhancer:
              **kwargs: Any) -> FaceEnhancer:
         """The face model from a generator file or checkpoint (default: the bundled face model); its
         chip size is read from the file's training config (``data.face_chip``)."""
+        from reflect.bundled import face_model_path
         from reflect.errors import CheckpointError
         from reflect.faces.detectors import make_detector
         from reflect.loader import load_variant

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from pipelines.quality.render import NOHARM_TYPES
-from pipelines.quality.summary import NO_HARM_PSNR, STILL, num, share, summarise
+from benchmarks.quality_lib.render import NOHARM_TYPES
+from benchmarks.quality_lib.summary import NO_HARM_PSNR, STILL, num, share, summarise
 
 PART_ROWS = {"reflection": "overall, reflections only", "camera": "overall, camera only"}
 
