@@ -28,13 +28,31 @@ from reflect.config import load_config  # noqa: E402
 from reflect.train import Trainer  # noqa: E402
 
 
-def run(config: Path, amp: str, seed: int, args: argparse.Namespace, tmp: str) -> tuple[Trainer, list[dict[str, float]], float]:
-    cfg = load_config(config, [f"seed={seed}",
-        f"data.kind={args.data_kind}", f"data.load_size={args.size}", f"data.crop_size={args.size}",
-        "data.num_workers=0", f"out_dir={tmp}", f"name=amp_{amp}_{seed}", f"train.amp={amp}", f"train.steps={args.steps}",
-        "train.decay_steps=0", "train.log_every=1", "train.sample_every=0", "train.checkpoint_every=1000000",
-        "train.progress=false", "train.tensorboard=false", "train.device=cpu", *args.override,
-    ])
+def run(
+    config: Path, amp: str, seed: int, args: argparse.Namespace, tmp: str
+) -> tuple[Trainer, list[dict[str, float]], float]:
+    cfg = load_config(
+        config,
+        [
+            f"seed={seed}",
+            f"data.kind={args.data_kind}",
+            f"data.load_size={args.size}",
+            f"data.crop_size={args.size}",
+            "data.num_workers=0",
+            f"out_dir={tmp}",
+            f"name=amp_{amp}_{seed}",
+            f"train.amp={amp}",
+            f"train.steps={args.steps}",
+            "train.decay_steps=0",
+            "train.log_every=1",
+            "train.sample_every=0",
+            "train.checkpoint_every=1000000",
+            "train.progress=false",
+            "train.tensorboard=false",
+            "train.device=cpu",
+            *args.override,
+        ],
+    )
     torch.manual_seed(seed)
     trainer = Trainer(cfg)
     t0 = time.perf_counter()
@@ -67,17 +85,23 @@ def main(argv: list[str] | None = None) -> int:
 
     half = args.steps // 2
     keys = [k for k in runs["fp32"][1][-1] if k not in ("step", "lr", "it_per_s", "data_wait_s")]
-    print(f"{Path(args.config).name} at {args.size} px, {args.steps} steps each (fp32 and bf16: same seed and "
-          f"batches); mean of steps {half + 1}-{args.steps}; rel. diff against the fp32 run")
+    print(
+        f"{Path(args.config).name} at {args.size} px, {args.steps} steps each (fp32 and bf16: same seed and "
+        f"batches); mean of steps {half + 1}-{args.steps}; rel. diff against the fp32 run"
+    )
     print(f"{'loss':<16}{'fp32':>10}{'bf16':>10}{'fp32 seed 1':>13}{'bf16 diff':>11}{'seed-1 diff':>13}")
     for k in keys:
         m = {n: statistics.fmean(r[k] for r in runs[n][1][half:] if k in r) for n in plan}
         rel = {n: (m[n] - m["fp32"]) / max(abs(m["fp32"]), 1e-12) for n in plan}
-        print(f"{k:<16}{m['fp32']:>10.4f}{m['bf16']:>10.4f}{m['fp32 seed 1']:>13.4f}{rel['bf16']:>10.1%}"
-              f"{rel['fp32 seed 1']:>12.1%}")
-    print(f"s/iteration: fp32 {runs['fp32'][2]:.3f}, bf16 {runs['bf16'][2]:.3f} "
-          f"({runs['fp32'][2] / runs['bf16'][2]:.2f}x); outputs on the next batch, PSNR apart: "
-          f"fp32 vs bf16 {apart('fp32', 'bf16'):.1f} dB, fp32 vs fp32 seed 1 {apart('fp32', 'fp32 seed 1'):.1f} dB")
+        print(
+            f"{k:<16}{m['fp32']:>10.4f}{m['bf16']:>10.4f}{m['fp32 seed 1']:>13.4f}{rel['bf16']:>10.1%}"
+            f"{rel['fp32 seed 1']:>12.1%}"
+        )
+    print(
+        f"s/iteration: fp32 {runs['fp32'][2]:.3f}, bf16 {runs['bf16'][2]:.3f} "
+        f"({runs['fp32'][2] / runs['bf16'][2]:.2f}x); outputs on the next batch, PSNR apart: "
+        f"fp32 vs bf16 {apart('fp32', 'bf16'):.1f} dB, fp32 vs fp32 seed 1 {apart('fp32', 'fp32 seed 1'):.1f} dB"
+    )
     return 0
 
 

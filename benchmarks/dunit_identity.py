@@ -37,20 +37,58 @@ from reflect.utils.atomic import atomic_write_text
 from reflect.utils.paths import shared_data
 
 
-def recipe(variant: str, args: argparse.Namespace, out_dir: Path, split: str, seed: int,
-           extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    model: dict[str, Any] = {"variant": variant, "dim": args.dim, "ndf": args.dim, "n_res": 2, "num_scales": 2,
-                             "n_layers_d": 3, "lambda_sup": args.sup}
+def recipe(
+    variant: str,
+    args: argparse.Namespace,
+    out_dir: Path,
+    split: str,
+    seed: int,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    model: dict[str, Any] = {
+        "variant": variant,
+        "dim": args.dim,
+        "ndf": args.dim,
+        "n_res": 2,
+        "num_scales": 2,
+        "n_layers_d": 3,
+        "lambda_sup": args.sup,
+    }
     if variant == "dunit":
-        model |= {"face_detector": "none", "roi_size": 8, "n_inst_res": 1, "lambda_inst": args.inst,
-                  "lambda_inst_rec": args.inst_rec, "lambda_inst_sup": args.inst_sup} | (extra or {})
+        model |= {
+            "face_detector": "none",
+            "roi_size": 8,
+            "n_inst_res": 1,
+            "lambda_inst": args.inst,
+            "lambda_inst_rec": args.inst_rec,
+            "lambda_inst_sup": args.inst_sup,
+        } | (extra or {})
     return {
-        "name": f"bench_{variant}", "seed": seed, "out_dir": str(out_dir), "model": model,
-        "data": {"kind": "synthetic", "faces": [args.faces], "faces_split": split, "load_size": args.size,
-                 "crop_size": args.size, "batch_size": args.batch, "num_workers": args.workers, "synth": {"size": args.size}},
-        "train": {"steps": args.steps, "decay_steps": 0, "log_every": 50, "sample_every": 0,
-                  "checkpoint_every": 10**9, "progress": False, "tensorboard": False, "device": "cpu",
-                  "amp": args.amp},
+        "name": f"bench_{variant}",
+        "seed": seed,
+        "out_dir": str(out_dir),
+        "model": model,
+        "data": {
+            "kind": "synthetic",
+            "faces": [args.faces],
+            "faces_split": split,
+            "load_size": args.size,
+            "crop_size": args.size,
+            "batch_size": args.batch,
+            "num_workers": args.workers,
+            "synth": {"size": args.size},
+        },
+        "train": {
+            "steps": args.steps,
+            "decay_steps": 0,
+            "log_every": 50,
+            "sample_every": 0,
+            "checkpoint_every": 10**9,
+            "progress": False,
+            "tensorboard": False,
+            "device": "cpu",
+            "amp": args.amp,
+        },
     }
 
 
@@ -69,16 +107,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--dim", type=int, default=16)
     ap.add_argument("--eval", type=int, default=48, help="held-out samples")
-    ap.add_argument("--sup", type=float, default=0.0,
-                    help="lambda_sup for both (the synthesiser's clean target; 0: unpaired, as the papers)")
-    ap.add_argument("--inst", type=float, default=1.0, help="dunit's instance-consistency weight (0: the branch alone)")
-    ap.add_argument("--inst-rec", type=float, default=10.0, help="dunit's instance-level reconstruction weight (0: off)")
-    ap.add_argument("--inst-sup", type=float, default=1.0, help="dunit's instance-level supervised weight (with --sup > 0; 0: off)")
-    ap.add_argument("--ablate", action="store_true",
-                    help="also train dunit without the fusion (its instance losses only: UNIT + instance losses)")
+    ap.add_argument(
+        "--sup",
+        type=float,
+        default=0.0,
+        help="lambda_sup for both (the synthesiser's clean target; 0: unpaired, as the papers)",
+    )
+    ap.add_argument(
+        "--inst", type=float, default=1.0, help="dunit's instance-consistency weight (0: the branch alone)"
+    )
+    ap.add_argument(
+        "--inst-rec", type=float, default=10.0, help="dunit's instance-level reconstruction weight (0: off)"
+    )
+    ap.add_argument(
+        "--inst-sup",
+        type=float,
+        default=1.0,
+        help="dunit's instance-level supervised weight (with --sup > 0; 0: off)",
+    )
+    ap.add_argument(
+        "--ablate",
+        action="store_true",
+        help="also train dunit without the fusion (its instance losses only: UNIT + instance losses)",
+    )
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--workers", type=int, default=0, help="data loader processes (rendering is CPU work)")
-    ap.add_argument("--amp", default="none", choices=["none", "bf16"], help="bf16 autocast for both (AMX CPUs)")
+    ap.add_argument(
+        "--amp", default="none", choices=["none", "bf16"], help="bf16 autocast for both (AMX CPUs)"
+    )
     ap.add_argument("--json", default="benchmarks/results/dunit_identity.json")
     args = ap.parse_args(argv)
     embedder = make_embedder("dlib-torch")
@@ -98,38 +154,79 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(("dunit no fusion", "dunit", {"fuse_instances": False}))
         for name, variant, extra in runs:
             t0 = time.perf_counter()
-            trainer = Trainer(build_config(recipe(variant, args, Path(tmp) / name.replace(" ", "_"), "train", 0, extra)))
+            trainer = Trainer(
+                build_config(recipe(variant, args, Path(tmp) / name.replace(" ", "_"), "train", 0, extra))
+            )
             trainer.fit()
             seconds[name] = time.perf_counter() - t0
             model: Any = trainer.model.eval()
             with torch.no_grad():
                 kw = {"boxes": boxes, "count": count} if variant == "dunit" else {}
-                outputs[name] = torch.cat([model.translate(x[i : i + 8], **{k: v[i : i + 8] for k, v in kw.items()})
-                                              for i in range(0, len(x), 8)])
+                outputs[name] = torch.cat(
+                    [
+                        model.translate(x[i : i + 8], **{k: v[i : i + 8] for k, v in kw.items()})
+                        for i in range(0, len(x), 8)
+                    ]
+                )
     driver = boxes[keep, 0]
     with torch.no_grad():
         ref = embedder.raw(face_chips(target[keep], driver, side))
-        dist = {name: (embedder.raw(face_chips(out[keep].clamp(-1, 1), driver, side)) - ref).norm(dim=1)
-                for name, out in outputs.items()}
-    rows = {name: {"mean": float(d.mean()), "median": float(d.median()), "same_person_<0.6": float((d < 0.6).float().mean()),
-                   "closer_than_unit": float((d < dist["unit"]).float().mean())} for name, d in dist.items()}
+        dist = {
+            name: (embedder.raw(face_chips(out[keep].clamp(-1, 1), driver, side)) - ref).norm(dim=1)
+            for name, out in outputs.items()
+        }
+    rows = {
+        name: {
+            "mean": float(d.mean()),
+            "median": float(d.median()),
+            "same_person_<0.6": float((d < 0.6).float().mean()),
+            "closer_than_unit": float((d < dist["unit"]).float().mean()),
+        }
+        for name, d in dist.items()
+    }
     closer = rows["dunit"]["closer_than_unit"]
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
-    print(f"\ndlib distance to the clean face, {int(keep.sum())} held-out drivers, {args.size}px; "
-          f"training {args.steps} steps each, batch {args.batch}, dim {args.dim}, lambda_sup {args.sup}, "
-          f"amp {args.amp} ({machine})")
+    print(
+        f"\ndlib distance to the clean face, {int(keep.sum())} held-out drivers, {args.size}px; "
+        f"training {args.steps} steps each, batch {args.batch}, dim {args.dim}, lambda_sup {args.sup}, "
+        f"amp {args.amp} ({machine})"
+    )
     print(f"{'output':<16} {'mean':>6} {'median':>7} {'< 0.6':>6} {'closer than unit':>17}")
     for name, r in rows.items():
         vs = "" if name in ("unit", "through glass") else f"{r['closer_than_unit']:.0%}"
         print(f"{name:<16} {r['mean']:>6.3f} {r['median']:>7.3f} {r['same_person_<0.6']:>6.0%} {vs:>17}")
-    print(f"dunit closer than unit on {closer:.0%} of faces; training s: "
-          + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()))
-    meta = {"steps": args.steps, "size": args.size, "dim": args.dim, "eval": args.eval, "machine": machine,
-            "sup": args.sup, "batch": args.batch, "amp": args.amp, "inst": args.inst,
-            "inst_rec": args.inst_rec, "inst_sup": args.inst_sup, "ablate": args.ablate,
-            "train_seconds": seconds, "torch": torch.__version__}
-    atomic_write_text(args.json, json.dumps({"meta": meta, "rows": rows, "dunit_closer": closer,
-                                             "median_gap": statistics.median((dist["unit"] - dist["dunit"]).tolist())}, indent=2))
+    print(
+        f"dunit closer than unit on {closer:.0%} of faces; training s: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items())
+    )
+    meta = {
+        "steps": args.steps,
+        "size": args.size,
+        "dim": args.dim,
+        "eval": args.eval,
+        "machine": machine,
+        "sup": args.sup,
+        "batch": args.batch,
+        "amp": args.amp,
+        "inst": args.inst,
+        "inst_rec": args.inst_rec,
+        "inst_sup": args.inst_sup,
+        "ablate": args.ablate,
+        "train_seconds": seconds,
+        "torch": torch.__version__,
+    }
+    atomic_write_text(
+        args.json,
+        json.dumps(
+            {
+                "meta": meta,
+                "rows": rows,
+                "dunit_closer": closer,
+                "median_gap": statistics.median((dist["unit"] - dist["dunit"]).tolist()),
+            },
+            indent=2,
+        ),
+    )
     print(f"wrote {args.json}")
     return 0
 

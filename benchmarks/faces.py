@@ -66,15 +66,25 @@ def main() -> None:
         detectors = {
             "mtcnn": make_detector("mtcnn"),
             "dlib-hog": make_detector("dlib-hog"),
-            "retinaface-mobilenet0.25 (random weights)": make_detector("retinaface", weights=Path(tmp) / "m.pth"),
+            "retinaface-mobilenet0.25 (random weights)": make_detector(
+                "retinaface", weights=Path(tmp) / "m.pth"
+            ),
         }
     hog = detectors["dlib-hog"]
     for dname, det in detectors.items():
         for iname, img in images.items():
             n_faces = len(hog.detect([img])[0]) if "retinaface" in dname else len(det.detect([img])[0])
             ms = median_ms(lambda det=det, img=img: det.detect([img]), args.iters)
-            rows.append({"task": "detect", "backend": dname, "input": iname, "faces": n_faces,
-                         "ms_per_image": round(ms, 1), "ms_per_face": round(ms / max(n_faces, 1), 1)})
+            rows.append(
+                {
+                    "task": "detect",
+                    "backend": dname,
+                    "input": iname,
+                    "faces": n_faces,
+                    "ms_per_image": round(ms, 1),
+                    "ms_per_face": round(ms / max(n_faces, 1), 1),
+                }
+            )
 
     # ---- embedding: the same dlib chips through dlib and the torch port
     sp = dlib.shape_predictor(str(dlib_model_path(DLIB_SHAPE_5)))
@@ -100,22 +110,57 @@ def main() -> None:
 
         t_port = median_ms(run_port, args.iters) / batch
         t_dlib = median_ms(lambda cb=cb: rec.compute_face_descriptor(cb), args.iters) / batch
-        rows.append({"task": "embed", "backend": "dlib-torch (port)", "input": f"batch {batch}", "faces": batch,
-                     "ms_per_face": round(t_port, 1), "vs_dlib": round(t_port / t_dlib, 2)})
-        rows.append({"task": "embed", "backend": "dlib", "input": f"batch {batch}", "faces": batch,
-                     "ms_per_face": round(t_dlib, 1), "vs_dlib": 1.0})
+        rows.append(
+            {
+                "task": "embed",
+                "backend": "dlib-torch (port)",
+                "input": f"batch {batch}",
+                "faces": batch,
+                "ms_per_face": round(t_port, 1),
+                "vs_dlib": round(t_port / t_dlib, 2),
+            }
+        )
+        rows.append(
+            {
+                "task": "embed",
+                "backend": "dlib",
+                "input": f"batch {batch}",
+                "faces": batch,
+                "ms_per_face": round(t_dlib, 1),
+                "vs_dlib": 1.0,
+            }
+        )
 
-    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-               "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "dlib": dlib.__version__,
-               "note": "CPU shared with other jobs: timings are noisy"}
+    machine = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "dlib": dlib.__version__,
+        "note": "CPU shared with other jobs: timings are noisy",
+    }
     print(f"machine: {machine}")
     print(f"torch port vs dlib on {len(cos)} chips: cosine min {cos.min():.6f}, mean {cos.mean():.6f}")
-    print(f"{'task':7} {'backend':42} {'input':22} {'faces':>5} {'ms/image':>9} {'ms/face':>8} {'vs dlib':>7}")
+    print(
+        f"{'task':7} {'backend':42} {'input':22} {'faces':>5} {'ms/image':>9} {'ms/face':>8} {'vs dlib':>7}"
+    )
     for r in rows:
-        print(f"{r['task']:7} {r['backend']:42} {r['input']:22} {r['faces']:>5} "
-              f"{r.get('ms_per_image', ''):>9} {r['ms_per_face']:>8} {r.get('vs_dlib', ''):>7}")
-    atomic_write_text(args.json, json.dumps({"machine": machine, "iters": args.iters, "rows": rows,
-                                             "port_vs_dlib_cosine_min": float(cos.min())}, indent=2))
+        print(
+            f"{r['task']:7} {r['backend']:42} {r['input']:22} {r['faces']:>5} "
+            f"{r.get('ms_per_image', ''):>9} {r['ms_per_face']:>8} {r.get('vs_dlib', ''):>7}"
+        )
+    atomic_write_text(
+        args.json,
+        json.dumps(
+            {
+                "machine": machine,
+                "iters": args.iters,
+                "rows": rows,
+                "port_vs_dlib_cosine_min": float(cos.min()),
+            },
+            indent=2,
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ Step = Callable[[dict[str, torch.Tensor]], None]
 
 
 def _adam(params: list[nn.Parameter], settings: dict[str, Any]) -> torch.optim.Adam:
-    return torch.optim.Adam(params, lr=settings["lr"], betas=settings["betas"], weight_decay=settings["weight_decay"])
+    return torch.optim.Adam(
+        params, lr=settings["lr"], betas=settings["betas"], weight_decay=settings["weight_decay"]
+    )
 
 
 def _ls(pred: torch.Tensor | list[torch.Tensor], target: float) -> torch.Tensor:
@@ -67,8 +69,12 @@ def cyclegan(m: Any) -> Step:
         _set_requires_grad([m.d_a, m.d_b], False)  # generator step
         opt_g.zero_grad()
         loss_idt = F.l1_loss(m.g_ab(real_b), real_b) + F.l1_loss(m.g_ba(real_a), real_a)
-        loss_g = (_ls(m.d_b(fake_b), 1.0) + _ls(m.d_a(fake_a), 1.0)
-                  + lam * (F.l1_loss(rec_a, real_a) + F.l1_loss(rec_b, real_b)) + lam_idt * loss_idt)
+        loss_g = (
+            _ls(m.d_b(fake_b), 1.0)
+            + _ls(m.d_a(fake_a), 1.0)
+            + lam * (F.l1_loss(rec_a, real_a) + F.l1_loss(rec_b, real_b))
+            + lam_idt * loss_idt
+        )
         loss_g.backward()
         opt_g.step()
         _set_requires_grad([m.d_a, m.d_b], True)  # discriminator step
@@ -84,8 +90,10 @@ def cyclegan(m: Any) -> Step:
 def nicegan(m: Any) -> Step:
     """``m``: a NICE-GAN variant (discriminator X = enc_a + d_a, generator X->Y = g_ab)."""
     opt_g = _adam([*m.g_ab.parameters(), *m.g_ba.parameters()], m.optimizer_settings("generator"))
-    opt_d = _adam([p for mod in (m.enc_a, m.enc_b, m.d_a, m.d_b) for p in mod.parameters()],
-                  m.optimizer_settings("discriminator"))
+    opt_d = _adam(
+        [p for mod in (m.enc_a, m.enc_b, m.d_a, m.d_b) for p in mod.parameters()],
+        m.optimizer_settings("discriminator"),
+    )
     lam_cyc, lam_rec = m.cfg.lambda_cyc, m.cfg.lambda_rec
 
     def judge(heads: nn.Module, z: torch.Tensor, cam: torch.Tensor) -> list[torch.Tensor]:
@@ -97,8 +105,12 @@ def nicegan(m: Any) -> Step:
         z_a, cam_a = m.enc_a(real_a)
         z_b, cam_b = m.enc_b(real_b)
         fake_b, fake_a = m.g_ab(z_a).detach(), m.g_ba(z_b).detach()
-        loss_d = (_ls(judge(m.d_a, z_a, cam_a), 1.0) + _ls(judge(m.d_a, *m.enc_a(fake_a)), 0.0)
-                  + _ls(judge(m.d_b, z_b, cam_b), 1.0) + _ls(judge(m.d_b, *m.enc_b(fake_b)), 0.0))
+        loss_d = (
+            _ls(judge(m.d_a, z_a, cam_a), 1.0)
+            + _ls(judge(m.d_a, *m.enc_a(fake_a)), 0.0)
+            + _ls(judge(m.d_b, z_b, cam_b), 1.0)
+            + _ls(judge(m.d_b, *m.enc_b(fake_b)), 0.0)
+        )
         loss_d.backward()
         opt_d.step()
         opt_g.zero_grad()  # generator update
@@ -107,9 +119,12 @@ def nicegan(m: Any) -> Step:
         fake_b, fake_a = m.g_ab(z_a), m.g_ba(z_b)
         z_fa, cam_fa = m.enc_a(fake_a)
         z_fb, cam_fb = m.enc_b(fake_b)
-        loss_g = (_ls(judge(m.d_a, z_fa, cam_fa), 1.0) + _ls(judge(m.d_b, z_fb, cam_fb), 1.0)
-                  + lam_cyc * (F.l1_loss(m.g_ba(z_fb), real_a) + F.l1_loss(m.g_ab(z_fa), real_b))
-                  + lam_rec * (F.l1_loss(m.g_ba(z_a), real_a) + F.l1_loss(m.g_ab(z_b), real_b)))
+        loss_g = (
+            _ls(judge(m.d_a, z_fa, cam_fa), 1.0)
+            + _ls(judge(m.d_b, z_fb, cam_fb), 1.0)
+            + lam_cyc * (F.l1_loss(m.g_ba(z_fb), real_a) + F.l1_loss(m.g_ab(z_fa), real_b))
+            + lam_rec * (F.l1_loss(m.g_ba(z_a), real_a) + F.l1_loss(m.g_ab(z_b), real_b))
+        )
         loss_g.backward()
         opt_g.step()
 
@@ -132,8 +147,12 @@ def unit(m: Any) -> Step:
         h_a, h_b = m.encode(x_a, "A"), m.encode(x_b, "B")
         x_ba = m.decode(reparameterize(h_b), "A")
         x_ab = m.decode(reparameterize(h_a), "B")
-        loss_d = (_ls(m.d_a(x_a), 1.0) + _ls(m.d_a(x_ba.detach()), 0.0)
-                  + _ls(m.d_b(x_b), 1.0) + _ls(m.d_b(x_ab.detach()), 0.0))
+        loss_d = (
+            _ls(m.d_a(x_a), 1.0)
+            + _ls(m.d_a(x_ba.detach()), 0.0)
+            + _ls(m.d_b(x_b), 1.0)
+            + _ls(m.d_b(x_ab.detach()), 0.0)
+        )
         (c.lambda_gan * loss_d).backward()
         opt_d.step()
         opt_g.zero_grad()  # gen_update
@@ -144,11 +163,13 @@ def unit(m: Any) -> Step:
         h_b_recon, h_a_recon = m.encode(x_ba, "A"), m.encode(x_ab, "B")
         x_aba = m.decode(reparameterize(h_a_recon), "A")
         x_bab = m.decode(reparameterize(h_b_recon), "B")
-        loss_g = (c.lambda_gan * (_ls(m.d_a(x_ba), 1.0) + _ls(m.d_b(x_ab), 1.0))
-                  + c.lambda_recon * (F.l1_loss(x_a_recon, x_a) + F.l1_loss(x_b_recon, x_b))
-                  + c.lambda_kl * (kl(h_a) + kl(h_b))
-                  + c.lambda_cyc * (F.l1_loss(x_aba, x_a) + F.l1_loss(x_bab, x_b))
-                  + c.lambda_kl_cyc * (kl(h_a_recon) + kl(h_b_recon)))
+        loss_g = (
+            c.lambda_gan * (_ls(m.d_a(x_ba), 1.0) + _ls(m.d_b(x_ab), 1.0))
+            + c.lambda_recon * (F.l1_loss(x_a_recon, x_a) + F.l1_loss(x_b_recon, x_b))
+            + c.lambda_kl * (kl(h_a) + kl(h_b))
+            + c.lambda_cyc * (F.l1_loss(x_aba, x_a) + F.l1_loss(x_bab, x_b))
+            + c.lambda_kl_cyc * (kl(h_a_recon) + kl(h_b_recon))
+        )
         loss_g.backward()
         opt_g.step()
 

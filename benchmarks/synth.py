@@ -68,13 +68,26 @@ def main() -> int:
             times.append(time.perf_counter() - t)
         rows.append((f"render + write PNG, {workers} worker(s)", args.count / statistics.median(times)))
 
-    print(f"synthesis at {args.size}x{args.size}, {args.count} samples, {kind}, {cores} cores, median of {args.repeats}")
+    print(
+        f"synthesis at {args.size}x{args.size}, {args.count} samples, {kind}, {cores} cores, median of {args.repeats}"
+    )
     print(f"{'setting':<36} {'samples/s':>10}")
     for name, rate in rows:
         print(f"{name:<36} {rate:>10.1f}")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"size": args.size, "count": args.count, "faces": kind, "cores": cores,
-                                           "samples_per_s": dict(rows)}, indent=1) + "\n")
+    Path(args.json).write_text(
+        json.dumps(
+            {
+                "size": args.size,
+                "count": args.count,
+                "faces": kind,
+                "cores": cores,
+                "samples_per_s": dict(rows),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     return 0
 
 

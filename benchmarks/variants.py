@@ -34,7 +34,15 @@ from reflect.utils.flops import count_flops, count_params
 from reflect.variants.base import Variant
 
 # Published generator sizes, for the "reference" column (None: no figure to compare with).
-REFERENCE_M = {"cyclegan": 11.378, "nicegan": 8.1, "unit": 11.1, "discogan": None, "pggan": None, "stargan": 8.43, "dunit": None}
+REFERENCE_M = {
+    "cyclegan": 11.378,
+    "nicegan": 8.1,
+    "unit": 11.1,
+    "discogan": None,
+    "pggan": None,
+    "stargan": 8.43,
+    "dunit": None,
+}
 
 
 def model_overrides(name: str, size: int) -> dict[str, Any]:
@@ -53,7 +61,9 @@ def translate_fn(model: Variant, x: torch.Tensor) -> Callable[[], torch.Tensor]:
         return lambda: model.translate(x)
     n, h, w = x.shape[0], x.shape[-2], x.shape[-1]
     box = torch.tensor([w * 0.3, h * 0.25, w * 0.55, h * 0.5], device=x.device)
-    boxes = torch.stack([box + torch.tensor([w * 0.2 * k, 0, w * 0.2 * k, 0], device=x.device) for k in range(slots)])
+    boxes = torch.stack(
+        [box + torch.tensor([w * 0.2 * k, 0, w * 0.2 * k, 0], device=x.device) for k in range(slots)]
+    )
     count = torch.full((n,), slots, dtype=torch.long, device=x.device)
     return lambda: model.translate(x, boxes=boxes.expand(n, -1, -1), count=count)  # type: ignore[call-arg]
 

@@ -31,7 +31,14 @@ class EnhancingTranslator(Translator):
         return {**self.base.describe(), "backend": self.backend, "face_model": self.enhancer.source}
 
 
-def with_face_enhancement(base: Translator, face_model: str | None = None, detector: str = "mtcnn",
-                          device: str = "cpu", **kwargs: Any) -> EnhancingTranslator:
+def with_face_enhancement(
+    base: Translator,
+    face_model: str | None = None,
+    detector: str = "mtcnn",
+    device: str = "cpu",
+    **kwargs: Any,
+) -> EnhancingTranslator:
     """``base`` followed by the face model (default: the bundled one) with ``detector``."""
-    return EnhancingTranslator(base, FaceEnhancer.load(face_model, detector=detector, device=device, **kwargs))
+    return EnhancingTranslator(
+        base, FaceEnhancer.load(face_model, detector=detector, device=device, **kwargs)
+    )

@@ -91,7 +91,9 @@ def box_slots(module: nn.Module) -> int:
     return int(getattr(module, "box_slots", 0) or 0)
 
 
-def example_boxes(n: int, h: int, w: int, slots: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def example_boxes(
+    n: int, h: int, w: int, slots: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Random boxes inside an (h, w) frame and counts cycling 1, 2, ..., K, 0: parity inputs."""
     lo = torch.rand(n, slots, 2, generator=gen) * torch.tensor([w, h]) * 0.6
     size = (torch.rand(n, slots, 2, generator=gen) * 0.5 + 0.2) * torch.tensor([w, h])
@@ -239,7 +241,9 @@ def export_onnx(
     sizes = parity_sizes if parity_sizes is not None else default_parity_sizes(train_size)
     with atomic_path(path) as tmp:  # renamed onto ``path`` only once the parity check passed
         tmp.write_bytes(model.SerializeToString())
-        result.parity = parity_check(module, tmp, sizes, multidomain=multi, n_domains=len(domains), box_slots=slots)
+        result.parity = parity_check(
+            module, tmp, sizes, multidomain=multi, n_domains=len(domains), box_slots=slots
+        )
         worst = result.max_abs_diff
         if not worst <= tolerance:  # also catches NaN
             raise ParityError(

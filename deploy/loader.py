@@ -42,8 +42,10 @@ def _variant_by_name(model: str | Path | None) -> Variant | None:
     if model is None or Path(str(model)).exists():
         return None
     if str(model) not in registry.names():
-        raise ConfigError(f"model {model} is neither a file or run folder nor a variant name "
-                          f"(variants: {', '.join(registry.names())})")
+        raise ConfigError(
+            f"model {model} is neither a file or run folder nor a variant name "
+            f"(variants: {', '.join(registry.names())})"
+        )
     log.info("model: variant %s with its paper-default config and random weights", model)
     return random_variant(str(model))
 
@@ -73,7 +75,9 @@ def load_translator(
     """
     variant: Variant | None
     ref: ModelRef | None
-    if isinstance(model, ModelRef):  # identified once, by the caller (reflect clean, before it writes anything)
+    if isinstance(
+        model, ModelRef
+    ):  # identified once, by the caller (reflect clean, before it writes anything)
         variant, ref = None, model
     else:
         variant = model if isinstance(model, Variant) else _variant_by_name(model) if variant_names else None
@@ -84,17 +88,23 @@ def load_translator(
         raise ConfigError(f"unknown backend '{backend}'; valid: auto, {', '.join(BACKENDS)}")
     if backend == "torch":
         if ref is not None and not ref.runs_on_torch:
-            raise ConfigError(f"the torch backend needs a training checkpoint, run folder or generator file; {ref.path} "
-                              f"is {ref.a_label} (use --backend {native})")
+            raise ConfigError(
+                f"the torch backend needs a training checkpoint, run folder or generator file; {ref.path} "
+                f"is {ref.a_label} (use --backend {native})"
+            )
         if variant is None:
             variant, _ = load_variant(ref, use_ema=use_ema, device=device)
-        return TorchTranslator(variant, target=target, device=device, channels_last=channels_last, compile=compile,
-                               **kwargs)
+        return TorchTranslator(
+            variant, target=target, device=device, channels_last=channels_last, compile=compile, **kwargs
+        )
     if ref is not None and ref.kind == "engine" and backend == "onnxruntime":
         raise ConfigError(f"{ref.path} is a TensorRT engine; onnxruntime needs an ONNX model (.onnx)")
     exported = ref is not None and not ref.runs_on_torch
-    onnx_path = ref.path if exported and ref is not None else _export_for(backend, variant, ref, target, workdir,
-                                                                          use_ema)
+    onnx_path = (
+        ref.path
+        if exported and ref is not None
+        else _export_for(backend, variant, ref, target, workdir, use_ema)
+    )
     translator: Translator
     if backend == "onnxruntime":
         from deploy.ort import OrtTranslator
@@ -103,23 +113,35 @@ def load_translator(
     else:
         from deploy.tensorrt import TrtTranslator
 
-        translator = TrtTranslator(onnx_path, target=target, device=device if device != "cpu" else "cuda", **kwargs)
+        translator = TrtTranslator(
+            onnx_path, target=target, device=device if device != "cpu" else "cuda", **kwargs
+        )
     if exported and ref is not None:  # a torch model said its line when it was loaded for the export
         meta = getattr(translator, "metadata", None) or {}
-        log.info("model: %s", ref.describe(", ".join(f"{k} {meta[k]}" for k in ("variant", "step") if meta.get(k))))
+        log.info(
+            "model: %s", ref.describe(", ".join(f"{k} {meta[k]}" for k in ("variant", "step") if meta.get(k)))
+        )
     return translator
 
 
-def _export_for(backend: str, variant: Variant | None, ref: ModelRef | None, target: str | None,
-                workdir: str | Path | None, use_ema: bool) -> Path:
+def _export_for(
+    backend: str,
+    variant: Variant | None,
+    ref: ModelRef | None,
+    target: str | None,
+    workdir: str | Path | None,
+    use_ema: bool,
+) -> Path:
     """The ONNX file a runtime needs, exported from a torch model into ``workdir`` (refused without one)."""
     from deploy.export import export_checkpoint, export_onnx
 
     if workdir is None:
         src = ref.run or ref.path if ref is not None else "MODEL"
         fmt, suffix = ("onnx", ".onnx") if backend == "onnxruntime" else ("tensorrt", ".engine")
-        raise ConfigError(f"backend {backend} needs an exported model, not the {ref.label if ref else 'torch model'} "
-                          f"{src}; make one with `reflect export --checkpoint {src} --format {fmt} --out model{suffix}`")
+        raise ConfigError(
+            f"backend {backend} needs an exported model, not the {ref.label if ref else 'torch model'} "
+            f"{src}; make one with `reflect export --checkpoint {src} --format {fmt} --out model{suffix}`"
+        )
     onnx_path = Path(workdir) / "model.onnx"
     if variant is not None:
         export_onnx(variant, onnx_path, target=target)

@@ -91,9 +91,7 @@ def export_generator_file(
 
     out = Path(out)
     if not is_generator_file(out):
-        raise ConfigError(
-            f"--out {out} must end in .safetensors: a generator file is a safetensors file"
-        )
+        raise ConfigError(f"--out {out} must end in .safetensors: a generator file is a safetensors file")
     bad = RESERVED_KEYS.intersection(meta or {})
     if bad:
         raise ConfigError(

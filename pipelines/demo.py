@@ -51,15 +51,30 @@ def train_model(root: Path, data: Path, steps: int, pairs: Path | None = None) -
     alone teach the generator little, the paired term teaches it what a clean window looks like.
     """
     cfg = Path(__file__).resolve().parents[1] / "configs" / "cyclegan.yaml"
-    overrides = ["name=demo_model", f"out_dir={root}", f"data.root={data}", f"data.load_size={WINDOW}",
-                 "data.crop_size=64", "data.num_workers=0", "data.batch_size=1", "model.ngf=16", "model.ndf=16",
-                 "model.n_blocks=2", f"train.steps={steps}", f"train.decay_steps={steps // 2}",
-                 f"train.checkpoint_every={steps}", f"train.sample_every={steps}", "train.log_every=50",
-                 "train.tensorboard=false"]
+    overrides = [
+        "name=demo_model",
+        f"out_dir={root}",
+        f"data.root={data}",
+        f"data.load_size={WINDOW}",
+        "data.crop_size=64",
+        "data.num_workers=0",
+        "data.batch_size=1",
+        "model.ngf=16",
+        "model.ndf=16",
+        "model.n_blocks=2",
+        f"train.steps={steps}",
+        f"train.decay_steps={steps // 2}",
+        f"train.checkpoint_every={steps}",
+        f"train.sample_every={steps}",
+        "train.log_every=50",
+        "train.tensorboard=false",
+    ]
     if pairs is not None:
         overrides += [f"data.paired_root={pairs}", "data.paired_fraction=0.5", "model.lambda_sup=10"]
     overrides.append("model.residual=true")  # starts near the identity: faces survive a short training
-    shutil.rmtree(root / "demo_model", ignore_errors=True)  # the demo's own run: `reflect train` never reuses one
+    shutil.rmtree(
+        root / "demo_model", ignore_errors=True
+    )  # the demo's own run: `reflect train` never reuses one
     subprocess.run([sys.executable, "-m", "reflect", "train", str(cfg), *overrides], check=True)
     return root / "demo_model"
 
@@ -70,8 +85,15 @@ def describe_model(path: str, bundled: bool) -> dict[str, Any]:
     from reflect.bundled import read_generator_metadata
 
     src = describe_source(path)  # identified by its bytes (reflect.loader), not its name
-    info: dict[str, Any] = {"path": str(path), "name": Path(path).name, "bundled": bundled, "step": src.step,
-                            "ema": src.ema, "variant": "?", "training_faces": None}
+    info: dict[str, Any] = {
+        "path": str(path),
+        "name": Path(path).name,
+        "bundled": bundled,
+        "step": src.step,
+        "ema": src.ema,
+        "variant": "?",
+        "training_faces": None,
+    }
     if src.kind == "generator":
         meta = read_generator_metadata(src.path)
         info["variant"] = meta.get("variant", "?")
@@ -91,13 +113,17 @@ def model_statement(info: dict[str, Any]) -> str:
     faces = info["training_faces"] or {}
     folders = [str(f) for f in (faces.get("folders") or [])]
     if folders and all(Path(f).name == "portraits" for f in folders):
-        text += (f"It was trained on windshield renders of the '{faces.get('split')}' split of {', '.join(folders)} "
-                 "(official portraits of Brazilian legislators): its training never saw the demo identities "
-                 "(Obama and Biden from pipelines/demo_data, and scikit-image's astronaut, Eileen Collins), "
-                 "nor the demo's glass recipe.")
+        text += (
+            f"It was trained on windshield renders of the '{faces.get('split')}' split of {', '.join(folders)} "
+            "(official portraits of Brazilian legislators): its training never saw the demo identities "
+            "(Obama and Biden from pipelines/demo_data, and scikit-image's astronaut, Eileen Collins), "
+            "nor the demo's glass recipe."
+        )
     elif folders:
-        text += (f"Its training faces came from {', '.join(folders)}; the demo cannot tell whether the demo "
-                 "identities (Obama, Biden, Eileen Collins) were among them.")
+        text += (
+            f"Its training faces came from {', '.join(folders)}; the demo cannot tell whether the demo "
+            "identities (Obama, Biden, Eileen Collins) were among them."
+        )
     else:
         text += "Its training data are not recorded in the file; the demo cannot tell whether it saw these identities."
     return text
@@ -120,11 +146,19 @@ def image_metrics(d: dict[str, Path], manifest: dict[str, Any], stills: Path) ->
     def mean(v: list[float]) -> float:
         return float(np.mean(np.minimum(v, 100.0)))  # an identical image (inf) counts as 100 dB
 
-    return {"psnr_vs_clean": mean(win), "psnr_face_vs_clean": mean(face), "psnr_vs_no_reflection": mean(norefl)}
+    return {
+        "psnr_vs_clean": mean(win),
+        "psnr_face_vs_clean": mean(face),
+        "psnr_vs_no_reflection": mean(norefl),
+    }
 
 
-def run_demo(out: str | Path = "runs/demo", steps: int = 600, train_demo_model: bool = False,
-             model: str | Path | None = None) -> Path:
+def run_demo(
+    out: str | Path = "runs/demo",
+    steps: int = 600,
+    train_demo_model: bool = False,
+    model: str | Path | None = None,
+) -> Path:
     """Run the demo into ``out``; returns the report page. ``model``: clean with this model file
     instead of the bundled one; ``train_demo_model``: also train the small demo model (``steps``)."""
     from pipelines.batch_clean.runner import CleanOptions, run_clean
@@ -151,65 +185,121 @@ def run_demo(out: str | Path = "runs/demo", steps: int = 600, train_demo_model: 
         timings["train_s"] = time.perf_counter() - t
         step += 1
     also = " and the small demo model" if train_demo_model else ""
-    print(f"demo {step}/{n}: cleaning the stills and the video with {models['bundled']['name']}{also} (reflect clean)",
-          flush=True)
+    print(
+        f"demo {step}/{n}: cleaning the stills and the video with {models['bundled']['name']}{also} (reflect clean)",
+        flush=True,
+    )
     t, clean_jobs = time.perf_counter(), {}
     for key, path in paths.items():
-        clean_jobs[key] = run_clean(CleanOptions(path, str(d["glass"]), str(root / "cleaned" / key), restart=True,
-                                                 progress=False, workers=1))
+        clean_jobs[key] = run_clean(
+            CleanOptions(
+                path, str(d["glass"]), str(root / "cleaned" / key), restart=True, progress=False, workers=1
+            )
+        )
     timings["clean_s"] = time.perf_counter() - t
     print(f"demo {step + 1}/{n}: face recognition before and after (reflect faces eval)", flush=True)
     t = time.perf_counter()
     title = "reflect demo: face recognition through the windshield"
     statement = model_statement(models["bundled"])
-    notes = (f"{statement} Probes: {PROBES} synthetic windshield views per identity, {WINDOW} px window crops with "
-             "the face about a third of the width, through the demo's own glass recipe (see 'About the data').")
-    res = {"bundled": run_face_eval(d["gallery"], d["glass"] / "stills", root, cleaned=root / "cleaned" / "bundled" / "stills",
-                                    backend=backend, title=title, notes=notes)}
+    notes = (
+        f"{statement} Probes: {PROBES} synthetic windshield views per identity, {WINDOW} px window crops with "
+        "the face about a third of the width, through the demo's own glass recipe (see 'About the data')."
+    )
+    res = {
+        "bundled": run_face_eval(
+            d["gallery"],
+            d["glass"] / "stills",
+            root,
+            cleaned=root / "cleaned" / "bundled" / "stills",
+            backend=backend,
+            title=title,
+            notes=notes,
+        )
+    }
     if train_demo_model:
-        res["demo_model"] = run_face_eval(d["gallery"], d["glass"] / "stills", root / "report_demo_model",
-                                          cleaned=root / "cleaned" / "demo_model" / "stills", backend=backend,
-                                          title="reflect demo: the small demo model", notes="A small CycleGAN trained by the demo.")
-    upper = run_face_eval(d["gallery"], d["clean"] / "stills", root / "report_clean_probes", backend=backend,
-                          title="reflect demo: clean windows (no glass)")
+        res["demo_model"] = run_face_eval(
+            d["gallery"],
+            d["glass"] / "stills",
+            root / "report_demo_model",
+            cleaned=root / "cleaned" / "demo_model" / "stills",
+            backend=backend,
+            title="reflect demo: the small demo model",
+            notes="A small CycleGAN trained by the demo.",
+        )
+    upper = run_face_eval(
+        d["gallery"],
+        d["clean"] / "stills",
+        root / "report_clean_probes",
+        backend=backend,
+        title="reflect demo: clean windows (no glass)",
+    )
     timings["eval_s"] = time.perf_counter() - t
     print(f"demo {n}/{n}: report", flush=True)
-    columns: dict[str, dict[str, Any]] = {"through_glass": {**_face_numbers(res["bundled"]["probes"]),
-                                                           **image_metrics(d, manifest, d["glass"] / "stills")}}
+    columns: dict[str, dict[str, Any]] = {
+        "through_glass": {
+            **_face_numbers(res["bundled"]["probes"]),
+            **image_metrics(d, manifest, d["glass"] / "stills"),
+        }
+    }
     for key in paths:
-        columns[key] = {**_face_numbers(res[key]["cleaned"]),
-                        **image_metrics(d, manifest, root / "cleaned" / key / "stills")}
+        columns[key] = {
+            **_face_numbers(res[key]["cleaned"]),
+            **image_metrics(d, manifest, root / "cleaned" / key / "stills"),
+        }
     columns["clean_probes"] = _face_numbers(upper["probes"])
     timings["total_s"] = time.perf_counter() - t0
-    summary = {"models": models, "headline": columns, "timings": timings,
-               "clean_jobs": {k: v.to_dict() for k, v in clean_jobs.items()},
-               "identity_similarity": {"through_glass": columns["through_glass"]["identity_similarity"],
-                                       "cleaned": columns["bundled"]["identity_similarity"],
-                                       "clean_probes_upper_bound": columns["clean_probes"]["identity_similarity"]},
-               "psnr": {"through_glass": columns["through_glass"]["psnr_vs_clean"],
-                        "cleaned": columns["bundled"]["psnr_vs_clean"]}}
+    summary = {
+        "models": models,
+        "headline": columns,
+        "timings": timings,
+        "clean_jobs": {k: v.to_dict() for k, v in clean_jobs.items()},
+        "identity_similarity": {
+            "through_glass": columns["through_glass"]["identity_similarity"],
+            "cleaned": columns["bundled"]["identity_similarity"],
+            "clean_probes_upper_bound": columns["clean_probes"]["identity_similarity"],
+        },
+        "psnr": {
+            "through_glass": columns["through_glass"]["psnr_vs_clean"],
+            "cleaned": columns["bundled"]["psnr_vs_clean"],
+        },
+    }
     atomic_write_text(root / "demo.json", json.dumps(summary, indent=2))
     grid = _side_by_side(d, root, list(paths), manifest)
     strip = _video_strip(root, list(paths))
     page = root / "report.html"
     text = page.read_text()
-    detail = ("<h2>Face metrics in detail (bundled model)</h2><p class=\"note\">The headline's face rows come from this "
-              "table, under the same names; it adds lower false-accept rates, rank-5 and the number of pairs.</p>")
-    for marker, extra in (("<h2>Metrics</h2>", _headline_html(models, columns) + detail),
-                          ("<h2>Before / after</h2>", grid + strip + _about_html() + "<h2>Before / after (stills, bundled model)</h2>")):
+    detail = (
+        '<h2>Face metrics in detail (bundled model)</h2><p class="note">The headline\'s face rows come from this '
+        "table, under the same names; it adds lower false-accept rates, rank-5 and the number of pairs.</p>"
+    )
+    for marker, extra in (
+        ("<h2>Metrics</h2>", _headline_html(models, columns) + detail),
+        (
+            "<h2>Before / after</h2>",
+            grid + strip + _about_html() + "<h2>Before / after (stills, bundled model)</h2>",
+        ),
+    ):
         if marker not in text:
             raise RuntimeError(f"the face report {page} has no '{marker}' section to extend")
         text = text.replace(marker, extra, 1)
     atomic_write_text(page, text)
-    print(f"demo: done in {timings['total_s']:.0f} s; identity similarity {_f(columns['through_glass']['identity_similarity'])} "
-          f"through the glass -> {_f(columns['bundled']['identity_similarity'])} cleaned, PSNR "
-          f"{_f(columns['through_glass']['psnr_vs_clean'])} -> {_f(columns['bundled']['psnr_vs_clean'])} dB", flush=True)
+    print(
+        f"demo: done in {timings['total_s']:.0f} s; identity similarity {_f(columns['through_glass']['identity_similarity'])} "
+        f"through the glass -> {_f(columns['bundled']['identity_similarity'])} cleaned, PSNR "
+        f"{_f(columns['through_glass']['psnr_vs_clean'])} -> {_f(columns['bundled']['psnr_vs_clean'])} dB",
+        flush=True,
+    )
     return page
 
 
 def _face_numbers(r: dict[str, Any]) -> dict[str, Any]:
-    return {"detection_rate": r["detection_rate"], "identity_similarity": r["identity_similarity"], "rank1": r["rank1"],
-            "eer": r["eer"], "tar_at_far_0.1": r["tar_at_far"]["0.1"]}
+    return {
+        "detection_rate": r["detection_rate"],
+        "identity_similarity": r["identity_similarity"],
+        "rank1": r["rank1"],
+        "eer": r["eer"],
+        "tar_at_far_0.1": r["tar_at_far"]["0.1"],
+    }
 
 
 def _f(v: Any, digits: int = 3) -> str:
@@ -218,42 +308,62 @@ def _f(v: Any, digits: int = 3) -> str:
     return f"{v:.{digits}f}" if isinstance(v, float) else html.escape(str(v))
 
 
-ROWS = (("faces detected", "detection_rate", 3), ("identity similarity to clean reference", "identity_similarity", 3),
-        ("rank-1 identification", "rank1", 3), ("EER (lower is better)", "eer", 3), ("TAR @ FAR 1e-1", "tar_at_far_0.1", 3),
-        ("PSNR vs the clean window, dB", "psnr_vs_clean", 2), ("PSNR vs the clean window, face box, dB", "psnr_face_vs_clean", 2),
-        ("PSNR vs the view through the glass without the reflection, dB", "psnr_vs_no_reflection", 2))
+ROWS = (
+    ("faces detected", "detection_rate", 3),
+    ("identity similarity to clean reference", "identity_similarity", 3),
+    ("rank-1 identification", "rank1", 3),
+    ("EER (lower is better)", "eer", 3),
+    ("TAR @ FAR 1e-1", "tar_at_far_0.1", 3),
+    ("PSNR vs the clean window, dB", "psnr_vs_clean", 2),
+    ("PSNR vs the clean window, face box, dB", "psnr_face_vs_clean", 2),
+    ("PSNR vs the view through the glass without the reflection, dB", "psnr_vs_no_reflection", 2),
+)
 
 
 def _headline_html(models: dict[str, dict[str, Any]], columns: dict[str, dict[str, Any]]) -> str:
-    heads = {"through_glass": "through the glass", "bundled": f"cleaned: {models['bundled']['name']}",
-             "demo_model": "cleaned: small demo model", "clean_probes": "no glass (upper bound)"}
+    heads = {
+        "through_glass": "through the glass",
+        "bundled": f"cleaned: {models['bundled']['name']}",
+        "demo_model": "cleaned: small demo model",
+        "clean_probes": "no glass (upper bound)",
+    }
     keys = list(columns)
     head = "".join(f"<th>{html.escape(heads[k])}</th>" for k in keys)
-    body = "".join(f"<tr><td>{html.escape(label)}</td>" + "".join(f"<td>{_f(columns[k].get(key), dig)}</td>" for k in keys)
-                   + "</tr>" for label, key, dig in ROWS)
+    body = "".join(
+        f"<tr><td>{html.escape(label)}</td>"
+        + "".join(f"<td>{_f(columns[k].get(key), dig)}</td>" for k in keys)
+        + "</tr>"
+        for label, key, dig in ROWS
+    )
     about = ""
     if "demo_model" in models:
-        about = ("<p>Small demo model (for comparison; <code>--train-demo-model</code>): a CycleGAN (residual generator, "
-                  "ngf 16, 2 res-blocks) trained here for a few hundred steps on 64 px crops of windows of <b>these very "
-                  "identities through this very glass recipe</b> (half of them as synthetic pairs, whose clean target is "
-                  "the window without glass). It has home advantage and is not the product's model.</p>")
-    return (f"<h2>Headline: what cleaning changed</h2>{about}"
-            f"<table><tr><th>metric (mean of the stills)</th>{head}</tr>{body}</table>"
-            '<p class="note">Face numbers: the stills against the clean gallery photos (dlib ResNet embeddings). '
-            "PSNR: the first two rows compare with the same window without any glass (the clean probes); the last row "
-            "compares with the view through the glass without the reflection (tint and darkening kept), which is what "
-            "the bundled model's training targets look like.</p>")
+        about = (
+            "<p>Small demo model (for comparison; <code>--train-demo-model</code>): a CycleGAN (residual generator, "
+            "ngf 16, 2 res-blocks) trained here for a few hundred steps on 64 px crops of windows of <b>these very "
+            "identities through this very glass recipe</b> (half of them as synthetic pairs, whose clean target is "
+            "the window without glass). It has home advantage and is not the product's model.</p>"
+        )
+    return (
+        f"<h2>Headline: what cleaning changed</h2>{about}"
+        f"<table><tr><th>metric (mean of the stills)</th>{head}</tr>{body}</table>"
+        '<p class="note">Face numbers: the stills against the clean gallery photos (dlib ResNet embeddings). '
+        "PSNR: the first two rows compare with the same window without any glass (the clean probes); the last row "
+        "compares with the view through the glass without the reflection (tint and darkening kept), which is what "
+        "the bundled model's training targets look like.</p>"
+    )
 
 
 def _about_html() -> str:
-    return ("<h2>About the data</h2><p>Gallery: one clean head photo per identity. Probes: window crops drawn by the demo "
-            f"({WINDOW} px, a dark cabin-like backdrop, the face {FACE_WIDTH[0]:.0%}-{FACE_WIDTH[1]:.0%} of the width), seen "
-            "through the demo's own glass recipe: the scene tinted green-blue and darkened to 56-75 % of its brightness, plus a reflection layer "
-            f"(procedural sky, foliage, buildings or street lights, the same families the bundled model's training uses) "
-            f"blurred by 0.5-2 px and added in display values with strength {STRENGTH} fading to 45 % at the bottom. The "
-            "bundled model was trained with a different recipe (linear light, other strengths, blur, ghosting, glare, "
-            "noise, JPEG) and different cabins. The faces are public-domain photos (pipelines/demo_data/PROVENANCE.md); Biden and the astronaut "
-            "have one photo each, so their probes show the gallery photo (mirrored on odd views) in a window.</p>")
+    return (
+        "<h2>About the data</h2><p>Gallery: one clean head photo per identity. Probes: window crops drawn by the demo "
+        f"({WINDOW} px, a dark cabin-like backdrop, the face {FACE_WIDTH[0]:.0%}-{FACE_WIDTH[1]:.0%} of the width), seen "
+        "through the demo's own glass recipe: the scene tinted green-blue and darkened to 56-75 % of its brightness, plus a reflection layer "
+        f"(procedural sky, foliage, buildings or street lights, the same families the bundled model's training uses) "
+        f"blurred by 0.5-2 px and added in display values with strength {STRENGTH} fading to 45 % at the bottom. The "
+        "bundled model was trained with a different recipe (linear light, other strengths, blur, ghosting, glare, "
+        "noise, JPEG) and different cabins. The faces are public-domain photos (pipelines/demo_data/PROVENANCE.md); Biden and the astronaut "
+        "have one photo each, so their probes show the gallery photo (mirrored on odd views) in a window.</p>"
+    )
 
 
 def _side_by_side(d: dict[str, Path], report: Path, keys: list[str], manifest: dict[str, Any]) -> str:
@@ -263,12 +373,17 @@ def _side_by_side(d: dict[str, Path], report: Path, keys: list[str], manifest: d
     for rel in rels:
         cells = [read_image(d["clean"] / "stills" / rel), read_image(d["glass"] / "stills" / rel)]
         cells += [read_image(report / "cleaned" / k / "stills" / rel) for k in keys]
-        rows.append(np.concatenate([cv2.resize(c, (192, 192), interpolation=cv2.INTER_AREA) for c in cells], axis=1))
+        rows.append(
+            np.concatenate([cv2.resize(c, (192, 192), interpolation=cv2.INTER_AREA) for c in cells], axis=1)
+        )
     write_image(report / "images" / "side_by_side.jpg", np.concatenate(rows, axis=0), quality=90)
-    cols = ["no glass", "through the glass"] + ["cleaned: bundled model" if k == "bundled" else "cleaned: small demo model"
-                                                for k in keys]
-    return (f"<h2>Side by side (columns: {html.escape(' | '.join(cols))})</h2>"
-            '<img src="images/side_by_side.jpg" alt="stills: clean, through the glass, cleaned">')
+    cols = ["no glass", "through the glass"] + [
+        "cleaned: bundled model" if k == "bundled" else "cleaned: small demo model" for k in keys
+    ]
+    return (
+        f"<h2>Side by side (columns: {html.escape(' | '.join(cols))})</h2>"
+        '<img src="images/side_by_side.jpg" alt="stills: clean, through the glass, cleaned">'
+    )
 
 
 def _video_strip(report: Path, keys: list[str]) -> str:
@@ -282,12 +397,20 @@ def _video_strip(report: Path, keys: list[str]) -> str:
             ok, f = cap.read()
             if not ok:
                 break
-            frames.append(cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), (128, 128), interpolation=cv2.INTER_AREA))
+            frames.append(
+                cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), (128, 128), interpolation=cv2.INTER_AREA)
+            )
         cap.release()
         rows.append(np.concatenate(frames[::6], axis=1) if frames else np.zeros((128, 128 * 6, 3), np.uint8))
     write_image(report / "video_strip.jpg", np.concatenate(rows, axis=0))
-    names = ["through the glass", "cleaned by the bundled model"] + (["cleaned by the small demo model"] if len(keys) > 1 else [])
-    links = "".join(f'<li>{html.escape(n)}: <a href="{p.resolve().as_uri()}">{html.escape(p.name)}</a></li>'
-                    for n, p in zip(names, paths, strict=True))
-    return (f"<h2>Video (every 6th frame; rows: {html.escape(' | '.join(names))})</h2>"
-            f'<img src="video_strip.jpg" alt="video frames before and after"><ul class="note">{links}</ul>')
+    names = ["through the glass", "cleaned by the bundled model"] + (
+        ["cleaned by the small demo model"] if len(keys) > 1 else []
+    )
+    links = "".join(
+        f'<li>{html.escape(n)}: <a href="{p.resolve().as_uri()}">{html.escape(p.name)}</a></li>'
+        for n, p in zip(names, paths, strict=True)
+    )
+    return (
+        f"<h2>Video (every 6th frame; rows: {html.escape(' | '.join(names))})</h2>"
+        f'<img src="video_strip.jpg" alt="video frames before and after"><ul class="note">{links}</ul>'
+    )

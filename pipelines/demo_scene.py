@@ -58,7 +58,9 @@ def head_crop(img: np.ndarray, box: Box, side: int = HEAD) -> np.ndarray:
     return cv2.warpAffine(img, m, (side, side), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
 
 
-def cabin_window(img: np.ndarray, box: Box, rng: np.random.Generator, size: int = WINDOW) -> tuple[np.ndarray, Box]:
+def cabin_window(
+    img: np.ndarray, box: Box, rng: np.random.Generator, size: int = WINDOW
+) -> tuple[np.ndarray, Box]:
     """The window crop with no glass: a dark cabin-like backdrop (a rear-window glow, a seat behind
     the head) and the head and shoulders from ``img`` pasted so the face box is FACE_WIDTH of the
     width, a little dimmer than outside. Returns the RGB uint8 scene and the face box in it."""
@@ -71,22 +73,36 @@ def cabin_window(img: np.ndarray, box: Box, rng: np.random.Generator, size: int 
     glow = np.exp(-(((yy - rng.uniform(0.12, 0.25)) / 0.08) ** 2)) * rng.uniform(0.05, 0.2)
     scene += glow.astype(np.float32)
     seat = np.zeros((size, size), np.float32)  # the seat's headrest and back behind the occupant, soft-edged
-    cv2.ellipse(seat, (round(cx), round(cy - 0.35 * fw)), (round(0.85 * fw), round(0.45 * fw)), 0, 0, 360, 1.0, -1)
+    cv2.ellipse(
+        seat, (round(cx), round(cy - 0.35 * fw)), (round(0.85 * fw), round(0.45 * fw)), 0, 0, 360, 1.0, -1
+    )
     cv2.rectangle(seat, (round(cx - 1.1 * fw), round(cy + 0.9 * fw)), (round(cx + 1.1 * fw), size), 1.0, -1)
     soft = np.asarray(cv2.GaussianBlur(seat, (0, 0), 0.08 * fw))[..., None]
     scene = scene * (1 - soft) + soft * float(rng.uniform(0.02, 0.06))
     s = fw / max(x2 - x1, 1)
-    small = cv2.resize(img, (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s))),
-                       interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR).astype(np.float32) / 255.0
+    small = (
+        cv2.resize(
+            img,
+            (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s))),
+            interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+        ).astype(np.float32)
+        / 255.0
+    )
     fcx, fcy = (x1 + x2) / 2 * s, (y1 + y2) / 2 * s
     m = np.array([[1, 0, cx - fcx], [0, 1, cy - fcy]], np.float32)
     person = cv2.warpAffine(small, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     valid = cv2.warpAffine(np.ones(small.shape[:2], np.float32), m, (size, size), flags=cv2.INTER_LINEAR)
     fh = (y2 - y1) * s
     mask = np.zeros((size, size), np.float32)  # head, neck and shoulders
-    cv2.ellipse(mask, (round(cx), round(cy - 0.12 * fh)), (round(0.6 * fw), round(0.8 * fh)), 0, 0, 360, 1.0, -1)
-    cv2.rectangle(mask, (round(cx - 0.3 * fw), round(cy)), (round(cx + 0.3 * fw), round(cy + 0.95 * fh)), 1.0, -1)
-    cv2.ellipse(mask, (round(cx), round(cy + 1.5 * fh)), (round(1.3 * fw), round(0.62 * fh)), 0, 0, 360, 1.0, -1)
+    cv2.ellipse(
+        mask, (round(cx), round(cy - 0.12 * fh)), (round(0.6 * fw), round(0.8 * fh)), 0, 0, 360, 1.0, -1
+    )
+    cv2.rectangle(
+        mask, (round(cx - 0.3 * fw), round(cy)), (round(cx + 0.3 * fw), round(cy + 0.95 * fh)), 1.0, -1
+    )
+    cv2.ellipse(
+        mask, (round(cx), round(cy + 1.5 * fh)), (round(1.3 * fw), round(0.62 * fh)), 0, 0, 360, 1.0, -1
+    )
     soft = np.asarray(cv2.GaussianBlur(mask * valid, (0, 0), 0.06 * fw))[..., None]
     scene = scene * (1 - soft) + soft * person * rng.uniform(0.6, 0.95)
     face = (round(cx - fw / 2), round(cy - fh / 2), round(cx + fw / 2), round(cy + fh / 2))
@@ -103,11 +119,14 @@ def reflection(rng: np.random.Generator, size: int) -> np.ndarray:
     except ImportError:  # synthesis not installed: a plain bright gradient with bars
         y, x = np.mgrid[0:size, 0:size] / size
         bars = (np.sin(x * 30 + rng.uniform(0, 6)) > 0.4).astype(np.float32)
-        return np.stack([0.6 + 0.4 * y, 0.7 + 0.3 * y, 0.9 * np.ones_like(y)], -1) * 0.6 + bars[..., None] * 0.4
+        return (
+            np.stack([0.6 + 0.4 * y, 0.7 + 0.3 * y, 0.9 * np.ones_like(y)], -1) * 0.6 + bars[..., None] * 0.4
+        )
 
 
-def through_glass(scene: np.ndarray, layer: np.ndarray, rng: np.random.Generator,
-                  strength: float = STRENGTH) -> tuple[np.ndarray, np.ndarray]:
+def through_glass(
+    scene: np.ndarray, layer: np.ndarray, rng: np.random.Generator, strength: float = STRENGTH
+) -> tuple[np.ndarray, np.ndarray]:
     """The demo's glass recipe, in display values: the tinted, darkened scene plus a blurred,
     Fresnel-weighted reflection. Returns (the view through the glass, the same view without the
     reflection), both RGB uint8."""
@@ -123,8 +142,9 @@ def through_glass(scene: np.ndarray, layer: np.ndarray, rng: np.random.Generator
     return u8(out), u8(t)
 
 
-def build_data(root: Path, photos: dict[str, list[tuple[np.ndarray, Box]]], seed: int = 0,
-               train: bool = False) -> dict[str, Path]:
+def build_data(
+    root: Path, photos: dict[str, list[tuple[np.ndarray, Box]]], seed: int = 0, train: bool = False
+) -> dict[str, Path]:
     """Under ``root``: gallery/, clean/stills (the windows without glass), no_reflection/stills (through
     the glass without the reflection), glass/stills and glass/video (through the glass: what gets
     cleaned), manifest.json (face boxes); with ``train`` also the demo model's training folders."""
@@ -137,7 +157,10 @@ def build_data(root: Path, photos: dict[str, list[tuple[np.ndarray, Box]]], seed
         for k in range(PROBES):
             img, box = views[k % len(views)]
             if len(found) == 1 and k % 2:
-                img, box = np.ascontiguousarray(img[:, ::-1]), (img.shape[1] - box[2], box[1], img.shape[1] - box[0], box[3])
+                img, box = (
+                    np.ascontiguousarray(img[:, ::-1]),
+                    (img.shape[1] - box[2], box[1], img.shape[1] - box[0], box[3]),
+                )
             scene, faces[f"{ident}/{k}.png"] = cabin_window(img, box, rng)
             glass, no_refl = through_glass(scene, reflection(rng, WINDOW), rng)
             write_image(d["clean"] / "stills" / ident / f"{k}.png", scene)
@@ -168,7 +191,9 @@ def build_data(root: Path, photos: dict[str, list[tuple[np.ndarray, Box]]], seed
     video.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 12, (WINDOW, WINDOW))
     for i in range(36):  # the reflection drifts across the window as the car moves
-        frame, _ = through_glass(scene, np.roll(layer, 6 * i, axis=1)[:WINDOW, :WINDOW], np.random.default_rng(1))
+        frame, _ = through_glass(
+            scene, np.roll(layer, 6 * i, axis=1)[:WINDOW, :WINDOW], np.random.default_rng(1)
+        )
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     return d

@@ -32,8 +32,10 @@ def ends_early(read: int, declared: int) -> bool:
 
 
 def truncation_note(read: int, declared: int) -> str:
-    return (f"the video ends early: {read} of its {declared} frames could be read (truncated or damaged file); "
-            f"the output holds those {read}")
+    return (
+        f"the video ends early: {read} of its {declared} frames could be read (truncated or damaged file); "
+        f"the output holds those {read}"
+    )
 
 
 def quiet_ffmpeg() -> None:
@@ -44,7 +46,9 @@ def quiet_ffmpeg() -> None:
     """
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
-        os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # OpenCV's "Failed to write frame": one line of ours
+        os.environ.setdefault(
+            "OPENCV_LOG_LEVEL", "ERROR"
+        )  # OpenCV's "Failed to write frame": one line of ours
         if "cv2" in sys.modules:  # already imported: the variable is read at import, so tell it directly
             import cv2.utils.logging as cv_log
 
@@ -100,13 +104,20 @@ class VideoOut:
         cap = cv2.VideoCapture(str(self.tmp))
         opened, count = cap.isOpened(), int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         last = True
-        if opened and count >= self.frames > 0:  # an AVI's header can count frames its data lost: read the last
+        if (
+            opened and count >= self.frames > 0
+        ):  # an AVI's header can count frames its data lost: read the last
             cap.set(cv2.CAP_PROP_POS_FRAMES, self.frames - 1)
             last = bool(cap.read()[0])
         cap.release()
         if not opened or count < self.frames or not last:
-            held = ("cannot be opened (no index)" if not opened else f"holds {count} of {self.frames} frames"
-                    if count < self.frames else "lost its last frames")
+            held = (
+                "cannot be opened (no index)"
+                if not opened
+                else f"holds {count} of {self.frames} frames"
+                if count < self.frames
+                else "lost its last frames"
+            )
             err = write_failure(self.path, f"the finished video {held}")
             self.abort()
             raise err

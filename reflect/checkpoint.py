@@ -98,11 +98,15 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             "could run arbitrary code; reflect never does it"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        raise CheckpointError(f"checkpoint {p} is corrupt or truncated ({str(e).splitlines()[0][:200]})") from None
+        raise CheckpointError(
+            f"checkpoint {p} is corrupt or truncated ({str(e).splitlines()[0][:200]})"
+        ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{p} is not a reflect checkpoint (no '{FORMAT}' marker)")
     if ckpt.get("version", 0) > VERSION:
-        raise CheckpointError(f"checkpoint {p} has format version {ckpt['version']}; this reflect reads <= {VERSION}")
+        raise CheckpointError(
+            f"checkpoint {p} has format version {ckpt['version']}; this reflect reads <= {VERSION}"
+        )
     ckpt["path"] = str(p)
     return ckpt
 
@@ -127,8 +131,10 @@ def refuse_non_finite(variant: Variant, what: str) -> None:
     or a damaged file would write black images without a word)."""
     bad = first_non_finite(generator_tensors(variant))
     if bad is not None:
-        raise CheckpointError(f"{what}: tensor {bad} holds non-finite values (NaN or inf): the training that made it "
-                              "diverged, or the file is damaged; use an earlier checkpoint")
+        raise CheckpointError(
+            f"{what}: tensor {bad} holds non-finite values (NaN or inf): the training that made it "
+            "diverged, or the file is damaged; use an earlier checkpoint"
+        )
 
 
 def state_dict_mismatch(e: BaseException) -> str:
@@ -146,7 +152,9 @@ def config_from_checkpoint(ckpt: dict[str, Any]) -> ExperimentConfig:
     try:
         return build_config(ckpt["config"])
     except ReflectError as e:
-        raise CheckpointError(f"checkpoint {ckpt.get('path')} holds a config this reflect cannot read: {e}") from None
+        raise CheckpointError(
+            f"checkpoint {ckpt.get('path')} holds a config this reflect cannot read: {e}"
+        ) from None
 
 
 def load_checkpoint_variant(
@@ -164,8 +172,10 @@ def load_checkpoint_variant(
     cfg = config_from_checkpoint(ckpt)
     named = getattr(type(cfg.model), "variant_name", None)
     if named != ckpt.get("variant"):
-        raise CheckpointError(f"checkpoint {ckpt['path']} was saved by variant '{ckpt.get('variant')}' but its config "
-                              f"names '{named}'; the file was altered or mixed up with another run's")
+        raise CheckpointError(
+            f"checkpoint {ckpt['path']} was saved by variant '{ckpt.get('variant')}' but its config "
+            f"names '{named}'; the file was altered or mixed up with another run's"
+        )
     variant = registry.get(ckpt["variant"])(cfg.model)
     try:
         variant.load_state_dict(ckpt["model"])

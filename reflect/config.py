@@ -97,9 +97,13 @@ def _check_data(d: DataConfig) -> None:
     if d.face_chip and not 32 <= d.face_chip <= 512:
         raise ConfigError(f"data.face_chip: {d.face_chip} must be 0 (off) or in [32, 512] pixels")
     if d.face_chip and (d.kind != "synthetic" or d.root):
-        raise ConfigError("data.face_chip needs data.kind: synthetic without data.root (chips are cut from renders)")
+        raise ConfigError(
+            "data.face_chip needs data.kind: synthetic without data.root (chips are cut from renders)"
+        )
     if d.face_landmarks and (d.kind != "synthetic" or d.face_chip):
-        raise ConfigError("data.face_landmarks needs data.kind: synthetic without data.face_chip (chips are aligned already)")
+        raise ConfigError(
+            "data.face_landmarks needs data.kind: synthetic without data.face_chip (chips are aligned already)"
+        )
     if d.kind == "synthetic":
         try:
             synth_config_from_dict(dict(d.synth))
@@ -123,7 +127,9 @@ def _check_domains(cfg: ExperimentConfig, variant: str) -> None:
         raise ConfigError(f"model.domains must name at least two distinct domains, got {model_domains}")
     target = getattr(cfg.model, "default_target", None)
     if target is not None and target not in model_domains:
-        raise ConfigError(f"model.default_target '{target}' is not one of model.domains: {', '.join(model_domains)}")
+        raise ConfigError(
+            f"model.default_target '{target}' is not one of model.domains: {', '.join(model_domains)}"
+        )
     if d.kind not in ("multidomain", "toy"):
         raise ConfigError(
             f"variant '{variant}' is multi-domain: use data.kind=multidomain (ROOT/<split>/<domain>/ + "

@@ -69,8 +69,16 @@ class FaceEnhancer:
     """``enhance(original, cleaned) -> (image, stats)`` with a face model (any reflect variant that
     translates aligned chips) and a face detector (``reflect.faces.detectors``)."""
 
-    def __init__(self, model: Any, detector: Any, *, chip: int = 128, min_eye_distance: float = 12.0,
-                 feather: float = 0.18, target: str | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        detector: Any,
+        *,
+        chip: int = 128,
+        min_eye_distance: float = 12.0,
+        feather: float = 0.18,
+        target: str | None = None,
+    ) -> None:
         self.model, self.detector = model, detector
         self.spec = ChipSpec(chip, PADDING)
         self.min_eye_distance, self.target = min_eye_distance, target
@@ -78,8 +86,9 @@ class FaceEnhancer:
         self.source = ""  # the face model's file, when loaded from one
 
     @classmethod
-    def load(cls, model: str | Path | None = None, detector: str = "mtcnn", device: str = "cpu",
-             **kwargs: Any) -> FaceEnhancer:
+    def load(
+        cls, model: str | Path | None = None, detector: str = "mtcnn", device: str = "cpu", **kwargs: Any
+    ) -> FaceEnhancer:
         """The face model from a generator file or checkpoint (default: the bundled face model); its
         chip size is read from the file's training config (``data.face_chip``)."""
         from reflect.bundled import face_model_path
@@ -98,8 +107,9 @@ class FaceEnhancer:
         return enhancer
 
     @torch.inference_mode()
-    def enhance(self, original: torch.Tensor, cleaned: torch.Tensor,
-                faces: list[Faces] | None = None) -> tuple[torch.Tensor, EnhanceStats]:
+    def enhance(
+        self, original: torch.Tensor, cleaned: torch.Tensor, faces: list[Faces] | None = None
+    ) -> tuple[torch.Tensor, EnhanceStats]:
         """``original`` and ``cleaned`` (B, 3, H, W) in [-1, 1]; ``faces`` per image (default: detected
         on ``cleaned``). Returns the cleaned images with every large-enough face replaced."""
         if faces is None:
@@ -108,15 +118,24 @@ class FaceEnhancer:
         stats = EnhanceStats()
         for i, found in enumerate(faces):
             stats.found += len(found)
-            keep = eye_distance(found) >= self.min_eye_distance if len(found) else torch.zeros(0, dtype=torch.bool)
+            keep = (
+                eye_distance(found) >= self.min_eye_distance
+                if len(found)
+                else torch.zeros(0, dtype=torch.bool)
+            )
             stats.too_small += int((~keep).sum())
             found = found.select(keep)
             stats.per_image.append(len(found))
             if not len(found):
                 continue
             lms = found.landmarks.float().to(original.device)
-            chips = align_faces(original[i : i + 1], lms, torch.zeros(len(found), dtype=torch.long),
-                                layout=found.layout, spec=self.spec)
+            chips = align_faces(
+                original[i : i + 1],
+                lms,
+                torch.zeros(len(found), dtype=torch.long),
+                layout=found.layout,
+                spec=self.spec,
+            )
             device = next(self.model.parameters()).device
             new = self.model.translate(chips.to(device), target=self.target).to(out.device)
             chip_to_img = similarity_chip_to_image(lms, template_points(found.layout, self.spec))
@@ -146,10 +165,14 @@ class FaceEnhancer:
             scale *= 2
         size = src.shape[-1]
         img_to_chip = torch.linalg.inv(m)
-        ys, xs = torch.meshgrid(torch.arange(y0, y1, dtype=m.dtype), torch.arange(x0, x1, dtype=m.dtype), indexing="ij")
+        ys, xs = torch.meshgrid(
+            torch.arange(y0, y1, dtype=m.dtype), torch.arange(x0, x1, dtype=m.dtype), indexing="ij"
+        )
         pts = torch.stack([xs, ys, torch.ones_like(xs)], -1) @ img_to_chip.T  # chip pixel coordinates
         grid = ((2 * pts[..., :2] + 1) / size - 1).to(src.dtype)[None]
-        warped = F.grid_sample(src, grid.to(src.device), mode="bilinear", padding_mode="zeros", align_corners=False)[0]
+        warped = F.grid_sample(
+            src, grid.to(src.device), mode="bilinear", padding_mode="zeros", align_corners=False
+        )[0]
         alpha = warped[3:4]
         region = image[:, y0:y1, x0:x1]
         out = image.clone()

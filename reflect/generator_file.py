@@ -46,8 +46,13 @@ def save_generator(variant: Variant, cfg: ExperimentConfig, path: str | Path, **
     for name in variant.generator_modules:
         for k, v in getattr(variant, name).state_dict().items():
             tensors[f"{name}.{k}"] = v.detach().cpu().contiguous()
-    metadata = {"format": FORMAT, "version": str(VERSION), "variant": variant.name,
-                "config": json.dumps(to_dict(cfg), sort_keys=True), **meta}
+    metadata = {
+        "format": FORMAT,
+        "version": str(VERSION),
+        "variant": variant.name,
+        "config": json.dumps(to_dict(cfg), sort_keys=True),
+        **meta,
+    }
     atomic_write_bytes(path, st_save(tensors, metadata=metadata))
     return Path(path)
 
@@ -70,13 +75,19 @@ def read_generator_metadata(path: str | Path) -> dict[str, Any]:
     try:
         version = int(meta.get("version", "0"))
     except ValueError:
-        raise CheckpointError(f"generator file {p} has an unreadable format version {meta.get('version')!r}") from None
+        raise CheckpointError(
+            f"generator file {p} has an unreadable format version {meta.get('version')!r}"
+        ) from None
     if version > VERSION:
-        raise CheckpointError(f"generator file {p} has format version {meta['version']}; this reflect reads <= {VERSION}")
+        raise CheckpointError(
+            f"generator file {p} has format version {meta['version']}; this reflect reads <= {VERSION}"
+        )
     return meta
 
 
-def load_generator(path: str | Path, *, device: str | torch.device = "cpu") -> tuple[Variant, ExperimentConfig]:
+def load_generator(
+    path: str | Path, *, device: str | torch.device = "cpu"
+) -> tuple[Variant, ExperimentConfig]:
     """Build the variant named in a generator file and load its generator weights (eval mode)."""
     from reflect import registry
     from reflect.config import build_config
@@ -102,13 +113,17 @@ def load_weights(variant: Variant, p: Path, meta: dict[str, Any], grow: bool = F
     from reflect.checkpoint import first_non_finite, state_dict_mismatch
 
     tensors = load_file(str(p))
-    bad = first_non_finite((k, v) for k, v in tensors.items() if k.split(".", 1)[0] in variant.generator_modules)
+    bad = first_non_finite(
+        (k, v) for k, v in tensors.items() if k.split(".", 1)[0] in variant.generator_modules
+    )
     if bad is not None:
-        raise CheckpointError(f"generator file {p}: tensor {bad} holds non-finite values (NaN or inf): the training "
-                              "that made it diverged, or the file is damaged; use an earlier checkpoint")
+        raise CheckpointError(
+            f"generator file {p}: tensor {bad} holds non-finite values (NaN or inf): the training "
+            "that made it diverged, or the file is damaged; use an earlier checkpoint"
+        )
     for name in variant.generator_modules:
         prefix = f"{name}."
-        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         module = getattr(variant, name)
         growable: tuple[str, ...] = tuple(getattr(module, "growable", None) or ()) if grow else ()
         new: list[str] = []
@@ -123,5 +138,10 @@ def load_weights(variant: Variant, p: Path, meta: dict[str, Any], grow: bool = F
                 f"generator file {p} does not match variant '{meta['variant']}' ({name}): {state_dict_mismatch(e)}"
             ) from None
         if new:
-            log.info("train.init_from: %s has no weights for %d new tensors of %s (%s...): they start as the identity",
-                     p, len(new), name, new[0])
+            log.info(
+                "train.init_from: %s has no weights for %d new tensors of %s (%s...): they start as the identity",
+                p,
+                len(new),
+                name,
+                new[0],
+            )

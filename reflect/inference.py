@@ -51,7 +51,10 @@ def translate_tensor(
         for x0 in xs:
             piece = x[..., y0 : y0 + tile, x0 : x0 + tile]
             th, tw = piece.shape[-2:]
-            weight = (_ramp(th, overlap if h > tile else 0)[:, None] * _ramp(tw, overlap if w > tile else 0)[None, :])
+            weight = (
+                _ramp(th, overlap if h > tile else 0)[:, None]
+                * _ramp(tw, overlap if w > tile else 0)[None, :]
+            )
             weight = weight.to(x.device, x.dtype)
             out[..., y0 : y0 + th, x0 : x0 + tw] += variant.translate(piece, target=target) * weight
             norm[..., y0 : y0 + th, x0 : x0 + tw] += weight
@@ -59,7 +62,11 @@ def translate_tensor(
 
 
 def translate_image(
-    variant: Variant, image: np.ndarray, target: str | None = None, tile: int = 0, device: str | torch.device = "cpu",
+    variant: Variant,
+    image: np.ndarray,
+    target: str | None = None,
+    tile: int = 0,
+    device: str | torch.device = "cpu",
     overlap: int = 32,
 ) -> np.ndarray:
     """(H, W, 3) uint8 -> (H, W, 3) uint8 of the same size; with ``tile``, in tiles (:func:`translate_tiled`)."""
@@ -114,7 +121,10 @@ def translate_tiled(
     out = np.empty_like(image)
     band = min(tile, h)
     ys, xs = _starts(h, tile, step), _starts(w, tile, step)
-    ramp_y, ramp_x = _ramp_np(min(tile, h), overlap if h > tile else 0), _ramp_np(min(tile, w), overlap if w > tile else 0)
+    ramp_y, ramp_x = (
+        _ramp_np(min(tile, h), overlap if h > tile else 0),
+        _ramp_np(min(tile, w), overlap if w > tile else 0),
+    )
     cols = np.zeros(w, np.float32)  # sum of the column ramps of every tile column
     for x0 in xs:
         cols[x0 : x0 + len(ramp_x)] += ramp_x

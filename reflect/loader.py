@@ -37,10 +37,16 @@ log = logging.getLogger("reflect")
 Kind = Literal["checkpoint", "generator", "onnx", "engine"]
 TORCH_KINDS = ("checkpoint", "generator")
 ENGINE_SUFFIXES = (".engine", ".plan")
-EXPECTED = ("expected a training checkpoint (.pt), a run folder, a generator file (.safetensors) or an ONNX "
-            "model (.onnx)")
-_LABELS = {"checkpoint": "training checkpoint", "generator": "generator file", "onnx": "ONNX model",
-           "engine": "TensorRT engine"}
+EXPECTED = (
+    "expected a training checkpoint (.pt), a run folder, a generator file (.safetensors) or an ONNX "
+    "model (.onnx)"
+)
+_LABELS = {
+    "checkpoint": "training checkpoint",
+    "generator": "generator file",
+    "onnx": "ONNX model",
+    "engine": "TensorRT engine",
+}
 
 
 @dataclass(frozen=True)
@@ -86,8 +92,10 @@ def identify(model: str | Path | None, option: str = "--model") -> ModelRef:
     if p.is_dir():
         found = list_checkpoints(p)
         if not found:
-            raise CheckpointError(f"{p} is a folder without checkpoints, not a run folder (no {p.name}/checkpoints/"
-                                  f"step_*.pt); {EXPECTED}")
+            raise CheckpointError(
+                f"{p} is a folder without checkpoints, not a run folder (no {p.name}/checkpoints/"
+                f"step_*.pt); {EXPECTED}"
+            )
         run, p = p, found[-1]
     elif not p.exists():
         raise CheckpointError(f"model {p} does not exist; {EXPECTED}")
@@ -116,7 +124,10 @@ def require_torch(ref: ModelRef, what: str = "this command") -> None:
 
 
 def load_variant(
-    model: str | Path | ModelRef | None, *, use_ema: bool = True, device: str | torch.device = "cpu",
+    model: str | Path | ModelRef | None,
+    *,
+    use_ema: bool = True,
+    device: str | torch.device = "cpu",
     option: str = "--model",
 ) -> tuple[Variant, ExperimentConfig]:
     """The torch model of a checkpoint, run folder or generator file (None: the bundled one), in eval mode.
@@ -133,7 +144,9 @@ def load_variant(
         variant, cfg = load_generator(ref.path, device=device)
         meta = read_generator_metadata(ref.path)
         step = meta.get("step", "")
-        details = f"variant {variant.name}{f', step {step}' if step else ''}, EMA weights {meta.get('ema', '?')}"
+        details = (
+            f"variant {variant.name}{f', step {step}' if step else ''}, EMA weights {meta.get('ema', '?')}"
+        )
     else:
         variant, cfg, ckpt = load_checkpoint_variant(ref.path, use_ema=use_ema, device=device)
         ema = bool(use_ema and ckpt.get("ema"))

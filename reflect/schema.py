@@ -45,8 +45,10 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if origin is typing.Literal:
         choices = typing.get_args(tp)
         if value not in choices or isinstance(value, bool) != any(isinstance(c, bool) for c in choices):
-            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(str, choices))}"
-                              f"{did_you_mean(str(value), [str(c) for c in choices])}")
+            raise ConfigError(
+                f"{where}: {value!r} is not one of {', '.join(map(str, choices))}"
+                f"{did_you_mean(str(value), [str(c) for c in choices])}"
+            )
         return value
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
@@ -168,8 +170,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {p} is not valid YAML: {e}") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"config file {p} is not a text file (YAML): give a .yaml config such as "
-                          "configs/cyclegan.yaml") from None
+        raise ConfigError(
+            f"config file {p} is not a text file (YAML): give a .yaml config such as configs/cyclegan.yaml"
+        ) from None
     except OSError as e:
         raise ConfigError(f"cannot read config file {p} ({e.strerror or e})") from None
     if not isinstance(data, dict):

@@ -45,13 +45,22 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("variants", ("reflect.variants",)),
     ("experiment config", ("reflect.config", "reflect.config_checks")),
     ("model files", ("reflect.checkpoint", "reflect.generator_file", "reflect.bundled", "reflect.loader")),
-    ("training and inference", ("reflect.train", "reflect.adapt", "reflect.inference", "reflect.face_enhance")),
+    (
+        "training and inference",
+        ("reflect.train", "reflect.adapt", "reflect.inference", "reflect.face_enhance"),
+    ),
     ("deployment", ("deploy", "deploy.*")),
     ("pipelines and data tools", ("pipelines", "pipelines.*", "data_tools", "data_tools.*")),
     (
         "commands",
-        ("reflect.commands", "reflect.cli", "reflect.__main__", "deploy.commands", "pipelines.commands",
-         "data_tools.commands"),
+        (
+            "reflect.commands",
+            "reflect.cli",
+            "reflect.__main__",
+            "deploy.commands",
+            "pipelines.commands",
+            "data_tools.commands",
+        ),
     ),
     ("benchmarks", ("benchmarks", "benchmarks.*")),
 ]
@@ -294,8 +303,14 @@ def measure(repo: Path = REPO) -> Measure:
 
 def _edges_within(component: list[str], imports: list[Import], key: Callable[[str], str]) -> list[Import]:
     members = set(component)
-    return [i for i in imports if i.where != "typing" and key(i.source) in members and key(i.target) in members
-            and key(i.source) != key(i.target)]
+    return [
+        i
+        for i in imports
+        if i.where != "typing"
+        and key(i.source) in members
+        and key(i.target) in members
+        and key(i.source) != key(i.target)
+    ]
 
 
 def report(m: Measure, verbose: bool = False) -> str:

@@ -50,17 +50,34 @@ SPECS: dict[str, Spec] = {
     "discogan": Spec({"ngf": 8, "ndf": 8}),
     # the shipped form
     "remover": Spec({"ngf": 8, "ndf": 8, "n_bottleneck": 1, "output": "layers", "lambda_no_reflection": 1.0}),
-    "pggan": Spec({"resolution": SIZE, "start_resolution": 32, "fmap_base": 256, "fmap_max": 16,
-                   "stabilise_steps": 2, "fade_steps": 2}),
+    "pggan": Spec(
+        {
+            "resolution": SIZE,
+            "start_resolution": 32,
+            "fmap_base": 256,
+            "fmap_max": 16,
+            "stabilise_steps": 2,
+            "fade_steps": 2,
+        }
+    ),
     "stargan": Spec({"ngf": 8, "ndf": 8, "n_blocks": 1, "n_layers_d": 4}),
     # lr 1e-3: at ngf 8 the reference's N(0, 0.02) init and lr 1e-4 need ~40 steps to show the drop
     "drit": Spec({"ngf": 8, "ndf": 8, "n_res": 1, "n_res_dec": 1, "n_layers_d": 4, "lr": 1e-3}),
-    "dunit": Spec({"dim": 8, "ndf": 8, "n_res": 2, "num_scales": 2, "n_layers_d": 3, "n_inst_res": 1, "roi_size": 4}),
+    "dunit": Spec(
+        {"dim": 8, "ndf": 8, "n_res": 2, "num_scales": 2, "n_layers_d": 3, "n_inst_res": 1, "roi_size": 4}
+    ),
     # LoRA adapters on a tiny remover, with CycleGAN's adversarial pair (the contract needs a discriminator);
     # the identity term needs dlib's weights and has its own tests (tests/adapt/)
     "adapt": Spec(
-        {"ngf": 8, "n_bottleneck": 1, "method": "cyclegan", "ndf": 8, "ngf_back": 8, "n_blocks_back": 1,
-         "lambda_identity": 0.0},
+        {
+            "ngf": 8,
+            "n_bottleneck": 1,
+            "method": "cyclegan",
+            "ndf": 8,
+            "ngf_back": 8,
+            "n_blocks_back": 1,
+            "lambda_identity": 0.0,
+        },
         data={"batch_size": 2},
         prepare=site_crops,
     ),
@@ -69,12 +86,15 @@ SPECS: dict[str, Spec] = {
 
 def spec(name: str) -> Spec:
     if name not in SPECS:
-        raise KeyError(f"variant '{name}' has no tiny spec: add a line for it to SPECS in {Path(__file__).name}")
+        raise KeyError(
+            f"variant '{name}' has no tiny spec: add a line for it to SPECS in {Path(__file__).name}"
+        )
     return SPECS[name]
 
 
-def tiny_config(name: str, out_dir: Path | str = "runs", overrides: list[str] | None = None,
-                steps: int = 20) -> ExperimentConfig:
+def tiny_config(
+    name: str, out_dir: Path | str = "runs", overrides: list[str] | None = None, steps: int = 20
+) -> ExperimentConfig:
     """The experiment config of ``name``'s tiny spec: toy data at 64 px, ``steps`` CPU steps."""
     s = spec(name)
     data: dict[str, Any] = {
@@ -82,7 +102,14 @@ def tiny_config(name: str, out_dir: Path | str = "runs", overrides: list[str] | 
         "seed": 0,
         "out_dir": str(out_dir),
         "model": {"variant": name, **s.model},
-        "data": {"kind": "toy", "load_size": SIZE, "crop_size": SIZE, "num_workers": 0, "max_images": 16, **s.data},
+        "data": {
+            "kind": "toy",
+            "load_size": SIZE,
+            "crop_size": SIZE,
+            "num_workers": 0,
+            "max_images": 16,
+            **s.data,
+        },
         "train": {
             "steps": steps,
             "decay_steps": 0,
@@ -108,6 +135,8 @@ def first_batch(cfg: ExperimentConfig) -> Batch:
     """The first ``data.batch_size`` samples of the config's toy data, as the variant trains on them."""
     dataset = build_dataset(cfg.data, cfg.seed)
     samples = [dataset[i] for i in range(cfg.data.batch_size)]
-    batch = {k: torch.stack([s[k] for s in samples]) if torch.is_tensor(v) else [s[k] for s in samples]
-             for k, v in samples[0].items()}
+    batch = {
+        k: torch.stack([s[k] for s in samples]) if torch.is_tensor(v) else [s[k] for s in samples]
+        for k, v in samples[0].items()
+    }
     return spec(type(cfg.model).variant_name).batch(batch)

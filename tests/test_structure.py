@@ -17,7 +17,9 @@ MAX_UPWARD = 5
 
 @functools.cache
 def _measure():
-    spec = importlib.util.spec_from_file_location("reflect_structure_imports", REPO / "scripts" / "imports.py")
+    spec = importlib.util.spec_from_file_location(
+        "reflect_structure_imports", REPO / "scripts" / "imports.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
@@ -31,7 +33,9 @@ def test_one_import_circle_the_variant_registry() -> None:
     assert m.package_circles == 1
     assert len(m.module_cycles) == 1, m.module_cycles
     (cycle,) = m.module_cycles
-    assert set(cycle) >= REGISTRY_CIRCLE and all(n in REGISTRY_CIRCLE or n.startswith("reflect.variants.") for n in cycle)
+    assert set(cycle) >= REGISTRY_CIRCLE and all(
+        n in REGISTRY_CIRCLE or n.startswith("reflect.variants.") for n in cycle
+    )
 
 
 def test_at_most_five_upward_imports() -> None:
@@ -52,7 +56,9 @@ def test_the_reader_sees_function_level_and_relative_imports(tmp_path: Path) -> 
     (pkg / "sub").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "sub" / "__init__.py").write_text("")
-    (pkg / "a.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from reflect import b\n")
+    (pkg / "a.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from reflect import b\n"
+    )
     (pkg / "b.py").write_text("def f():\n    from .sub import c\n")
     (pkg / "sub" / "c.py").write_text("from reflect.a import x\n")
     _, imports = module.read_imports(tmp_path)

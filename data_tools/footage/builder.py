@@ -60,7 +60,9 @@ def _resize(crop: np.ndarray, size: int) -> np.ndarray:
     h, w = crop.shape[:2]
     s = size / min(h, w)
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    return cv2.resize(np.ascontiguousarray(crop), (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
+    return cv2.resize(
+        np.ascontiguousarray(crop), (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp
+    )
 
 
 def _read_labels(path: str) -> dict[str, str]:
@@ -123,11 +125,17 @@ def build_dataset(opts: BuildOptions) -> dict[str, Any]:
         if cameras and cam is None:
             skipped.append({"file": rel.as_posix(), "reason": "no camera in the ROI file matches it"})
             continue
-        camera = cam.name if cam and cam.name != "default" else (rel.parts[0] if len(rel.parts) > 1 else rel.stem)
+        camera = (
+            cam.name if cam and cam.name != "default" else (rel.parts[0] if len(rel.parts) > 1 else rel.stem)
+        )
         source = rel.as_posix()
         stem = rel.with_suffix("").as_posix().replace("/", "__")
         try:
-            frames = video_frames(path, opts.every, opts.scene_threshold) if is_video(path) else iter([(0, read_image(path))])
+            frames = (
+                video_frames(path, opts.every, opts.scene_threshold)
+                if is_video(path)
+                else iter([(0, read_image(path))])
+            )
             for index, frame in frames:
                 for tag, crop in _crops_of(frame, cam, opts):
                     stream = f"{source}#{tag}"
@@ -137,8 +145,15 @@ def build_dataset(opts: BuildOptions) -> dict[str, Any]:
                         continue
                     name = f"{stem}__{index:06d}_{tag}.png"
                     write_image(out / "crops" / name, crop)
-                    crops.append({"name": name, "source": source, "camera": camera, "frame": index,
-                                  "score": round(reflection_score(crop), 5)})
+                    crops.append(
+                        {
+                            "name": name,
+                            "source": source,
+                            "camera": camera,
+                            "frame": index,
+                            "score": round(reflection_score(crop), 5),
+                        }
+                    )
         except (BadVideo, ImageReadError) as e:
             log.error("%s: %s", source, e)
             bad.append({"file": source, "reason": str(e)})
@@ -152,8 +167,11 @@ def build_dataset(opts: BuildOptions) -> dict[str, Any]:
     if opts.test_fraction > 0 and len(groups) >= 2:
         n_test = min(len(groups) - 1, max(1, round(len(groups) * opts.test_fraction)))
     test_groups = set(groups[:n_test])
-    threshold = opts.threshold if opts.threshold is not None else (
-        float(np.median([c["score"] for c in crops])) if crops else 0.0)
+    threshold = (
+        opts.threshold
+        if opts.threshold is not None
+        else (float(np.median([c["score"] for c in crops])) if crops else 0.0)
+    )
     for c in crops:
         c["split"] = "test" if c[key] in test_groups else "train"
         c["proposed"] = "A" if c["score"] > threshold else "B"
@@ -175,11 +193,20 @@ def build_dataset(opts: BuildOptions) -> dict[str, Any]:
     writer.writerows(crops)
     atomic_write_text(out / "crops.csv", buf.getvalue())
     report = {
-        "footage": str(root), "out": str(out), "files": len(items), "crops": len(crops),
-        "duplicates_dropped": duplicates, "bad": bad, "skipped": skipped, "threshold": round(threshold, 5),
-        "split_by": opts.split_by, "test_sources": sorted(test_groups),
-        "train_sources": sorted(set(groups) - test_groups), "counts": counts,
-        "labels_overridden": sum(c["label"] != c["proposed"] for c in crops), "options": asdict(opts),
+        "footage": str(root),
+        "out": str(out),
+        "files": len(items),
+        "crops": len(crops),
+        "duplicates_dropped": duplicates,
+        "bad": bad,
+        "skipped": skipped,
+        "threshold": round(threshold, 5),
+        "split_by": opts.split_by,
+        "test_sources": sorted(test_groups),
+        "train_sources": sorted(set(groups) - test_groups),
+        "counts": counts,
+        "labels_overridden": sum(c["label"] != c["proposed"] for c in crops),
+        "options": asdict(opts),
     }
     atomic_write_text(out / "report.json", json.dumps(report, indent=1) + "\n")
     return report
@@ -206,7 +233,9 @@ def video_crops(
     if every < 1:
         raise ConfigError(f"--every {every} must be at least 1")
     cameras, roi_size = load_rois(roi) if roi else ([], None)
-    opts = BuildOptions(footage=str(root), out=str(out), roi=roi, every=every, margin=margin, size=roi_size or size)
+    opts = BuildOptions(
+        footage=str(root), out=str(out), roi=roi, every=every, margin=margin, size=roi_size or size
+    )
     dedup = Deduplicator(opts.dedup_distance)
     written: list[Path] = []
     for path in tqdm(videos, desc="site videos", unit="video", disable=not progress):

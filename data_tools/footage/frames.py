@@ -23,7 +23,9 @@ class BadVideo(Exception):
 
 def list_footage(root: Path) -> list[Path]:
     exts = VIDEO_EXTENSIONS + IMAGE_EXTENSIONS
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts and not p.name.startswith("."))
+    return sorted(
+        p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts and not p.name.startswith(".")
+    )
 
 
 def is_video(path: Path) -> bool:
@@ -35,7 +37,9 @@ def _thumb(frame: np.ndarray) -> np.ndarray:
     return cv2.resize(g, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
 
 
-def video_frames(path: Path, every: int = 10, scene_threshold: float = 0.0) -> Iterator[tuple[int, np.ndarray]]:
+def video_frames(
+    path: Path, every: int = 10, scene_threshold: float = 0.0
+) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (frame index, RGB uint8 frame): every ``every``-th frame, or, with ``scene_threshold``
     > 0, each frame whose 32x32 thumbnail differs from the last one taken by more than the
     threshold (mean absolute difference in [0, 1]). Raises BadVideo if nothing decodes."""

@@ -68,12 +68,15 @@ def _cell(root: Path, rec: dict[str, Any], side: int) -> np.ndarray:
     pair = np.pad(pair, ((0, 0), (0, 2 * side - pair.shape[1]), (0, 0)))
     text = np.full((48, 2 * side, 3), 24, np.uint8)
     for k, line in enumerate(describe(rec)):
-        cv2.putText(text, line, (3, 10 + 12 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (230, 230, 230), 1, cv2.LINE_AA)
+        cv2.putText(
+            text, line, (3, 10 + 12 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (230, 230, 230), 1, cv2.LINE_AA
+        )
     return np.concatenate([pair, text], axis=0)
 
 
-def contact_sheet(root: str | Path, records: list[dict[str, Any]], out: str | Path, columns: int = 4,
-                  side: int = 160) -> Path:
+def contact_sheet(
+    root: str | Path, records: list[dict[str, Any]], out: str | Path, columns: int = 4, side: int = 160
+) -> Path:
     """Draw ``records`` (manifest lines of the dataset in ``root``) as a grid PNG at ``out``."""
     root = Path(root)
     cells = [_cell(root, r, side) for r in records]

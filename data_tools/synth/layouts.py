@@ -105,7 +105,9 @@ def outputs(job: Job, cfg: SynthConfig, domain: str) -> dict[str, str]:
     if cfg.layout == "paired":
         return {"input": f"{job.group}/input/{name}", "target": f"{job.group}/target/{name}"}
     if cfg.layout == "unpaired":
-        return {"input": f"{job.group}/{name}"} if job.group.endswith("A") else {"target": f"{job.group}/{name}"}
+        return (
+            {"input": f"{job.group}/{name}"} if job.group.endswith("A") else {"target": f"{job.group}/{name}"}
+        )
     return {"input": f"{job.group}/{domain}/{name}"}
 
 
@@ -115,15 +117,28 @@ def manifest_path(job_group: str, cfg: SynthConfig) -> str:
     return f"{job_group}/manifest.jsonl"
 
 
-def record(job: Job, domain: str, files: dict[str, str], params: dict[str, Any], faces: list[dict[str, Any]],
-           size: int) -> dict[str, Any]:
+def record(
+    job: Job,
+    domain: str,
+    files: dict[str, str],
+    params: dict[str, Any],
+    faces: list[dict[str, Any]],
+    size: int,
+) -> dict[str, Any]:
     """One manifest line: files relative to ROOT, the face boxes (output pixels) and every parameter."""
     for f in faces:
         x1, y1, x2, y2 = f["box"]
         inside = max(0.0, min(x2, size) - max(x1, 0.0)) * max(0.0, min(y2, size) - max(y1, 0.0))
         f["visible"] = round(inside / max((x2 - x1) * (y2 - y1), 1e-6), 3)
-    return {"index": job.index, "name": Path(next(iter(files.values()))).name, "split": job.group,
-            "domain": domain, "files": files, "faces": faces, "params": params}
+    return {
+        "index": job.index,
+        "name": Path(next(iter(files.values()))).name,
+        "split": job.group,
+        "domain": domain,
+        "files": files,
+        "faces": faces,
+        "params": params,
+    }
 
 
 def write_side_files(root: Path, cfg: SynthConfig, groups: dict[str, list[str]]) -> None:
@@ -135,4 +150,6 @@ def write_side_files(root: Path, cfg: SynthConfig, groups: dict[str, list[str]])
     atomic_write_text(root / "identities.json", json.dumps(groups, indent=1, sort_keys=True) + "\n")
     atomic_write_text(root / "synth.yaml", yaml.safe_dump(synth_config_to_dict(cfg), sort_keys=False))
     if cfg.layout == "multidomain":
-        atomic_write_text(root / "domains.yaml", yaml.safe_dump({"domains": list(cfg.domains)}, sort_keys=False))
+        atomic_write_text(
+            root / "domains.yaml", yaml.safe_dump({"domains": list(cfg.domains)}, sort_keys=False)
+        )

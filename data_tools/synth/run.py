@@ -48,7 +48,9 @@ def write_fast(path: Path, image: np.ndarray) -> None:
     from reflect.utils.atomic import atomic_write_bytes
 
     if path.suffix.lower() == ".png":
-        ok, buf = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        ok, buf = cv2.imencode(
+            ".png", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 1]
+        )
     else:
         ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 95])
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 RGB image
@@ -73,8 +75,9 @@ def _chunks(jobs: list[Job], n: int) -> Iterator[list[Job]]:
         yield jobs[i : i + n]
 
 
-def synthesize(faces: list[Face], out: str | Path, count: int, cfg: SynthConfig, workers: int = 0,
-               progress: bool = True) -> dict[str, Any]:
+def synthesize(
+    faces: list[Face], out: str | Path, count: int, cfg: SynthConfig, workers: int = 0, progress: bool = True
+) -> dict[str, Any]:
     """Render ``count`` samples of ``cfg.layout`` into ``out``; returns a summary."""
     from tqdm import tqdm
 
@@ -97,7 +100,9 @@ def synthesize(faces: list[Face], out: str | Path, count: int, cfg: SynthConfig,
         # spawn, not fork: a forked child of a process that has run MTCNN (torch, OpenMP) or
         # OpenCV's thread pool can hang on its first parallel call.
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(cfg, faces, str(root))) as pool:
+        with ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_init, initargs=(cfg, faces, str(root))
+        ) as pool:
             for recs in pool.map(_work, chunks):
                 records += recs
                 bar.update(len(recs))
@@ -111,8 +116,13 @@ def synthesize(faces: list[Face], out: str | Path, count: int, cfg: SynthConfig,
     for r in records:
         domains[r["domain"]] = domains.get(r["domain"], 0) + 1
     per_group = {g: sum(r["split"] == g for r in records) for g in groups}
-    return {"count": len(records), "groups": per_group, "identities": groups, "domains": domains,
-            "manifests": sorted(by_manifest)}
+    return {
+        "count": len(records),
+        "groups": per_group,
+        "identities": groups,
+        "domains": domains,
+        "manifests": sorted(by_manifest),
+    }
 
 
 def read_manifest(path: str | Path) -> list[dict[str, Any]]:

@@ -10,8 +10,11 @@ HELP = "measure latency (median, p99) and throughput of a model on one or more b
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from reflect.commands.translate import add_model_argument
 
-    add_model_argument(p, "checkpoint / run folder, generator file (.safetensors), .onnx, .engine, or a "
-                       "registered variant name (random weights)")
+    add_model_argument(
+        p,
+        "checkpoint / run folder, generator file (.safetensors), .onnx, .engine, or a "
+        "registered variant name (random weights)",
+    )
     p.add_argument(
         "--backend",
         default="auto",
@@ -46,8 +49,15 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="reflect-bench-") as tmp:
         for backend in backends:
             translator = load_translator(
-                model, backend, target=args.target, device=args.device, workdir=tmp, variant_names=True,
-                threads=args.threads, channels_last=args.channels_last, compile=args.compile,
+                model,
+                backend,
+                target=args.target,
+                device=args.device,
+                workdir=tmp,
+                variant_names=True,
+                threads=args.threads,
+                channels_last=args.channels_last,
+                compile=args.compile,
             )
             results.append(
                 benchmark(

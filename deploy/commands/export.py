@@ -22,8 +22,11 @@ def _shape3(text: str) -> tuple[int, int, int]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from reflect.commands.translate import add_model_argument
 
-    add_model_argument(p, "checkpoint file, run folder (newest checkpoint) or generator file (.safetensors)",
-                       first="--checkpoint")
+    add_model_argument(
+        p,
+        "checkpoint file, run folder (newest checkpoint) or generator file (.safetensors)",
+        first="--checkpoint",
+    )
     p.add_argument(
         "--format",
         choices=FORMATS,

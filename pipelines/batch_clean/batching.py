@@ -57,8 +57,15 @@ def place_window(frames: np.ndarray, roi: Roi, cleaned: np.ndarray, write: str) 
 class WindowBatcher:
     """Crops windows, translates padded batches, pastes results back, hands them to the writer."""
 
-    def __init__(self, translator: Any, batch: int, write: str, writer: Writer, max_pixels: int = 1 << 62,
-                 bytes_per_px: float = 0.0) -> None:
+    def __init__(
+        self,
+        translator: Any,
+        batch: int,
+        write: str,
+        writer: Writer,
+        max_pixels: int = 1 << 62,
+        bytes_per_px: float = 0.0,
+    ) -> None:
         self.t, self.batch, self.write, self.writer = translator, batch, write, writer
         self.max_pixels = max_pixels  # input pixels one translation call may hold (the job's memory budget)
         self.bytes_per_px = bytes_per_px  # what one of them costs: tiling counts its row buffer in the budget
@@ -74,8 +81,14 @@ class WindowBatcher:
             from reflect.inference import auto_tile, translate_tiled
 
             tile, overlap = auto_tile(h, w, self.max_pixels, self.bytes_per_px)
-            out = np.stack([translate_tiled(lambda p: self.t.translate(p[None])[0], c, tile, overlap) if tile
-                            else self.t.translate(c[None])[0] for c in crops])
+            out = np.stack(
+                [
+                    translate_tiled(lambda p: self.t.translate(p[None])[0], c, tile, overlap)
+                    if tile
+                    else self.t.translate(c[None])[0]
+                    for c in crops
+                ]
+            )
         self.translated += len(crops)
         return out
 
@@ -99,7 +112,9 @@ class WindowBatcher:
     def give_up(self, item_id: int, e: BaseException) -> None:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         if is_oom(e):
-            self.writer.put("failed", item_id, f"out of memory while translating ({first}); lower --memory-mb")
+            self.writer.put(
+                "failed", item_id, f"out of memory while translating ({first}); lower --memory-mb"
+            )
         else:
             self.writer.put("error", item_id, f"cannot translate: {first}")
 
@@ -136,7 +151,13 @@ class WindowBatcher:
 
 @contextlib.contextmanager
 def job_writer(
-    db: JobDB, output: Path, codec: str, *, progress: bool, pending: int, skipped: int,
+    db: JobDB,
+    output: Path,
+    codec: str,
+    *,
+    progress: bool,
+    pending: int,
+    skipped: int,
     sources: dict[int, Path] | None = None,
 ) -> Iterator[Writer]:
     """The job's writer thread with its two progress bars (files, frames), for either engine.

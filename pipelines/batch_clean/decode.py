@@ -122,12 +122,18 @@ def faces_in_window(detect: Any, frames: np.ndarray, roi: Any) -> list[list[tupl
         x, y, w, h = clip_roi(roi, *frames.shape[1:3])
     except ValueError:
         return [[] for _ in frames]
-    return [[(x1 + x, y1 + y, x2 + x, y2 + y) for x1, y1, x2, y2 in detect(f[y : y + h, x : x + w])]
-            for f in frames]
+    return [
+        [(x1 + x, y1 + y, x2 + x, y2 + y) for x1, y1, x2, y2 in detect(f[y : y + h, x : x + w])]
+        for f in frames
+    ]
 
 
 def worker(
-    conn: Connection, chunk: int, parent: int, detector: str | None = None, detector_weights: str | None = None,
+    conn: Connection,
+    chunk: int,
+    parent: int,
+    detector: str | None = None,
+    detector_weights: str | None = None,
     max_pixels: int | None = None,
 ) -> None:
     """Worker process main loop; ``detector`` names a :mod:`reflect.faces` detector to find faces with."""

@@ -46,8 +46,9 @@ class DecoderPool:
     ``give_up(item_id, reason)`` records an input whose decoder crashed or hung on it.
     """
 
-    def __init__(self, ctx: Any, n: int, tasks: list[Task], args: tuple[Any, ...], timeout: float,
-                 give_up: Any) -> None:
+    def __init__(
+        self, ctx: Any, n: int, tasks: list[Task], args: tuple[Any, ...], timeout: float, give_up: Any
+    ) -> None:
         self.ctx, self.n, self.args, self.timeout, self.give_up = ctx, n, args, timeout, give_up
         self.todo: collections.deque[Task] = collections.deque(tasks)
         self.decoders: list[_Decoder] = []
@@ -61,8 +62,10 @@ class DecoderPool:
 
     def _start(self) -> None:
         if len(self.decoders) >= self.max_starts:
-            raise RuntimeError(f"decoder processes keep failing ({len(self.decoders)} started; exit codes "
-                               f"{[d.proc.exitcode for d in self.decoders[-5:]]})")
+            raise RuntimeError(
+                f"decoder processes keep failing ({len(self.decoders)} started; exit codes "
+                f"{[d.proc.exitcode for d in self.decoders[-5:]]})"
+            )
         mine, theirs = self.ctx.Pipe(duplex=True)
         p = self.ctx.Process(target=worker, args=(theirs, *self.args), daemon=True)
         p.start()
@@ -93,7 +96,14 @@ class DecoderPool:
             d = live[conn]  # type: ignore[index]
             try:
                 op, item_id, payload = d.conn.recv()
-            except (EOFError, OSError, ValueError, TypeError, AttributeError, ImportError):  # died mid-message
+            except (
+                EOFError,
+                OSError,
+                ValueError,
+                TypeError,
+                AttributeError,
+                ImportError,
+            ):  # died mid-message
                 self._bury(d, "crashed")
                 continue
             d.silent = 0.0
@@ -136,7 +146,9 @@ class DecoderPool:
             self.todo.extendleft(reversed(d.tasks))  # not started: another decoder takes them
             d.tasks.clear()
             if how == "hung":
-                self.give_up(item_id, f"the decoder hung on it (no progress for {self.timeout:g} s) and was killed")
+                self.give_up(
+                    item_id, f"the decoder hung on it (no progress for {self.timeout:g} s) and was killed"
+                )
             else:
                 self.give_up(item_id, f"the decoder process crashed on it (exit code {d.proc.exitcode})")
 

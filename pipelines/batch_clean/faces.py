@@ -58,7 +58,9 @@ class _Image:
 class FaceBatcher:
     """Collects face crops of images across items (full batches), cleans video chunks as they come."""
 
-    def __init__(self, translate: Any, batch: int, margin: float, size: int, write: str, writer: Writer) -> None:
+    def __init__(
+        self, translate: Any, batch: int, margin: float, size: int, write: str, writer: Writer
+    ) -> None:
         self.translate = translate  # uint8 (n <= batch, size, size, 3) -> cleaned, padded to batch
         self.batch, self.margin, self.size, self.write, self.writer = batch, margin, size, write, writer
         self.queue: list[tuple[int, int, np.ndarray]] = []  # (item_id, face, resized crop)
@@ -85,12 +87,18 @@ class FaceBatcher:
             out[y1:y2, x1:x2] = _resize(c, x2 - x1, y2 - y1)
         return out
 
-    def _files(self, stem: str, regions: list[Box], cleaned: list[np.ndarray], frame: int | None) -> list[Any]:
-        return [(crop_rel(stem, k, frame), _resize(c, x2 - x1, y2 - y1))
-                for k, ((x1, y1, x2, y2), c) in enumerate(zip(regions, cleaned, strict=True))]
+    def _files(
+        self, stem: str, regions: list[Box], cleaned: list[np.ndarray], frame: int | None
+    ) -> list[Any]:
+        return [
+            (crop_rel(stem, k, frame), _resize(c, x2 - x1, y2 - y1))
+            for k, ((x1, y1, x2, y2), c) in enumerate(zip(regions, cleaned, strict=True))
+        ]
 
     # ---- images ------------------------------------------------------------------------------
-    def add_image(self, item_id: int, stem: str, frame: np.ndarray, roi: Roi, boxes: list[Box], rel: str) -> None:
+    def add_image(
+        self, item_id: int, stem: str, frame: np.ndarray, roi: Roi, boxes: list[Box], rel: str
+    ) -> None:
         """``stem``: the item's output stem (crop names); ``rel``: its output file (frame mode)."""
         self.frames += 1
         regions = face_regions(boxes, roi, self.margin)
@@ -126,7 +134,13 @@ class FaceBatcher:
 
     # ---- videos ------------------------------------------------------------------------------
     def add_video_chunk(
-        self, item_id: int, stem: str, out_rel: str, frames: np.ndarray, roi: Roi, fps: float,
+        self,
+        item_id: int,
+        stem: str,
+        out_rel: str,
+        frames: np.ndarray,
+        roi: Roi,
+        fps: float,
         boxes: list[list[Box]],
     ) -> None:
         """``stem``: the item's output stem (crop names); ``out_rel``: the re-encoded video (frame mode)."""
@@ -139,12 +153,19 @@ class FaceBatcher:
         self.video_faces[item_id] = self.video_faces.get(item_id, 0) + len(crops)
         self.frames += len(frames)
         if self.write == "frame":
-            out = np.stack([self._paste(f, rs, cs) if rs else f
-                            for f, rs, cs in zip(frames, regions, per_frame, strict=True)])
+            out = np.stack(
+                [
+                    self._paste(f, rs, cs) if rs else f
+                    for f, rs, cs in zip(frames, regions, per_frame, strict=True)
+                ]
+            )
             self.writer.put("video", item_id, (out_rel, out, fps))
         else:
-            files = [f for i, (rs, cs) in enumerate(zip(regions, per_frame, strict=True))
-                     for f in self._files(stem, rs, cs, first + i)]
+            files = [
+                f
+                for i, (rs, cs) in enumerate(zip(regions, per_frame, strict=True))
+                for f in self._files(stem, rs, cs, first + i)
+            ]
             self.writer.put("files", item_id, (files, len(frames)))
 
     def end_video(self, item_id: int, stem: str, out_rel: str, warning: str | None = None) -> None:

@@ -33,7 +33,9 @@ def kind_of(path: str | os.PathLike[str]) -> str | None:
 
 
 def discover(
-    root: str | Path, exclude: str | Path | None = None, ignored: list[str] | None = None,
+    root: str | Path,
+    exclude: str | Path | None = None,
+    ignored: list[str] | None = None,
     unreadable: list[str] | None = None,
 ) -> list[tuple[str, str]]:
     """``(relative path, kind)`` of every image and video below ``root`` (recursive, sorted).
@@ -63,8 +65,9 @@ def discover(
         unreadable.append(where)
 
     for dirpath, dirnames, filenames in os.walk(base, onerror=cannot_list):
-        dirnames[:] = sorted(d for d in dirnames
-                             if not d.startswith(".") and (Path(dirpath) / d).resolve() != skip)
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".") and (Path(dirpath) / d).resolve() != skip
+        )
         for name in filenames:
             if name.startswith("."):
                 continue

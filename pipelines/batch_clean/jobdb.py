@@ -58,7 +58,9 @@ class JobDB:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # used by the main thread and (while a job runs) the writer thread, never both at once
         try:
-            self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            self.conn = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.executescript(SCHEMA)
@@ -70,8 +72,10 @@ class JobDB:
             if "warning" not in columns:  # made before truncated videos were told apart
                 self.conn.execute("ALTER TABLE items ADD COLUMN warning TEXT")
         except sqlite3.OperationalError as e:  # a full disk, a read-only folder, a lock held elsewhere
-            raise OutputError(f"cannot open the job database {self.path} ({e}); free space (or fix the folder) "
-                              "and run the same command again") from None
+            raise OutputError(
+                f"cannot open the job database {self.path} ({e}); free space (or fix the folder) "
+                "and run the same command again"
+            ) from None
         except sqlite3.DatabaseError as e:
             raise ConfigError(
                 f"job database {self.path} is not readable ({e}); move it away (or pass --restart after "
@@ -125,10 +129,14 @@ class JobDB:
         return cur.rowcount
 
     def pending(self) -> list[Item]:
-        rows = self.conn.execute("SELECT id, rel, kind, stem FROM items WHERE status='pending' ORDER BY id").fetchall()
+        rows = self.conn.execute(
+            "SELECT id, rel, kind, stem FROM items WHERE status='pending' ORDER BY id"
+        ).fetchall()
         return [Item(i, r, k, s if s is not None else natural_stem(r)) for i, r, k, s in rows]
 
-    def mark_done(self, item_id: int, output: str, frames: int, faces: int = 0, warning: str | None = None) -> None:
+    def mark_done(
+        self, item_id: int, output: str, frames: int, faces: int = 0, warning: str | None = None
+    ) -> None:
         self.conn.execute(
             "UPDATE items SET status='done', output=?, frames=?, faces=?, error=NULL, warning=?, attempts=attempts+1, "
             "updated=? WHERE id=?",
@@ -154,24 +162,39 @@ class JobDB:
         return int(self.conn.execute("SELECT COUNT(*) FROM items WHERE status=?", (status,)).fetchone()[0])
 
     def frames_done(self) -> int:
-        return int(self.conn.execute("SELECT COALESCE(SUM(frames), 0) FROM items WHERE status='done'").fetchone()[0])
+        return int(
+            self.conn.execute("SELECT COALESCE(SUM(frames), 0) FROM items WHERE status='done'").fetchone()[0]
+        )
 
     def faces_done(self) -> int:
-        return int(self.conn.execute("SELECT COALESCE(SUM(faces), 0) FROM items WHERE status='done'").fetchone()[0])
+        return int(
+            self.conn.execute("SELECT COALESCE(SUM(faces), 0) FROM items WHERE status='done'").fetchone()[0]
+        )
 
     def errors(self) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self.conn.execute("SELECT rel, error FROM items WHERE status='error' ORDER BY id")]
+        return [
+            (r[0], r[1])
+            for r in self.conn.execute("SELECT rel, error FROM items WHERE status='error' ORDER BY id")
+        ]
 
     def warnings(self) -> list[tuple[str, str]]:
         """Done items with a warning (a truncated video): ``(rel, warning)``."""
-        return [(r[0], r[1]) for r in self.conn.execute(
-            "SELECT rel, warning FROM items WHERE status='done' AND warning IS NOT NULL ORDER BY id")]
+        return [
+            (r[0], r[1])
+            for r in self.conn.execute(
+                "SELECT rel, warning FROM items WHERE status='done' AND warning IS NOT NULL ORDER BY id"
+            )
+        ]
 
     def failures(self) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self.conn.execute("SELECT rel, error FROM items WHERE status='failed' ORDER BY id")]
+        return [
+            (r[0], r[1])
+            for r in self.conn.execute("SELECT rel, error FROM items WHERE status='failed' ORDER BY id")
+        ]
 
     def rows(self) -> list[dict[str, Any]]:
         cur = self.conn.execute(
-            "SELECT id, rel, kind, status, output, error, warning, frames, faces, attempts FROM items ORDER BY id")
+            "SELECT id, rel, kind, status, output, error, warning, frames, faces, attempts FROM items ORDER BY id"
+        )
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

@@ -37,7 +37,11 @@ def output_rel(rel: str, kind: str, stem: str, codec: str) -> str:
 
 def claim(rel: str, kind: str, stem: str, codec: str, face_crops: bool) -> str:
     """The name (or, for face crops, the name prefix) an input's outputs take; equal claims collide."""
-    name = (f"{stem}_frame" if kind == "video" else f"{stem}_face") if face_crops else output_rel(rel, kind, stem, codec)
+    name = (
+        (f"{stem}_frame" if kind == "video" else f"{stem}_face")
+        if face_crops
+        else output_rel(rel, kind, stem, codec)
+    )
     return name.lower()  # case-insensitive file systems too
 
 

@@ -30,7 +30,9 @@ class CleanOptions:
     detector_weights: str | None = None  # retinaface: its checkpoint (never downloaded)
     face_margin: float = 0.6  # face regions: this fraction of the face size added on each side
     face_size: int = 128  # face regions are resized to this square for translation
-    memory_mb: float = 4096.0  # budget of one translation call: larger batches go alone, larger frames in tiles
+    memory_mb: float = (
+        4096.0  # budget of one translation call: larger batches go alone, larger frames in tiles
+    )
     enhance_faces: bool = False  # clean each face again with the face model (reflect.face_enhance)
     face_model: str | None = None  # None: the bundled face model
     face_detector: str = "mtcnn"  # --enhance-faces: detector run on the globally cleaned window
@@ -48,11 +50,15 @@ class CleanSummary:
     seconds: float = 0.0
     skipped: int = 0  # already done by an earlier run of the job
     faces: int = 0  # --detect faces: faces cleaned in all the job's finished inputs
-    failed: list[tuple[str, str]] = field(default_factory=list)  # not the input's fault: a resume retries them
+    failed: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # not the input's fault: a resume retries them
     stopped: str = ""  # why the job stopped before its end (a full disk), else empty
     faces_enhanced: int = 0  # --enhance-faces: faces the face model cleaned in this run
     warnings: list[tuple[str, str]] = field(default_factory=list)  # done, but short: truncated videos
-    unreadable: list[str] = field(default_factory=list)  # input folders that could not be listed: 'path (reason)'
+    unreadable: list[str] = field(
+        default_factory=list
+    )  # input folders that could not be listed: 'path (reason)'
 
     @property
     def fps(self) -> float:

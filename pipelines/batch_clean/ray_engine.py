@@ -163,7 +163,12 @@ def process_images(
     _quiet_ray_data(opts.progress)
     sources = {it.id: root / it.rel for it in images} if opts.write == "frame" else {}  # EXIF kept
     with job_writer(
-        db, Path(opts.output), opts.codec, progress=opts.progress, pending=len(images), skipped=skipped,
+        db,
+        Path(opts.output),
+        opts.codec,
+        progress=opts.progress,
+        pending=len(images),
+        skipped=skipped,
         sources=sources,
     ) as writer:
         items = {it.id: it for it in images}

@@ -51,19 +51,39 @@ def job_paths(output: str | Path) -> tuple[Path, Path]:
 def _settings(opts: CleanOptions, rois: dict[str, Roi]) -> dict[str, Any]:
     """What decides the bytes of the outputs; a restart must use the same."""
     model = Path(str(opts.model)).resolve()
-    return {
-        "input": str(Path(opts.input).resolve()),
-        "model": str(model),
-        "backend": opts.backend,
-        "rois": hashlib.sha256(json.dumps(rois, sort_keys=True).encode()).hexdigest()[:16],
-        "write": opts.write,
-        "codec": opts.codec,
-        "batch": opts.batch,
-    } | ({"enhance_faces": True, "face_model": str(Path(opts.face_model).resolve()) if opts.face_model else "bundled",
-          "face_detector": opts.face_detector} if opts.enhance_faces else {}) | ({"detect": opts.detect, "detector": opts.detector, "face_margin": opts.face_margin,
-          "face_size": opts.face_size,
-          "detector_weights": str(Path(opts.detector_weights).resolve()) if opts.detector_weights else None}
-         if opts.detect == "faces" else {})  # jobs made before stay valid
+    return (
+        {
+            "input": str(Path(opts.input).resolve()),
+            "model": str(model),
+            "backend": opts.backend,
+            "rois": hashlib.sha256(json.dumps(rois, sort_keys=True).encode()).hexdigest()[:16],
+            "write": opts.write,
+            "codec": opts.codec,
+            "batch": opts.batch,
+        }
+        | (
+            {
+                "enhance_faces": True,
+                "face_model": str(Path(opts.face_model).resolve()) if opts.face_model else "bundled",
+                "face_detector": opts.face_detector,
+            }
+            if opts.enhance_faces
+            else {}
+        )
+        | (
+            {
+                "detect": opts.detect,
+                "detector": opts.detector,
+                "face_margin": opts.face_margin,
+                "face_size": opts.face_size,
+                "detector_weights": str(Path(opts.detector_weights).resolve())
+                if opts.detector_weights
+                else None,
+            }
+            if opts.detect == "faces"
+            else {}
+        )
+    )  # jobs made before stay valid
 
 
 def _validate(opts: CleanOptions) -> None:
@@ -79,14 +99,20 @@ def _validate(opts: CleanOptions) -> None:
         from reflect.faces.detectors import DETECTORS
 
         if opts.engine == "ray":
-            raise ConfigError("--detect faces is not supported with --engine ray; use --engine local (the default)")
+            raise ConfigError(
+                "--detect faces is not supported with --engine ray; use --engine local (the default)"
+            )
         if opts.detector not in DETECTORS:
             raise ConfigError(f"--detector must be one of {', '.join(DETECTORS)}, got '{opts.detector}'")
         if not (opts.face_margin >= 0 and 8 <= opts.face_size <= 4096):
-            raise ConfigError(f"--face-margin ({opts.face_margin}) must be >= 0 and --face-size ({opts.face_size}) "
-                              "between 8 and 4096")
+            raise ConfigError(
+                f"--face-margin ({opts.face_margin}) must be >= 0 and --face-size ({opts.face_size}) "
+                "between 8 and 4096"
+            )
     if opts.enhance_faces and opts.engine == "ray":
-        raise ConfigError("--enhance-faces is not supported with --engine ray; use --engine local (the default)")
+        raise ConfigError(
+            "--enhance-faces is not supported with --engine ray; use --engine local (the default)"
+        )
     if opts.engine == "ray":
         from pipelines.batch_clean.ray_engine import require_ray
 
@@ -111,7 +137,9 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
     _validate(opts)
     opts = replace(opts, model=model_or_bundled(opts.model))  # the job database records this path
     ref = identify(opts.model)  # a file that is no model ends the job before anything is written
-    if opts.engine == "local" and translator is None:  # so does a model refused at load (no empty OUTPUT/.reflect)
+    if (
+        opts.engine == "local" and translator is None
+    ):  # so does a model refused at load (no empty OUTPUT/.reflect)
         from deploy.loader import load_translator
 
         translator = load_translator(ref, backend=opts.backend, device=opts.device)  # identified above
@@ -126,7 +154,11 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
     entries = discover(opts.input, exclude=out_root, ignored=ignored, unreadable=unreadable)
     if ignored:
         shown = ", ".join(sorted(ignored)[:5]) + (", ..." if len(ignored) > 5 else "")
-        log.warning("skipped %d file(s) that are neither images nor videos by their extension: %s", len(ignored), shown)
+        log.warning(
+            "skipped %d file(s) that are neither images nor videos by their extension: %s",
+            len(ignored),
+            shown,
+        )
     if unreadable and not entries:
         raise ConfigError(f"nothing in input {opts.input} can be read: {'; '.join(unreadable)}")
     for where in unreadable:
@@ -137,7 +169,11 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
 
 
 def _run_job(
-    opts: CleanOptions, translator: Any, rois: dict[str, Roi], entries: list[tuple[str, str]], unreadable: list[str]
+    opts: CleanOptions,
+    translator: Any,
+    rois: dict[str, Roi],
+    entries: list[tuple[str, str]],
+    unreadable: list[str],
 ) -> CleanSummary:
     out_root, root = Path(opts.output), input_root(opts.input)
     db_path, summary_path = job_paths(out_root)
@@ -151,7 +187,9 @@ def _run_job(
         db.check_settings(_settings(opts, rois))
         known = db.known()
         new = [e for e in entries if e[0] not in {k[0] for k in known}]
-        db.add_items(assign_stems(new, known, opts.codec, face_crops=opts.detect == "faces" and opts.write == "crop"))
+        db.add_items(
+            assign_stems(new, known, opts.codec, face_crops=opts.detect == "faces" and opts.write == "crop")
+        )
         db.retry_failed()  # a full disk or out of memory earlier: every run tries those again
         if opts.retry_errors:
             db.retry_errors()
@@ -162,11 +200,20 @@ def _run_job(
         if opts.engine == "ray":
             frames = _process_ray(opts, db, pending, root, rois, translator, skipped)
         else:
-            frames, stopped = _process(opts, db, pending, root, rois, translator, skipped) if pending else (0, "")
+            frames, stopped = (
+                _process(opts, db, pending, root, rois, translator, skipped) if pending else (0, "")
+            )
         summary = CleanSummary(
-            total=db.count(), done=db.count("done"), errors=db.errors(), frames=frames,
-            seconds=time.perf_counter() - start, skipped=skipped, faces=db.faces_done(),
-            failed=db.failures(), stopped=stopped, warnings=db.warnings(),
+            total=db.count(),
+            done=db.count("done"),
+            errors=db.errors(),
+            frames=frames,
+            seconds=time.perf_counter() - start,
+            skipped=skipped,
+            faces=db.faces_done(),
+            failed=db.failures(),
+            stopped=stopped,
+            warnings=db.warnings(),
             faces_enhanced=translator.stats.enhanced if hasattr(translator, "stats") else 0,
             unreadable=unreadable,
         )
@@ -176,15 +223,22 @@ def _run_job(
             log.warning("cannot write %s (%s)", summary_path, e.strerror or e)
         if stopped:
             left = summary.total - summary.done - len(summary.errors)
-            raise OutputError(f"the job stopped: {stopped}; {left} input(s) left: free space (or fix the folder), "
-                              "then run the same command again to finish them")
+            raise OutputError(
+                f"the job stopped: {stopped}; {left} input(s) left: free space (or fix the folder), "
+                "then run the same command again to finish them"
+            )
         return summary
     finally:
         db.close()
 
 
 def _process_ray(
-    opts: CleanOptions, db: JobDB, pending: list[Any], root: Path, rois: dict[str, Roi], translator: Any,
+    opts: CleanOptions,
+    db: JobDB,
+    pending: list[Any],
+    root: Path,
+    rois: dict[str, Roi],
+    translator: Any,
     skipped: int,
 ) -> int:
     """Images on Ray actors (ray_engine.py); videos afterwards by this process, as the local engine does."""
@@ -201,7 +255,12 @@ def _process_ray(
 
 
 def _process(
-    opts: CleanOptions, db: JobDB, pending: list[Any], root: Path, rois: dict[str, Roi], translator: Any,
+    opts: CleanOptions,
+    db: JobDB,
+    pending: list[Any],
+    root: Path,
+    rois: dict[str, Roi],
+    translator: Any,
     skipped: int,
 ) -> tuple[int, str]:
     """Translate ``pending`` with decoder processes; returns frames translated and why the job stopped early."""
@@ -216,11 +275,18 @@ def _process(
     max_pixels, bpp = _budget_pixels(translator, opts.memory_mb)
     sources = {it.id: root / it.rel for it in pending if it.kind == "image"} if opts.write == "frame" else {}
     with job_writer(
-        db, Path(opts.output), opts.codec, progress=opts.progress, pending=len(pending), skipped=skipped,
+        db,
+        Path(opts.output),
+        opts.codec,
+        progress=opts.progress,
+        pending=len(pending),
+        skipped=skipped,
         sources=sources,
     ) as writer:
         batcher = WindowBatcher(translator, opts.batch, opts.write, writer, max_pixels, bpp)
-        faces = FaceBatcher(batcher.translate, opts.batch, opts.face_margin, opts.face_size, opts.write, writer)
+        faces = FaceBatcher(
+            batcher.translate, opts.batch, opts.face_margin, opts.face_size, opts.write, writer
+        )
         items = {it.id: it for it in pending}
         rois_by_id: dict[int, Roi] = {}
 
@@ -244,7 +310,9 @@ def _process(
                 elif op == "frames":
                     frames, fps, boxes = payload
                     if item_id not in rois_by_id:
-                        rois_by_id[item_id] = _window(writer, it.id, it.rel, roi_for(it.rel, rois), frames.shape)
+                        rois_by_id[item_id] = _window(
+                            writer, it.id, it.rel, roi_for(it.rel, rois), frames.shape
+                        )
                     roi = rois_by_id[item_id]
                     if roi[0] < 0:
                         continue
@@ -282,7 +350,11 @@ def _window(writer: Any, item_id: int, rel: str, roi: Roi | None, shape: tuple[i
         writer.put("error", item_id, str(e))
         return (-1, -1, -1, -1)
     if min(w, h) < MIN_SIDE:
-        writer.put("error", item_id, f"too small to translate ({w}x{h} px window; at least {MIN_SIDE} px on each side)")
+        writer.put(
+            "error",
+            item_id,
+            f"too small to translate ({w}x{h} px window; at least {MIN_SIDE} px on each side)",
+        )
         return (-1, -1, -1, -1)
     return (x, y, w, h)
 
@@ -293,5 +365,9 @@ def _budget_pixels(translator: Any, memory_mb: float) -> tuple[int, float]:
     from reflect.inference import DEFAULT_BYTES_PER_PIXEL, budget_pixels, bytes_per_pixel
 
     variant = getattr(translator, "variant", None)
-    bpp = bytes_per_pixel(variant, getattr(translator, "target", None)) if variant is not None else DEFAULT_BYTES_PER_PIXEL
+    bpp = (
+        bytes_per_pixel(variant, getattr(translator, "target", None))
+        if variant is not None
+        else DEFAULT_BYTES_PER_PIXEL
+    )
     return budget_pixels(memory_mb, bpp), bpp

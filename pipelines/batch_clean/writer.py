@@ -36,8 +36,14 @@ MACHINE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.E
 class Writer(threading.Thread):
     """Consumes ``(op, item_id, payload)`` messages; owns every database write while running."""
 
-    def __init__(self, db: JobDB, out_root: Path, codec: str, on_done: Callable[[int, int], None],
-                 sources: dict[int, Path] | None = None) -> None:
+    def __init__(
+        self,
+        db: JobDB,
+        out_root: Path,
+        codec: str,
+        on_done: Callable[[int, int], None],
+        sources: dict[int, Path] | None = None,
+    ) -> None:
         super().__init__(name="reflect-writer", daemon=True)
         self.db, self.out_root, self.codec, self.on_done = db, out_root, codec, on_done
         self.sources = sources or {}  # item id -> source image whose EXIF its (whole-frame) output keeps
@@ -74,8 +80,10 @@ class Writer(threading.Thread):
             while (msg := self.q.get()) is not None and msg[0] != "stop":
                 self._handle(*msg)
         except sqlite3.OperationalError as e:  # "database or disk is full", a read-only database
-            self.exc = OutputError(f"cannot update the job database {self.db.path} ({e}); free space and run "
-                                   "the same command again")
+            self.exc = OutputError(
+                f"cannot update the job database {self.db.path} ({e}); free space and run "
+                "the same command again"
+            )
         except BaseException as e:  # surfaced in the main thread by put()/finish()
             self.exc = e
         finally:

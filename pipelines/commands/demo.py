@@ -9,9 +9,14 @@ HELP = "the whole story on the bundled sample faces: synthesise window crops, cl
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    p.add_argument("--train-demo-model", action="store_true",
-                   help="also train a small demo model (CycleGAN) with `reflect train` and report it beside the bundled one")
-    p.add_argument("--steps", type=int, default=600, help="with --train-demo-model: its training steps (default 600)")
+    p.add_argument(
+        "--train-demo-model",
+        action="store_true",
+        help="also train a small demo model (CycleGAN) with `reflect train` and report it beside the bundled one",
+    )
+    p.add_argument(
+        "--steps", type=int, default=600, help="with --train-demo-model: its training steps (default 600)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

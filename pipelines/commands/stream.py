@@ -11,32 +11,63 @@ HELP = "clean a live stream or a video: bounded queues, drops under overload, HT
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from reflect.commands.translate import add_face_arguments, add_max_pixels_argument, add_model_argument
 
-    add_model_argument(p, "run folder, checkpoint (.pt), generator file (.safetensors), .onnx or TensorRT engine")
-    p.add_argument("--source", required=True,
-                   help="video file, image folder, camera index (0), rtsp:// or http:// URL, "
-                        "or synthetic://640x360?fps=30&seconds=10 (a test pattern)")
-    p.add_argument("--sink", action="append", required=True,
-                   help="out.mp4 / out.avi, a folder, or http://127.0.0.1:8080 (MJPEG preview at /, "
-                        "metrics at /metrics and /metrics.json); repeat for several")
+    add_model_argument(
+        p, "run folder, checkpoint (.pt), generator file (.safetensors), .onnx or TensorRT engine"
+    )
+    p.add_argument(
+        "--source",
+        required=True,
+        help="video file, image folder, camera index (0), rtsp:// or http:// URL, "
+        "or synthetic://640x360?fps=30&seconds=10 (a test pattern)",
+    )
+    p.add_argument(
+        "--sink",
+        action="append",
+        required=True,
+        help="out.mp4 / out.avi, a folder, or http://127.0.0.1:8080 (MJPEG preview at /, "
+        "metrics at /metrics and /metrics.json); repeat for several",
+    )
     p.add_argument("--backend", default="auto", help="auto | torch | onnxruntime | tensorrt")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--batch", type=int, default=4, help="frames per translation batch (default 4)")
-    p.add_argument("--queue-size", type=int, default=8, help="frames each stage queue holds before dropping (default 8)")
-    p.add_argument("--max-latency-ms", type=float, default=0.0,
-                   help="live sources: latency bound from capture to output; frames that cannot be written "
-                   "within it are dropped before translation and counted as late (0: off)")
+    p.add_argument(
+        "--queue-size", type=int, default=8, help="frames each stage queue holds before dropping (default 8)"
+    )
+    p.add_argument(
+        "--max-latency-ms",
+        type=float,
+        default=0.0,
+        help="live sources: latency bound from capture to output; frames that cannot be written "
+        "within it are dropped before translation and counted as late (0: off)",
+    )
     p.add_argument("--roi", help="clean only this window region: x,y,w,h in pixels")
-    p.add_argument("--detect", choices=["none", "faces"], default="none",
-                   help="faces: clean regions around detected faces (and count them)")
-    p.add_argument("--results", help="append per-frame results (face boxes, regions, latency) to this JSONL file")
+    p.add_argument(
+        "--detect",
+        choices=["none", "faces"],
+        default="none",
+        help="faces: clean regions around detected faces (and count them)",
+    )
+    p.add_argument(
+        "--results", help="append per-frame results (face boxes, regions, latency) to this JSONL file"
+    )
     p.add_argument("--realtime", action="store_true", help="read files and folders at their frame rate")
-    p.add_argument("--max-retries", type=int, default=10,
-                   help="reconnects in a row before giving up (default 10); with the back-off (0.5 s doubling to "
-                   "8 s) a URL that stays silent is given up after about max-retries x (--timeout + 8) s")
-    p.add_argument("--timeout", type=float, default=10.0,
-                   help="URL sources: seconds to wait for the connection or for a frame (default 10; FFmpeg's own "
-                   "is 30)")
-    p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run to the end)")
+    p.add_argument(
+        "--max-retries",
+        type=int,
+        default=10,
+        help="reconnects in a row before giving up (default 10); with the back-off (0.5 s doubling to "
+        "8 s) a URL that stays silent is given up after about max-retries x (--timeout + 8) s",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="URL sources: seconds to wait for the connection or for a frame (default 10; FFmpeg's own "
+        "is 30)",
+    )
+    p.add_argument(
+        "--duration", type=float, default=0.0, help="stop after this many seconds (0: run to the end)"
+    )
     add_face_arguments(p)
     add_max_pixels_argument(p)
 
@@ -61,8 +92,11 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
     from reflect.errors import ConfigError
 
-    for flag, value, low in (("--batch", args.batch, 1), ("--queue-size", args.queue_size, 1),
-                             ("--max-retries", args.max_retries, 0)):
+    for flag, value, low in (
+        ("--batch", args.batch, 1),
+        ("--queue-size", args.queue_size, 1),
+        ("--max-retries", args.max_retries, 0),
+    ):
         if value < low:
             raise ConfigError(f"{flag} must be at least {low}, got {value}")
     if not (math.isfinite(args.timeout) and args.timeout > 0):
@@ -94,11 +128,20 @@ def run(args: argparse.Namespace) -> int:
     _check_numbers(args)
     quiet_ffmpeg()
     model = model_or_bundled(args.model)  # before the source opens: a missing model fails first
-    opts = StreamOptions(batch=args.batch, queue_size=args.queue_size, max_latency_ms=args.max_latency_ms,
-                         roi=_roi(args.roi), max_retries=args.max_retries)
-    source = open_source(args.source, realtime=args.realtime, max_pixels=args.max_pixels, timeout_s=args.timeout)
+    opts = StreamOptions(
+        batch=args.batch,
+        queue_size=args.queue_size,
+        max_latency_ms=args.max_latency_ms,
+        roi=_roi(args.roi),
+        max_retries=args.max_retries,
+    )
+    source = open_source(
+        args.source, realtime=args.realtime, max_pixels=args.max_pixels, timeout_s=args.timeout
+    )
     if args.max_latency_ms > 0 and not source.live:
-        log.warning("--max-latency-ms applies to live sources only: %s is read without dropping frames", source.name)
+        log.warning(
+            "--max-latency-ms applies to live sources only: %s is read without dropping frames", source.name
+        )
     detector = None
     if args.detect == "faces":
         from pipelines.face_eval.backend import load_face_backend
@@ -110,11 +153,15 @@ def run(args: argparse.Namespace) -> int:
 
         translator = with_face_enhancement(translator, args.face_model, args.face_detector, args.device)
     metrics = Metrics()
-    sinks = [open_sink(s, fps=lambda: source.fps, metrics=metrics) for s in args.sink]  # the rate of the open source
+    sinks = [
+        open_sink(s, fps=lambda: source.fps, metrics=metrics) for s in args.sink
+    ]  # the rate of the open source
     for sink in sinks:
         if isinstance(sink, HttpSink):
             print(f"preview: {sink.url}  metrics: {sink.url}metrics  {sink.url}metrics.json", flush=True)
-    pipe = StreamPipeline(source, translator, sinks, opts, detector=detector, results=args.results, metrics=metrics)
+    pipe = StreamPipeline(
+        source, translator, sinks, opts, detector=detector, results=args.results, metrics=metrics
+    )
 
     def _stop(signum: int, _frame: object) -> None:
         print(f"reflect stream: {signal.Signals(signum).name}, finishing frames in flight", flush=True)
@@ -128,7 +175,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         final = pipe.run()
     except OutputError:  # a sink failed (a full disk): say what was really written, then the one error line
-        _print_summary(pipe.metrics.snapshot(), sinks, args.max_latency_ms if pipe.budget.on else None, source.live)
+        _print_summary(
+            pipe.metrics.snapshot(), sinks, args.max_latency_ms if pipe.budget.on else None, source.live
+        )
         raise
     finally:
         for s, h in old.items():
@@ -139,8 +188,10 @@ def run(args: argparse.Namespace) -> int:
     for sink in sinks:
         if isinstance(sink, VideoFileSink) and sink.resized:
             final.setdefault("resized", {})[str(sink.path)] = sink.resized
-            print(f"{sink.path}: {sink.resized} of {sink.frames} frames had another size and were resized to "
-                  f"{sink.size[0]}x{sink.size[1]}")
+            print(
+                f"{sink.path}: {sink.resized} of {sink.frames} frames had another size and were resized to "
+                f"{sink.size[0]}x{sink.size[1]}"
+            )
     if args.enhance_faces:
         st = translator.stats  # type: ignore[attr-defined]
         final["faces_enhanced"] = st.enhanced
@@ -162,6 +213,9 @@ def _print_summary(final: dict[str, Any], sinks: list[Any], bound_ms: float | No
     late = f" ({final['late']} late for the {bound_ms:g} ms bound)" if bound_ms is not None else ""
     written = "".join(f"; {n} frame(s) written to {name}" for name, n in final["written"].items())
     queued = "" if live else " (a file source: latency includes the wait in the queues)"
-    print(f"frames in {final['frames_in']}, out {final['frames_out']}, dropped {final['dropped']}{late}, "
-          f"{final['fps']:.1f} fps, latency p50 {lat['p50']} ms p99 {lat['p99']} ms{queued}, reconnects "
-          f"{final['reconnects']}{written}", flush=True)
+    print(
+        f"frames in {final['frames_in']}, out {final['frames_out']}, dropped {final['dropped']}{late}, "
+        f"{final['fps']:.1f} fps, latency p50 {lat['p50']} ms p99 {lat['p99']} ms{queued}, reconnects "
+        f"{final['reconnects']}{written}",
+        flush=True,
+    )

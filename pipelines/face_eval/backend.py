@@ -36,7 +36,9 @@ class FaceResult:
 
 
 class FaceBackend:
-    def __init__(self, embedder: str = "dlib-torch", detector: str = "dlib-hog", embedder_weights: str | None = None) -> None:
+    def __init__(
+        self, embedder: str = "dlib-torch", detector: str = "dlib-hog", embedder_weights: str | None = None
+    ) -> None:
         if embedder not in EMBEDDERS:
             raise ConfigError(f"unknown embedder '{embedder}'; choose one of {', '.join(EMBEDDERS)}")
         if detector not in DETECTORS:
@@ -57,8 +59,10 @@ class FaceBackend:
     def detect_boxes(self, image: np.ndarray) -> list[Box]:
         """Face boxes (x1, y1, x2, y2) in an RGB uint8 image, largest first."""
         h, w = image.shape[:2]
-        boxes = [(max(0, int(b[0])), max(0, int(b[1])), min(w, int(b[2])), min(h, int(b[3])))
-                 for b in self.detect(image).boxes.tolist()]
+        boxes = [
+            (max(0, int(b[0])), max(0, int(b[1])), min(w, int(b[2])), min(h, int(b[3])))
+            for b in self.detect(image).boxes.tolist()
+        ]
         return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
 
     def analyse(self, image: np.ndarray) -> FaceResult:

@@ -47,7 +47,9 @@ def load_set(root: str | Path, identities: dict[str, str] | None = None, what: s
         elif "/" in rel:
             ids.append(rel.split("/", 1)[0])
         else:
-            raise ConfigError(f"{what} image {p} is not in an identity folder ({base}/<identity>/...); or pass --identities CSV")
+            raise ConfigError(
+                f"{what} image {p} is not in an identity folder ({base}/<identity>/...); or pass --identities CSV"
+            )
         rels.append(rel)
     if not rels:
         raise ConfigError(f"{what} folder {base} holds no labelled images")
@@ -78,10 +80,18 @@ def embed_set(backend: FaceBackend, fs: FaceSet) -> tuple[np.ndarray, list[FaceR
 
 
 def run_face_eval(
-    gallery: str | Path, probes: str | Path, report: str | Path, *, cleaned: str | Path | None = None,
-    identities: str | Path | None = None, embedder: str = "dlib-torch", detector: str = "dlib-hog",
-    embedder_weights: str | None = None, backend: FaceBackend | None = None,
-    title: str = "Face recognition before and after cleaning", notes: str = "",
+    gallery: str | Path,
+    probes: str | Path,
+    report: str | Path,
+    *,
+    cleaned: str | Path | None = None,
+    identities: str | Path | None = None,
+    embedder: str = "dlib-torch",
+    detector: str = "dlib-hog",
+    embedder_weights: str | None = None,
+    backend: FaceBackend | None = None,
+    title: str = "Face recognition before and after cleaning",
+    notes: str = "",
 ) -> dict[str, Any]:
     """Evaluate; writes REPORT/metrics.json and REPORT/report.html; returns the metrics."""
     from pipelines.report.html import write_face_report
@@ -98,16 +108,23 @@ def run_face_eval(
         sets["cleaned"] = FaceSet(c_root, p.rels, p.ids)
     backend = backend or FaceBackend(embedder, detector, embedder_weights)
     g_emb, g_res = embed_set(backend, g)
-    results: dict[str, Any] = {"gallery": {"images": len(g.rels), "identities": len(set(g.ids)),
-                                           "detection_rate": float(np.mean([bool(r and r.found) for r in g_res]))}}
+    results: dict[str, Any] = {
+        "gallery": {
+            "images": len(g.rels),
+            "identities": len(set(g.ids)),
+            "detection_rate": float(np.mean([bool(r and r.found) for r in g_res])),
+        }
+    }
     per_image: dict[str, list[dict[str, Any]]] = {}
     for name, fs in sets.items():
         emb, res = embed_set(backend, fs)
         found = [bool(r and r.found) for r in res]
         results[name] = evaluate_set(emb, fs.ids, found, g_emb, g.ids)
         sims = results[name]["per_probe_similarity"]
-        per_image[name] = [{"rel": rel, "identity": i, "found": f, "similarity": s}
-                           for rel, i, f, s in zip(fs.rels, fs.ids, found, sims, strict=True)]
+        per_image[name] = [
+            {"rel": rel, "identity": i, "found": f, "similarity": s}
+            for rel, i, f, s in zip(fs.rels, fs.ids, found, sims, strict=True)
+        ]
     results["embedder"] = backend.name
     results["detector"] = "dlib-hog"
     out = Path(report)

@@ -45,7 +45,9 @@ def eer(far: np.ndarray, tar: np.ndarray) -> float:
     return float(far[i - 1] + t * (far[i] - far[i - 1]))
 
 
-def rank_k(sim: np.ndarray, probe_ids: list[str], gallery_ids: list[str], ks: tuple[int, ...] = (1, 5)) -> dict[int, float]:
+def rank_k(
+    sim: np.ndarray, probe_ids: list[str], gallery_ids: list[str], ks: tuple[int, ...] = (1, 5)
+) -> dict[int, float]:
     """Closed-set identification from a (probes, gallery) similarity matrix."""
     identities = sorted(set(gallery_ids))
     cols = {name: [j for j, g in enumerate(gallery_ids) if g == name] for name in identities}
@@ -62,7 +64,11 @@ def rank_k(sim: np.ndarray, probe_ids: list[str], gallery_ids: list[str], ks: tu
 
 
 def evaluate_set(
-    probe_emb: np.ndarray, probe_ids: list[str], found: list[bool], gallery_emb: np.ndarray, gallery_ids: list[str]
+    probe_emb: np.ndarray,
+    probe_ids: list[str],
+    found: list[bool],
+    gallery_emb: np.ndarray,
+    gallery_ids: list[str],
 ) -> dict[str, object]:
     """All metrics of one probe set against the gallery; also the ROC curve for plotting."""
     sim = probe_emb @ gallery_emb.T  # (P, G)

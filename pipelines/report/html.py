@@ -66,16 +66,20 @@ def plot_roc(results: dict[str, Any], sets: list[str], path: Path) -> None:
 
 
 def _table(results: dict[str, Any], sets: list[str]) -> str:
-    rows = [("faces detected", lambda r: r["detection_rate"]),
-            ("identity similarity to clean reference", lambda r: r["identity_similarity"]),
-            ("TAR @ FAR 1e-1", lambda r: r["tar_at_far"]["0.1"]),
-            ("TAR @ FAR 1e-2", lambda r: r["tar_at_far"]["0.01"]),
-            ("TAR @ FAR 1e-3", lambda r: r["tar_at_far"]["0.001"]),
-            ("EER (lower is better)", lambda r: r["eer"]),
-            ("rank-1 identification", lambda r: r["rank1"]),
-            ("rank-5 identification", lambda r: r["rank5"]),
-            ("genuine / impostor pairs", lambda r: f"{r['genuine_pairs']} / {r['impostor_pairs']}")]
-    head = "".join(f"<th>{LABELS.get(s, s)}</th>" for s in sets) + ("<th>change</th>" if len(sets) == 2 else "")
+    rows = [
+        ("faces detected", lambda r: r["detection_rate"]),
+        ("identity similarity to clean reference", lambda r: r["identity_similarity"]),
+        ("TAR @ FAR 1e-1", lambda r: r["tar_at_far"]["0.1"]),
+        ("TAR @ FAR 1e-2", lambda r: r["tar_at_far"]["0.01"]),
+        ("TAR @ FAR 1e-3", lambda r: r["tar_at_far"]["0.001"]),
+        ("EER (lower is better)", lambda r: r["eer"]),
+        ("rank-1 identification", lambda r: r["rank1"]),
+        ("rank-5 identification", lambda r: r["rank5"]),
+        ("genuine / impostor pairs", lambda r: f"{r['genuine_pairs']} / {r['impostor_pairs']}"),
+    ]
+    head = "".join(f"<th>{LABELS.get(s, s)}</th>" for s in sets) + (
+        "<th>change</th>" if len(sets) == 2 else ""
+    )
     body = []
     for label, get in rows:
         vals = [get(results[s]) for s in sets]
@@ -105,8 +109,16 @@ def rows_shown(ids: list[str], max_rows: int) -> list[int]:
 
 
 def write_face_report(
-    out: Path, results: dict[str, Any], per_image: dict[str, list[dict[str, Any]]], gallery: Any,
-    sets: dict[str, Any], *, title: str, notes: str = "", max_rows: int = 12, extra_html: str = "",
+    out: Path,
+    results: dict[str, Any],
+    per_image: dict[str, list[dict[str, Any]]],
+    gallery: Any,
+    sets: dict[str, Any],
+    *,
+    title: str,
+    notes: str = "",
+    max_rows: int = 12,
+    extra_html: str = "",
 ) -> Path:
     names = list(sets)
     plot_roc(results, names, out / "roc.png")
@@ -117,16 +129,21 @@ def write_face_report(
     probes = sets["probes"]
     shown = rows_shown(list(probes.ids), max_rows)
     n_ids = len(set(probes.ids))
-    shown_note = (f"All {len(shown)} probes." if len(shown) == len(probes.rels) else
-                  f"{len(shown)} of the {len(probes.rels)} probes, taken in turn from each of the {n_ids} identities; "
-                  "every probe's numbers are in metrics.json.")
+    shown_note = (
+        f"All {len(shown)} probes."
+        if len(shown) == len(probes.rels)
+        else f"{len(shown)} of the {len(probes.rels)} probes, taken in turn from each of the {n_ids} identities; "
+        "every probe's numbers are in metrics.json."
+    )
     for k in shown:
         rel, ident = probes.rels[k], probes.ids[k]
         row = []
         if ident in refs:
             thumbnail(gallery.root / refs[ident], out / "images" / f"{k:03d}_ref.jpg")
-            row.append(f'<figure><img src="images/{k:03d}_ref.jpg"><figcaption>gallery: {html.escape(ident)}'
-                       "</figcaption></figure>")
+            row.append(
+                f'<figure><img src="images/{k:03d}_ref.jpg"><figcaption>gallery: {html.escape(ident)}'
+                "</figcaption></figure>"
+            )
         else:
             row.append("<div></div>")
         for name in ("probes", "cleaned"):
@@ -135,21 +152,25 @@ def write_face_report(
                 continue
             info = per_image[name][k]
             thumbnail(sets[name].root / rel, out / "images" / f"{k:03d}_{name}.jpg")
-            cap = f"{LABELS[name]}: sim {_fmt(info['similarity'])}{'' if info['found'] else ', no face found'}"
-            row.append(f'<figure><img src="images/{k:03d}_{name}.jpg"><figcaption>{html.escape(cap)}'
-                       "</figcaption></figure>")
+            cap = (
+                f"{LABELS[name]}: sim {_fmt(info['similarity'])}{'' if info['found'] else ', no face found'}"
+            )
+            row.append(
+                f'<figure><img src="images/{k:03d}_{name}.jpg"><figcaption>{html.escape(cap)}'
+                "</figcaption></figure>"
+            )
         cells.append("".join(row))
     g = results["gallery"]
     doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>
 <p class="note">{html.escape(notes)}</p>
-<p>Gallery: {g['images']} clean images of {g['identities']} identities. Embedder: {html.escape(results['embedder'])}
-(128-d, cosine similarity), detector: {html.escape(results['detector'])}. A FAR below 1/(impostor pairs) cannot be
+<p>Gallery: {g["images"]} clean images of {g["identities"]} identities. Embedder: {html.escape(results["embedder"])}
+(128-d, cosine similarity), detector: {html.escape(results["detector"])}. A FAR below 1/(impostor pairs) cannot be
 measured and shows as n/a.</p>
 <h2>Metrics</h2>{_table(results, names)}
 <h2>Verification ROC</h2><img src="roc.png" alt="ROC curves">
 {extra_html}
-<h2>Before / after</h2><p class="note">{html.escape(shown_note)}</p><div class="grid">{''.join(cells)}</div>
+<h2>Before / after</h2><p class="note">{html.escape(shown_note)}</p><div class="grid">{"".join(cells)}</div>
 <p class="note">Raw numbers: <a href="metrics.json">metrics.json</a></p></body></html>"""
     path = out / "report.html"
     atomic_write_text(path, doc)

@@ -22,7 +22,9 @@ class Metrics:
 
     def __init__(self, window: int = 512) -> None:
         self._lock = threading.Lock()
-        self.latency: dict[str, collections.deque[float]] = {s: collections.deque(maxlen=window) for s in STAGES}
+        self.latency: dict[str, collections.deque[float]] = {
+            s: collections.deque(maxlen=window) for s in STAGES
+        }
         self.done_times: collections.deque[float] = collections.deque(maxlen=window)
         self.frames_in = 0
         self.frames_out = 0
@@ -78,9 +80,15 @@ class Metrics:
         out["queue_high_water"] = {q.name: q.high_water for q in self.queues}
         out["uptime_s"] = round(time.monotonic() - self.started, 3)
         out["latency_ms"] = {
-            s: ({"p50": round(float(np.percentile(v, 50)) * 1e3, 3), "p99": round(float(np.percentile(v, 99)) * 1e3, 3),
-                 "max": round(max(v) * 1e3, 3)}
-                if v else {"p50": None, "p99": None, "max": None})
+            s: (
+                {
+                    "p50": round(float(np.percentile(v, 50)) * 1e3, 3),
+                    "p99": round(float(np.percentile(v, 99)) * 1e3, 3),
+                    "max": round(max(v) * 1e3, 3),
+                }
+                if v
+                else {"p50": None, "p99": None, "max": None}
+            )
             for s, v in lat.items()
         }
         return out
@@ -96,17 +104,32 @@ class Metrics:
         for name, key, help_ in (
             ("frames_in_total", "frames_in", "Frames read from the source."),
             ("frames_out_total", "frames_out", "Frames written to the sinks."),
-            ("dropped_frames_total", "dropped", "Frames dropped under overload (full queues and late frames)."),
-            ("late_frames_total", "late", "Frames dropped because they could not be written within the latency bound."),
+            (
+                "dropped_frames_total",
+                "dropped",
+                "Frames dropped under overload (full queues and late frames).",
+            ),
+            (
+                "late_frames_total",
+                "late",
+                "Frames dropped because they could not be written within the latency bound.",
+            ),
             ("faces_found_total", "faces_found", "Faces found by the detect stage."),
             ("reconnects_total", "reconnects", "Times the source was reopened."),
         ):
-            lines += [f"# HELP reflect_stream_{name} {help_}", f"# TYPE reflect_stream_{name} counter",
-                      f"reflect_stream_{name} {s[key]}"]
-        lines += ["# HELP reflect_stream_latency_seconds Per-stage latency quantiles (sliding window).",
-                  "# TYPE reflect_stream_latency_seconds summary"]
+            lines += [
+                f"# HELP reflect_stream_{name} {help_}",
+                f"# TYPE reflect_stream_{name} counter",
+                f"reflect_stream_{name} {s[key]}",
+            ]
+        lines += [
+            "# HELP reflect_stream_latency_seconds Per-stage latency quantiles (sliding window).",
+            "# TYPE reflect_stream_latency_seconds summary",
+        ]
         for stage, q in s["latency_ms"].items():
             for quant, key in (("0.5", "p50"), ("0.99", "p99")):
                 if q[key] is not None:
-                    lines.append(f'reflect_stream_latency_seconds{{stage="{stage}",quantile="{quant}"}} {q[key] / 1e3:.6f}')
+                    lines.append(
+                        f'reflect_stream_latency_seconds{{stage="{stage}",quantile="{quant}"}} {q[key] / 1e3:.6f}'
+                    )
         return "\n".join(lines) + "\n"

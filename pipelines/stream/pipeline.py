@@ -69,8 +69,15 @@ class StreamOptions:
 
 class StreamPipeline:
     def __init__(
-        self, source: Source, translator: Any, sinks: list[Sink], opts: StreamOptions | None = None, *,
-        detector: Detector | None = None, results: str | Path | None = None, metrics: Metrics | None = None,
+        self,
+        source: Source,
+        translator: Any,
+        sinks: list[Sink],
+        opts: StreamOptions | None = None,
+        *,
+        detector: Detector | None = None,
+        results: str | Path | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.source, self.translator, self.sinks = source, translator, sinks
         self.opts = opts or StreamOptions()
@@ -93,8 +100,10 @@ class StreamPipeline:
     def run(self) -> dict[str, Any]:
         """Run until the source ends, gives up, or :meth:`stop`; returns the final metrics."""
         stages = [self._decode, self._detect, self._translate, self._encode]
-        threads = [threading.Thread(target=self._guard, args=(s,), name=f"reflect-{s.__name__[1:]}", daemon=True)
-                   for s in stages]
+        threads = [
+            threading.Thread(target=self._guard, args=(s,), name=f"reflect-{s.__name__[1:]}", daemon=True)
+            for s in stages
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -125,7 +134,9 @@ class StreamPipeline:
                 except OSError as e:
                     failures += 1
                     if not src.live:
-                        raise e if isinstance(e, SourceError) else SourceError(f"cannot open {src.name}: {e}") from None
+                        raise (
+                            e if isinstance(e, SourceError) else SourceError(f"cannot open {src.name}: {e}")
+                        ) from None
                     if failures > o.max_retries:
                         raise SourceError(f"cannot open {src.name} after {failures} attempts: {e}") from None
                     log.warning("source %s: %s; retry %d/%d", src.name, e, failures, o.max_retries)
@@ -155,7 +166,9 @@ class StreamPipeline:
                 log.warning("source %s disconnected; reconnecting (attempt %d)", src.name, failures)
                 self._stop.wait(min(o.backoff_s[0] * 2 ** (failures - 1), o.backoff_s[1]))
             if index == 0 and not self._stop.is_set():
-                raise SourceError(f"{src.name}: no frame could be read (an empty video, or nothing decodable)")
+                raise SourceError(
+                    f"{src.name}: no frame could be read (an empty video, or nothing decodable)"
+                )
         finally:
             src.close()
             self.q_decoded.close()
@@ -191,8 +204,10 @@ class StreamPipeline:
                 x1, y1, x2, y2 = o.roi
                 region = (max(0, x1), max(0, y1), min(w, x2), min(h, y2))
                 if min(region[2] - region[0], region[3] - region[1]) < MIN_SIDE:
-                    raise ConfigError(f"--roi {x1},{y1},{x2 - x1},{y2 - y1} lies outside the {w}x{h} frames of "
-                                      f"{self.source.name} (or leaves under {MIN_SIDE} px of them)")
+                    raise ConfigError(
+                        f"--roi {x1},{y1},{x2 - x1},{y2 - y1} lies outside the {w}x{h} frames of "
+                        f"{self.source.name} (or leaves under {MIN_SIDE} px of them)"
+                    )
                 f.regions = [region]
             elif self.detector is not None:
                 f.faces = self.detector(f.image)
@@ -223,9 +238,12 @@ class StreamPipeline:
             self.metrics.drop_late(len(batch) - len(keep))
             if not self.budget.feasible() and not self._warned_slow:
                 self._warned_slow = True
-                log.warning("one frame takes about %.0f ms to translate and write, more than --max-latency-ms %g: "
-                            "frames over the bound are dropped", (self.budget.translate_s(1) + self.budget.write_s())
-                            * 1e3, self.opts.max_latency_ms)
+                log.warning(
+                    "one frame takes about %.0f ms to translate and write, more than --max-latency-ms %g: "
+                    "frames over the bound are dropped",
+                    (self.budget.translate_s(1) + self.budget.write_s()) * 1e3,
+                    self.opts.max_latency_ms,
+                )
             batch = keep
         return batch
 
@@ -250,7 +268,9 @@ class StreamPipeline:
             for x1, y1, x2, y2 in f.regions:
                 crop = f.image[y1:y2, x1:x2]
                 if self.opts.roi is None and self.detector is not None:  # face regions vary in size
-                    crop = cv2.resize(crop, (self.opts.crop_size, self.opts.crop_size), interpolation=cv2.INTER_AREA)
+                    crop = cv2.resize(
+                        crop, (self.opts.crop_size, self.opts.crop_size), interpolation=cv2.INTER_AREA
+                    )
                 crops.append(crop)
                 where.append((f, (x1, y1, x2, y2)))
         groups: dict[tuple[int, ...], list[int]] = {}
@@ -272,7 +292,9 @@ class StreamPipeline:
                 if not isinstance(f, Frame):
                     continue
                 t0 = time.monotonic()
-                if self.budget.on and self.budget.late(f.t_capture, t0):  # slower than predicted: never late out
+                if self.budget.on and self.budget.late(
+                    f.t_capture, t0
+                ):  # slower than predicted: never late out
                     self.metrics.drop_late()
                     continue
                 for s in self.sinks:
@@ -286,9 +308,17 @@ class StreamPipeline:
                 self.metrics.observe("encode", t1 - t0)
                 self.metrics.frame_out(t1 - f.t_capture, len(f.faces))
                 if out is not None:
-                    out.write(json.dumps({"frame": f.index, "latency_ms": round((t1 - f.t_capture) * 1e3, 2),
-                                          "faces": [list(map(int, b)) for b in f.faces],
-                                          "regions": [list(map(int, r)) for r in f.regions]}) + "\n")
+                    out.write(
+                        json.dumps(
+                            {
+                                "frame": f.index,
+                                "latency_ms": round((t1 - f.t_capture) * 1e3, 2),
+                                "faces": [list(map(int, b)) for b in f.faces],
+                                "regions": [list(map(int, r)) for r in f.regions],
+                            }
+                        )
+                        + "\n"
+                    )
         finally:
             if out is not None:
                 out.close()
@@ -304,6 +334,12 @@ class StreamPipeline:
 
     def _sink_failure(self, sink: Sink, e: OSError) -> str:
         reason = e.strerror or str(e) or type(e).__name__
-        kept = "the incomplete video was removed" if isinstance(sink, VideoFileSink) else f"it holds {sink.written}"
-        return (f"cannot write to --sink {sink.name}: {reason}; the run stopped after {self.metrics.frames_out} "
-                f"frame(s) out; {kept} (free space or choose another sink, then run again)")
+        kept = (
+            "the incomplete video was removed"
+            if isinstance(sink, VideoFileSink)
+            else f"it holds {sink.written}"
+        )
+        return (
+            f"cannot write to --sink {sink.name}: {reason}; the run stopped after {self.metrics.frames_out} "
+            f"frame(s) out; {kept} (free space or choose another sink, then run again)"
+        )

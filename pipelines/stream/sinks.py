@@ -70,14 +70,26 @@ class VideoFileSink(Sink):
         h, w = frame.shape[:2]
         if self.video is None:
             self.size = (w, h)
-            self.video = VideoOut(self.path, self.fps() if callable(self.fps) else self.fps, self.size, self.codec)
+            self.video = VideoOut(
+                self.path, self.fps() if callable(self.fps) else self.fps, self.size, self.codec
+            )
         elif (w, h) != self.size:  # VideoWriter silently drops frames of another size
             if self.resized == 0:
-                log.warning("%s: frame %d is %dx%d, the video is %dx%d: frames of another size are resized to it",
-                            self.path, index, w, h, self.size[0], self.size[1])
+                log.warning(
+                    "%s: frame %d is %dx%d, the video is %dx%d: frames of another size are resized to it",
+                    self.path,
+                    index,
+                    w,
+                    h,
+                    self.size[0],
+                    self.size[1],
+                )
             self.resized += 1
-            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA if w * h > self.size[0] * self.size[1]
-                               else cv2.INTER_LINEAR)
+            frame = cv2.resize(
+                frame,
+                self.size,
+                interpolation=cv2.INTER_AREA if w * h > self.size[0] * self.size[1] else cv2.INTER_LINEAR,
+            )
         self.video.write(frame)
         self.frames += 1
 
@@ -87,8 +99,14 @@ class VideoFileSink(Sink):
             video.commit()
             self.written = video.frames
             if self.resized:
-                log.info("%s: %d of %d frames were resized to %dx%d", self.path, self.resized, self.frames,
-                         self.size[0], self.size[1])
+                log.info(
+                    "%s: %d of %d frames were resized to %dx%d",
+                    self.path,
+                    self.resized,
+                    self.frames,
+                    self.size[0],
+                    self.size[1],
+                )
 
     def abort(self) -> None:
         if self.video is not None:
@@ -122,7 +140,9 @@ class HttpSink(Sink):
 
     def __init__(self, host: str, port: int, metrics: Any) -> None:
         if host not in ("127.0.0.1", "localhost"):
-            raise ConfigError(f"the HTTP sink binds 127.0.0.1 only (got host '{host}'); put a proxy in front of it")
+            raise ConfigError(
+                f"the HTTP sink binds 127.0.0.1 only (got host '{host}'); put a proxy in front of it"
+            )
         self.metrics = metrics
         self._cond = threading.Condition()
         self._jpeg: bytes | None = None
@@ -210,7 +230,9 @@ def open_sink(spec: str, *, fps: float | Callable[[], float], metrics: Any) -> S
     if parsed.scheme in ("http", "https"):
         return HttpSink(parsed.hostname or "", parsed.port if parsed.port is not None else 8080, metrics)
     if parsed.scheme:
-        raise ConfigError(f"sink '{spec}': only http://127.0.0.1:PORT, a video file or a folder are supported")
+        raise ConfigError(
+            f"sink '{spec}': only http://127.0.0.1:PORT, a video file or a folder are supported"
+        )
     p = Path(spec)
     if p.suffix.lower() in (".mp4", ".avi", ".mov", ".mkv"):
         if p.is_dir():

@@ -55,7 +55,9 @@ class Source:
 class CaptureSource(Source):
     """OpenCV/FFmpeg capture: a video file, a camera index or a stream URL."""
 
-    def __init__(self, target: str | int, *, live: bool, realtime: bool = False, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, target: str | int, *, live: bool, realtime: bool = False, timeout_s: float = 10.0
+    ) -> None:
         self.target, self.live, self.realtime = target, live, realtime
         self.timeout_s = timeout_s  # URLs: how long to wait to connect, or for a frame (a silent server)
         self.name = str(target)
@@ -75,14 +77,23 @@ class CaptureSource(Source):
                 raise SourceError(f"cannot open video {self.target}: the file is empty (0 bytes)")
         if isinstance(self.target, str) and self.live:  # FFmpeg waits 30 s for a silent server unless told
             ms = int(self.timeout_s * 1000)
-            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG,
-                                   [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+            cap = cv2.VideoCapture(
+                self.target,
+                cv2.CAP_FFMPEG,
+                [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms],
+            )
         else:
             cap = cv2.VideoCapture(self.target)
         if not cap.isOpened():
             cap.release()
-            what = ("OpenCV/FFmpeg cannot read it as a video (not a video, or damaged: an MP4 cut short "
-                    "loses its index)") if not self.live else "cannot connect"
+            what = (
+                (
+                    "OpenCV/FFmpeg cannot read it as a video (not a video, or damaged: an MP4 cut short "
+                    "loses its index)"
+                )
+                if not self.live
+                else "cannot connect"
+            )
             raise (OSError if self.live else SourceError)(f"cannot open {self.name}: {what}")
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if 0.1 < fps < 1000 else 25.0
@@ -121,8 +132,9 @@ class ImageFolderSource(Source):
 
     live = False
 
-    def __init__(self, folder: str | Path, fps: float = 25.0, realtime: bool = False,
-                 max_pixels: int | None = None) -> None:
+    def __init__(
+        self, folder: str | Path, fps: float = 25.0, realtime: bool = False, max_pixels: int | None = None
+    ) -> None:
         from reflect.data.io import DEFAULT_MAX_PIXELS, folder_images
 
         self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
@@ -162,8 +174,9 @@ class SyntheticSource(Source):
         self.w, self.h, self.fps, self.seconds = width, height, fps, seconds
         self.name = f"synthetic {width}x{height}@{fps:g}"
         y, x = np.mgrid[0:height, 0:width]
-        self.base = np.stack([(x * 255 // max(width - 1, 1)), (y * 255 // max(height - 1, 1)),
-                              ((x + y) % 64) * 4], axis=-1).astype(np.uint8)
+        self.base = np.stack(
+            [(x * 255 // max(width - 1, 1)), (y * 255 // max(height - 1, 1)), ((x + y) % 64) * 4], axis=-1
+        ).astype(np.uint8)
         self.i = 0
         self.t0 = 0.0
 
@@ -184,7 +197,9 @@ class SyntheticSource(Source):
         return frame
 
 
-def open_source(spec: str, *, realtime: bool = False, max_pixels: int | None = None, timeout_s: float = 10.0) -> Source:
+def open_source(
+    spec: str, *, realtime: bool = False, max_pixels: int | None = None, timeout_s: float = 10.0
+) -> Source:
     """A source from its command-line form (see ``reflect stream --help``); ``timeout_s``: URLs' connect and
     read timeout."""
     if spec.isdigit():
@@ -197,7 +212,9 @@ def open_source(spec: str, *, realtime: bool = False, max_pixels: int | None = N
             w, h = (int(v) for v in size.lower().split("x"))
             return SyntheticSource(w, h, float(q.get("fps", 30)), float(q.get("seconds", 10)))
         except ValueError:
-            raise ConfigError(f"bad synthetic source '{spec}'; expected synthetic://WxH?fps=F&seconds=S") from None
+            raise ConfigError(
+                f"bad synthetic source '{spec}'; expected synthetic://WxH?fps=F&seconds=S"
+            ) from None
     if parsed.scheme in URL_SCHEMES:
         return CaptureSource(spec, live=True, timeout_s=timeout_s)
     p = Path(spec)

@@ -11,7 +11,9 @@ import logging
 import sys
 from typing import Any
 
-HELP = "face tools: detect faces, embed them, compare identities (JSON); eval: recognition before/after cleaning"
+HELP = (
+    "face tools: detect faces, embed them, compare identities (JSON); eval: recognition before/after cleaning"
+)
 log = logging.getLogger(__name__)
 _EVAL_MODULE = "pipelines.commands.face_eval"
 
@@ -29,8 +31,12 @@ def _common(p: argparse.ArgumentParser, embed: bool) -> None:
     from reflect.faces.detectors import DETECTORS
 
     p.add_argument("files", nargs="+", metavar="FILE", help="image files")
-    p.add_argument("--detector", choices=DETECTORS, default="dlib-hog",
-                   help="face detector (default: dlib-hog, as faces eval and clean --detect faces use)")
+    p.add_argument(
+        "--detector",
+        choices=DETECTORS,
+        default="dlib-hog",
+        help="face detector (default: dlib-hog, as faces eval and clean --detect faces use)",
+    )
     p.add_argument("--detector-weights", help="weights file for retinaface (Pytorch_Retinaface .pth)")
     p.add_argument("--min-score", type=float, help="drop detections scoring below this")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -38,7 +44,9 @@ def _common(p: argparse.ArgumentParser, embed: bool) -> None:
     if embed:
         from reflect.faces.embedders import EMBEDDERS
 
-        p.add_argument("--embedder", choices=EMBEDDERS, default="dlib-torch", help="face embedder (default: dlib-torch)")
+        p.add_argument(
+            "--embedder", choices=EMBEDDERS, default="dlib-torch", help="face embedder (default: dlib-torch)"
+        )
         p.add_argument("--embedder-weights", help="weights file for facenet (InceptionResnetV1 state dict)")
 
 
@@ -117,12 +125,16 @@ def _run_detect(args: argparse.Namespace) -> int:
     images, faces = _detect_all(args)
     result = {}
     for (f, img), found in zip(images, faces, strict=True):
-        result[f] = {"error": img} if found is None else {"size": list(img.shape[1::-1]), "faces": found.to_json()}
+        result[f] = (
+            {"error": img} if found is None else {"size": list(img.shape[1::-1]), "faces": found.to_json()}
+        )
     _emit(args, result)
     return 1 if any(found is None for found in faces) else 0  # some files could not be read (named above)
 
 
-def _embed_faces(args: argparse.Namespace, largest: bool) -> tuple[list[tuple[str, Any]], list[Any], list[Any]]:
+def _embed_faces(
+    args: argparse.Namespace, largest: bool
+) -> tuple[list[tuple[str, Any]], list[Any], list[Any]]:
     import torch
 
     from reflect.data.io import to_tensor
@@ -139,8 +151,13 @@ def _embed_faces(args: argparse.Namespace, largest: bool) -> tuple[list[tuple[st
         sel = found.largest() if largest else found
         x = to_tensor(img)[None].to(args.device)
         with torch.no_grad():
-            chips = align_faces(x, sel.landmarks.to(args.device), torch.zeros(len(sel), dtype=torch.long),
-                                layout=sel.layout, spec=emb.chip)
+            chips = align_faces(
+                x,
+                sel.landmarks.to(args.device),
+                torch.zeros(len(sel), dtype=torch.long),
+                layout=sel.layout,
+                spec=emb.chip,
+            )
             vectors.append((sel, emb.raw(chips).cpu()))
     return images, faces, vectors
 
@@ -158,9 +175,13 @@ def _run_embed(args: argparse.Namespace) -> int:
         else:
             sel, raw = vec
             unit = F.normalize(raw, dim=1)
-            result[f] = {"embedder": args.embedder, "faces": [
-                {**j, "embedding": [round(float(v), 6) for v in unit[i]]} for i, j in enumerate(sel.to_json())
-            ]}
+            result[f] = {
+                "embedder": args.embedder,
+                "faces": [
+                    {**j, "embedding": [round(float(v), 6) for v in unit[i]]}
+                    for i, j in enumerate(sel.to_json())
+                ],
+            }
     _emit(args, result)
     return 1 if any(found is None for found in faces) else 0  # some files could not be read (named above)
 
@@ -182,8 +203,11 @@ def _run_compare(args: argparse.Namespace) -> int:
             if vectors[i] is None or vectors[j] is None:
                 continue
             a, b = vectors[i][1][0], vectors[j][1][0]
-            pair: dict[str, Any] = {"a": names[i], "b": names[j],
-                                    "cosine": round(float(F.cosine_similarity(a, b, dim=0)), 4)}
+            pair: dict[str, Any] = {
+                "a": names[i],
+                "b": names[j],
+                "cosine": round(float(F.cosine_similarity(a, b, dim=0)), 4),
+            }
             if args.embedder in ("dlib", "dlib-torch"):
                 dist = float((a - b).norm())
                 pair |= {"distance": round(dist, 4), "same_person": dist < DLIB_THRESHOLD}

@@ -11,11 +11,16 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", nargs="?",
-                   help="experiment YAML (e.g. configs/cyclegan.yaml); required, except with --resume (the run's "
-                   "saved config is used)")
+    p.add_argument(
+        "config",
+        nargs="?",
+        help="experiment YAML (e.g. configs/cyclegan.yaml); required, except with --resume (the run's "
+        "saved config is used)",
+    )
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. model.ngf=32 train.steps=1000")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its newest checkpoint")
+    p.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its newest checkpoint"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,8 +43,11 @@ def run(args: argparse.Namespace) -> int:
         if removed:
             log.info("removed %d partial file(s) left by an interrupted run in %s", removed, cfg.run_dir)
         if not list_checkpoints(cfg.run_dir):  # killed before its first checkpoint: nothing to continue from
-            log.warning("%s holds no checkpoint yet (the run stopped before its first one): starting it over "
-                        "from step 0", cfg.run_dir)
+            log.warning(
+                "%s holds no checkpoint yet (the run stopped before its first one): starting it over "
+                "from step 0",
+                cfg.run_dir,
+            )
             (cfg.run_dir / "metrics.jsonl").unlink(missing_ok=True)
             fresh = True
     else:
@@ -58,6 +66,8 @@ def _refuse_existing_run(run_dir: Path) -> None:
     from reflect.utils.paths import writable_folder
 
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        raise ConfigError(f"run folder {run_dir} already exists; continue it with --resume {run_dir}, or give "
-                          "the new run another name (name=...) or out_dir=...")
+        raise ConfigError(
+            f"run folder {run_dir} already exists; continue it with --resume {run_dir}, or give "
+            "the new run another name (name=...) or out_dir=..."
+        )
     writable_folder(run_dir.parent, "out_dir")

@@ -14,20 +14,38 @@ MIN_TILE = 32  # as auto_tile's smallest: a tile must pass the generator's downs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_model_argument(p, "checkpoint file, run folder (newest checkpoint) or generator file (.safetensors)",
-                       first="--checkpoint")
+    add_model_argument(
+        p,
+        "checkpoint file, run folder (newest checkpoint) or generator file (.safetensors)",
+        first="--checkpoint",
+    )
     p.add_argument("--input", required=True, help="an image file or a folder of images")
     p.add_argument("--output", required=True, help="output folder")
-    p.add_argument("--direction", choices=["a2b", "b2a"], default="a2b",
-                   help="two-domain variants: a2b removes reflections (default), b2a adds them")
-    p.add_argument("--target", help="multi-domain variants: the target domain name (default: the model's "
-                   "default target, clean for stargan and drit)")
-    p.add_argument("--tile", type=int, default=0,
-                   help="translate in overlapping N x N tiles, N >= 32 (default 0: whole images, or tiles where "
-                   "--memory-mb needs them)")
-    p.add_argument("--memory-mb", type=float, default=4096.0,
-                   help="memory budget of one translation (default 4096): larger images are translated in "
-                   "overlapping tiles automatically")
+    p.add_argument(
+        "--direction",
+        choices=["a2b", "b2a"],
+        default="a2b",
+        help="two-domain variants: a2b removes reflections (default), b2a adds them",
+    )
+    p.add_argument(
+        "--target",
+        help="multi-domain variants: the target domain name (default: the model's "
+        "default target, clean for stargan and drit)",
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=0,
+        help="translate in overlapping N x N tiles, N >= 32 (default 0: whole images, or tiles where "
+        "--memory-mb needs them)",
+    )
+    p.add_argument(
+        "--memory-mb",
+        type=float,
+        default=4096.0,
+        help="memory budget of one translation (default 4096): larger images are translated in "
+        "overlapping tiles automatically",
+    )
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     add_face_arguments(p)
     add_max_pixels_argument(p)
@@ -39,26 +57,39 @@ def add_model_argument(p: argparse.ArgumentParser, kinds: str, first: str = "--m
     model shares it): ``kinds`` says what it may name; ``first``, the name usage lines show; none given: the
     bundled model."""
     names = ("--model", "--checkpoint") if first == "--model" else ("--checkpoint", "--model")
-    p.add_argument(*names, dest="model", metavar=first[2:].upper(), help=f"{kinds}; default: the bundled model")
+    p.add_argument(
+        *names, dest="model", metavar=first[2:].upper(), help=f"{kinds}; default: the bundled model"
+    )
 
 
 def add_max_pixels_argument(p: argparse.ArgumentParser) -> None:
     """--max-pixels (translate, clean and stream share it)."""
     from reflect.data.io import DEFAULT_MAX_PIXELS
 
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                   help=f"images with more pixels are refused as possible decompression bombs (default "
-                   f"{DEFAULT_MAX_PIXELS:_}, 200 Mpx; a 108 Mpx photo passes): raise it for larger genuine images, "
-                   "which are translated in tiles within --memory-mb")
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"images with more pixels are refused as possible decompression bombs (default "
+        f"{DEFAULT_MAX_PIXELS:_}, 200 Mpx; a 108 Mpx photo passes): raise it for larger genuine images, "
+        "which are translated in tiles within --memory-mb",
+    )
 
 
 def add_face_arguments(p: argparse.ArgumentParser) -> None:
     """--enhance-faces and its options (translate, clean and stream share them)."""
-    p.add_argument("--enhance-faces", action="store_true",
-                   help="clean every face again with the face model at its aligned scale and blend it back")
+    p.add_argument(
+        "--enhance-faces",
+        action="store_true",
+        help="clean every face again with the face model at its aligned scale and blend it back",
+    )
     p.add_argument("--face-model", help="face model for --enhance-faces (default: the bundled one)")
-    p.add_argument("--face-detector", default="mtcnn", choices=["mtcnn", "retinaface", "dlib-hog"],
-                   help="detector for --enhance-faces (run on the globally cleaned image)")
+    p.add_argument(
+        "--face-detector",
+        default="mtcnn",
+        choices=["mtcnn", "retinaface", "dlib-hog"],
+        help="detector for --enhance-faces (run on the globally cleaned image)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
         check_io_folders(src, out_dir)
         files, skipped, unreadable = _scan(src, out_dir)
         if skipped:
-            shown = ", ".join(str(p.relative_to(src)) for p in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+            shown = ", ".join(str(p.relative_to(src)) for p in skipped[:5]) + (
+                ", ..." if len(skipped) > 5 else ""
+            )
             log.warning("skipped %d file(s) that are not images by their extension: %s", len(skipped), shown)
         if not files and unreadable:
             raise ConfigError(f"nothing in input folder {src} can be read: {'; '.join(unreadable)}")
@@ -90,12 +123,16 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.memory_mb < float("inf"):  # nan fails this too
         raise ConfigError(f"--memory-mb must be a positive number, got {args.memory_mb}")
     if args.tile != 0 and args.tile < MIN_TILE:
-        raise ConfigError(f"--tile {args.tile}: give 0 (whole images, or tiles as the memory budget needs) "
-                          f"or a tile of at least {MIN_TILE} px")
+        raise ConfigError(
+            f"--tile {args.tile}: give 0 (whole images, or tiles as the memory budget needs) "
+            f"or a tile of at least {MIN_TILE} px"
+        )
     rc = _translate_files(args, src, out_dir, files)
     if unreadable:
-        raise ReflectError(f"{len(unreadable)} input folder(s) could not be read, their images are not translated: "
-                           f"{'; '.join(unreadable)}")
+        raise ReflectError(
+            f"{len(unreadable)} input folder(s) could not be read, their images are not translated: "
+            f"{'; '.join(unreadable)}"
+        )
     return rc
 
 
@@ -149,13 +186,18 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
     if args.target is not None and args.target not in domains:
         raise ConfigError(f"unknown target domain '{args.target}'; valid: {', '.join(domains)}")
     if len(domains) > 2 and args.direction != "a2b" and args.target is None:
-        raise ConfigError(f"--direction is for two-domain models; pick a target with --target ({', '.join(domains)})")
+        raise ConfigError(
+            f"--direction is for two-domain models; pick a target with --target ({', '.join(domains)})"
+        )
     target = args.target or (None if args.direction == "a2b" else domains[0])
     enhancer = None
     if args.enhance_faces:
         from reflect.face_enhance import EnhanceStats, FaceEnhancer
 
-        enhancer, stats = FaceEnhancer.load(args.face_model, detector=args.face_detector, device=args.device), EnhanceStats()
+        enhancer, stats = (
+            FaceEnhancer.load(args.face_model, detector=args.face_detector, device=args.device),
+            EnhanceStats(),
+        )
     writable_folder(out_dir)  # after the model loaded: a bad model leaves no empty output folder behind
     bpp = bytes_per_pixel(variant, target)
     max_pixels = budget_pixels(args.memory_mb, bpp)
@@ -165,12 +207,22 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
         try:
             image = read_image(f, args.max_pixels)
             check_translatable(f, image)
-            tile, overlap = ((args.tile, min(32, args.tile // 4)) if args.tile
-                             else auto_tile(image.shape[0], image.shape[1], max_pixels, bpp))
+            tile, overlap = (
+                (args.tile, min(32, args.tile // 4))
+                if args.tile
+                else auto_tile(image.shape[0], image.shape[1], max_pixels, bpp)
+            )
             if tile and not args.tile:
-                log.info("%s: %dx%d px is above the memory budget: translated in %d px tiles",
-                         f, image.shape[1], image.shape[0], tile)
-            result = translate_image(variant, image, target=target, tile=tile, device=args.device, overlap=overlap)
+                log.info(
+                    "%s: %dx%d px is above the memory budget: translated in %d px tiles",
+                    f,
+                    image.shape[1],
+                    image.shape[0],
+                    tile,
+                )
+            result = translate_image(
+                variant, image, target=target, tile=tile, device=args.device, overlap=overlap
+            )
         except (ImageReadError, MemoryError, RuntimeError) as e:
             if len(files) == 1 and isinstance(e, ReflectError):
                 raise
@@ -184,13 +236,17 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
             write_image(out_dir / rel, result, exif=read_exif(f))  # camera tags kept, orientation reset
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise OutputError(f"cannot write {out_dir / rel}: the disk is full; free space and run again") from None
+                raise OutputError(
+                    f"cannot write {out_dir / rel}: the disk is full; free space and run again"
+                ) from None
             raise OutputError(f"cannot write {out_dir / rel} ({e.strerror or e})") from None
     done = len(files) - len(failed)
     print(f"translated {done} of {len(files)} images into {out_dir}")
     if enhancer is not None:
-        print(f"faces: {stats.enhanced} enhanced, {stats.too_small} too small, in {sum(1 for n in stats.per_image if n)} "
-              f"of {len(stats.per_image)} images")
+        print(
+            f"faces: {stats.enhanced} enhanced, {stats.too_small} too small, in {sum(1 for n in stats.per_image if n)} "
+            f"of {len(stats.per_image)} images"
+        )
     if failed:
         raise ReflectError(f"{len(failed)} of {len(files)} file(s) not translated; each is named above")
     return 0

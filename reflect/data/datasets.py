@@ -106,8 +106,12 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
             except ImageReadError as e:
                 if path not in self.unreadable:
                     self.unreadable.add(path)
-                    log.error("%s; training uses the next file of %s%s instead", e, "trainA/" if domain == "A" else "trainB/",
-                              "" if len(self.unreadable) == 1 else f" ({len(self.unreadable)} unreadable so far)")
+                    log.error(
+                        "%s; training uses the next file of %s%s instead",
+                        e,
+                        "trainA/" if domain == "A" else "trainB/",
+                        "" if len(self.unreadable) == 1 else f" ({len(self.unreadable)} unreadable so far)",
+                    )
         raise ConfigError(f"no file of domain {domain} can be read ({files[0].parent}); see the errors above")
 
     def __getitem__(self, key: int) -> dict[str, Any]:
@@ -119,7 +123,9 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
             a_path, t_path = self.pairs[int(rng.integers(len(self.pairs)))]
             a_img, target = read_image(a_path), read_image(t_path)
             if target.shape != a_img.shape:
-                raise ConfigError(f"paired target {t_path} has size {target.shape[:2]}, input {a_img.shape[:2]}")
+                raise ConfigError(
+                    f"paired target {t_path} has size {target.shape[:2]}, input {a_img.shape[:2]}"
+                )
         elif self.toy:  # toy A images come with their clean scene (supervised variants learn from it)
             a_path = self.a_files[i % len(self.a_files)]
             a_img, target = toy_pair(int(a_path.name), "A", size=self.cfg.load_size, seed=self.seed)
@@ -141,7 +147,9 @@ class UnpairedDataset(Dataset[dict[str, Any]]):
             "B_path": str(b_path),
         }
         if self.toy:  # the toy face's box, as the synthesiser gives them (instance-aware variants)
-            boxes, n = toy_face_boxes(out_a["target"]) if toy_scene else (torch.zeros(MAX_FACES, 4), torch.tensor(0))
+            boxes, n = (
+                toy_face_boxes(out_a["target"]) if toy_scene else (torch.zeros(MAX_FACES, 4), torch.tensor(0))
+            )
             sample |= {"faces_box": boxes, "faces_n": n}
         return sample
 
@@ -161,7 +169,12 @@ def build_dataset(cfg: DataConfig, seed: int) -> Dataset[dict[str, Any]]:
 
 
 def build_loader(
-    dataset: Dataset[dict[str, Any]], cfg: DataConfig, seed: int, start_step: int = 0, rank: int = 0, world: int = 1
+    dataset: Dataset[dict[str, Any]],
+    cfg: DataConfig,
+    seed: int,
+    start_step: int = 0,
+    rank: int = 0,
+    world: int = 1,
 ) -> DataLoader[dict[str, Any]]:
     """An endless loader starting at ``start_step`` (in batches of this rank)."""
     sampler = StreamSampler(len(dataset), seed, start=start_step * cfg.batch_size, rank=rank, world=world)  # type: ignore[arg-type]

@@ -35,6 +35,7 @@ def _warn_once(path: Path, what: str) -> None:
     _warned.add(what)
     log.warning("%s: %s (further files converted alike are not reported)", path, what)
 
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 MIN_SIDE = 8  # smaller images cannot pass a generator's downsampling (instance norm needs > 1 pixel)
 #: images above this are refused as possible decompression bombs (--max-pixels): 200 Mpx is 600 MB as uint8,
@@ -53,7 +54,9 @@ def check_translatable(path: str | os.PathLike[str], image: np.ndarray) -> None:
     """Refuse an image a generator cannot translate (a side under :data:`MIN_SIDE`), naming the file."""
     h, w = image.shape[:2]
     if min(h, w) < MIN_SIDE:
-        raise ImageReadError(path, f"too small to translate ({w}x{h} px; at least {MIN_SIDE} px on each side)")
+        raise ImageReadError(
+            path, f"too small to translate ({w}x{h} px; at least {MIN_SIDE} px on each side)"
+        )
 
 
 def is_image_file(path: str | os.PathLike[str]) -> bool:
@@ -66,7 +69,9 @@ def list_images(folder: str | os.PathLike[str], recursive: bool = False) -> list
     return sorted(p for p in it if p.is_file() and is_image_file(p) and not p.name.startswith("."))
 
 
-def folder_images(folder: str | os.PathLike[str], what: str, recursive: bool = False, hint: str = "") -> list[Path]:
+def folder_images(
+    folder: str | os.PathLike[str], what: str, recursive: bool = False, hint: str = ""
+) -> list[Path]:
     """:func:`list_images` of a folder a setting names, or one line: ``<what> <folder> does not exist``,
     ``<what> <folder> holds no images<hint>``."""
     root = Path(folder)
@@ -82,7 +87,11 @@ def _to_uint8_rgb(arr: np.ndarray, mode: str, path: Path) -> np.ndarray:
     if arr.dtype != np.uint8:
         if arr.dtype in (np.uint16, np.int32, np.int16, np.uint32):
             # 16-bit PNG/TIFF (PIL opens I;16 as int32): scale the full range to 0..255.
-            top = 65535.0 if arr.max(initial=0) > 255 or mode.startswith("I;16") or arr.dtype == np.uint16 else 255.0
+            top = (
+                65535.0
+                if arr.max(initial=0) > 255 or mode.startswith("I;16") or arr.dtype == np.uint16
+                else 255.0
+            )
             _warn_once(path, f"{16 if top > 255 else 8}-bit image converted to 8-bit")
             arr = np.clip(arr.astype(np.float64) * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
         elif arr.dtype == np.bool_:
@@ -117,11 +126,16 @@ def read_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
     p = Path(path)
     if not p.is_file():
         kind = "a folder" if p.is_dir() else "not a regular file (a pipe, socket or device)"
-        raise ImageReadError(p, kind if p.exists() else "no such file" + (" (a dangling link)" if p.is_symlink() else ""))
+        raise ImageReadError(
+            p, kind if p.exists() else "no such file" + (" (a dangling link)" if p.is_symlink() else "")
+        )
     if p.stat().st_size == 0:
         raise ImageReadError(p, "the file is empty")
     try:
-        with _PIL_LIMIT, warnings.catch_warnings():  # PIL's limit is a module global: set it for this open only
+        with (
+            _PIL_LIMIT,
+            warnings.catch_warnings(),
+        ):  # PIL's limit is a module global: set it for this open only
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
             try:
@@ -142,9 +156,12 @@ def read_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
             arr = np.asarray(im)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         size = re.search(r"\((\d+) pixels\)", str(e))
-        raise ImageReadError(p, f"refused as a possible decompression bomb ({size.group(1) if size else 'too many'} "
-                             f"pixels, more than --max-pixels {max_pixels}); if the image is genuine, pass a larger "
-                             "--max-pixels (large images are translated in tiles)") from None
+        raise ImageReadError(
+            p,
+            f"refused as a possible decompression bomb ({size.group(1) if size else 'too many'} "
+            f"pixels, more than --max-pixels {max_pixels}); if the image is genuine, pass a larger "
+            "--max-pixels (large images are translated in tiles)",
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ImageReadError(p, f"not a readable image ({e})") from None
     if arr.size == 0:
@@ -176,15 +193,25 @@ def read_exif(path: str | os.PathLike[str]) -> bytes | None:
         return None
 
 
-def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 95, exif: bytes | None = None) -> None:
+def write_image(
+    path: str | os.PathLike[str], image: np.ndarray, quality: int = 95, exif: bytes | None = None
+) -> None:
     """Write an (H, W, 3) uint8 RGB array atomically; the format follows the extension.
 
     ``exif`` (from :func:`read_exif`) is written into JPEG, PNG and WebP files; other formats drop it.
     """
     p = Path(path)
     im = Image.fromarray(np.ascontiguousarray(image))
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF",
-           ".tiff": "TIFF", ".webp": "WEBP", ".ppm": "PPM"}.get(p.suffix.lower(), "PNG")
+    fmt = {
+        ".jpg": "JPEG",
+        ".jpeg": "JPEG",
+        ".png": "PNG",
+        ".bmp": "BMP",
+        ".tif": "TIFF",
+        ".tiff": "TIFF",
+        ".webp": "WEBP",
+        ".ppm": "PPM",
+    }.get(p.suffix.lower(), "PNG")
     with atomic_path(p) as tmp:
         kwargs: dict[str, object] = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
         if exif and fmt in EXIF_FORMATS:

@@ -37,7 +37,9 @@ def read_domains(root: str | Path) -> list[str]:
     """The domain names of ``ROOT/domains.yaml`` (``domains: [clean, sky, ...]`` or a plain list)."""
     path = Path(root) / "domains.yaml"
     if not path.is_file():
-        raise ConfigError(f"multi-domain data {root} has no domains.yaml (expected {path}; see docs/ARCHITECTURE.md, 'Data on disk')")
+        raise ConfigError(
+            f"multi-domain data {root} has no domains.yaml (expected {path}; see docs/ARCHITECTURE.md, 'Data on disk')"
+        )
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
@@ -58,7 +60,9 @@ class MultiDomainDataset(Dataset[dict[str, Any]]):
         self.toy = cfg.kind == "toy"
         roots = [] if self.toy else [r for r in (cfg.root, *cfg.extra_roots) if r]
         if not self.toy and not roots:
-            raise ConfigError("data.root is empty: give the multi-domain dataset folder (holding domains.yaml)")
+            raise ConfigError(
+                "data.root is empty: give the multi-domain dataset folder (holding domains.yaml)"
+            )
         self.domains: list[str] = list(cfg.domains) or (read_domains(roots[0]) if roots else [])
         if len(self.domains) < 2:
             raise ConfigError(f"multi-domain data needs at least two domains, got {self.domains}")
@@ -66,7 +70,9 @@ class MultiDomainDataset(Dataset[dict[str, Any]]):
         self.label_sets: list[torch.Tensor] = []  # (D,) bool per root
         if self.toy:
             n = cfg.max_images or 64
-            self.entries = [(Path(f"toy/{d}/{i}"), k, 0) for k, d in enumerate(self.domains) for i in range(n)]
+            self.entries = [
+                (Path(f"toy/{d}/{i}"), k, 0) for k, d in enumerate(self.domains) for i in range(n)
+            ]
             self.label_sets.append(torch.ones(len(self.domains), dtype=torch.bool))
         for r, root in enumerate(roots):
             names = read_domains(root)
@@ -79,7 +85,9 @@ class MultiDomainDataset(Dataset[dict[str, Any]]):
             for name in names:
                 folder = Path(root) / split / name
                 if not folder.is_dir():
-                    raise ConfigError(f"multi-domain data folder {folder} does not exist (named in domains.yaml)")
+                    raise ConfigError(
+                        f"multi-domain data folder {folder} does not exist (named in domains.yaml)"
+                    )
                 files = list_images(folder)
                 if not files:
                     log.warning("multi-domain data folder %s holds no images", folder)
@@ -96,7 +104,9 @@ class MultiDomainDataset(Dataset[dict[str, Any]]):
         path, domain, label_set = self.entries[key % len(self.entries)]
         rng = np.random.default_rng([self.seed, key, 13])
         if self.toy:
-            img = toy_domain_image(int(path.name), self.domains[domain], size=self.cfg.load_size, seed=self.seed)
+            img = toy_domain_image(
+                int(path.name), self.domains[domain], size=self.cfg.load_size, seed=self.seed
+            )
         else:
             img = read_image(path)
         self.transform.set_random_seed(int(rng.integers(2**31)))

@@ -66,7 +66,12 @@ def load_faces(folders: list[str], split: str) -> list[Face]:
         faces += [f for f in bank if in_split(f.identity, split)]
     if not faces:
         raise ConfigError(f"data.faces: no face of the '{split}' split in {', '.join(folders)}")
-    log.info("synthetic data: %d faces of %d identities (%s split)", len(faces), len({f.identity for f in faces}), split)
+    log.info(
+        "synthetic data: %d faces of %d identities (%s split)",
+        len(faces),
+        len({f.identity for f in faces}),
+        split,
+    )
     return faces
 
 
@@ -82,7 +87,9 @@ class SyntheticDataset(Dataset[dict[str, Any]]):
         self.cfg, self.seed = cfg, seed
         self.synth_cfg = synth_config(cfg, seed)
         if cfg.crop_size > self.synth_cfg.size:
-            raise ConfigError(f"data.crop_size {cfg.crop_size} is larger than the rendered size data.synth.size={self.synth_cfg.size}")
+            raise ConfigError(
+                f"data.crop_size {cfg.crop_size} is larger than the rendered size data.synth.size={self.synth_cfg.size}"
+            )
         self.faces = faces if faces is not None else load_faces(cfg.faces, cfg.faces_split)
         self.synth = Synthesizer(self.synth_cfg, people=self.faces)  # passers-by for 'person' reflections
         self.real_a: list[Path] = []
@@ -144,8 +151,15 @@ class SyntheticDataset(Dataset[dict[str, Any]]):
         half = c / 2.6  # with the identity loss' 0.15 margin the square is the whole chip
         boxes = torch.zeros(MAX_FACES, 4)
         boxes[0] = torch.tensor([c / 2 - half, c / 2 - half, c / 2 + half, c / 2 + half])
-        return {"A": a_t, "A_target": t_t, "has_target": torch.tensor(True), "B": t_t,
-                "faces_box": boxes, "faces_n": torch.tensor(1), "domain": sample.domain}
+        return {
+            "A": a_t,
+            "A_target": t_t,
+            "has_target": torch.tensor(True),
+            "B": t_t,
+            "faces_box": boxes,
+            "faces_n": torch.tensor(1),
+            "domain": sample.domain,
+        }
 
     def __getitem__(self, key: int) -> dict[str, Any]:
         cfg = self.cfg
@@ -154,7 +168,11 @@ class SyntheticDataset(Dataset[dict[str, Any]]):
         driver = self.faces[int(rng.integers(n))]
         passenger = None
         if rng.random() < self.synth_cfg.cabin.second_occupant and n > 1:
-            others = [f for f in (self.faces[int(k)] for k in rng.integers(n, size=4)) if f.identity != driver.identity]
+            others = [
+                f
+                for f in (self.faces[int(k)] for k in rng.integers(n, size=4))
+                if f.identity != driver.identity
+            ]
             passenger = others[0] if others else None
         domain = "nir" if rng.random() < cfg.nir_fraction else None
         sample = self.synth.render(int(key), driver, passenger, domain=domain)
@@ -171,15 +189,24 @@ class SyntheticDataset(Dataset[dict[str, Any]]):
         count = 0
         for f in sample.faces[:MAX_FACES]:
             x1, y1, x2, y2 = f["box"]
-            bx = [np.clip(x1 - x0, 0, c), np.clip(y1 - y0, 0, c), np.clip(x2 - x0, 0, c), np.clip(y2 - y0, 0, c)]
+            bx = [
+                np.clip(x1 - x0, 0, c),
+                np.clip(y1 - y0, 0, c),
+                np.clip(x2 - x0, 0, c),
+                np.clip(y2 - y0, 0, c),
+            ]
             if bx[2] - bx[0] >= 8 and bx[3] - bx[1] >= 8:
                 boxes[count] = torch.tensor(bx, dtype=torch.float32)
                 if cfg.face_landmarks:
-                    marks[count] = torch.from_numpy(dlib_shape5(sample.target, f["box"]) - np.array([x0, y0], np.float32))
+                    marks[count] = torch.from_numpy(
+                        dlib_shape5(sample.target, f["box"]) - np.array([x0, y0], np.float32)
+                    )
                 count += 1
         if cfg.flip and rng.random() < 0.5:
             a, t = a[:, ::-1], t[:, ::-1]
-            boxes[:count] = torch.stack([c - boxes[:count, 2], boxes[:count, 1], c - boxes[:count, 0], boxes[:count, 3]], 1)
+            boxes[:count] = torch.stack(
+                [c - boxes[:count, 2], boxes[:count, 1], c - boxes[:count, 0], boxes[:count, 3]], 1
+            )
             # pixel centres mirror to c - 1 - x; the image-right eye becomes the image-left one
             marks[:count, :, 0] = c - 1 - marks[:count, :, 0]
             marks[:count] = marks[:count][:, [2, 3, 0, 1, 4]]
@@ -191,7 +218,14 @@ class SyntheticDataset(Dataset[dict[str, Any]]):
             boxes.zero_()
             marks.zero_()
         free = has_target and sample.reflection_free
-        out = {"A": a_t, "A_target": t_t, "has_target": torch.tensor(has_target), "B": b_t,
-               "faces_box": boxes, "faces_n": torch.tensor(count), "domain": sample.domain,
-               "reflection_free": torch.tensor(free)}
+        out = {
+            "A": a_t,
+            "A_target": t_t,
+            "has_target": torch.tensor(has_target),
+            "B": b_t,
+            "faces_box": boxes,
+            "faces_n": torch.tensor(count),
+            "domain": sample.domain,
+            "reflection_free": torch.tensor(free),
+        }
         return out | {"faces_lm": marks} if cfg.face_landmarks else out

@@ -31,7 +31,9 @@ def toy_pair(index: int, domain: str, size: int = 64, seed: int = 0) -> tuple[np
     clean = img.copy()
     if domain == "A":
         angle = rng.uniform(-1, 1)
-        band = np.exp(-(((xx - 0.5) * np.cos(angle) + (yy - 0.5) * np.sin(angle) - rng.uniform(-0.3, 0.3)) ** 2) / 0.02)
+        band = np.exp(
+            -(((xx - 0.5) * np.cos(angle) + (yy - 0.5) * np.sin(angle) - rng.uniform(-0.3, 0.3)) ** 2) / 0.02
+        )
         tint = rng.uniform(0.4, 1.0, 3)
         img = img + rng.uniform(0.3, 0.7) * band[..., None] * tint
     noise = rng.normal(0, 0.01, img.shape)

@@ -123,7 +123,9 @@ def _sample(img: torch.Tensor, chip_to_img: torch.Tensor, size: int) -> torch.Te
     h, w = img.shape[-2:]
     dt = chip_to_img.dtype
     # normalised output coords (align_corners=False) -> chip pixels
-    from_norm = torch.tensor([[size / 2, 0, (size - 1) / 2], [0, size / 2, (size - 1) / 2], [0, 0, 1]], dtype=dt)
+    from_norm = torch.tensor(
+        [[size / 2, 0, (size - 1) / 2], [0, size / 2, (size - 1) / 2], [0, 0, 1]], dtype=dt
+    )
     # image pixels -> normalised input coords
     to_norm = torch.tensor([[2 / w, 0, 1 / w - 1], [0, 2 / h, 1 / h - 1], [0, 0, 1]], dtype=dt)
     theta = (to_norm.to(chip_to_img.device) @ chip_to_img @ from_norm.to(chip_to_img.device))[:2]

@@ -62,7 +62,9 @@ class _Reader:
         ctrl = self.b[self.p]
         n = ctrl & 0x0F
         if ctrl & 0x70 or n > 8:
-            raise DlibFormatError(f"{self.path}: byte {self.p} is not a dlib integer (control byte {ctrl:#x})")
+            raise DlibFormatError(
+                f"{self.path}: byte {self.p} is not a dlib integer (control byte {ctrl:#x})"
+            )
         self._need(1 + n)
         v = int.from_bytes(self.b[self.p + 1 : self.p + 1 + n], "little")
         self.p += 1 + n
@@ -118,7 +120,12 @@ def _read_details(r: _Reader, name: str) -> DlibLayer:
             f["use_bias"] = r.read_bool()
         return DlibLayer("con", f)
     if name == "affine_":
-        f = {"params": r.read_tensor(), "gamma": r.read_alias_tensor(), "beta": r.read_alias_tensor(), "mode": r.read_int()}
+        f = {
+            "params": r.read_tensor(),
+            "gamma": r.read_alias_tensor(),
+            "beta": r.read_alias_tensor(),
+            "mode": r.read_int(),
+        }
         return DlibLayer("affine", f)
     if name in ("fc_", "fc_2"):
         f = {"num_outputs": r.read_int(), "num_inputs": r.read_int(), "params": r.read_tensor()}
@@ -156,7 +163,11 @@ def read_dlib_net(path: str | Path) -> DlibNet:
     input_name = r.read_string()
     if input_name != "input_rgb_image_sized":
         raise DlibFormatError(f"{p}: input layer {input_name!r} is not supported")
-    input_fields = {"mean_rgb": (r.read_float(), r.read_float(), r.read_float()), "nr": r.read_int(), "nc": r.read_int()}
+    input_fields = {
+        "mean_rgb": (r.read_float(), r.read_float(), r.read_float()),
+        "nr": r.read_int(),
+        "nc": r.read_int(),
+    }
     layers: list[DlibLayer] = []
     for i in range(n_add):
         layers.append(_read_details(r, r.read_string()))
@@ -169,4 +180,3 @@ def read_dlib_net(path: str | Path) -> DlibNet:
     if r.p != len(r.b):
         raise DlibFormatError(f"{p}: {len(r.b) - r.p} unread bytes after the last layer")
     return DlibNet(loss, loss_fields, input_name, input_fields, layers)
-

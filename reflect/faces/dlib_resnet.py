@@ -106,7 +106,7 @@ class DlibFaceResNet(nn.Module):
         stages: list[torch.Tensor] = []
         i = 0
         for _, _, n in STAGES:
-            for block in self.blocks[i:i + n]:
+            for block in self.blocks[i : i + n]:
                 x = block(x)
             i += n
             stages.append(x)
@@ -138,9 +138,12 @@ class DlibFaceResNet(nn.Module):
                 f = lyr.fields
                 shape = (f["num_filters"], conv.in_channels, f["nr"], f["nc"])
                 if shape != tuple(conv.weight.shape) or (f["stride_y"], f["padding_y"]) != (
-                    conv.stride[0], conv.padding[0]
+                    conv.stride[0],
+                    conv.padding[0],
                 ):
-                    raise DlibFormatError(f"{source}: conv {shape} does not fit the port's {tuple(conv.weight.shape)}")
+                    raise DlibFormatError(
+                        f"{source}: conv {shape} does not fit the port's {tuple(conv.weight.shape)}"
+                    )
                 flat = torch.from_numpy(f["params"].reshape(-1))
                 n_w = conv.weight.numel()
                 conv.weight.copy_(flat[:n_w].view_as(conv.weight))
@@ -150,7 +153,9 @@ class DlibFaceResNet(nn.Module):
                 flat = torch.from_numpy(lyr.fields["params"].reshape(-1))
                 k = aff.gamma.numel()
                 if flat.numel() != 2 * k:
-                    raise DlibFormatError(f"{source}: affine layer has {flat.numel()} values, expected {2 * k}")
+                    raise DlibFormatError(
+                        f"{source}: affine layer has {flat.numel()} values, expected {2 * k}"
+                    )
                 aff.gamma.copy_(flat[:k])
                 aff.beta.copy_(flat[k:])
             w = torch.from_numpy(fcs[0].fields["params"].reshape(256, 128))  # dlib: (inputs, outputs)
@@ -171,7 +176,13 @@ def export_onnx(model: DlibFaceResNet, path: str | Path, opset: int = 17) -> Pat
     with warnings.catch_warnings(), atomic_path(path) as tmp:
         warnings.simplefilter("ignore")  # tracer warnings on add_prev's static shape arithmetic
         torch.onnx.export(
-            model.eval().cpu(), (x,), str(tmp), input_names=["chips"], output_names=["descriptors"],
-            dynamic_axes={"chips": {0: "n"}, "descriptors": {0: "n"}}, opset_version=opset, dynamo=False,
+            model.eval().cpu(),
+            (x,),
+            str(tmp),
+            input_names=["chips"],
+            output_names=["descriptors"],
+            dynamic_axes={"chips": {0: "n"}, "descriptors": {0: "n"}},
+            opset_version=opset,
+            dynamo=False,
         )
     return Path(path)

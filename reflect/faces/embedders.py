@@ -114,14 +114,18 @@ class FacenetEmbedder:
         try:
             from facenet_pytorch import InceptionResnetV1
         except ImportError:
-            raise FaceModelMissing("the facenet embedder needs facenet-pytorch: pip install --no-deps facenet-pytorch") from None
+            raise FaceModelMissing(
+                "the facenet embedder needs facenet-pytorch: pip install --no-deps facenet-pytorch"
+            ) from None
         state = torch.load(p, map_location="cpu", weights_only=True)
         state = {k: v for k, v in state.items() if not k.startswith("logits.")}
         self.net = InceptionResnetV1(pretrained=None, classify=False)
         try:
             self.net.load_state_dict(state)
         except RuntimeError as e:
-            raise CheckpointError(f"facenet weights {p} do not fit InceptionResnetV1 ({str(e).splitlines()[0][:160]})") from None
+            raise CheckpointError(
+                f"facenet weights {p} do not fit InceptionResnetV1 ({str(e).splitlines()[0][:160]})"
+            ) from None
         self.net.to(device).eval().requires_grad_(False)
 
     def to(self, device: str | torch.device) -> FacenetEmbedder:
@@ -142,7 +146,9 @@ def _check(chips: torch.Tensor, spec: ChipSpec) -> None:
         raise ValueError(f"expected aligned chips (N, 3, {spec.size}, {spec.size}), got {tuple(chips.shape)}")
 
 
-def make_embedder(name: str, device: str | torch.device = "cpu", weights: str | Path | None = None) -> FaceEmbedder:
+def make_embedder(
+    name: str, device: str | torch.device = "cpu", weights: str | Path | None = None
+) -> FaceEmbedder:
     """Build an embedder by name (see the module docstring); ``weights`` only for ``facenet``."""
     if name == "dlib-torch":
         return DlibTorchEmbedder(device)

@@ -74,7 +74,9 @@ def face_region(clean: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
     return face_region_l1(clean, target, batch["faces_box"], counts)
 
 
-def box_identity(loss: Any, clean: torch.Tensor, batch: dict[str, Any], terms: Terms) -> dict[str, torch.Tensor]:
+def box_identity(
+    loss: Any, clean: torch.Tensor, batch: dict[str, Any], terms: Terms
+) -> dict[str, torch.Tensor]:
     """``face_id`` (and ``face_features``/``face_relative`` when on) at the batch's face boxes, from
     one pass of ``loss`` (a :class:`~reflect.losses.removal.BoxIdentityLoss`)."""
     features, relative = terms.face_features, terms.face_relative
@@ -88,14 +90,22 @@ def box_identity(loss: Any, clean: torch.Tensor, batch: dict[str, Any], terms: T
         counts = counts * has.long()
     else:  # the face through the glass: the same person, whatever the translation did to the rest
         reference = x
-    found = loss.terms(clean.clamp(-1, 1), reference, batch["faces_box"], counts, features=features,
-                       inputs=x if relative else None, relative_eps=terms.relative_eps,
-                       landmarks=batch.get("faces_lm"))
+    found = loss.terms(
+        clean.clamp(-1, 1),
+        reference,
+        batch["faces_box"],
+        counts,
+        features=features,
+        inputs=x if relative else None,
+        relative_eps=terms.relative_eps,
+        landmarks=batch.get("faces_lm"),
+    )
     return dict(found)
 
 
-def application_losses(terms: Terms, clean: torch.Tensor, batch: dict[str, Any], source: torch.Tensor,
-                       identity: Any = None) -> dict[str, torch.Tensor]:
+def application_losses(
+    terms: Terms, clean: torch.Tensor, batch: dict[str, Any], source: torch.Tensor, identity: Any = None
+) -> dict[str, torch.Tensor]:
     """The named, unweighted application losses ``terms`` asks for, on ``clean`` (the A -> clean
     images made from ``source``). ``identity`` is the variant's frozen face-identity loss
     (:func:`make_identity_loss`), needed when ``terms.face_id`` is set."""
@@ -121,13 +131,21 @@ def make_identity_loss(cfg: Any, known_boxes: bool) -> Any:
     from reflect.losses.removal import BoxIdentityLoss
 
     if known_boxes:
-        return BoxIdentityLoss(cfg.face_embedder, cfg.face_embedder_weights or None,
-                               max_faces=int(getattr(cfg, "face_max_faces", 2)))
+        return BoxIdentityLoss(
+            cfg.face_embedder,
+            cfg.face_embedder_weights or None,
+            max_faces=int(getattr(cfg, "face_max_faces", 2)),
+        )
     if cfg.face_detector not in DETECTORS:
         raise ConfigError(f"face_detector {cfg.face_detector!r} is not one of {', '.join(DETECTORS)}")
     if cfg.face_embedder not in ("dlib-torch", "facenet"):
-        raise ConfigError(f"face_embedder {cfg.face_embedder!r} must be differentiable: dlib-torch or facenet")
+        raise ConfigError(
+            f"face_embedder {cfg.face_embedder!r} must be differentiable: dlib-torch or facenet"
+        )
     return FaceIdentityLoss(
-        cfg.face_detector, cfg.face_embedder, cfg.face_min_size,
-        detector_weights=cfg.face_detector_weights or None, embedder_weights=cfg.face_embedder_weights or None,
+        cfg.face_detector,
+        cfg.face_embedder,
+        cfg.face_min_size,
+        detector_weights=cfg.face_detector_weights or None,
+        embedder_weights=cfg.face_embedder_weights or None,
     )

@@ -19,7 +19,9 @@ def _masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor | None) -> tupl
     return torch.where(mask, logp, torch.zeros_like(logp)), mask  # no -inf * 0 = NaN downstream
 
 
-def domain_cross_entropy(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+def domain_cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Mean cross-entropy of (B, D) logits against domain indices (B,), over the allowed domains."""
     logp, _ = _masked_log_softmax(logits, mask)
     return -logp.gather(1, target.long().view(-1, 1)).mean()

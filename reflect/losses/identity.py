@@ -69,7 +69,9 @@ class FaceIdentityLoss:
             found = detector.detect(real.detach())
         return [f.select(f.sizes() >= self.min_size) for f in found]
 
-    def __call__(self, fake: torch.Tensor, real: torch.Tensor, faces: list[Faces] | None = None) -> torch.Tensor:
+    def __call__(
+        self, fake: torch.Tensor, real: torch.Tensor, faces: list[Faces] | None = None
+    ) -> torch.Tensor:
         from reflect.faces.align import align_faces
 
         if fake.shape != real.shape:

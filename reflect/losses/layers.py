@@ -49,7 +49,9 @@ def masked_mean(v: torch.Tensor, m: torch.Tensor | None) -> torch.Tensor:
     return (v * m).sum() / (m.sum() * v[0].numel()).clamp_min(1.0)
 
 
-def gradient_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None, scales: int = 3) -> torch.Tensor:
+def gradient_l1(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None, scales: int = 3
+) -> torch.Tensor:
     """Mean over ``scales`` (halving each time) of the L1 between horizontal and vertical gradients.
 
     ``mask`` (B,) bool selects the samples that have a target (0, not NaN, when none do)."""
@@ -82,7 +84,9 @@ def layer_reconstruction(x: torch.Tensor, t: torch.Tensor, r: torch.Tensor) -> t
     return (x.float() - (t.float() + r.float())).abs().mean()
 
 
-def no_reflection(x: torch.Tensor, t: torch.Tensor, r: torch.Tensor | None, free: torch.Tensor) -> torch.Tensor:
+def no_reflection(
+    x: torch.Tensor, t: torch.Tensor, r: torch.Tensor | None, free: torch.Tensor
+) -> torch.Tensor:
     """Do no harm: on reflection-free samples (``free``, (B,) bool) the output equals the input and no
     reflection is predicted: ``L1(T, x) + mean(|R|)`` over those samples (zero, with a gradient, when
     the batch has none). ``x``, ``t``: (B, C, H, W) in [-1, 1]; ``r`` in the same units or None."""

@@ -37,12 +37,16 @@ class PerceptualLoss(nn.Module):
         try:
             net.load_state_dict(state)
         except (RuntimeError, TypeError) as e:
-            raise CheckpointError(f"{path} is not a torchvision VGG-19 state dict: {str(e).splitlines()[0][:200]}") from None
+            raise CheckpointError(
+                f"{path} is not a torchvision VGG-19 state dict: {str(e).splitlines()[0][:200]}"
+            ) from None
         self.features = net.features[: self.LAYERS[-1] + 1].eval().requires_grad_(False)
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         mean, std = self.get_buffer("mean"), self.get_buffer("std")
         x = torch.cat([pred.float(), target.float()]).add(1).div(2).sub(mean).div(std)
         m = per_sample_weight(mask, pred)

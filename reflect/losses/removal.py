@@ -24,7 +24,9 @@ def box_mask(boxes: torch.Tensor, counts: torch.Tensor, h: int, w: int) -> torch
     """(B, 1, h, w) float mask, 1 inside the first ``counts[b]`` of the (B, K, 4) pixel boxes
     (x1 y1 x2 y2; pixel centres inside count), 0 elsewhere. Static shapes, no host sync."""
     k = boxes.shape[1]
-    valid = torch.arange(k, device=boxes.device).unsqueeze(0) < counts.to(boxes.device).reshape(-1, 1)  # (B, K)
+    valid = torch.arange(k, device=boxes.device).unsqueeze(0) < counts.to(boxes.device).reshape(
+        -1, 1
+    )  # (B, K)
     xs = torch.arange(w, device=boxes.device, dtype=torch.float32) + 0.5
     ys = torch.arange(h, device=boxes.device, dtype=torch.float32) + 0.5
     b = boxes.float()
@@ -34,8 +36,9 @@ def box_mask(boxes: torch.Tensor, counts: torch.Tensor, h: int, w: int) -> torch
     return inside.any(1, keepdim=True).float()
 
 
-def face_region_l1(pred: torch.Tensor, target: torch.Tensor, boxes: torch.Tensor, counts: torch.Tensor,
-                   scales: int = 2) -> torch.Tensor:
+def face_region_l1(
+    pred: torch.Tensor, target: torch.Tensor, boxes: torch.Tensor, counts: torch.Tensor, scales: int = 2
+) -> torch.Tensor:
     """Mean L1 of the pixels and of the horizontal/vertical gradients (``scales`` levels, halving)
     inside the face boxes; 0 on the graph when no sample has a face."""
     m = box_mask(boxes, counts, pred.shape[-2], pred.shape[-1]).to(pred.device)
@@ -67,8 +70,13 @@ class BoxIdentityLoss:
     A plain attribute of the variant (not a child module): never in state_dict or param groups.
     """
 
-    def __init__(self, embedder: str = "dlib-torch", weights: str | None = None, margin: float = 0.15,
-                 max_faces: int = 2) -> None:
+    def __init__(
+        self,
+        embedder: str = "dlib-torch",
+        weights: str | None = None,
+        margin: float = 0.15,
+        max_faces: int = 2,
+    ) -> None:
         self.embedder_name, self.weights, self.margin, self.max_faces = embedder, weights, margin, max_faces
         self._embedder: Any = None
 
@@ -87,13 +95,23 @@ class BoxIdentityLoss:
         zero = graph_zero(like)
         return dict.fromkeys(["face_id"] + ["face_features"] * features + ["face_relative"] * relative, zero)
 
-    def __call__(self, fake: torch.Tensor, target: torch.Tensor, boxes: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self, fake: torch.Tensor, target: torch.Tensor, boxes: torch.Tensor, counts: torch.Tensor
+    ) -> torch.Tensor:
         """``boxes`` (B, K, 4) x1 y1 x2 y2 in pixels, ``counts`` (B,) how many of the K are real."""
         return self.terms(fake, target, boxes, counts)["face_id"]
 
-    def terms(self, fake: torch.Tensor, target: torch.Tensor, boxes: torch.Tensor, counts: torch.Tensor,
-              features: bool = False, inputs: torch.Tensor | None = None,
-              relative_eps: float = 0.01, landmarks: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def terms(
+        self,
+        fake: torch.Tensor,
+        target: torch.Tensor,
+        boxes: torch.Tensor,
+        counts: torch.Tensor,
+        features: bool = False,
+        inputs: torch.Tensor | None = None,
+        relative_eps: float = 0.01,
+        landmarks: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
         """``face_id`` and, with ``features``, ``face_features`` from the same pass of the recogniser:
         the L1 distance of its residual stages' activations (35x35 to 3x3), each divided by the
         clean face's mean activation so that every stage counts alike. The recogniser's features
@@ -114,8 +132,12 @@ class BoxIdentityLoss:
         from reflect.faces.align import align_faces
         from reflect.faces.types import DLIB_5
 
-        keys = [(b, k) for b in range(boxes.shape[0]) for k in range(int(counts[b]))
-                if (boxes[b, k, 2] - boxes[b, k, 0]) >= 8 and (boxes[b, k, 3] - boxes[b, k, 1]) >= 8][: self.max_faces]
+        keys = [
+            (b, k)
+            for b in range(boxes.shape[0])
+            for k in range(int(counts[b]))
+            if (boxes[b, k, 2] - boxes[b, k, 0]) >= 8 and (boxes[b, k, 3] - boxes[b, k, 1]) >= 8
+        ][: self.max_faces]
         if not keys:
             return self.zeros(fake, features, inputs is not None)
         embedder = self._get(fake.device)
@@ -127,14 +149,17 @@ class BoxIdentityLoss:
             def chips(images: torch.Tensor) -> torch.Tensor:
                 return align_faces(images.float(), marks, index, layout=DLIB_5, spec=embedder.chip)
         else:
-            roi = torch.stack([torch.cat([torch.full((1,), float(b)), boxes[b, k].float().cpu()])
-                               for b, k in keys]).to(fake.device)
+            roi = torch.stack(
+                [torch.cat([torch.full((1,), float(b)), boxes[b, k].float().cpu()]) for b, k in keys]
+            ).to(fake.device)
             cx, cy = (roi[:, 1] + roi[:, 3]) / 2, (roi[:, 2] + roi[:, 4]) / 2
             half = torch.maximum(roi[:, 3] - roi[:, 1], roi[:, 4] - roi[:, 2]) * (0.5 + self.margin)
             roi = torch.stack([roi[:, 0], cx - half, cy - half, cx + half, cy + half], 1)
 
             def chips(images: torch.Tensor) -> torch.Tensor:
-                return roi_align(images.float(), roi, (side, side), spatial_scale=1.0, sampling_ratio=2, aligned=True)
+                return roi_align(
+                    images.float(), roi, (side, side), spatial_scale=1.0, sampling_ratio=2, aligned=True
+                )
 
         chip_fake = chips(fake)
         with torch.no_grad():
@@ -148,8 +173,13 @@ class BoxIdentityLoss:
         after = 1.0 - (emb * ref).sum(dim=1)
         out = {"face_id": after.mean()}
         if features:
-            feat = sum(((f - r).abs().mean() / r.abs().mean().clamp_min(1e-6)
-                        for f, r in zip(stages[:-1], ref_stages[:-1], strict=True)), fake.new_zeros(()))
+            feat = sum(
+                (
+                    (f - r).abs().mean() / r.abs().mean().clamp_min(1e-6)
+                    for f, r in zip(stages[:-1], ref_stages[:-1], strict=True)
+                ),
+                fake.new_zeros(()),
+            )
             out["face_features"] = feat / (len(stages) - 1)
         if before is not None:
             out["face_relative"] = (after / (before.clamp_min(0.0) + relative_eps)).mean()

@@ -19,5 +19,14 @@ def ssim(x: np.ndarray, ref: np.ndarray) -> float:
     """Structural similarity (Wang et al. 2004), Gaussian-weighted, averaged over RGB channels."""
     if x.shape != ref.shape:
         raise ValueError(f"SSIM needs equal shapes, got {x.shape} and {ref.shape}")
-    return float(structural_similarity(ref, x, channel_axis=2, data_range=255, gaussian_weights=True,
-                                       sigma=1.5, use_sample_covariance=False))
+    return float(
+        structural_similarity(
+            ref,
+            x,
+            channel_axis=2,
+            data_range=255,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+        )
+    )

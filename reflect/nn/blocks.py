@@ -13,7 +13,9 @@ import torch
 from torch import nn
 from torch.nn.utils import spectral_norm as _spectral_norm
 
-Norm = Literal["batch", "instance", "instance_affine", "layer", "none"]  # config fields typed so are checked at load
+Norm = Literal[
+    "batch", "instance", "instance_affine", "layer", "none"
+]  # config fields typed so are checked at load
 Upsampler = Literal["transposed", "nearest", "bilinear", "pixel_shuffle"]
 NORMS: tuple[str, ...] = get_args(Norm)
 ACTIVATIONS = ("relu", "lrelu", "tanh", "sigmoid", "none")
@@ -101,9 +103,7 @@ class ResBlock(nn.Module):
         act: str = "relu",
     ) -> None:
         super().__init__()
-        layers: list[nn.Module] = [
-            ConvNormAct(channels, channels, 3, pad_mode=pad_mode, norm=norm, act=act)
-        ]
+        layers: list[nn.Module] = [ConvNormAct(channels, channels, 3, pad_mode=pad_mode, norm=norm, act=act)]
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         layers.append(ConvNormAct(channels, channels, 3, pad_mode=pad_mode, norm=norm, act="none"))
@@ -136,8 +136,13 @@ class Upsample(nn.Sequential):
         if mode == "transposed":
             layers = [nn.ConvTranspose2d(in_ch, out_ch, 3, 2, 1, output_padding=1, bias=bias)]
         elif mode in ("nearest", "bilinear"):
-            up = nn.Upsample(scale_factor=2, mode=mode, **({} if mode == "nearest" else {"align_corners": False}))
-            layers = [up, *ConvNormAct(in_ch, out_ch, 3, pad_mode=pad_mode, norm="none", act="none", bias=bias)]
+            up = nn.Upsample(
+                scale_factor=2, mode=mode, **({} if mode == "nearest" else {"align_corners": False})
+            )
+            layers = [
+                up,
+                *ConvNormAct(in_ch, out_ch, 3, pad_mode=pad_mode, norm="none", act="none", bias=bias),
+            ]
         elif mode == "pixel_shuffle":
             layers = [
                 *ConvNormAct(in_ch, out_ch * 4, 3, pad_mode=pad_mode, norm="none", act="none", bias=bias),

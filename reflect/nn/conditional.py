@@ -42,7 +42,11 @@ class ConditionalResnetGenerator(nn.Module):
             ch *= 2
         layers += [ResBlock(ch, norm=norm, pad_mode="zeros") for _ in range(n_blocks)]
         for _ in range(2):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), make_norm(norm, ch // 2), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
+                make_norm(norm, ch // 2),
+                nn.ReLU(True),
+            ]
             ch //= 2
         layers.append(ConvNormAct(ch, out_ch, 7, norm="none", act="tanh", bias=False))
         self.model = nn.Sequential(*layers)

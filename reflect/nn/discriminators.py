@@ -37,7 +37,9 @@ class PatchDiscriminator(nn.Module):
             layers.append(ConvNormAct(ch, nxt, 4, stride, norm=norm, **kw))  # type: ignore[arg-type]
             ch = nxt
         layers.append(
-            ConvNormAct(ch, 1, 4, 1, padding=1, norm="none", act="none", bias=True, spectral_norm=spectral_norm)
+            ConvNormAct(
+                ch, 1, 4, 1, padding=1, norm="none", act="none", bias=True, spectral_norm=spectral_norm
+            )
         )
         self.model = nn.Sequential(*layers)
 
@@ -54,7 +56,11 @@ class MultiScaleDiscriminator(nn.Module):
     """
 
     def __init__(
-        self, in_ch: int = 3, *, num_scales: int = 3, scale_cls: type[nn.Module] = PatchDiscriminator,
+        self,
+        in_ch: int = 3,
+        *,
+        num_scales: int = 3,
+        scale_cls: type[nn.Module] = PatchDiscriminator,
         **scale_kwargs: object,
     ) -> None:
         super().__init__()

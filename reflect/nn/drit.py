@@ -52,8 +52,13 @@ class _MeanPoolResBlock(nn.Module):
     def __init__(self, in_ch: int, out_ch: int) -> None:
         super().__init__()
         self.conv = nn.Sequential(
-            nn.LeakyReLU(0.2), nn.ReflectionPad2d(1), nn.Conv2d(in_ch, in_ch, 3),
-            nn.LeakyReLU(0.2), nn.ReflectionPad2d(1), nn.Conv2d(in_ch, out_ch, 3), nn.AvgPool2d(2),
+            nn.LeakyReLU(0.2),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(in_ch, in_ch, 3),
+            nn.LeakyReLU(0.2),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(in_ch, out_ch, 3),
+            nn.AvgPool2d(2),
         )
         self.shortcut = nn.Sequential(nn.AvgPool2d(2), nn.Conv2d(in_ch, out_ch, 1))
 
@@ -88,7 +93,9 @@ class AttributeDecoder(nn.Module):
     A residual block on the content, then ``++ c ++ z`` and 3 residual blocks; z is concatenated again
     before each of two 3x3 stride-2 transposed convs (layer norm, ReLU) and the 1x1 output conv."""
 
-    def __init__(self, out_ch: int, n_domains: int, *, content_ch: int = 256, nz: int = 8, n_res: int = 3) -> None:
+    def __init__(
+        self, out_ch: int, n_domains: int, *, content_ch: int = 256, nz: int = 8, n_res: int = 3
+    ) -> None:
         super().__init__()
         self.shared = ResBlock(content_ch, norm="instance", pad_mode="reflect")
         ch = content_ch + n_domains + nz
@@ -96,9 +103,13 @@ class AttributeDecoder(nn.Module):
         self.ups = nn.ModuleList()
         for _ in range(2):
             ch += nz
-            self.ups.append(nn.Sequential(
-                nn.ConvTranspose2d(ch, ch // 2, 3, 2, 1, output_padding=1), make_norm("layer", ch // 2), nn.ReLU(True)
-            ))
+            self.ups.append(
+                nn.Sequential(
+                    nn.ConvTranspose2d(ch, ch // 2, 3, 2, 1, output_padding=1),
+                    make_norm("layer", ch // 2),
+                    nn.ReLU(True),
+                )
+            )
             ch //= 2
         self.out = nn.Sequential(nn.ConvTranspose2d(ch + nz, out_ch, 1), nn.Tanh())
 

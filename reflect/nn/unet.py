@@ -133,7 +133,9 @@ class RemovalUNet(nn.Module):
         if output not in OUTPUT_FORMS:
             raise ValueError(f"output must be one of {', '.join(OUTPUT_FORMS)}, got {output!r}")
         if output == "layers" and not predict_reflection:
-            raise ValueError("the 'layers' output form predicts the reflection: predict_reflection must be true")
+            raise ValueError(
+                "the 'layers' output form predicts the reflection: predict_reflection must be true"
+            )
         c1, c2, c3, c4 = ngf, 2 * ngf, 4 * ngf, 6 * ngf
         self.out_ch = out_ch
         self.predict_reflection = predict_reflection
@@ -163,7 +165,9 @@ class RemovalUNet(nn.Module):
         (``T = x``, ``R = 0``) and each refinement block passes its input through (call after any
         re-initialisation)."""
         convs: list[nn.Conv2d] = [self.head] + ([self.gain] if self.gain is not None else [])
-        convs += [block.c2 for seq in (self.ref3, self.ref2, self.ref1) for block in seq if isinstance(block, _Res)]
+        convs += [
+            block.c2 for seq in (self.ref3, self.ref2, self.ref1) for block in seq if isinstance(block, _Res)
+        ]
         for conv in convs:
             nn.init.zeros_(conv.weight)
             assert conv.bias is not None
@@ -186,11 +190,15 @@ class RemovalUNet(nn.Module):
             return x + delta, r
         return x + out, None
 
-    def _compose(self, x: torch.Tensor, out: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _compose(
+        self, x: torch.Tensor, out: torch.Tensor, z: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``layers`` form: ``T = g * (x - R) + d`` in [0, 1] units (see the module docstring)."""
         c = self.out_ch
         d = DETAIL * torch.tanh(out[:, :c])
-        r = out[:, c:].clamp(min=0.0)  # [0, 1] units; clamp passes the gradient at 0 (ReLU would not: the head starts at 0)
+        r = out[:, c:].clamp(
+            min=0.0
+        )  # [0, 1] units; clamp passes the gradient at 0 (ReLU would not: the head starts at 0)
         t01 = _gain(z) * ((x + 1.0) * 0.5 - r) + d
         return t01 * 2.0 - 1.0, r * 2.0
 

@@ -24,7 +24,9 @@ class EMA:
             s_params: list[torch.Tensor] = list(shadow.parameters())
             l_params = [p.detach() for p in live.parameters()]
             if len(s_params) != len(l_params):
-                raise ValueError(f"EMA of '{name}': {len(s_params)} shadow parameters, {len(l_params)} live ones")
+                raise ValueError(
+                    f"EMA of '{name}': {len(s_params)} shadow parameters, {len(l_params)} live ones"
+                )
             if s_params:
                 torch._foreach_lerp_(s_params, l_params, 1.0 - self.decay)
             for sb, b in zip(shadow.buffers(), live.buffers(), strict=True):

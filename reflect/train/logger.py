@@ -29,8 +29,15 @@ class RunLogger:
                 log.warning("tensorboard is not installed; scalars go to metrics.jsonl only")
 
     def progress(self, total: int, initial: int, enabled: bool) -> tqdm:
-        return tqdm(total=total, initial=initial, disable=not (enabled and self.enabled),
-                    desc=self.run_dir.name, unit="it", dynamic_ncols=True, mininterval=1.0)
+        return tqdm(
+            total=total,
+            initial=initial,
+            disable=not (enabled and self.enabled),
+            desc=self.run_dir.name,
+            unit="it",
+            dynamic_ncols=True,
+            mininterval=1.0,
+        )
 
     def scalars(self, record: dict[str, float]) -> None:
         if not self.enabled:
@@ -41,7 +48,9 @@ class RunLogger:
             step = int(record["step"])
             for k, v in record.items():
                 if k != "step":
-                    self.writer.add_scalar(k if k in ("lr", "it_per_s", "data_wait_s") else f"loss/{k}", v, step)
+                    self.writer.add_scalar(
+                        k if k in ("lr", "it_per_s", "data_wait_s") else f"loss/{k}", v, step
+                    )
 
     def truncate_after(self, step: int) -> None:
         """On resume, forget records written after the checkpoint (they will be written again)."""

@@ -30,7 +30,9 @@ def capture() -> dict[str, Any]:
 def restore(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"].cpu())
     n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    np.random.set_state(
+        ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"])
+    )
     version, py_state, gauss = state["python"]
     random.setstate((version, tuple(py_state), gauss))
     if "cuda" in state and torch.cuda.is_available():

@@ -93,7 +93,9 @@ def lr_schedulers(optimizers: Mapping[str, torch.optim.Optimizer], train: TrainC
     }
 
 
-def grad_scalers(phases: Iterable[str], device: torch.device, dtype: torch.dtype | None) -> dict[str, torch.amp.GradScaler]:
+def grad_scalers(
+    phases: Iterable[str], device: torch.device, dtype: torch.dtype | None
+) -> dict[str, torch.amp.GradScaler]:
     """One loss scaler per phase, enabled only for fp16 autocast."""
     return {ph: torch.amp.GradScaler(device.type, enabled=dtype == torch.float16) for ph in phases}
 
@@ -102,8 +104,12 @@ def adam(params: list[nn.Parameter], impl: str, settings: dict[str, Any]) -> tor
     """Adam with the update implementation ``impl`` (``auto``: fused, which wins on CPU and GPU)."""
     if impl not in ADAM_IMPLS:
         raise ConfigError(f"unknown train.adam '{impl}'; valid: {', '.join(ADAM_IMPLS)}")
-    kind: dict[str, Any] = {"auto": {"fused": True}, "for-loop": {"foreach": False},
-                            "foreach": {"foreach": True}, "fused": {"fused": True}}[impl]
+    kind: dict[str, Any] = {
+        "auto": {"fused": True},
+        "for-loop": {"foreach": False},
+        "foreach": {"foreach": True},
+        "fused": {"fused": True},
+    }[impl]
     return torch.optim.Adam(params, **settings, **kind)
 
 
@@ -125,7 +131,9 @@ def weighted_sum(losses: dict[str, torch.Tensor], weights: dict[str, float]) -> 
     total: torch.Tensor | None = None
     for k, v in losses.items():
         if k not in weights:
-            raise ValueError(f"variant returned loss '{k}' with no weight; known: {', '.join(sorted(weights))}")
+            raise ValueError(
+                f"variant returned loss '{k}' with no weight; known: {', '.join(sorted(weights))}"
+            )
         w = weights[k]
         if w == 0:
             continue
@@ -154,6 +162,7 @@ def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool =
     fmt = torch.channels_last if channels_last else torch.preserve_format
     return {
         k: v.to(device, non_blocking=nb, memory_format=fmt if v.dim() == 4 else torch.preserve_format)
-        if torch.is_tensor(v) else v
+        if torch.is_tensor(v)
+        else v
         for k, v in batch.items()
     }

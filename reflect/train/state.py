@@ -35,19 +35,29 @@ def init_generators(variant: Variant, path: str | Path) -> None:
     and architecture (``train.init_from``: fine-tuning, e.g. the face model from the bundled one)."""
     ref = identify(path, "train.init_from")  # garbage or a missing file: one line saying what it is
     if ref.kind != "generator":
-        raise CheckpointError(f"train.init_from: {ref.path} is {ref.a_label}; it takes a generator file (make one "
-                              f"with `reflect export --checkpoint {ref.run or ref.path} --format safetensors --out "
-                              "init.safetensors`)")
+        raise CheckpointError(
+            f"train.init_from: {ref.path} is {ref.a_label}; it takes a generator file (make one "
+            f"with `reflect export --checkpoint {ref.run or ref.path} --format safetensors --out "
+            "init.safetensors`)"
+        )
     p = ref.path
     meta = read_generator_metadata(p)
     if meta.get("variant") != variant.name:
-        raise CheckpointError(f"train.init_from: {p} holds a '{meta.get('variant')}' generator, not '{variant.name}'")
+        raise CheckpointError(
+            f"train.init_from: {p} holds a '{meta.get('variant')}' generator, not '{variant.name}'"
+        )
     load_weights(variant, p, meta, grow=True)
 
 
 def training_state(
-    *, variant: Variant, cfg: dict[str, Any], step: int, ema: Any, optimizers: dict[str, Any],
-    schedulers: dict[str, Any], scalers: dict[str, Any],
+    *,
+    variant: Variant,
+    cfg: dict[str, Any],
+    step: int,
+    ema: Any,
+    optimizers: dict[str, Any],
+    schedulers: dict[str, Any],
+    scalers: dict[str, Any],
 ) -> dict[str, Any]:
     """Everything a resumed run needs to continue exactly (see the module docstring)."""
     return {
@@ -65,8 +75,14 @@ def training_state(
 
 
 def restore_training_state(
-    run_dir: str | Path, *, variant: Variant, ema: Any, optimizers: dict[str, Any], schedulers: dict[str, Any],
-    scalers: dict[str, Any], device: torch.device,
+    run_dir: str | Path,
+    *,
+    variant: Variant,
+    ema: Any,
+    optimizers: dict[str, Any],
+    schedulers: dict[str, Any],
+    scalers: dict[str, Any],
+    device: torch.device,
 ) -> int:
     """Load the newest checkpoint of ``run_dir`` into these objects; returns its step."""
     found = list_checkpoints(run_dir)

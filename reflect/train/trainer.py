@@ -89,8 +89,13 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         if resume:
             self.step = restore_training_state(
-                self.run_dir, variant=self.model, ema=self.ema, optimizers=self.optimizers,
-                schedulers=self.schedulers, scalers=self.scalers, device=self.device,
+                self.run_dir,
+                variant=self.model,
+                ema=self.ema,
+                optimizers=self.optimizers,
+                schedulers=self.schedulers,
+                scalers=self.scalers,
+                device=self.device,
             )
             log.info("resumed %s at step %d", self.run_dir, self.step)
         elif self.dist.is_main:
@@ -204,7 +209,9 @@ class Trainer:
 
     def batches(self) -> Iterator[dict[str, Any]]:
         dataset = build_dataset(self.cfg.data, self.cfg.seed)
-        loader = build_loader(dataset, self.cfg.data, self.cfg.seed, self.step, self.dist.rank, self.dist.world)
+        loader = build_loader(
+            dataset, self.cfg.data, self.cfg.seed, self.step, self.dist.rank, self.dist.world
+        )
         yield from loader
 
     def fit(self, until: int | None = None) -> list[dict[str, float]]:
@@ -234,7 +241,13 @@ class Trainer:
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     values = {k: float(v) for k, v in tensors.items()}
                     rate = (self.step - n0) / max(time.perf_counter() - t0, 1e-9)
-                    record = {"step": self.step, "lr": self.lr, "it_per_s": rate, "data_wait_s": waited / n_waits, **values}
+                    record = {
+                        "step": self.step,
+                        "lr": self.lr,
+                        "it_per_s": rate,
+                        "data_wait_s": waited / n_waits,
+                        **values,
+                    }
                     waited, n_waits = 0.0, 0
                     self.history.append(record)
                     self.logger.scalars(record)
@@ -271,8 +284,13 @@ class Trainer:
 
     def state(self) -> dict[str, Any]:
         return training_state(
-            variant=self.model, cfg=to_dict(self.cfg), step=self.step, ema=self.ema, optimizers=self.optimizers,
-            schedulers=self.schedulers, scalers=self.scalers,
+            variant=self.model,
+            cfg=to_dict(self.cfg),
+            step=self.step,
+            ema=self.ema,
+            optimizers=self.optimizers,
+            schedulers=self.schedulers,
+            scalers=self.scalers,
         )
 
     def check_weights(self) -> None:

@@ -37,13 +37,17 @@ def outside(files: Iterable[Path], folder: str | os.PathLike[str]) -> list[Path]
     return [f for f in files if not inside(f, folder)]
 
 
-def check_io_folders(input_root: str | os.PathLike[str], output: str | os.PathLike[str], flag: str = "--output") -> None:
+def check_io_folders(
+    input_root: str | os.PathLike[str], output: str | os.PathLike[str], flag: str = "--output"
+) -> None:
     """Refuse an output folder that is the input folder or holds it (outputs could replace originals)."""
     if inside(input_root, output):
         same = Path(input_root).resolve() == Path(output).resolve()
         where = "is the input folder" if same else f"holds the input {input_root}"
-        raise ConfigError(f"{flag} {output} {where}: outputs could replace the originals; "
-                          "choose an output folder outside the input (a folder inside it is fine)")
+        raise ConfigError(
+            f"{flag} {output} {where}: outputs could replace the originals; "
+            "choose an output folder outside the input (a folder inside it is fine)"
+        )
 
 
 def writable_folder(output: str | os.PathLike[str], flag: str = "--output") -> Path:
@@ -60,5 +64,7 @@ def writable_folder(output: str | os.PathLike[str], flag: str = "--output") -> P
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise ConfigError(f"{flag} {out} is not writable ({e.strerror or e}); choose another folder") from None
+        raise ConfigError(
+            f"{flag} {out} is not writable ({e.strerror or e}); choose another folder"
+        ) from None
     return out

@@ -267,14 +267,18 @@ class Adapt(Variant):
         return crop_to(self.g_back(pad_to_multiple(x, 4)), h, w)
 
     # ---- losses ----------------------------------------------------------------------------
-    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         x, site = batch["A"], self.site_mask(batch)
         t, r = outputs["t"], outputs["r"]
         zero = losses.graph_zero(t)
         has = batch.get("has_target", torch.zeros(x.shape[0], dtype=torch.bool)).to(x.device).bool()
         target = batch.get("A_target", x)
         out = {
-            "resynthesis": losses.l1(outputs["resynth_t"], outputs["resynth_target"]) if "resynth_t" in outputs else zero,
+            "resynthesis": losses.l1(outputs["resynth_t"], outputs["resynth_target"])
+            if "resynth_t" in outputs
+            else zero,
             "composition": composition(x, t, r, outputs.get("gain")),
             "anchor": losses.masked_l1(t, target, has) + gradient_l1(t, target, has)
             if bool(has.any())
@@ -306,14 +310,23 @@ class Adapt(Variant):
         lm = batch.get("faces_lm")
         return self.identity.terms(t.clamp(-1, 1), x, batch["faces_box"], counts, landmarks=lm)["face_id"]
 
-    def discriminator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def discriminator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         if self.cfg.method == "none":
             return {}
         x, real_b, site = batch["A"], batch["B"], self.site_mask(batch)
         mode = self.cfg.gan_mode
         fake = outputs["t"][site].detach().clamp(-1, 1)
-        d = losses.d_loss(mode, self.d(real_b), self.d(fake)) if fake.shape[0] else losses.graph_zero(self.d(real_b))
-        return {"d": d, "d_back": losses.d_loss(mode, self.d_back(x), self.d_back(outputs["fake_a"].detach()))}
+        d = (
+            losses.d_loss(mode, self.d(real_b), self.d(fake))
+            if fake.shape[0]
+            else losses.graph_zero(self.d(real_b))
+        )
+        return {
+            "d": d,
+            "d_back": losses.d_loss(mode, self.d_back(x), self.d_back(outputs["fake_a"].detach())),
+        }
 
     # ---- inference and the files ------------------------------------------------------------
     def translate(self, x: torch.Tensor, target: str | None = None) -> torch.Tensor:

@@ -89,7 +89,9 @@ class Variant(nn.Module, abc.ABC):
         super().__init__()
         self.cfg = cfg
         # frozen face detector + embedder: a plain attribute, never in state_dict or param groups
-        self.face_id: Any = application.make_identity_loss(cfg, self.known_face_boxes) if cfg.lambda_face > 0 else None
+        self.face_id: Any = (
+            application.make_identity_loss(cfg, self.known_face_boxes) if cfg.lambda_face > 0 else None
+        )
 
     # ---- contract -------------------------------------------------------------------------
     @classmethod
@@ -132,7 +134,9 @@ class Variant(nn.Module, abc.ABC):
             app["face_id"] = cfg.lambda_face
         return app | cls.default_loss_weights(cfg)
 
-    def phase_losses(self, phase: str, batch: dict[str, Any], outputs: Outputs | None = None) -> dict[str, torch.Tensor]:
+    def phase_losses(
+        self, phase: str, batch: dict[str, Any], outputs: Outputs | None = None
+    ) -> dict[str, torch.Tensor]:
         """Named, unweighted losses of ``phase`` ('generator' adds the application losses).
 
         ``outputs``: this iteration's :meth:`generate` (detached for the discriminator phase). None
@@ -169,7 +173,9 @@ class Variant(nn.Module, abc.ABC):
     def clean_output(self, batch: dict[str, Any], outputs: Outputs) -> torch.Tensor:
         """The A -> clean images (B, 3, H, W) the application losses judge: ``outputs[clean_key]``."""
         if self.clean_key not in outputs:
-            raise KeyError(f"{type(self).__name__}.generate made no '{self.clean_key}' (the A -> clean images)")
+            raise KeyError(
+                f"{type(self).__name__}.generate made no '{self.clean_key}' (the A -> clean images)"
+            )
         return outputs[self.clean_key]
 
     def clean_source(self, batch: dict[str, Any]) -> torch.Tensor:

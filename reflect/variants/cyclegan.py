@@ -67,8 +67,14 @@ class CycleGAN(Variant):
     @staticmethod
     def make_generator(cfg: Any) -> torch.nn.Module:
         return ResnetGenerator(
-            cfg.in_channels, cfg.out_channels, ngf=cfg.ngf, n_blocks=cfg.n_blocks,
-            norm=cfg.norm, upsample=cfg.upsample, dropout=cfg.dropout, residual=cfg.residual,
+            cfg.in_channels,
+            cfg.out_channels,
+            ngf=cfg.ngf,
+            n_blocks=cfg.n_blocks,
+            norm=cfg.norm,
+            upsample=cfg.upsample,
+            dropout=cfg.dropout,
+            residual=cfg.residual,
         )
 
     @staticmethod
@@ -81,8 +87,12 @@ class CycleGAN(Variant):
     @classmethod
     def default_loss_weights(cls, cfg: CycleGANConfig) -> dict[str, float]:
         w = {
-            "d_a": 1.0, "d_b": 1.0, "adv_ab": 1.0, "adv_ba": 1.0,
-            "cycle_a": cfg.lambda_cyc, "cycle_b": cfg.lambda_cyc,
+            "d_a": 1.0,
+            "d_b": 1.0,
+            "adv_ab": 1.0,
+            "adv_ba": 1.0,
+            "cycle_a": cfg.lambda_cyc,
+            "cycle_b": cfg.lambda_cyc,
         }
         if cfg.lambda_idt > 0:
             w |= {"idt_a": cfg.lambda_idt * cfg.lambda_cyc, "idt_b": cfg.lambda_idt * cfg.lambda_cyc}
@@ -101,7 +111,9 @@ class CycleGAN(Variant):
             out["idt_b"] = self.g_ab(real_b)
         return out
 
-    def discriminator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def discriminator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
         fake_b = self.pool_b.query(outputs["fake_b"].detach())  # G(A), from the history pool
         fake_a = self.pool_a.query(outputs["fake_a"].detach())  # F(B)
@@ -111,7 +123,9 @@ class CycleGAN(Variant):
             "d_b": losses.d_loss(mode, self.d_b(real_b), self.d_b(fake_b)),
         }
 
-    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
         mode = self.cfg.gan_mode
         out = {
@@ -133,4 +147,3 @@ class CycleGAN(Variant):
         h, w = x.shape[-2], x.shape[-1]
         stride = int(g.stride)  # type: ignore[arg-type]
         return crop_to(g(pad_to_multiple(x, stride)), h, w)
-

@@ -105,11 +105,21 @@ class DRIT(MultiDomainVariant):
     @classmethod
     def default_loss_weights(cls, cfg: DRITConfig) -> dict[str, float]:
         return {
-            "d_adv": 1.0, "d_adv_random": 1.0, "d_cls": cfg.lambda_cls, "d_cls_random": cfg.lambda_cls,
+            "d_adv": 1.0,
+            "d_adv_random": 1.0,
+            "d_cls": cfg.lambda_cls,
+            "d_cls_random": cfg.lambda_cls,
             "d_content": 1.0,
-            "adv": 1.0, "adv_random": 1.0, "cls": cfg.lambda_cls_g, "cls_random": cfg.lambda_cls_g,
-            "recon_self": cfg.lambda_rec, "recon_cross": cfg.lambda_rec, "kl_content": cfg.lambda_kl,
-            "kl_attr": cfg.lambda_kl, "latent": cfg.lambda_latent, "mode_seeking": cfg.lambda_ms,
+            "adv": 1.0,
+            "adv_random": 1.0,
+            "cls": cfg.lambda_cls_g,
+            "cls_random": cfg.lambda_cls_g,
+            "recon_self": cfg.lambda_rec,
+            "recon_cross": cfg.lambda_rec,
+            "kl_content": cfg.lambda_kl,
+            "kl_attr": cfg.lambda_kl,
+            "latent": cfg.lambda_latent,
+            "mode_seeking": cfg.lambda_ms,
             "content_adv": cfg.lambda_content,
         }
 
@@ -154,21 +164,40 @@ class DRIT(MultiDomainVariant):
         mu, logvar = self.enc_a(x, oh)
         z_a = reparameterize(mu, logvar)
         z_r, z_r2 = torch.randn_like(mu), torch.randn_like(mu)
-        contents, codes, targets = [z_c.repeat(4, 1, 1, 1)], [z_a.roll(1, 0), z_a, z_r, z_r2], [oh_p, oh, oh_p, oh_p]
+        contents, codes, targets = (
+            [z_c.repeat(4, 1, 1, 1)],
+            [z_a.roll(1, 0), z_a, z_r, z_r2],
+            [oh_p, oh, oh_p, oh_p],
+        )
         if self.uses_clean_output:
             clean = torch.full_like(c, self.domain_index(None))
-            contents, codes, targets = [*contents, z_c_clean], [*codes, torch.zeros_like(mu)], [*targets, self.one_hot(clean, x)]
+            contents, codes, targets = (
+                [*contents, z_c_clean],
+                [*codes, torch.zeros_like(mu)],
+                [*targets, self.one_hot(clean, x)],
+            )
         fakes = self.gen(torch.cat(contents), torch.cat(codes), torch.cat(targets)).split(b)
         out = dict(zip(("fake_cross", "fake_self", "fake_rand", "fake_rand2", "clean"), fakes, strict=False))
         # cross-cycle: encode the translations, swap the attributes back
         mu_x, logvar_x = self.enc_a(out["fake_cross"], oh_p)
-        out["fake_back"] = self.gen(self.content(out["fake_cross"]), reparameterize(mu_x, logvar_x).roll(-1, 0), oh)
+        out["fake_back"] = self.gen(
+            self.content(out["fake_cross"]), reparameterize(mu_x, logvar_x).roll(-1, 0), oh
+        )
         # latent regression through a frozen E^a (the reference updates only G and E^c with it)
         frozen = {k: v.detach() for k, v in self.enc_a.named_parameters()}
         out["mu_rand"], _ = functional_call(self.enc_a, frozen, (out["fake_rand"], oh_p))
-        return out | {"content": z_c, "content_clean": z_c_clean, "mu": mu, "logvar": logvar, "z_rand": z_r, "z_rand2": z_r2}
+        return out | {
+            "content": z_c,
+            "content_clean": z_c_clean,
+            "mu": mu,
+            "logvar": logvar,
+            "z_rand": z_r,
+            "z_rand2": z_r2,
+        }
 
-    def discriminator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def discriminator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         x, c, mask = self._labels(batch)
         z_c, fake_cross, fake_rand = (outputs[k].detach() for k in ("content", "fake_cross", "fake_rand"))
         out: dict[str, torch.Tensor] = {}
@@ -180,12 +209,16 @@ class DRIT(MultiDomainVariant):
         out["d_content"] = losses.domain_cross_entropy(self.dis_c(z_c), c, mask)
         return out
 
-    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         x, c, mask = self._labels(batch)
         c_p, mask_p = c.roll(1, 0), None if mask is None else mask.roll(1, 0)
         src, cls = self.dis1(outputs["fake_cross"])
         src_r, cls_r = self.dis2(torch.cat([outputs["fake_rand"], outputs["fake_rand2"]]))
-        ratio = (outputs["fake_rand2"] - outputs["fake_rand"]).abs().mean() / (outputs["z_rand2"] - outputs["z_rand"]).abs().mean()
+        ratio = (outputs["fake_rand2"] - outputs["fake_rand"]).abs().mean() / (
+            outputs["z_rand2"] - outputs["z_rand"]
+        ).abs().mean()
         mask_p2 = None if mask_p is None else mask_p.repeat(2, 1)
         return {
             "adv": losses.g_loss("vanilla", src),
@@ -212,10 +245,14 @@ class DRIT(MultiDomainVariant):
         z = x.new_zeros((x.shape[0], self.cfg.nz))
         return self._decode(x, z, target_index)
 
-    def translate_reference(self, x: torch.Tensor, reference: torch.Tensor, domain: str | None = None) -> torch.Tensor:
+    def translate_reference(
+        self, x: torch.Tensor, reference: torch.Tensor, domain: str | None = None
+    ) -> torch.Tensor:
         """Translate ``x`` (B, C, H, W) with the attribute (posterior mean) of ``reference``
         (1 or B images of any size, of ``domain``, default ``default_target``) into that domain."""
-        index = torch.full((reference.shape[0],), self.domain_index(domain), dtype=torch.long, device=x.device)
+        index = torch.full(
+            (reference.shape[0],), self.domain_index(domain), dtype=torch.long, device=x.device
+        )
         mu, _ = self.enc_a(reference, self.one_hot(index, reference))
         mu = mu.expand(x.shape[0], -1) if mu.shape[0] == 1 else mu
         return self._decode(x, mu, index.expand(x.shape[0]) if index.shape[0] == 1 else index)

@@ -61,9 +61,15 @@ class DUNITConfig(UNITConfig):
     max_instances: int = 2  # K: box slots of the exported graph (and of detections at translate time)
     feather: float = 1.0  # soft-mask ramp at the box edges, in content-map pixels
     lambda_inst: float = 1.0  # instance consistency (not given in the paper's text; ours)
-    lambda_inst_rec: float = 10.0  # instance-level self + cycle reconstruction of A's faces (UNIT's recon weight)
-    lambda_inst_sup: float = 1.0  # instance-level L1 to the paired target at the faces (only when lambda_sup > 0)
-    fuse_instances: bool = True  # False: the instance losses only, no fusion (an ablation: UNIT + instance losses)
+    lambda_inst_rec: float = (
+        10.0  # instance-level self + cycle reconstruction of A's faces (UNIT's recon weight)
+    )
+    lambda_inst_sup: float = (
+        1.0  # instance-level L1 to the paired target at the faces (only when lambda_sup > 0)
+    )
+    fuse_instances: bool = (
+        True  # False: the instance losses only, no fusion (an ablation: UNIT + instance losses)
+    )
     face_max_faces: int = 2  # faces per batch for the box identity loss (when lambda_face > 0)
     #: translate-time detectors; 'none' runs the global path alone (checked at config load)
     face_detector_choices: ClassVar[tuple[str, ...]] = DETECTOR_CHOICES
@@ -78,9 +84,13 @@ class DUNIT(UNIT):
 
     def __init__(self, cfg: DUNITConfig) -> None:
         if cfg.face_detector not in DETECTOR_CHOICES:
-            raise ConfigError(f"dunit: face_detector {cfg.face_detector!r} is not one of {', '.join(DETECTOR_CHOICES)}")
+            raise ConfigError(
+                f"dunit: face_detector {cfg.face_detector!r} is not one of {', '.join(DETECTOR_CHOICES)}"
+            )
         if cfg.roi_size < 1 or cfg.max_instances < 1:
-            raise ConfigError(f"dunit: roi_size ({cfg.roi_size}) and max_instances ({cfg.max_instances}) must be >= 1")
+            raise ConfigError(
+                f"dunit: roi_size ({cfg.roi_size}) and max_instances ({cfg.max_instances}) must be >= 1"
+            )
         super().__init__(cfg)
         self.cfg: DUNITConfig = cfg
         latent = self.enc_a.out_channels
@@ -111,7 +121,9 @@ class DUNIT(UNIT):
         idx = torch.arange(b, device=feat.device, dtype=feat.dtype).repeat_interleave(k).unsqueeze(1)
         rois = torch.cat([idx, boxes.reshape(-1, 4).to(feat.dtype)], 1)
         s = self.cfg.roi_size
-        return roi_align(feat, rois, (s, s), spatial_scale=1.0 / self.enc_a.stride, sampling_ratio=2, aligned=True)
+        return roi_align(
+            feat, rois, (s, s), spatial_scale=1.0 / self.enc_a.stride, sampling_ratio=2, aligned=True
+        )
 
     def valid(self, boxes: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
         """(B, K) float: 1 for the first ``count`` rows of each image, 0 for the unused slots."""
@@ -119,7 +131,9 @@ class DUNIT(UNIT):
         slots = torch.arange(k, device=boxes.device).unsqueeze(0)
         return (slots < count.to(boxes.device).reshape(-1, 1)).to(boxes.dtype)
 
-    def paste(self, inst: torch.Tensor, boxes: torch.Tensor, valid: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    def paste(
+        self, inst: torch.Tensor, boxes: torch.Tensor, valid: torch.Tensor, h: int, w: int
+    ) -> torch.Tensor:
         """Warp each (C, S, S) instance feature onto its box of an (h, w) map, under a soft box mask,
         and sum over the K slots: (B*K, C, S, S) -> (B, C, h, w). Static in K, so it exports."""
         fb = boxes.reshape(-1, 4).to(inst.dtype) / self.enc_a.stride  # content-map pixels
@@ -144,8 +158,9 @@ class DUNIT(UNIT):
         inst = self.inst_enc(self.roi(mu, boxes))
         return mu + self.paste(inst, boxes, self.valid(boxes, count), mu.shape[-2], mu.shape[-1])
 
-    def instance_consistency(self, mu_a: torch.Tensor, mu_ab: torch.Tensor, boxes: torch.Tensor,
-                             count: torch.Tensor) -> torch.Tensor:
+    def instance_consistency(
+        self, mu_a: torch.Tensor, mu_ab: torch.Tensor, boxes: torch.Tensor, count: torch.Tensor
+    ) -> torch.Tensor:
         """Mean L1 between the input's and the translation's content at the same boxes (valid ones)."""
         v = self.valid(boxes, count).reshape(-1).to(mu_a.dtype)
         per = (self.roi(mu_ab, boxes) - self.roi(mu_a, boxes)).abs().mean(dim=(1, 2, 3))
@@ -170,20 +185,37 @@ class DUNIT(UNIT):
         fake_a, fake_b = self.dec_a(h_b), self.dec_b(h_a)
         mu_ab, mu_ba = self.encode(fake_b, "B"), self.encode(fake_a, "A")
         return {
-            "content_a": content_a, "mu_a": mu_a, "mu_b": mu_b, "fake_a": fake_a, "fake_b": fake_b,
-            "mu_ab": mu_ab, "mu_ba": mu_ba,
-            "recon_a": self.dec_a(h_a), "recon_b": self.dec_b(h_b),
-            "cycle_a": self.decode(reparameterize(mu_ab), "A"), "cycle_b": self.decode(reparameterize(mu_ba), "B"),
+            "content_a": content_a,
+            "mu_a": mu_a,
+            "mu_b": mu_b,
+            "fake_a": fake_a,
+            "fake_b": fake_b,
+            "mu_ab": mu_ab,
+            "mu_ba": mu_ba,
+            "recon_a": self.dec_a(h_a),
+            "recon_b": self.dec_b(h_b),
+            "cycle_a": self.decode(reparameterize(mu_ab), "A"),
+            "cycle_b": self.decode(reparameterize(mu_ba), "B"),
         }
 
-    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         out = super().generator_losses(batch, outputs)
         bx = self.batch_boxes(batch)
         zero = losses.graph_zero(outputs["fake_b"])  # no boxes: the global path only
-        out["instance"] = zero if bx is None else self.instance_consistency(outputs["content_a"], outputs["mu_ab"], *bx)
+        out["instance"] = (
+            zero if bx is None else self.instance_consistency(outputs["content_a"], outputs["mu_ab"], *bx)
+        )
         if self.cfg.lambda_inst_rec > 0:
-            out["instance_rec"] = zero if bx is None else (
-                face_region_l1(outputs["recon_a"], batch["A"], *bx) + face_region_l1(outputs["cycle_a"], batch["A"], *bx))
+            out["instance_rec"] = (
+                zero
+                if bx is None
+                else (
+                    face_region_l1(outputs["recon_a"], batch["A"], *bx)
+                    + face_region_l1(outputs["cycle_a"], batch["A"], *bx)
+                )
+            )
         return out
 
     def application_terms(self) -> application.Terms:
@@ -193,8 +225,13 @@ class DUNIT(UNIT):
         region = "instance_sup" if c.lambda_sup > 0 and c.lambda_inst_sup > 0 else ""
         return dataclasses.replace(super().application_terms(), face_region=region, face_reference="input")
 
-    def translate(self, x: torch.Tensor, target: str | None = None, boxes: torch.Tensor | None = None,
-                  count: torch.Tensor | None = None) -> torch.Tensor:
+    def translate(
+        self,
+        x: torch.Tensor,
+        target: str | None = None,
+        boxes: torch.Tensor | None = None,
+        count: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """(B, 3, H, W) in [-1, 1] -> same shape. A -> B fuses the faces at ``boxes`` (B, K, 4) pixel
         x1 y1 x2 y2, ``count`` (B,) rows used; no boxes: the configured detector finds them."""
         if target == "A" or target not in (None, "B"):
@@ -252,11 +289,12 @@ class _DunitExport(nn.Module):
         self.variant = variant
         self.box_slots = variant.cfg.max_instances  # deploy/export.py adds the boxes and count inputs
 
-    def forward(self, x: torch.Tensor, boxes: torch.Tensor | None = None, count: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, boxes: torch.Tensor | None = None, count: torch.Tensor | None = None
+    ) -> torch.Tensor:
         v = self.variant
         if boxes is None:
             return UNIT.translate(v, x)
         if count is None:
             count = torch.full((boxes.shape[0],), boxes.shape[1], dtype=torch.long, device=boxes.device)
         return v.translate(x, boxes=boxes, count=count)
-

@@ -29,7 +29,9 @@ class MultiDomainVariant(Variant):
         super().__init__(cfg)
         domains = tuple(getattr(cfg, "domains", ()))
         if len(domains) < 2 or len(set(domains)) != len(domains):
-            raise ConfigError(f"{self.name}: model.domains must name at least two distinct domains, got {list(domains)}")
+            raise ConfigError(
+                f"{self.name}: model.domains must name at least two distinct domains, got {list(domains)}"
+            )
         self.domains = domains  # type: ignore[misc]  # per instance: the config names them
         self.default_target = str(getattr(cfg, "default_target", domains[0]))
         self.domain_index(self.default_target)

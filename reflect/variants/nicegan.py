@@ -119,15 +119,21 @@ class NiceGAN(Variant):
         z_fake_a, cam_fake_a = self.enc_a(fake_a)  # D_X encodes (and judges) the fake A
         z_fake_b, cam_fake_b = self.enc_b(fake_b)
         return {
-            "fake_b": fake_b, "fake_a": fake_a,
-            "z_fake_a": z_fake_a, "cam_fake_a": cam_fake_a, "z_fake_b": z_fake_b, "cam_fake_b": cam_fake_b,
+            "fake_b": fake_b,
+            "fake_a": fake_a,
+            "z_fake_a": z_fake_a,
+            "cam_fake_a": cam_fake_a,
+            "z_fake_b": z_fake_b,
+            "cam_fake_b": cam_fake_b,
             "cyc_a": self.g_ba(z_fake_b),  # A -> B -> A through E_Y's code
             "cyc_b": self.g_ab(z_fake_a),
             "rec_a": self.g_ba(z_a),  # G_{Y->X}(E_X(A)) = A
             "rec_b": self.g_ab(z_b),
         }
 
-    def discriminator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def discriminator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
         z_a, cam_a = self.enc_a(real_a)  # the encoders learn from this loss
         z_b, cam_b = self.enc_b(real_b)
@@ -141,7 +147,9 @@ class NiceGAN(Variant):
             ),
         }
 
-    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
         return {
             "adv_ab": self._g_loss(self._judge(self.d_b, outputs["z_fake_b"], outputs["cam_fake_b"])),

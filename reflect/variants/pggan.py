@@ -158,10 +158,14 @@ class PGGAN(Variant):
             out["clean"] = out["fake_b"] if (level, alpha) == top else self.g_ab(batch["A"], *top)
         return out
 
-    def discriminator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def discriminator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         # the generator phase's forward, at its point of the schedule (a CPU tensor: no sync)
         level, alpha = int(outputs["stage"][0]), float(outputs["stage"][1])
-        real_a, real_b, fake_a, fake_b = (outputs[k].detach() for k in ("real_a", "real_b", "fake_a", "fake_b"))
+        real_a, real_b, fake_a, fake_b = (
+            outputs[k].detach() for k in ("real_a", "real_b", "fake_a", "fake_b")
+        )
         out: dict[str, torch.Tensor] = {}
         for name, d, real, fake in (("a", self.d_a, real_a, fake_a), ("b", self.d_b, real_b, fake_b)):
 
@@ -177,7 +181,9 @@ class PGGAN(Variant):
             out[f"drift_{name}"] = real_score.float().pow(2).mean()
         return out
 
-    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         level, alpha = int(outputs["stage"][0]), float(outputs["stage"][1])
         real_a, real_b = outputs["real_a"], outputs["real_b"]
         mode = "lsgan" if self.cfg.gan_mode == "lsgan" else "wgan"

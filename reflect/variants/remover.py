@@ -60,7 +60,9 @@ class RemoverConfig(VariantConfig):
     n_bottleneck: int = 3
     n_refine: int = 0  # extra residual blocks per decoder scale (start as the identity: grow a trained model)
     predict_reflection: bool = True
-    output: OutputForm = "correction"  # correction: T = x + delta; layers: T = g * (x - R) + d (reflect.nn.unet)
+    output: OutputForm = (
+        "correction"  # correction: T = x + delta; layers: T = g * (x - R) + d (reflect.nn.unet)
+    )
     ndf: int = 32
     n_layers_d: int = 3
     gan_mode: GanMode = "lsgan"
@@ -72,8 +74,12 @@ class RemoverConfig(VariantConfig):
     lambda_no_reflection: float = 0.0  # output == input and R == 0 on reflection-free samples
     lambda_face: float = 0.0
     lambda_face_region: float = 0.0  # extra L1 (pixels + gradients) inside the synthesiser's face boxes
-    lambda_face_features: float = 0.0  # L1 of dlib's stage activations at the face boxes (needs lambda_face > 0)
-    lambda_face_relative: float = 0.0  # identity loss after / before cleaning, per face (needs lambda_face > 0)
+    lambda_face_features: float = (
+        0.0  # L1 of dlib's stage activations at the face boxes (needs lambda_face > 0)
+    )
+    lambda_face_relative: float = (
+        0.0  # identity loss after / before cleaning, per face (needs lambda_face > 0)
+    )
     face_relative_eps: float = 0.01  # added to the before-cleaning loss (1 - cos) of the ratio
     face_embedder: str = "dlib-torch"
     face_embedder_weights: str = ""
@@ -98,20 +104,34 @@ class Remover(Variant):
         if cfg.gan_mode not in losses.GAN_MODES:
             raise ConfigError(f"model.gan_mode: '{cfg.gan_mode}' is not one of {', '.join(losses.GAN_MODES)}")
         if cfg.lambda_face_features > 0 and (cfg.lambda_face <= 0 or cfg.face_embedder != "dlib-torch"):
-            raise ConfigError("model.lambda_face_features needs model.lambda_face > 0 and model.face_embedder 'dlib-torch' "
-                              f"(got lambda_face {cfg.lambda_face}, face_embedder '{cfg.face_embedder}')")
+            raise ConfigError(
+                "model.lambda_face_features needs model.lambda_face > 0 and model.face_embedder 'dlib-torch' "
+                f"(got lambda_face {cfg.lambda_face}, face_embedder '{cfg.face_embedder}')"
+            )
         if cfg.lambda_face_relative > 0 and (cfg.lambda_face <= 0 or cfg.face_relative_eps <= 0):
-            raise ConfigError("model.lambda_face_relative needs model.lambda_face > 0 and model.face_relative_eps > 0 "
-                              f"(got lambda_face {cfg.lambda_face}, face_relative_eps {cfg.face_relative_eps})")
+            raise ConfigError(
+                "model.lambda_face_relative needs model.lambda_face > 0 and model.face_relative_eps > 0 "
+                f"(got lambda_face {cfg.lambda_face}, face_relative_eps {cfg.face_relative_eps})"
+            )
         if cfg.output not in OUTPUT_FORMS:
             raise ConfigError(f"model.output: '{cfg.output}' is not one of {', '.join(OUTPUT_FORMS)}")
         if cfg.output == "layers" and not cfg.predict_reflection:
-            raise ConfigError("model.output 'layers' predicts the reflection: model.predict_reflection must be true")
+            raise ConfigError(
+                "model.output 'layers' predicts the reflection: model.predict_reflection must be true"
+            )
         if cfg.ngf % 4:
-            raise ConfigError(f"model.ngf: {cfg.ngf} is not allowed: the remover needs a multiple of 4 (space-to-depth stem)")
-        self.g = RemovalUNet(cfg.in_channels, cfg.out_channels, ngf=cfg.ngf, n_bottleneck=cfg.n_bottleneck,
-                             n_refine=cfg.n_refine,
-                             predict_reflection=cfg.predict_reflection, output=cfg.output)
+            raise ConfigError(
+                f"model.ngf: {cfg.ngf} is not allowed: the remover needs a multiple of 4 (space-to-depth stem)"
+            )
+        self.g = RemovalUNet(
+            cfg.in_channels,
+            cfg.out_channels,
+            ngf=cfg.ngf,
+            n_bottleneck=cfg.n_bottleneck,
+            n_refine=cfg.n_refine,
+            predict_reflection=cfg.predict_reflection,
+            output=cfg.output,
+        )
         self.d = PatchDiscriminator(cfg.out_channels, ndf=cfg.ndf, n_layers=cfg.n_layers_d, norm="instance")
         init_weights(self.d, "normal", 0.02)
         if cfg.init != "none":
@@ -123,7 +143,9 @@ class Remover(Variant):
             if cfg.vgg_weights:
                 self.__dict__["vgg"] = PerceptualLoss(cfg.vgg_weights)  # not a child module
             else:
-                log.info("perceptual loss off: model.vgg_weights names no VGG-19 weights file (none is downloaded)")
+                log.info(
+                    "perceptual loss off: model.vgg_weights names no VGG-19 weights file (none is downloaded)"
+                )
 
     @classmethod
     def default_loss_weights(cls, cfg: RemoverConfig) -> dict[str, float]:
@@ -159,11 +181,15 @@ class Remover(Variant):
         t, r = self.layers(batch["A"])  # T = G(x), unclamped so saturated pixels still get a gradient
         return {"t": t} if r is None else {"t": t, "r": r}
 
-    def discriminator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def discriminator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         fake = outputs["t"].detach().clamp(-1, 1)
         return {"d": losses.d_loss(self.cfg.gan_mode, self.d(batch["B"]), self.d(fake))}
 
-    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         x = batch["A"]  # (B, 3, H, W) in [-1, 1], through the glass
         t, r = outputs["t"], outputs.get("r")
         target, has = application.paired(batch, x)
@@ -179,7 +205,9 @@ class Remover(Variant):
             free = batch.get("reflection_free", torch.zeros(x.shape[0], dtype=torch.bool)).to(x.device)
             out["no_reflection"] = no_reflection(x, t, r, free)
         if self.cfg.lambda_vgg > 0:
-            out["perceptual"] = self.vgg.to(t.device)(t, target, has) if self.vgg is not None else losses.graph_zero(t)
+            out["perceptual"] = (
+                self.vgg.to(t.device)(t, target, has) if self.vgg is not None else losses.graph_zero(t)
+            )
         return out
 
     # ---- the application losses: the face region, and identity at the known face boxes -------

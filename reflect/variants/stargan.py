@@ -70,7 +70,9 @@ class StarGAN(MultiDomainVariant):
         super().__init__(cfg)
         self.cfg: StarGANConfig = cfg
         n = len(self.domains)
-        self.g = ConditionalResnetGenerator(cfg.in_channels, cfg.out_channels, n, ngf=cfg.ngf, n_blocks=cfg.n_blocks)
+        self.g = ConditionalResnetGenerator(
+            cfg.in_channels, cfg.out_channels, n, ngf=cfg.ngf, n_blocks=cfg.n_blocks
+        )
         self.d = SourceClassDiscriminator(cfg.out_channels, n, ndf=cfg.ndf, n_layers=cfg.n_layers_d)
         for m in (self.g, self.d):
             init_weights(m, cfg.init, cfg.init_gain)
@@ -78,8 +80,12 @@ class StarGAN(MultiDomainVariant):
     @classmethod
     def default_loss_weights(cls, cfg: StarGANConfig) -> dict[str, float]:
         return {
-            "d_adv": 1.0, "d_cls": cfg.lambda_cls, "d_gp": cfg.lambda_gp,
-            "g_adv": 1.0, "g_cls": cfg.lambda_cls, "g_rec": cfg.lambda_rec,
+            "d_adv": 1.0,
+            "d_cls": cfg.lambda_cls,
+            "d_gp": cfg.lambda_gp,
+            "g_adv": 1.0,
+            "g_cls": cfg.lambda_cls,
+            "g_rec": cfg.lambda_rec,
         }
 
     def param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
@@ -99,13 +105,17 @@ class StarGAN(MultiDomainVariant):
         out = {"target": c_trg}
         if self.uses_clean_output:
             clean = torch.full_like(c_trg, self.domain_index(None))
-            out["fake"], out["clean"] = self.conditioned(torch.cat([x, x]), torch.cat([c_trg, clean])).chunk(2)
+            out["fake"], out["clean"] = self.conditioned(torch.cat([x, x]), torch.cat([c_trg, clean])).chunk(
+                2
+            )
         else:
             out["fake"] = self.conditioned(x, c_trg)  # G(x, c)
         out["rec"] = self.conditioned(out["fake"], c_org)  # G(G(x, c), c') = x
         return out
 
-    def discriminator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def discriminator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         x, c_org, mask = batch["image"], batch["domain"], batch.get("domain_mask")
         fake = outputs["fake"].detach()  # the same fakes for each of the n_critic updates
         src_real, cls_real = self.d(x)
@@ -116,7 +126,9 @@ class StarGAN(MultiDomainVariant):
             "d_gp": losses.gradient_penalty(lambda t: self.d(t)[0], x, fake),
         }
 
-    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         x, mask = batch["image"], batch.get("domain_mask")
         src_fake, cls_fake = self.d(outputs["fake"])
         return {

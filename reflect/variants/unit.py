@@ -64,7 +64,14 @@ class UNITConfig(VariantConfig):
 @register("unit")
 class UNIT(Variant):
     Config = UNITConfig
-    generator_modules: ClassVar[tuple[str, ...]] = ("enc_a", "enc_b", "enc_shared", "dec_shared", "dec_a", "dec_b")
+    generator_modules: ClassVar[tuple[str, ...]] = (
+        "enc_a",
+        "enc_b",
+        "enc_shared",
+        "dec_shared",
+        "dec_a",
+        "dec_b",
+    )
     reconstruction_losses: ClassVar[tuple[str, ...]] = ("recon_a", "recon_b", "cycle_a", "cycle_b")
 
     def __init__(self, cfg: UNITConfig) -> None:
@@ -126,14 +133,21 @@ class UNIT(Variant):
         fake_a, fake_b = self.dec_a(h_b), self.dec_b(h_a)  # B -> A, A -> B
         mu_ab, mu_ba = self.encode(fake_b, "B"), self.encode(fake_a, "A")  # back into the latent space
         return {
-            "mu_a": mu_a, "mu_b": mu_b, "fake_a": fake_a, "fake_b": fake_b, "mu_ab": mu_ab, "mu_ba": mu_ba,
+            "mu_a": mu_a,
+            "mu_b": mu_b,
+            "fake_a": fake_a,
+            "fake_b": fake_b,
+            "mu_ab": mu_ab,
+            "mu_ba": mu_ba,
             "recon_a": self.dec_a(h_a),  # G_1(E_1(x_1))
             "recon_b": self.dec_b(h_b),
             "cycle_a": self.decode(reparameterize(mu_ab), "A"),  # G_1(E_2(G_2(E_1(x_1))))
             "cycle_b": self.decode(reparameterize(mu_ba), "B"),
         }
 
-    def discriminator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def discriminator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
         fake_a, fake_b = outputs["fake_a"].detach(), outputs["fake_b"].detach()
         mode = self.cfg.gan_mode
@@ -142,7 +156,9 @@ class UNIT(Variant):
             "d_b": losses.d_loss(mode, self.d_b(real_b), self.d_b(fake_b)),
         }
 
-    def generator_losses(self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def generator_losses(
+        self, batch: dict[str, Any], outputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         real_a, real_b = batch["A"], batch["B"]
         mode = self.cfg.gan_mode
         return {

@@ -77,8 +77,14 @@ def held_out_samples(bright_portraits: list) -> list:
 
     faces = bright_portraits
     # the project's default recipe (configs/synth.yaml defaults), held-out photos, a reflection in every sample
-    cfg = synth_config_from_dict({"size": 256, "seed": 2024, "reflection": {"probability": 1.0, "photos": list(TEST_PHOTOS)},
-                                  "glare": {"probability": 0.0}})
+    cfg = synth_config_from_dict(
+        {
+            "size": 256,
+            "seed": 2024,
+            "reflection": {"probability": 1.0, "photos": list(TEST_PHOTOS)},
+            "glare": {"probability": 0.0},
+        }
+    )
     synth = Synthesizer(cfg)
     # three visible kinds of reflection (a street-light reflection at night can leave a crop nearly clean)
     return [synth.render(i, faces[i % len(faces)], domain=d) for i, d in enumerate(("sky", "foliage", "nir"))]
@@ -102,9 +108,15 @@ def _render(faces: list, blend: str, scene: str) -> list:
     from reflect.data.synth.generator import Synthesizer
     from reflect.data.synth.split import TEST_PHOTOS
 
-    cfg = synth_config_from_dict({"size": 256, "seed": 77, "reflection": {"probability": 1.0, "photos": list(TEST_PHOTOS),
-                                                                            "sources": {"photo": 1.0}},
-                                  "glare": {"probability": 0.0}, "camera": {"noise": False, "jpeg": False}})
+    cfg = synth_config_from_dict(
+        {
+            "size": 256,
+            "seed": 77,
+            "reflection": {"probability": 1.0, "photos": list(TEST_PHOTOS), "sources": {"photo": 1.0}},
+            "glare": {"probability": 0.0},
+            "camera": {"noise": False, "jpeg": False},
+        }
+    )
     synth = Synthesizer(cfg)
     return [synth.render(i, faces[i % len(faces)], scene=scene, blend=blend) for i in range(4)]
 
@@ -120,8 +132,9 @@ def _face(s) -> tuple[slice, slice]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("blend", ["linear", "screen"])
-def test_a_bright_backdrop_is_not_painted_dark_nor_the_face_made_worse(bundled: Path, bright_portraits: list,
-                                                                     blend: str) -> None:
+def test_a_bright_backdrop_is_not_painted_dark_nor_the_face_made_worse(
+    bundled: Path, bright_portraits: list, blend: str
+) -> None:
     """The guard against what the first bundled models did to obama and biden as photographed behind a
     reflecting glass: backdrop above the head at 0.46-0.73 of its clean brightness, the face box up to
     10 dB worse than through the glass. (The stage-6 model: 0.78-1.02, face box at worst -0.4 dB.)"""
@@ -130,8 +143,12 @@ def test_a_bright_backdrop_is_not_painted_dark_nor_the_face_made_worse(bundled: 
         out = _clean(variant, s.input)
         face = _face(s)
         top = (slice(0, 40), slice(None))  # the backdrop above the head
-        assert out[top].mean() >= 0.75 * s.target[top].mean(), f"{blend}, {s.faces[0]['source']}: backdrop painted dark"
-        assert psnr(out[face], s.target[face]) >= psnr(s.input[face], s.target[face]) - 1.0, "the face came out worse than through the glass"
+        assert out[top].mean() >= 0.75 * s.target[top].mean(), (
+            f"{blend}, {s.faces[0]['source']}: backdrop painted dark"
+        )
+        assert psnr(out[face], s.target[face]) >= psnr(s.input[face], s.target[face]) - 1.0, (
+            "the face came out worse than through the glass"
+        )
 
 
 def test_a_portrait_without_reflection_is_barely_changed(bundled: Path, bright_portraits: list) -> None:
@@ -144,28 +161,40 @@ def test_a_portrait_without_reflection_is_barely_changed(bundled: Path, bright_p
 
 # Issue 23's full bar, which the bundled model does not reach yet on these real portraits (strict: a model
 # that passes turns these into failures, so the marks are removed when the bar is met).
-ISSUE_23_OPEN = pytest.mark.xfail(strict=True, reason="issue 23 open: the stage-6 model darkens these portraits' "
-                                  "backdrops to 0.79-0.93 and changes reflection-free ones (19-37 dB)")
+ISSUE_23_OPEN = pytest.mark.xfail(
+    strict=True,
+    reason="issue 23 open: the stage-6 model darkens these portraits' "
+    "backdrops to 0.79-0.93 and changes reflection-free ones (19-37 dB)",
+)
 
 
 @ISSUE_23_OPEN
 @pytest.mark.parametrize("blend", ["linear", "screen"])
-def test_a_bright_backdrop_behind_reflecting_glass_comes_out_cleaner_not_darker(bundled: Path, bright_portraits: list,
-                                                                                blend: str) -> None:
+def test_a_bright_backdrop_behind_reflecting_glass_comes_out_cleaner_not_darker(
+    bundled: Path, bright_portraits: list, blend: str
+) -> None:
     """The first bundled model painted the portraits' bright backdrops dark grey (PSNR 15 -> 7 dB)."""
     variant, _ = load_generator(bundled)
     for s in _render(bright_portraits, blend, "portrait"):
         out = _clean(variant, s.input)
         gain = psnr(out, s.target) - psnr(s.input, s.target)
-        assert gain >= 1.0, f"{blend} blend, {s.faces[0]['source']}: PSNR {psnr(s.input, s.target):.1f} -> {psnr(out, s.target):.1f} dB"
+        assert gain >= 1.0, (
+            f"{blend} blend, {s.faces[0]['source']}: PSNR {psnr(s.input, s.target):.1f} -> {psnr(out, s.target):.1f} dB"
+        )
         top = (slice(0, 40), slice(None))  # the backdrop above the head
-        assert out[top].mean() >= 0.9 * s.target[top].mean(), "the bright backdrop came out darker than the clean one"
+        assert out[top].mean() >= 0.9 * s.target[top].mean(), (
+            "the bright backdrop came out darker than the clean one"
+        )
 
 
 @pytest.mark.parametrize("scene", [pytest.param("portrait", marks=ISSUE_23_OPEN), "cabin"])
-def test_a_crop_without_reflection_comes_back_unchanged(bundled: Path, bright_portraits: list, scene: str) -> None:
+def test_a_crop_without_reflection_comes_back_unchanged(
+    bundled: Path, bright_portraits: list, scene: str
+) -> None:
     variant, _ = load_generator(bundled)
     for s in _render(bright_portraits, "none", scene):
         assert s.reflection_free
         out = _clean(variant, s.input)
-        assert psnr(out, s.input) >= 35.0, f"{scene}, {s.faces[0]['source']}: a reflection-free crop changed ({psnr(out, s.input):.1f} dB)"
+        assert psnr(out, s.input) >= 35.0, (
+            f"{scene}, {s.faces[0]['source']}: a reflection-free crop changed ({psnr(out, s.input):.1f} dB)"
+        )

@@ -176,7 +176,16 @@ def test_safetensors_export_of_a_run_uses_its_ema_generator(
     assert meta["checkpoint"] == "step_000000002.pt"
 
     raw_out = tmp_path / "raw.safetensors"
-    raw_cmd = ["export", "--checkpoint", str(ema_run), "--format", "generator", "--out", str(raw_out), "--no-ema"]
+    raw_cmd = [
+        "export",
+        "--checkpoint",
+        str(ema_run),
+        "--format",
+        "generator",
+        "--out",
+        str(raw_out),
+        "--no-ema",
+    ]
     assert main(raw_cmd) == 0
     assert torch.equal(load_variant(raw_out)[0].translate(x), raw.translate(x))
     assert read_generator_metadata(raw_out)["ema"] == "false"
@@ -222,8 +231,10 @@ def test_training_starts_from_a_generator_file(gen_file: Path, tmp_path: Path) -
     of another variant is one clear error naming the key."""
     from reflect.train.trainer import Trainer
 
-    cfg = load_config(REPO / "configs" / "smoke.yaml", [f"out_dir={tmp_path}", f"train.init_from={gen_file}",
-                                                       "train.ema=0.99", "train.tensorboard=false"])
+    cfg = load_config(
+        REPO / "configs" / "smoke.yaml",
+        [f"out_dir={tmp_path}", f"train.init_from={gen_file}", "train.ema=0.99", "train.tensorboard=false"],
+    )
     trainer = Trainer(cfg)
     saved, _ = load_variant(gen_file)
     x = _frames(seed=5)
@@ -231,10 +242,21 @@ def test_training_starts_from_a_generator_file(gen_file: Path, tmp_path: Path) -
         assert torch.equal(trainer.model.translate(x), saved.translate(x))
     assert trainer.ema is not None
     for name, module in trainer.ema.shadow.items():
-        for a, b in zip(module.state_dict().values(), getattr(saved, name).state_dict().values(), strict=True):
+        for a, b in zip(
+            module.state_dict().values(), getattr(saved, name).state_dict().values(), strict=True
+        ):
             assert torch.equal(a, b)
-    other = load_config(None, [f"out_dir={tmp_path}", "name=other", "model.variant=remover", "model.ngf=8",
-                               "data.kind=toy", f"train.init_from={gen_file}"])
+    other = load_config(
+        None,
+        [
+            f"out_dir={tmp_path}",
+            "name=other",
+            "model.variant=remover",
+            "model.ngf=8",
+            "data.kind=toy",
+            f"train.init_from={gen_file}",
+        ],
+    )
     with pytest.raises(CheckpointError, match="train.init_from.*cyclegan"):
         Trainer(other)
 
@@ -245,15 +267,22 @@ def test_a_trained_remover_grows_refinement_blocks_that_keep_what_it_does(tmp_pa
     learn; any other mismatch of the file is still one clear error."""
     from reflect.train.trainer import Trainer
 
-    base = ["model.variant=remover", "model.ngf=8", "model.n_bottleneck=1", "data.kind=toy", "train.tensorboard=false"]
+    base = [
+        "model.variant=remover",
+        "model.ngf=8",
+        "model.n_bottleneck=1",
+        "data.kind=toy",
+        "train.tensorboard=false",
+    ]
     small_cfg = load_config(None, [f"out_dir={tmp_path}", "name=small", *base])
     torch.manual_seed(7)
     small = registry.get("remover")(small_cfg.model).eval()
     for p in small.g.parameters():  # a "trained" model: not the identity
         torch.nn.init.normal_(p, 0.0, 0.05)
     path = save_generator(small, small_cfg, tmp_path / "small.safetensors")
-    grown_cfg = load_config(None, [f"out_dir={tmp_path}", "name=grown", *base, "model.n_refine=1",
-                                   f"train.init_from={path}"])
+    grown_cfg = load_config(
+        None, [f"out_dir={tmp_path}", "name=grown", *base, "model.n_refine=1", f"train.init_from={path}"]
+    )
     trainer = Trainer(grown_cfg)
     assert len(trainer.model.g.ref1) == 1
     x = _frames(seed=8, h=32, w=32)
@@ -262,13 +291,24 @@ def test_a_trained_remover_grows_refinement_blocks_that_keep_what_it_does(tmp_pa
     loss = (trainer.model.g.layers(x)[0] - x.flip(-1)).abs().mean()
     loss.backward()
     assert float(trainer.model.g.ref1[0].c2.weight.grad.abs().sum()) > 0  # the new block learns
-    wider = load_config(None, [f"out_dir={tmp_path}", "name=wider", *base, "model.ngf=12", "model.n_refine=1",
-                               f"train.init_from={path}"])
+    wider = load_config(
+        None,
+        [
+            f"out_dir={tmp_path}",
+            "name=wider",
+            *base,
+            "model.ngf=12",
+            "model.n_refine=1",
+            f"train.init_from={path}",
+        ],
+    )
     with pytest.raises(CheckpointError, match="does not match variant 'remover'"):
         Trainer(wider)
 
 
-def test_a_generator_file_whose_header_length_starts_with_the_pickle_byte_is_still_a_generator(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_generator_file_whose_header_length_starts_with_the_pickle_byte_is_still_a_generator(
+    tmp_path,
+) -> None:  # type: ignore[no-untyped-def]
     import json
     import struct
 

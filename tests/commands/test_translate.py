@@ -15,7 +15,9 @@ from reflect.loader import load_variant
 
 
 def _run(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "reflect", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "reflect", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 def test_translate_keeps_size_name_and_mode(smoke_run, tmp_path):
@@ -28,7 +30,12 @@ def test_translate_keeps_size_name_and_mode(smoke_run, tmp_path):
     Image.fromarray(rng.integers(0, 65535, (30, 45), dtype=np.uint16)).save(src / "deep16.png")
     out = tmp_path / "out"
     assert main(["translate", "--checkpoint", str(smoke_run), "--input", str(src), "--output", str(out)]) == 0
-    for rel, (h, w) in {"rgb.png": (77, 100), "sub/gray.png": (41, 33), "rgba.png": (50, 61), "deep16.png": (30, 45)}.items():
+    for rel, (h, w) in {
+        "rgb.png": (77, 100),
+        "sub/gray.png": (41, 33),
+        "rgba.png": (50, 61),
+        "deep16.png": (30, 45),
+    }.items():
         im = Image.open(out / rel)
         assert im.mode == "RGB" and im.size == (w, h), rel
 
@@ -50,7 +57,9 @@ def test_truncated_jpeg_exits_nonzero_naming_the_file(smoke_run, tmp_path):
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(good, quality=90)
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(good.read_bytes()[:200])
-    res = _run("translate", "--checkpoint", str(smoke_run), "--input", str(bad), "--output", str(tmp_path / "o"))
+    res = _run(
+        "translate", "--checkpoint", str(smoke_run), "--input", str(bad), "--output", str(tmp_path / "o")
+    )
     assert res.returncode != 0
     lines = [ln for ln in res.stderr.strip().splitlines() if ln and not ln.startswith("INFO: model: ")]
     assert len(lines) == 1 and "broken.jpg" in lines[0], res.stderr
@@ -61,7 +70,9 @@ def test_folder_with_one_corrupt_file_translates_the_rest(smoke_run, tmp_path):
     src.mkdir()
     Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(src / "a.png")
     (src / "empty.png").write_bytes(b"")
-    rc = main(["translate", "--checkpoint", str(smoke_run), "--input", str(src), "--output", str(tmp_path / "o")])
+    rc = main(
+        ["translate", "--checkpoint", str(smoke_run), "--input", str(src), "--output", str(tmp_path / "o")]
+    )
     assert rc == 2
     assert (tmp_path / "o" / "a.png").is_file()
     assert not (tmp_path / "o" / "empty.png").exists()

@@ -67,8 +67,10 @@ def test_translate_matches_the_golden_outputs(name: str) -> None:
 def write_golden() -> None:
     torch.set_num_threads(1)
     names = registry.names()
-    rows = [f"  {json.dumps(name)}: {json.dumps({k: [float(f'{v:.8g}') for v in vs] for k, vs in outputs(name).items()})}"
-            for name in names]
+    rows = [
+        f"  {json.dumps(name)}: {json.dumps({k: [float(f'{v:.8g}') for v in vs] for k, vs in outputs(name).items()})}"
+        for name in names
+    ]
     GOLDEN.write_text("{\n" + ",\n".join(rows) + "\n}\n")
     print(f"wrote {GOLDEN} ({len(names)} variants)")
 

@@ -33,7 +33,9 @@ def test_every_generator_loss_has_a_gradient_path_to_the_generator(name: str, tm
     if "A_target" not in batch:  # multi-domain data has no paired target: give every image one
         source = model.clean_source(batch)
         batch["A_target"], batch["has_target"] = source.flip(-1), torch.ones(len(source), dtype=torch.bool)
-    if "A" in batch and "reflection_free" not in batch:  # toy data has no reflection-free sample: call the first one that
+    if (
+        "A" in batch and "reflection_free" not in batch
+    ):  # toy data has no reflection-free sample: call the first one that
         batch["reflection_free"] = torch.arange(len(batch["A"])) == 0  # (the remover's no_reflection loss)
     params = generator_params(model)
     torch.manual_seed(0)

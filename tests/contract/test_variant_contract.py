@@ -131,14 +131,18 @@ def test_every_variant_takes_the_application_losses(name: str, tmp_path: Path, f
     batch["A_target"] = source.flip(-1)
     batch["has_target"] = torch.tensor([False] * len(source))
     unpaired = variant.phase_losses("generator", batch)
-    assert float(unpaired["supervised"].detach()) == 0.0, f"{name}: supervised term on a sample without a target"
+    assert float(unpaired["supervised"].detach()) == 0.0, (
+        f"{name}: supervised term on a sample without a target"
+    )
     assert math.isfinite(float(unpaired["face_id"].detach())), f"{name}: face_id not finite"
     batch["has_target"] = torch.tensor([True] * len(source))
     sup = variant.phase_losses("generator", batch)["supervised"]
     assert float(sup.detach()) > 0, f"{name}: supervised term is zero on a paired sample"
     gen = [p for m in generator_children(variant).values() for p in m.parameters() if p.requires_grad]
     grads = torch.autograd.grad(sup, gen, allow_unused=True)
-    assert any(g is not None and float(g.abs().sum()) > 0 for g in grads), f"{name}: supervised term does not reach the generator"
+    assert any(g is not None and float(g.abs().sum()) > 0 for g in grads), (
+        f"{name}: supervised term does not reach the generator"
+    )
 
 
 def generator_children(model: Variant) -> dict[str, torch.nn.Module]:
@@ -147,8 +151,10 @@ def generator_children(model: Variant) -> dict[str, torch.nn.Module]:
     groups = model.param_groups()
     g_ids = {id(p) for g, ps in groups.items() if g not in model.discriminator_groups for p in ps}
     return {
-        n: m for n, m in model.named_children()
-        if any(True for _ in m.parameters()) and all(id(p) in g_ids for p in m.parameters() if p.requires_grad)
+        n: m
+        for n, m in model.named_children()
+        if any(True for _ in m.parameters())
+        and all(id(p) in g_ids for p in m.parameters() if p.requires_grad)
     }
 
 
@@ -164,14 +170,19 @@ def test_an_iteration_runs_each_generator_once_per_input(name: str, tmp_path: Pa
         def hook(module: torch.nn.Module, args: tuple[Any, ...], out: Any) -> None:
             x = args[0].detach().float().contiguous()
             calls.append((name, tuple(x.shape), hashlib.sha1(x.numpy().tobytes()).hexdigest()))
+
         return hook
 
     gens = generator_children(model)
     assert gens, f"{name}: no generator submodules found"
     # every layer with weights inside the generators (a generator may run through a method other
     # than forward, e.g. the remover's layers())
-    layers = {f"{g}.{n}": m for g, gen in gens.items() for n, m in gen.named_modules()
-              if any(True for _ in m.parameters(recurse=False))}
+    layers = {
+        f"{g}.{n}": m
+        for g, gen in gens.items()
+        for n, m in gen.named_modules()
+        if any(True for _ in m.parameters(recurse=False))
+    }
     hooks = [m.register_forward_hook(record(n)) for n, m in layers.items()]
     try:
         trainer.train_step(first_batch(trainer.cfg))
@@ -182,7 +193,9 @@ def test_an_iteration_runs_each_generator_once_per_input(name: str, tmp_path: Pa
     assert calls and not twice, f"{name}: {twice} ran more than once on the same input in one iteration"
     d_param = next(p for g in model.discriminator_groups for p in model.param_groups()[g])
     opt = next(trainer.optimizers[g] for g in model.discriminator_groups)
-    assert int(opt.state[d_param]["step"]) == 2, f"{name}: train.d_steps=2 did not step the discriminator twice"
+    assert int(opt.state[d_param]["step"]) == 2, (
+        f"{name}: train.d_steps=2 did not step the discriminator twice"
+    )
 
 
 def test_translate_is_deterministic_bounded_and_keeps_odd_sizes(trained: tuple[str, Trainer, list]) -> None:
@@ -230,7 +243,9 @@ def test_onnx_export_matches_torch(trained: tuple[str, Trainer, list], tmp_path:
     size and batch it never saw; export_onnx raises ParityError beyond the tolerance."""
     name, trainer, _ = trained
     sizes = [(1, SIZE, SIZE), (2, 37, 45)]
-    result = export_onnx(trainer.model, tmp_path / f"{name}.onnx", cfg=trainer.cfg, parity_sizes=sizes, tolerance=1e-4)
+    result = export_onnx(
+        trainer.model, tmp_path / f"{name}.onnx", cfg=trainer.cfg, parity_sizes=sizes, tolerance=1e-4
+    )
     assert set(result.parity) == {f"{n}x3x{h}x{w}" for n, h, w in sizes}, f"{name}: {result.parity}"
     assert result.max_abs_diff <= 1e-4 and result.path.is_file()
     assert result.nodes_after <= result.nodes_before, f"{name}: the optimiser added nodes"

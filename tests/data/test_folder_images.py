@@ -14,7 +14,11 @@ def test_lists_the_images_sorted_and_only_recurses_when_asked(tmp_path) -> None:
         write_image(tmp_path / name, img)
     (tmp_path / "notes.txt").write_text("not an image")
     assert [p.name for p in folder_images(tmp_path, "data folder")] == ["a.jpg", "b.png"]
-    assert [p.name for p in folder_images(tmp_path, "data folder", recursive=True)] == ["a.jpg", "b.png", "c.png"]
+    assert [p.name for p in folder_images(tmp_path, "data folder", recursive=True)] == [
+        "a.jpg",
+        "b.png",
+        "c.png",
+    ]
 
 
 def test_a_missing_or_empty_folder_is_one_line_naming_it(tmp_path) -> None:

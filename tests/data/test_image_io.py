@@ -32,10 +32,13 @@ def test_conversions_give_rgb_uint8_with_a_warning(tmp_path, caplog, monkeypatch
     assert warns in caplog.text and "x.png" in caplog.text
 
 
-@pytest.mark.parametrize(("name", "content", "reason"), [
-    ("empty.jpg", b"", "empty"),
-    ("junk.png", b"not an image at all", "not a readable image"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.jpg", b"", "empty"),
+        ("junk.png", b"not an image at all", "not a readable image"),
+    ],
+)
 def test_bad_files_name_the_file(tmp_path, name, content, reason):
     p = tmp_path / name
     p.write_bytes(content)

@@ -23,14 +23,22 @@ def make_root(root: Path, domains: list[str], per_domain: int = 2) -> Path:
     for d in domains:
         (root / "train" / d).mkdir(parents=True)
         for i in range(per_domain):
-            Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(root / "train" / d / f"{i}.png")
+            Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(
+                root / "train" / d / f"{i}.png"
+            )
     (root / "domains.yaml").write_text(yaml.safe_dump({"domains": domains}))
     return root
 
 
 def data_cfg(root: Path, extra: list[Path] = ()) -> DataConfig:  # type: ignore[assignment]
-    return DataConfig(kind="multidomain", root=str(root), extra_roots=[str(e) for e in extra], load_size=32,
-                      crop_size=32, domains=list(DOMAINS))
+    return DataConfig(
+        kind="multidomain",
+        root=str(root),
+        extra_roots=[str(e) for e in extra],
+        load_size=32,
+        crop_size=32,
+        domains=list(DOMAINS),
+    )
 
 
 def test_labels_are_domain_indices_and_masks_mark_each_roots_label_set(tmp_path: Path) -> None:

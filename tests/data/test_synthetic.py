@@ -21,8 +21,13 @@ PORTRAITS = shared_data("portraits")
 
 
 def data_cfg(**kw: object) -> DataConfig:
-    base: dict[str, object] = {"kind": "synthetic", "crop_size": 48, "load_size": 48, "num_workers": 0,
-                               "synth": {"size": 64}}
+    base: dict[str, object] = {
+        "kind": "synthetic",
+        "crop_size": 48,
+        "load_size": 48,
+        "num_workers": 0,
+        "synth": {"size": 64},
+    }
     base.update(kw)
     return DataConfig(**base)  # type: ignore[arg-type]
 
@@ -33,7 +38,10 @@ def faces() -> list:
 
 
 def test_samples_are_pure_in_seed_and_key_and_always_new(faces: list) -> None:
-    a, b = SyntheticDataset(data_cfg(), seed=3, faces=faces), SyntheticDataset(data_cfg(), seed=3, faces=faces)
+    a, b = (
+        SyntheticDataset(data_cfg(), seed=3, faces=faces),
+        SyntheticDataset(data_cfg(), seed=3, faces=faces),
+    )
     s1, s2 = a[12345], b[12345]
     for k in ("A", "A_target", "B", "faces_box", "faces_n"):
         assert torch.equal(s1[k], s2[k]), f"{k} differs between two datasets with the same seed"
@@ -44,8 +52,11 @@ def test_samples_are_pure_in_seed_and_key_and_always_new(faces: list) -> None:
 
 
 def test_reflections_are_removed_in_the_target_and_boxes_hold_the_face(faces: list) -> None:
-    ds = SyntheticDataset(data_cfg(synth={"size": 64, "reflection": {"probability": 1.0, "strength": [0.4, 0.5]}}),
-                          seed=0, faces=faces)
+    ds = SyntheticDataset(
+        data_cfg(synth={"size": 64, "reflection": {"probability": 1.0, "strength": [0.4, 0.5]}}),
+        seed=0,
+        faces=faces,
+    )
     diffs = []
     for key in range(8):
         s = ds[key]
@@ -135,10 +146,14 @@ def test_face_chips_are_the_driver_aligned_to_the_template(tmp_path: Path) -> No
         found = dlib_shape5(to_image(s["A_target"]), (0, 0, 96, 96))
         err = np.abs(found - template)
         if err.mean() > 8:  # a mirrored chip swaps the eyes: compare with the flipped template
-            err = np.abs(found - np.stack([96 - template[[2, 3, 0, 1, 4], 0], template[[2, 3, 0, 1, 4], 1]], 1))
+            err = np.abs(
+                found - np.stack([96 - template[[2, 3, 0, 1, 4], 0], template[[2, 3, 0, 1, 4], 1]], 1)
+            )
         assert err.mean() < 8, f"landmarks {found.round(1).tolist()} far from the template"
         x1, y1, x2, y2 = s["faces_box"][0].tolist()
-        assert int(s["faces_n"]) == 1 and x1 > 0 and x2 < 96 and (x2 - x1) * 1.3 == pytest.approx(96, rel=1e-3)
+        assert (
+            int(s["faces_n"]) == 1 and x1 > 0 and x2 < 96 and (x2 - x1) * 1.3 == pytest.approx(96, rel=1e-3)
+        )
     from reflect.config import build_config
 
     with pytest.raises(ConfigError, match="data.face_chip"):
@@ -162,22 +177,34 @@ def test_face_landmarks_are_the_faces_in_the_crop_flipped_with_it(tmp_path: Path
     shutil.copy(SHARED_FACES / "obama.jpg", tmp_path / "obama.jpg")
     bank = load_face_bank(tmp_path)
     synth = {"size": 256, "cabin": {"face_width": [0.3, 0.35], "second_occupant": 0.0}}
-    ds = SyntheticDataset(data_cfg(crop_size=200, load_size=200, face_landmarks=True, flip=True, synth=synth),
-                          seed=2, faces=bank)
-    plain = SyntheticDataset(data_cfg(crop_size=200, load_size=200, face_landmarks=True, flip=False, synth=synth),
-                             seed=2, faces=bank)
+    ds = SyntheticDataset(
+        data_cfg(crop_size=200, load_size=200, face_landmarks=True, flip=True, synth=synth),
+        seed=2,
+        faces=bank,
+    )
+    plain = SyntheticDataset(
+        data_cfg(crop_size=200, load_size=200, face_landmarks=True, flip=False, synth=synth),
+        seed=2,
+        faces=bank,
+    )
     flipped = 0
     for key in range(6):
         s = ds[key]
         assert int(s["faces_n"]) == 1 and s["faces_lm"].shape == (MAX_FACES, 5, 2)
         lm = s["faces_lm"][0].numpy()
         found = dlib_shape5(to_image(s["A_target"]), s["faces_box"][0].tolist())
-        assert np.abs(found - lm).mean() < 2.0, f"key {key}: {lm.round(1).tolist()} vs dlib's {found.round(1).tolist()}"
+        assert np.abs(found - lm).mean() < 2.0, (
+            f"key {key}: {lm.round(1).tolist()} vs dlib's {found.round(1).tolist()}"
+        )
         assert lm[0, 0] > lm[2, 0]  # dlib's order: the image-right eye first, in either orientation
         flipped += int(torch.equal(s["A"], plain[key]["A"].flip(-1)))
         assert torch.equal(s["faces_lm"], ds[key]["faces_lm"])  # pure in the key
     assert flipped > 0, "no sample was mirrored: the flip path went untested"
     assert "faces_lm" not in SyntheticDataset(data_cfg(synth=synth), seed=2, faces=bank)[0]
     with pytest.raises(ConfigError, match="data.face_landmarks needs"):
-        build_config({"model": {"variant": "remover"}, "data": {"kind": "synthetic", "face_landmarks": True,
-                                                               "face_chip": 96}})
+        build_config(
+            {
+                "model": {"variant": "remover"},
+                "data": {"kind": "synthetic", "face_landmarks": True, "face_chip": 96},
+            }
+        )

@@ -23,8 +23,13 @@ def fake_face(identity: str, seed: int = 0) -> Face:
     cv2.ellipse(crop, (60, 60), (22, 30), 0, 0, 360, skin, -1)
     cv2.circle(crop, (52, 55), 3, (20, 20, 20), -1)
     cv2.circle(crop, (68, 55), 3, (20, 20, 20), -1)
-    return Face(identity=identity, source=f"{identity}.png", crop=crop, box=(38.0, 30.0, 82.0, 90.0),
-                valid=np.ones(crop.shape[:2], np.float32))
+    return Face(
+        identity=identity,
+        source=f"{identity}.png",
+        crop=crop,
+        box=(38.0, 30.0, 82.0, 90.0),
+        valid=np.ones(crop.shape[:2], np.float32),
+    )
 
 
 @pytest.fixture

@@ -45,13 +45,27 @@ def _roi(tmp_path: Path) -> Path:
     return f
 
 
-def test_build_reports_the_corrupt_video_and_keeps_the_good_ones(footage: Path, tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_build_reports_the_corrupt_video_and_keeps_the_good_ones(
+    footage: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from reflect.cli import main
 
     out = tmp_path / "ds"
-    rc = main(["dataset", "build", "--footage", str(footage), "--out", str(out), "--roi", str(_roi(tmp_path)),
-               "--every", "3", "--no-progress"])
+    rc = main(
+        [
+            "dataset",
+            "build",
+            "--footage",
+            str(footage),
+            "--out",
+            str(out),
+            "--roi",
+            str(_roi(tmp_path)),
+            "--every",
+            "3",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     report = json.loads((out / "report.json").read_text())
     assert [b["file"] for b in report["bad"]] == ["cam2/broken.mp4"]
@@ -64,7 +78,9 @@ def test_build_reports_the_corrupt_video_and_keeps_the_good_ones(footage: Path, 
     for cam in ("cam1", "cam2"):
         assert len({r["split"] for r in rows if r["camera"] == cam}) == 1
     assert {r["split"] for r in rows} == {"train", "test"}
-    total = sum(len(list_images(out / d)) for d in ("trainA", "trainB", "testA", "testB") if (out / d).is_dir())
+    total = sum(
+        len(list_images(out / d)) for d in ("trainA", "trainB", "testA", "testB") if (out / d).is_dir()
+    )
     assert total == len(rows)
     assert min(len(p.name) for p in list_images(out / "crops")) > 0
     assert all(min(cv2.imread(str(p)).shape[:2]) == 32 for p in list_images(out / "crops"))
@@ -90,11 +106,22 @@ def test_near_duplicates_are_dropped_and_scene_change_sampling(tmp_path: Path) -
     root = tmp_path / "footage"
     root.mkdir()
     _video(root / "static.avi", 10, 5, moving=False)
-    report = build_dataset(BuildOptions(footage=str(root), out=str(tmp_path / "o"), roi=str(_roi(tmp_path)),
-                                        every=1, progress=False))
+    report = build_dataset(
+        BuildOptions(
+            footage=str(root), out=str(tmp_path / "o"), roi=str(_roi(tmp_path)), every=1, progress=False
+        )
+    )
     assert report["crops"] == 2 and report["duplicates_dropped"] == 18  # one crop per ROI survives
-    report = build_dataset(BuildOptions(footage=str(root), out=str(tmp_path / "s"), roi=str(_roi(tmp_path)),
-                                        every=1, scene_threshold=0.05, progress=False))
+    report = build_dataset(
+        BuildOptions(
+            footage=str(root),
+            out=str(tmp_path / "s"),
+            roi=str(_roi(tmp_path)),
+            every=1,
+            scene_threshold=0.05,
+            progress=False,
+        )
+    )
     assert report["crops"] == 2 and report["duplicates_dropped"] == 0  # only the first frame is a new scene
 
 

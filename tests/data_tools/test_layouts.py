@@ -27,8 +27,18 @@ def test_paired_layout_files_and_manifest(tmp_path: Path, fake_faces: list[Face]
         assert sorted(r["name"] for r in rows) == [p.name for p in inputs]
         recs += rows
     r = recs[0]
-    assert set(r["params"]) >= {"reflection", "ghost", "glass", "glare", "false_colour", "nir", "noise", "jpeg",
-                                 "low_res", "motion_blur"}
+    assert set(r["params"]) >= {
+        "reflection",
+        "ghost",
+        "glass",
+        "glare",
+        "false_colour",
+        "nir",
+        "noise",
+        "jpeg",
+        "low_res",
+        "motion_blur",
+    }
     x1, y1, x2, y2 = r["faces"][0]["box"]
     assert 0 <= x1 < x2 <= 64 and 0 <= y1 < y2 <= 64 and r["faces"][0]["role"] == "driver"
     assert read_image(tmp_path / r["files"]["input"]).shape == (64, 64, 3)
@@ -45,7 +55,7 @@ def test_unpaired_groups_share_no_identity(tmp_path: Path, fake_faces: list[Face
     seen: dict[str, set[str]] = {}
     for r in recs:
         seen.setdefault(r["split"], set()).update(f["identity"] for f in r["faces"])
-        (kind, rel), = r["files"].items()
+        ((kind, rel),) = r["files"].items()
         assert kind == ("input" if r["split"].endswith("A") else "target") and (tmp_path / rel).is_file()
     assert set(seen) == {"trainA", "trainB", "testA", "testB"}
     groups = list(seen.values())

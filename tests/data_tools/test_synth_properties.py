@@ -34,7 +34,9 @@ def test_same_seed_same_bytes_and_different_seeds_differ(fake_faces: list[Face])
 def test_input_equals_target_with_every_input_only_term_off(index: int, mode: str) -> None:
     from tests.data_tools.conftest import fake_face
 
-    cfg = small_cfg(camera={"mode": mode, "motion_probability": 0.5, "low_res_probability": 0.5}).input_only_terms_off()
+    cfg = small_cfg(
+        camera={"mode": mode, "motion_probability": 0.5, "low_res_probability": 0.5}
+    ).input_only_terms_off()
     s = Synthesizer(cfg).render(index, fake_face("ann", 0), fake_face("bob", 1))
     assert s.input.dtype == np.uint8 and s.input.shape == (64, 64, 3)
     assert np.array_equal(s.input, s.target)
@@ -61,8 +63,9 @@ def test_reflection_alone_only_adds_light(fake_faces: list[Face]) -> None:
 
 
 def test_fresnel_makes_the_top_reflect_more(fake_faces: list[Face]) -> None:
-    cfg = _off_with(reflection={"enabled": True, "sources": {"sky": 1.0}, "fresnel_bottom": [0.2, 0.2],
-                                "overflow": False})
+    cfg = _off_with(
+        reflection={"enabled": True, "sources": {"sky": 1.0}, "fresnel_bottom": [0.2, 0.2], "overflow": False}
+    )
     s = _render(cfg, fake_faces)
     diff = s.input.astype(float) - s.target.astype(float)
     assert diff[:8].mean() > diff[-8:].mean()
@@ -79,7 +82,10 @@ def test_ghosting_adds_a_shifted_copy_and_nothing_else(fake_faces: list[Face]) -
 
 
 def test_glare_is_local_and_additive(fake_faces: list[Face]) -> None:
-    s = _render(_off_with(glare={"enabled": True, "probability": 1.0, "count": [1, 1], "radius": [0.05, 0.05]}), fake_faces)
+    s = _render(
+        _off_with(glare={"enabled": True, "probability": 1.0, "count": [1, 1], "radius": [0.05, 0.05]}),
+        fake_faces,
+    )
     diff = s.input.astype(int) - s.target.astype(int)
     spot = s.params["glare"]["spots"][0]
     y, x = min(63, int(spot["y"])), min(63, int(spot["x"]))
@@ -88,10 +94,14 @@ def test_glare_is_local_and_additive(fake_faces: list[Face]) -> None:
 
 
 def test_sensor_noise_and_jpeg_touch_only_the_input(fake_faces: list[Face]) -> None:
-    s = _render(_off_with(camera={"noise": True, "noise_probability": 1.0, "noise_sigma": [0.02, 0.02]}), fake_faces)
+    s = _render(
+        _off_with(camera={"noise": True, "noise_probability": 1.0, "noise_sigma": [0.02, 0.02]}), fake_faces
+    )
     diff = s.input.astype(float) - s.target.astype(float)
     assert abs(diff.mean()) < 1.5 and diff.std() > 1.0  # zero-mean fluctuation
-    j = _render(_off_with(camera={"jpeg": True, "jpeg_probability": 1.0, "jpeg_quality": [20, 20]}), fake_faces)
+    j = _render(
+        _off_with(camera={"jpeg": True, "jpeg_probability": 1.0, "jpeg_quality": [20, 20]}), fake_faces
+    )
     assert j.params["jpeg"] == {"quality": 20} and not np.array_equal(j.input, j.target)
     assert np.abs(j.input.astype(float) - j.target.astype(float)).mean() < 12
 

@@ -35,7 +35,9 @@ def test_manifest_boxes_hold_a_face_mtcnn_detects_in_the_target(real_faces: tupl
         found = detect_boxes(s.target, min_prob=0.9)
         assert found, f"sample {i}: MTCNN finds no face in the target ({s.params})"
         best = max(_iou(driver["box"], b) for b, _ in found)
-        assert best > 0.5, f"sample {i}: manifest box {driver['box']} vs detections {[b.tolist() for b, _ in found]}"
+        assert best > 0.5, (
+            f"sample {i}: manifest box {driver['box']} vs detections {[b.tolist() for b, _ in found]}"
+        )
 
 
 def test_synth_command_end_to_end(real_faces: tuple[Path, list[Face]], tmp_path: Path) -> None:
@@ -45,8 +47,24 @@ def test_synth_command_end_to_end(real_faces: tuple[Path, list[Face]], tmp_path:
     out = tmp_path / "ds"
     out.mkdir()
     shutil.copy(folder.parent / "faces_index.json", out / "faces_index.json")  # detected once already
-    rc = main(["synth", "--faces", str(folder), "--out", str(out), "--count", "6", "--size", "64",
-               "--workers", "1", "--contact-sheet", "4", "--no-progress"])
+    rc = main(
+        [
+            "synth",
+            "--faces",
+            str(folder),
+            "--out",
+            str(out),
+            "--count",
+            "6",
+            "--size",
+            "64",
+            "--workers",
+            "1",
+            "--contact-sheet",
+            "4",
+            "--no-progress",
+        ]
+    )
     assert rc == 0 and (out / "contact_sheet.png").is_file()
     rows = [json.loads(x) for x in (out / "train" / "manifest.jsonl").read_text().splitlines()]
     rows += [json.loads(x) for x in (out / "test" / "manifest.jsonl").read_text().splitlines()]
@@ -57,5 +75,7 @@ def test_synth_command_end_to_end(real_faces: tuple[Path, list[Face]], tmp_path:
 def test_missing_faces_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from reflect.cli import main
 
-    assert main(["synth", "--faces", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), "--count", "1"]) == 2
+    assert (
+        main(["synth", "--faces", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), "--count", "1"]) == 2
+    )
     assert "faces folder" in capsys.readouterr().err

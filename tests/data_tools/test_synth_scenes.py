@@ -34,11 +34,15 @@ def _bright_portrait(identity: str) -> Face:
 
 @pytest.mark.parametrize("scene", SCENE_SOURCES)
 @pytest.mark.parametrize("blend", BLEND_MODELS)
-def test_every_scene_and_glass_model_renders_a_face_inside_the_frame(tmp_path, scene: str, blend: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_scene_and_glass_model_renders_a_face_inside_the_frame(
+    tmp_path, scene: str, blend: str
+) -> None:  # type: ignore[no-untyped-def]
     bank = _bank(tmp_path, 120)
     people = [fake_face(n, k) for k, n in enumerate(["ann", "bob", "cid"])]
     cfg = small_cfg(reflection={"sources": {"photo": 1.0, "person": 1.0, "sky": 1.0}})
-    s = Synthesizer(cfg, photos=bank, backdrops=bank, people=people).render(5, people[0], people[1], scene=scene, blend=blend)
+    s = Synthesizer(cfg, photos=bank, backdrops=bank, people=people).render(
+        5, people[0], people[1], scene=scene, blend=blend
+    )
     assert s.input.shape == s.target.shape == (64, 64, 3) and s.input.dtype == np.uint8
     assert s.params["scene"] == scene and s.params["blend"] == blend
     x1, y1, x2, y2 = s.faces[0]["box"]
@@ -47,8 +51,11 @@ def test_every_scene_and_glass_model_renders_a_face_inside_the_frame(tmp_path, s
 
 
 def test_reflection_free_samples_are_the_target_byte_for_byte_even_behind_tinted_glass() -> None:
-    cfg = small_cfg(blend={"models": {"none": 1.0}}, glass={"probability": 1.0, "tint": [0.3, 0.35]},
-                    camera={"noise_probability": 1.0, "jpeg_probability": 1.0})
+    cfg = small_cfg(
+        blend={"models": {"none": 1.0}},
+        glass={"probability": 1.0, "tint": [0.3, 0.35]},
+        camera={"noise_probability": 1.0, "jpeg_probability": 1.0},
+    )
     for index in range(6):
         s = Synthesizer(cfg).render(index, fake_face("ann"), fake_face("bob", 1))
         assert np.array_equal(s.input, s.target) and s.reflection_free
@@ -59,9 +66,18 @@ def test_a_portrait_keeps_its_own_bright_backdrop_and_a_dark_photo_backdrop_stay
     cfg = small_cfg(blend={"models": {"none": 1.0}}, glass={"enabled": False})
     face = _bright_portrait("ann")
     portrait = Synthesizer(cfg).render(1, face, scene="portrait").target
-    dark = Synthesizer(small_cfg(blend={"models": {"none": 1.0}}, glass={"enabled": False},
-                                 scene={"backdrop_level": [1.0, 1.0], "backdrop_blur": [0.0, 0.0]}),
-                       backdrops=_bank(tmp_path, 20)).render(1, face, scene="backdrop").target
+    dark = (
+        Synthesizer(
+            small_cfg(
+                blend={"models": {"none": 1.0}},
+                glass={"enabled": False},
+                scene={"backdrop_level": [1.0, 1.0], "backdrop_blur": [0.0, 0.0]},
+            ),
+            backdrops=_bank(tmp_path, 20),
+        )
+        .render(1, face, scene="backdrop")
+        .target
+    )
     corners = (slice(0, 8), slice(0, 8))
     assert portrait[corners].mean() > 200  # the photo's own bright backdrop fills the frame
     assert dark[corners].mean() < 60  # the sitter before a dark photograph
@@ -69,12 +85,18 @@ def test_a_portrait_keeps_its_own_bright_backdrop_and_a_dark_photo_backdrop_stay
 
 def test_the_screen_blend_only_brightens_and_the_gains_blend_darkens_the_transmitted_scene(tmp_path) -> None:  # type: ignore[no-untyped-def]
     bank = _bank(tmp_path, 0)  # a black reflection: only the transmission term remains
-    cfg = small_cfg(glass={"enabled": False}, glare={"enabled": False}, reflection={"sources": {"photo": 1.0}},
-                    camera={"noise": False, "jpeg": False, "motion_blur": False, "low_res": False},
-                    blend={"transmission_loss": [0.3, 0.3]})
+    cfg = small_cfg(
+        glass={"enabled": False},
+        glare={"enabled": False},
+        reflection={"sources": {"photo": 1.0}},
+        camera={"noise": False, "jpeg": False, "motion_blur": False, "low_res": False},
+        blend={"transmission_loss": [0.3, 0.3]},
+    )
     face = fake_face("ann")
     screen = Synthesizer(cfg, photos=_bank(tmp_path, 200)).render(2, face, blend="screen")
-    assert (screen.input.astype(int) >= screen.target.astype(int) - 1).all() and screen.input.mean() > screen.target.mean() + 5
+    assert (
+        screen.input.astype(int) >= screen.target.astype(int) - 1
+    ).all() and screen.input.mean() > screen.target.mean() + 5
     gains = Synthesizer(cfg, photos=bank).render(2, face, blend="gains")
     ratio = gains.input.astype(float).mean() / gains.target.astype(float).mean()
     assert 0.6 < ratio < 0.95  # the light the glass reflects away is lost to the transmission
@@ -91,12 +113,15 @@ def test_a_reflected_passer_by_is_never_one_of_the_occupants(tmp_path) -> None: 
     assert info["person"] is None
 
 
-@pytest.mark.parametrize(("key", "value", "words"), [
-    ("scene", {"sources": {"garage": 1.0}}, "scene.sources.garage"),
-    ("blend", {"models": {"windshield": -1.0}}, "blend.models.windshield"),
-    ("blend", {"models": {"linear": 0.0}}, "blend.models"),
-    ("scene", {"exposure": [2.0, 1.0]}, "scene.exposure"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("scene", {"sources": {"garage": 1.0}}, "scene.sources.garage"),
+        ("blend", {"models": {"windshield": -1.0}}, "blend.models.windshield"),
+        ("blend", {"models": {"linear": 0.0}}, "blend.models"),
+        ("scene", {"exposure": [2.0, 1.0]}, "scene.exposure"),
+    ],
+)
 def test_bad_scene_and_blend_settings_name_the_key(key: str, value: dict, words: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(ConfigError, match=words.replace(".", r"\.")):
         synth_config_from_dict({key: value})
@@ -112,5 +137,7 @@ def test_the_photo_cache_setting_says_how_to_fill_it(tmp_path, monkeypatch) -> N
     folder.mkdir(parents=True)
     cv2.imwrite(str(folder / "a.jpg"), np.full((40, 40, 3), 90, np.uint8))
     assert PhotoBank("cache:train").names == ["a.jpg"]
-    cfg = synth_config_from_dict({"size": 64, "scene": {"sources": {"backdrop": 1.0}, "folder": "cache:train"}})
+    cfg = synth_config_from_dict(
+        {"size": 64, "scene": {"sources": {"backdrop": 1.0}, "folder": "cache:train"}}
+    )
     assert Synthesizer(cfg).render(0, fake_face("ann")).params["scene"] == "backdrop"

@@ -14,8 +14,12 @@ def test_landmarks_land_on_the_template(layout, spec):
     # a rotated, scaled, shifted template in a 300x260 image, each landmark marked by a bright dot
     tpl = template_points(layout, spec).float()
     angle, scale, shift = 0.3, 1.7, torch.tensor([40.0, 25.0])
-    rot = torch.tensor([[torch.cos(torch.tensor(angle)), -torch.sin(torch.tensor(angle))],
-                        [torch.sin(torch.tensor(angle)), torch.cos(torch.tensor(angle))]])
+    rot = torch.tensor(
+        [
+            [torch.cos(torch.tensor(angle)), -torch.sin(torch.tensor(angle))],
+            [torch.sin(torch.tensor(angle)), torch.cos(torch.tensor(angle))],
+        ]
+    )
     landmarks = tpl @ rot.T * scale + shift
     image = -torch.ones(1, 3, 260, 300)
     for x, y in landmarks.round().long():

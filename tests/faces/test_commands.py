@@ -21,7 +21,10 @@ def test_detect_prints_faces(capsys):
 def test_compare_tells_people_apart(capsys, tmp_path):
     pytest.importorskip("dlib")
     files = [str(face_file(n)) for n in ("obama.jpg", "obama2.jpg", "biden.jpg")]
-    assert main(["faces", "compare", "--detector", "dlib-hog", "--output", str(tmp_path / "c.json"), *files]) == 0
+    assert (
+        main(["faces", "compare", "--detector", "dlib-hog", "--output", str(tmp_path / "c.json"), *files])
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     same = {(p["a"], p["b"]): p["same_person"] for p in out["pairs"]}
     assert same == {(files[0], files[1]): True, (files[0], files[2]): False, (files[1], files[2]): False}

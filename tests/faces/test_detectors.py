@@ -21,7 +21,12 @@ def test_mtcnn_finds_obama_and_the_group(mtcnn, read):
     assert len(obama) == 1 and obama.layout == EYES_NOSE_MOUTH
     x1, y1, x2, y2 = obama.boxes[0].tolist()
     eyes = obama.landmarks[0, :2]
-    assert (eyes[:, 0] > x1).all() and (eyes[:, 0] < x2).all() and (eyes[:, 1] > y1).all() and (eyes[:, 1] < y2).all()
+    assert (
+        (eyes[:, 0] > x1).all()
+        and (eyes[:, 0] < x2).all()
+        and (eyes[:, 1] > y1).all()
+        and (eyes[:, 1] < y2).all()
+    )
     assert eyes[0, 0] < eyes[1, 0]  # image-left eye first
     assert len(group) >= 5
 
@@ -57,7 +62,10 @@ def test_retinaface_loads_a_pytorch_retinaface_style_checkpoint(backbone, tmp_pa
     # checkpoints saved from DataParallel carry a "module." prefix
     torch.save({f"module.{k}": v for k, v in net.state_dict().items()}, tmp_path / "w.pth")
     det = make_detector("retinaface", weights=tmp_path / "w.pth", min_score=0.0)
-    assert all(torch.equal(a, b) for a, b in zip(det.net.state_dict().values(), net.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(det.net.state_dict().values(), net.state_dict().values(), strict=True)
+    )
     found = det.detect(torch.zeros(1, 3, 64, 96))
     assert len(found) == 1 and found[0].landmarks.shape[1:] == (5, 2)
 

@@ -10,8 +10,16 @@ import torch
 
 from tests.faces.conftest import FACES
 
-ALL_PHOTOS = ["obama.jpg", "obama2.jpg", "obama3.jpg", "obama_partial_face.jpg", "biden.jpg",
-              "group_six_people.jpg", "32bit.png", "hanks_aligned_112.png"]
+ALL_PHOTOS = [
+    "obama.jpg",
+    "obama2.jpg",
+    "obama3.jpg",
+    "obama_partial_face.jpg",
+    "biden.jpg",
+    "group_six_people.jpg",
+    "32bit.png",
+    "hanks_aligned_112.png",
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +40,9 @@ def dlib_faces(read, hog):
             faces = None
             rects = [dlib.rectangle(0, 0, img.shape[1] - 1, img.shape[0] - 1)]
         else:
-            rects = [dlib.rectangle(*[int(v) for v in b[:2]], *[int(v) - 1 for v in b[2:]]) for b in faces.boxes]
+            rects = [
+                dlib.rectangle(*[int(v) for v in b[:2]], *[int(v) - 1 for v in b[2:]]) for b in faces.boxes
+            ]
         for i, r in enumerate(rects):
             chip = dlib.get_face_chip(img, sp(img, r), 150, 0.25)
             out.append((f"{name}#{i}", chip, np.asarray(rec.compute_face_descriptor(chip))))

@@ -69,14 +69,18 @@ class _White(Brighten):
 def _alpha(img: torch.Tensor, faces: Faces, feather: float) -> torch.Tensor:
     """The blend weight of the face model's output at every image pixel (H, W)."""
     black = torch.full_like(img, -1.0)
-    out, _ = FaceEnhancer(_White(), FixedFaces([faces]), chip=128, min_eye_distance=0, feather=feather).enhance(black, black)
+    out, _ = FaceEnhancer(
+        _White(), FixedFaces([faces]), chip=128, min_eye_distance=0, feather=feather
+    ).enhance(black, black)
     return (out[0, 0] + 1) / 2
 
 
 def test_no_seam_at_the_mask_border(face_and_landmarks):
     img, faces = face_and_landmarks
     cleaned = img * 0.8  # the "global" result: darker than the face model's brightened face
-    out, stats = FaceEnhancer(Brighten(0.3), FixedFaces([faces]), chip=128, min_eye_distance=0).enhance(img, cleaned)
+    out, stats = FaceEnhancer(Brighten(0.3), FixedFaces([faces]), chip=128, min_eye_distance=0).enhance(
+        img, cleaned
+    )
     assert stats.enhanced == 1
     alpha = _alpha(img, faces, 0.18)[:-1, :-1]
     gx, gy = _grad(out)
@@ -85,7 +89,9 @@ def test_no_seam_at_the_mask_border(face_and_landmarks):
     assert border.sum() > 50 and inside.sum() > 500
     assert float(grad[border].mean()) <= float(grad[inside].mean())
     # the criterion can fail: a hard paste (no feathering) shows a step along the chip's edge
-    hard, _ = FaceEnhancer(Brighten(0.3), FixedFaces([faces]), chip=128, min_eye_distance=0, feather=0.0).enhance(img, cleaned)
+    hard, _ = FaceEnhancer(
+        Brighten(0.3), FixedFaces([faces]), chip=128, min_eye_distance=0, feather=0.0
+    ).enhance(img, cleaned)
     a = _alpha(img, faces, 0.0)[None, None]
     ring = ((F.max_pool2d(a, 3, 1, 1) > 0.5) & (-F.max_pool2d(-a, 3, 1, 1) < 0.5))[0, 0, :-1, :-1]
     hx, hy = _grad(hard)
@@ -151,8 +157,17 @@ def test_translate_enhance_faces_changes_only_the_face(read, tmp_path, capsys):
 
     image = read("obama.jpg")
     h, w = image.shape[:2]
-    small = F.interpolate(torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float(),
-                          size=(200, round(200 * w / h)), mode="area")[0].permute(1, 2, 0).round().byte().numpy()
+    small = (
+        F.interpolate(
+            torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float(),
+            size=(200, round(200 * w / h)),
+            mode="area",
+        )[0]
+        .permute(1, 2, 0)
+        .round()
+        .byte()
+        .numpy()
+    )
     write_image(tmp_path / "in" / "face.png", small)
     write_image(tmp_path / "blank" / "flat.png", np.full((64, 64, 3), 90, np.uint8))
     model = identity_remover_file(tmp_path / "global.safetensors")  # the global clean keeps the face findable
@@ -160,15 +175,35 @@ def test_translate_enhance_faces_changes_only_the_face(read, tmp_path, capsys):
     base = ["translate", "--model", str(model), "--input", str(tmp_path / "in")]
     assert main([*base, "--output", str(tmp_path / "plain")]) == 0
     capsys.readouterr()
-    assert main([*base, "--output", str(tmp_path / "enh"), "--enhance-faces", "--face-model", str(face_model)]) == 0
+    assert (
+        main([*base, "--output", str(tmp_path / "enh"), "--enhance-faces", "--face-model", str(face_model)])
+        == 0
+    )
     assert "faces: 1 enhanced" in capsys.readouterr().out
     plain, enh = read_file(tmp_path / "plain" / "face.png"), read_file(tmp_path / "enh" / "face.png")
     changed = np.abs(plain.astype(int) - enh.astype(int)).max(2) > 0
     assert changed.any()
     ys, xs = np.nonzero(changed)
-    assert (xs.max() - xs.min()) < small.shape[1] * 0.8 and (ys.max() - ys.min()) < small.shape[0] * 0.8  # the face only
-    assert main(["translate", "--model", str(model), "--input", str(tmp_path / "blank"), "--output", str(tmp_path / "b"),
-                 "--enhance-faces", "--face-model", str(face_model)]) == 0
+    assert (xs.max() - xs.min()) < small.shape[1] * 0.8 and (ys.max() - ys.min()) < small.shape[
+        0
+    ] * 0.8  # the face only
+    assert (
+        main(
+            [
+                "translate",
+                "--model",
+                str(model),
+                "--input",
+                str(tmp_path / "blank"),
+                "--output",
+                str(tmp_path / "b"),
+                "--enhance-faces",
+                "--face-model",
+                str(face_model),
+            ]
+        )
+        == 0
+    )
     assert "faces: 0 enhanced" in capsys.readouterr().out
 
 
@@ -181,14 +216,37 @@ def test_stream_enhance_faces_counts_the_faces(read, tmp_path, capsys):
 
     image = read("obama.jpg")
     h, w = image.shape[:2]
-    small = F.interpolate(torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float(), size=(160, round(160 * w / h)),
-                          mode="area")[0].permute(1, 2, 0).round().byte().numpy()
+    small = (
+        F.interpolate(
+            torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float(),
+            size=(160, round(160 * w / h)),
+            mode="area",
+        )[0]
+        .permute(1, 2, 0)
+        .round()
+        .byte()
+        .numpy()
+    )
     for k in range(2):
         write_image(tmp_path / "frames" / f"f{k}.png", small)
     model = identity_remover_file(tmp_path / "global.safetensors")
     face_model = tiny_generator_file(tmp_path / "face.safetensors", seed=2)
-    rc = main(["stream", "--model", str(model), "--source", str(tmp_path / "frames"), "--sink", str(tmp_path / "out"),
-               "--batch", "1", "--enhance-faces", "--face-model", str(face_model)])
+    rc = main(
+        [
+            "stream",
+            "--model",
+            str(model),
+            "--source",
+            str(tmp_path / "frames"),
+            "--sink",
+            str(tmp_path / "out"),
+            "--batch",
+            "1",
+            "--enhance-faces",
+            "--face-model",
+            str(face_model),
+        ]
+    )
     assert rc == 0
     assert "faces: 2 enhanced" in capsys.readouterr().out
     assert len(list((tmp_path / "out").iterdir())) == 2
@@ -205,13 +263,31 @@ def test_clean_enhance_faces_counts_the_faces_and_resumes_the_same(read, tmp_pat
 
     image = read("obama.jpg")
     h, w = image.shape[:2]
-    small = F.interpolate(torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float(), size=(160, round(160 * w / h)),
-                          mode="area")[0].permute(1, 2, 0).round().byte().numpy()
+    small = (
+        F.interpolate(
+            torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float(),
+            size=(160, round(160 * w / h)),
+            mode="area",
+        )[0]
+        .permute(1, 2, 0)
+        .round()
+        .byte()
+        .numpy()
+    )
     write_image(tmp_path / "in" / "face.png", small)
     write_image(tmp_path / "in" / "flat.png", np.full((48, 64, 3), 90, np.uint8))
     model = identity_remover_file(tmp_path / "global.safetensors")
     face_model = tiny_generator_file(tmp_path / "face.safetensors", seed=2)
-    base = ["clean", "--model", str(model), "--input", str(tmp_path / "in"), "--workers", "1", "--no-progress"]
+    base = [
+        "clean",
+        "--model",
+        str(model),
+        "--input",
+        str(tmp_path / "in"),
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
     assert main([*base, "--output", str(tmp_path / "plain")]) == 0
     capsys.readouterr()
     enh_cmd = [*base, "--output", str(tmp_path / "enh"), "--enhance-faces", "--face-model", str(face_model)]
@@ -220,5 +296,7 @@ def test_clean_enhance_faces_counts_the_faces_and_resumes_the_same(read, tmp_pat
     plain, enh = read_file(tmp_path / "plain" / "face.png"), read_file(tmp_path / "enh" / "face.png")
     changed = np.abs(plain.astype(int) - enh.astype(int)).max(2) > 0
     assert changed.any() and changed.mean() < 0.6
-    assert np.array_equal(read_file(tmp_path / "plain" / "flat.png"), read_file(tmp_path / "enh" / "flat.png"))
+    assert np.array_equal(
+        read_file(tmp_path / "plain" / "flat.png"), read_file(tmp_path / "enh" / "flat.png")
+    )
     assert main([*base, "--output", str(tmp_path / "enh")]) != 0  # the same job without enhancement: refused

@@ -15,8 +15,10 @@ def test_gan_losses_prefer_correct_discriminators(mode):
     assert losses.d_loss(mode, good_real, good_fake) < losses.d_loss(mode, good_fake, good_real)
     assert losses.g_loss(mode, good_real) < losses.g_loss(mode, good_fake)
     # multi-scale lists average over scales
-    assert torch.isclose(losses.d_loss(mode, [good_real, good_real], [good_fake, good_fake]),
-                         losses.d_loss(mode, good_real, good_fake))
+    assert torch.isclose(
+        losses.d_loss(mode, [good_real, good_real], [good_fake, good_fake]),
+        losses.d_loss(mode, good_real, good_fake),
+    )
 
 
 def test_gradient_penalty_is_zero_for_unit_slope_critic():

@@ -24,8 +24,13 @@ def test_supervised_term_uses_only_paired_samples() -> None:
 def test_face_region_judges_only_the_boxes_of_paired_samples() -> None:
     target = torch.zeros(2, 3, 32, 32)
     box = torch.tensor([[[8.0, 8.0, 24.0, 24.0]], [[8.0, 8.0, 24.0, 24.0]]])  # (B, K=1, 4)
-    batch = {"A": target, "A_target": target, "has_target": torch.tensor([True, False]),
-             "faces_box": box, "faces_n": torch.tensor([1, 1])}
+    batch = {
+        "A": target,
+        "A_target": target,
+        "has_target": torch.tensor([True, False]),
+        "faces_box": box,
+        "faces_n": torch.tensor([1, 1]),
+    }
     terms = Terms(face_region="instance_sup")
 
     def region(clean: torch.Tensor, **changes: object) -> float:

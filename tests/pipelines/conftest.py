@@ -24,7 +24,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / cfg.name
 
 
-def write_video(path: Path, n: int, size: tuple[int, int] = (48, 32), fps: float = 10.0, seed: int = 0) -> None:
+def write_video(
+    path: Path, n: int, size: tuple[int, int] = (48, 32), fps: float = 10.0, seed: int = 0
+) -> None:
     """A small MJPG video of moving gradients; ``size`` is (width, height)."""
     w, h = size
     rng = np.random.default_rng(seed)

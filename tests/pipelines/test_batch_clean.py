@@ -36,7 +36,9 @@ def _make_inputs(root: Path, n_images: int, video_frames: list[int]) -> None:
     (root / "cam2" / "day").mkdir(parents=True)
     for i in range(n_images):
         ext = "png" if i % 2 else "jpg"
-        cv2.imwrite(str(root / "cam1" / f"img{i:03d}.{ext}"), rng.integers(0, 255, (32, 48, 3), dtype=np.uint8))
+        cv2.imwrite(
+            str(root / "cam1" / f"img{i:03d}.{ext}"), rng.integers(0, 255, (32, 48, 3), dtype=np.uint8)
+        )
     for k, n in enumerate(video_frames):
         write_video(root / "cam2" / "day" / f"clip{k}.avi", n, seed=k)
 
@@ -81,7 +83,9 @@ def test_roi_outside_is_untouched_and_crop_mode_writes_window(tiny_model: Path, 
     assert (orig[mask] == cleaned[mask]).all()
     assert not (orig[~mask] == cleaned[~mask]).all()
     crops = tmp_path / "crops"
-    run_clean(CleanOptions(str(tiny_model), str(src), str(crops), roi_file=str(roi), write="crop", progress=False))
+    run_clean(
+        CleanOptions(str(tiny_model), str(src), str(crops), roi_file=str(roi), write="crop", progress=False)
+    )
     assert cv2.imread(str(crops / "cam1/img001.png")).shape == (16, 24, 3)
     assert (cv2.imread(str(crops / "cam1/img001.png")) == cleaned[4:20, 8:32]).all()
 
@@ -96,7 +100,9 @@ def test_restart_with_other_settings_is_refused(tiny_model: Path, tmp_path: Path
         run_clean(CleanOptions(str(tiny_model), str(src), str(out), batch=2, progress=False))
 
 
-def test_kill_9_at_a_random_moment_then_resume_equals_uninterrupted_run(tiny_model: Path, tmp_path: Path) -> None:
+def test_kill_9_at_a_random_moment_then_resume_equals_uninterrupted_run(
+    tiny_model: Path, tmp_path: Path
+) -> None:
     src = tmp_path / "in"
     _make_inputs(src, 120, [40, 40])  # 200 frames
     (src / "cam1" / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(64))
@@ -106,8 +112,19 @@ def test_kill_9_at_a_random_moment_then_resume_equals_uninterrupted_run(tiny_mod
     assert ref.frames == 200 and len(ref.errors) == 2
 
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "reflect", "clean", "--model", str(tiny_model), "--input", str(src),
-           "--output", str(out), "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "reflect",
+        "clean",
+        "--model",
+        str(tiny_model),
+        "--input",
+        str(src),
+        "--output",
+        str(out),
+        "--no-progress",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     target = random.Random().randint(1, 110)  # kill once this many inputs are finished
     db_file = job_paths(out)[0]
@@ -116,7 +133,9 @@ def test_kill_9_at_a_random_moment_then_resume_equals_uninterrupted_run(tiny_mod
         if db_file.exists():
             try:
                 with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=1) as db:
-                    finished = db.execute("SELECT COUNT(*) FROM items WHERE status != 'pending'").fetchone()[0]
+                    finished = db.execute("SELECT COUNT(*) FROM items WHERE status != 'pending'").fetchone()[
+                        0
+                    ]
             except sqlite3.OperationalError:
                 finished = 0
             if finished >= target:
@@ -152,7 +171,9 @@ def test_clean_without_model_uses_the_bundled_model_and_records_its_path(
     common = ["--input", str(src), "--workers", "1", "--no-progress"]
     assert main(["clean", *common, "--output", str(tmp_path / "default")]) == 0
     assert main(["clean", *common, "--output", str(tmp_path / "explicit"), "--model", str(bundled)]) == 0
-    assert _tree(tmp_path / "default") == _tree(tmp_path / "explicit") and len(_tree(tmp_path / "default")) == 2
+    assert (
+        _tree(tmp_path / "default") == _tree(tmp_path / "explicit") and len(_tree(tmp_path / "default")) == 2
+    )
     with sqlite3.connect(job_paths(tmp_path / "default")[0]) as db:
         (settings,) = db.execute("SELECT value FROM job WHERE key='settings'").fetchone()
     assert json.loads(settings)["model"] == str(bundled.resolve())

@@ -14,8 +14,10 @@ from pipelines.regions import grow_box, square_region
 from reflect.errors import ConfigError
 from tests.pipelines.conftest import FACES, write_video
 
-needs_faces = pytest.mark.skipif(not (FACES / "obama.jpg").is_file() or not (FACES / "biden.jpg").is_file(),
-                                reason=f"sample faces not found in {FACES}")
+needs_faces = pytest.mark.skipif(
+    not (FACES / "obama.jpg").is_file() or not (FACES / "biden.jpg").is_file(),
+    reason=f"sample faces not found in {FACES}",
+)
 MARGIN = 0.6
 
 
@@ -37,7 +39,11 @@ def _inputs(root: Path) -> dict[str, np.ndarray]:
     h = min(len(obama), len(biden))
     plain = np.zeros((120, 160, 3), np.uint8)
     plain[:] = np.linspace(0, 255, 160, dtype=np.uint8)[None, :, None]
-    images = {"one.png": obama, "pair.png": np.concatenate([obama[:h], biden[:h]], axis=1), "plain.png": plain}
+    images = {
+        "one.png": obama,
+        "pair.png": np.concatenate([obama[:h], biden[:h]], axis=1),
+        "plain.png": plain,
+    }
     root.mkdir(parents=True)
     for name, im in images.items():
         cv2.imwrite(str(root / name), im)
@@ -51,8 +57,14 @@ def _faces(image_bgr: np.ndarray) -> list[tuple[int, int, int, int]]:
 
 
 def _opts(model: Path, src: Path, out: Path, **kw: object) -> CleanOptions:
-    base: dict[str, object] = {"detect": "faces", "face_margin": MARGIN, "face_size": 64, "workers": 1,
-                               "batch": 2, "progress": False}
+    base: dict[str, object] = {
+        "detect": "faces",
+        "face_margin": MARGIN,
+        "face_size": 64,
+        "workers": 1,
+        "batch": 2,
+        "progress": False,
+    }
     return CleanOptions(str(model), str(src), str(out), **(base | kw))  # type: ignore[arg-type]
 
 
@@ -62,7 +74,9 @@ def _db_rows(out: Path) -> dict[str, tuple[str, str, int]]:
 
 
 @needs_faces
-def test_frame_mode_cleans_around_the_face_and_passes_faceless_images(tiny_model: Path, tmp_path: Path) -> None:
+def test_frame_mode_cleans_around_the_face_and_passes_faceless_images(
+    tiny_model: Path, tmp_path: Path
+) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
     images = _inputs(src)
     (src / "pair.png").unlink()
@@ -79,8 +93,11 @@ def test_frame_mode_cleans_around_the_face_and_passes_faceless_images(tiny_model
     assert not changed[~inside].any()  # nothing outside the square around it
     assert (cleaned[y2 + 10 :] == orig[y2 + 10 :]).all() and y2 + 10 < len(orig)  # far pixels: same bytes
     assert (_read(out / "plain.png") == images["plain.png"]).all()  # no face: unchanged
-    assert _db_rows(out) == {"one.png": ("done", "one.png", 1), "plain.png": ("done", "plain.png", 0),
-                             "noface.avi": ("done", "noface.mp4", 0)}
+    assert _db_rows(out) == {
+        "one.png": ("done", "one.png", 1),
+        "plain.png": ("done", "plain.png", 0),
+        "noface.avi": ("done", "noface.mp4", 0),
+    }
     cap = cv2.VideoCapture(str(out / "noface.mp4"))
     n = 0
     while cap.read()[0]:
@@ -107,7 +124,11 @@ def test_crop_mode_writes_one_crop_per_face_and_video_frames(tiny_model: Path, t
     for k, (x1, y1, x2, y2) in enumerate(regions):
         assert _read(out / f"pair_face{k}.png").shape == (y2 - y1, x2 - x1, 3)
     rows = _db_rows(out)
-    assert rows["pair.png"] == ("done", "pair_face*.png", 2) and rows["plain.png"] == ("done", "plain_face*.png", 0)
+    assert rows["pair.png"] == ("done", "pair_face*.png", 2) and rows["plain.png"] == (
+        "done",
+        "plain_face*.png",
+        0,
+    )
     assert rows["clip.avi"] == ("done", "clip_frame*_face*.png", 3)
 
 
@@ -127,7 +148,9 @@ def test_faces_are_found_only_inside_the_roi(tiny_model: Path, tmp_path: Path) -
 
 
 @needs_faces
-def test_resume_is_byte_identical_and_other_detect_settings_are_refused(tiny_model: Path, tmp_path: Path) -> None:
+def test_resume_is_byte_identical_and_other_detect_settings_are_refused(
+    tiny_model: Path, tmp_path: Path
+) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
     _inputs(src)
     first = run_clean(_opts(tiny_model, src, out, workers=2))

@@ -46,7 +46,9 @@ def test_report_names_the_bundled_model_and_shows_before_and_after(demo: dict[st
     assert page == root / "report.html"
     text = page.read_text()
     assert f"Cleaned by the bundled model {demo['model'].name} (variant " in text
-    assert summary["models"]["bundled"]["name"] == demo["model"].name and "demo_model" not in summary["models"]
+    assert (
+        summary["models"]["bundled"]["name"] == demo["model"].name and "demo_model" not in summary["models"]
+    )
     if demo["real"]:
         assert "never saw the demo identities" in text
     assert "PSNR vs the clean window" in text and "identity similarity" in text and "rank-1" in text
@@ -66,8 +68,10 @@ def test_report_names_the_bundled_model_and_shows_before_and_after(demo: dict[st
 
 def test_cleaning_with_the_bundled_model_raises_psnr(demo: dict[str, Any]) -> None:
     if not demo["real"]:
-        pytest.skip("the real bundled model reflect/bundled/reflect-remover.safetensors is not in this checkout "
-                    "(a random stand-in cleaned instead; it cannot be expected to remove reflections)")
+        pytest.skip(
+            "the real bundled model reflect/bundled/reflect-remover.safetensors is not in this checkout "
+            "(a random stand-in cleaned instead; it cannot be expected to remove reflections)"
+        )
     head = demo["summary"]["headline"]
     assert head["bundled"]["psnr_vs_clean"] > head["through_glass"]["psnr_vs_clean"]
 
@@ -75,15 +79,43 @@ def test_cleaning_with_the_bundled_model_raises_psnr(demo: dict[str, Any]) -> No
 def test_headline_puts_the_demo_model_beside_the_bundled_one() -> None:
     from pipelines.demo import _headline_html
 
-    models = {"bundled": {"name": "reflect-remover.safetensors", "bundled": True, "variant": "remover", "step": "4000",
-                          "ema": True, "training_faces": {"folders": ["../shared/data/portraits"], "split": "train"}},
-              "demo_model": {"name": "step_000000600.pt", "bundled": False, "variant": "cyclegan", "step": "600",
-                             "ema": True, "training_faces": None}}
-    row = {"detection_rate": 0.5, "identity_similarity": 0.9, "rank1": 0.6, "eer": 0.2, "tar_at_far_0.1": 0.7,
-           "psnr_vs_clean": 10.0, "psnr_face_vs_clean": 11.0, "psnr_vs_no_reflection": 12.0}
-    text = _headline_html(models, {"through_glass": row, "bundled": row, "demo_model": row, "clean_probes": row})
-    assert text.index("through the glass") < text.index("cleaned: reflect-remover.safetensors") \
-        < text.index("cleaned: small demo model") < text.index("no glass (upper bound)")
+    models = {
+        "bundled": {
+            "name": "reflect-remover.safetensors",
+            "bundled": True,
+            "variant": "remover",
+            "step": "4000",
+            "ema": True,
+            "training_faces": {"folders": ["../shared/data/portraits"], "split": "train"},
+        },
+        "demo_model": {
+            "name": "step_000000600.pt",
+            "bundled": False,
+            "variant": "cyclegan",
+            "step": "600",
+            "ema": True,
+            "training_faces": None,
+        },
+    }
+    row = {
+        "detection_rate": 0.5,
+        "identity_similarity": 0.9,
+        "rank1": 0.6,
+        "eer": 0.2,
+        "tar_at_far_0.1": 0.7,
+        "psnr_vs_clean": 10.0,
+        "psnr_face_vs_clean": 11.0,
+        "psnr_vs_no_reflection": 12.0,
+    }
+    text = _headline_html(
+        models, {"through_glass": row, "bundled": row, "demo_model": row, "clean_probes": row}
+    )
+    assert (
+        text.index("through the glass")
+        < text.index("cleaned: reflect-remover.safetensors")
+        < text.index("cleaned: small demo model")
+        < text.index("no glass (upper bound)")
+    )
     assert "home advantage" in text
 
 

@@ -46,7 +46,10 @@ def _small(path: Path, side: int = 220) -> np.ndarray:
 @pytest.fixture(scope="module")
 def face_sets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("faces")
-    for ident, gal, probes in (("obama", "obama.jpg", ["obama2.jpg", "obama3.jpg"]), ("biden", "biden.jpg", ["biden.jpg"])):
+    for ident, gal, probes in (
+        ("obama", "obama.jpg", ["obama2.jpg", "obama3.jpg"]),
+        ("biden", "biden.jpg", ["biden.jpg"]),
+    ):
         write_image(root / "gallery" / ident / gal.replace(".jpg", ".png"), _small(FACES / gal))
         for k, name in enumerate(probes):
             img = _small(FACES / name, 200)
@@ -61,15 +64,24 @@ def face_sets(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_degraded_probes_score_lower_identity_similarity(face_sets: Path, tmp_path: Path) -> None:
     from pipelines.face_eval.evaluate import run_face_eval
 
-    res = run_face_eval(face_sets / "gallery", face_sets / "glass", tmp_path / "report", cleaned=face_sets / "clean")
+    res = run_face_eval(
+        face_sets / "gallery", face_sets / "glass", tmp_path / "report", cleaned=face_sets / "clean"
+    )
     assert res["cleaned"]["identity_similarity"] > res["probes"]["identity_similarity"] + 0.02
     assert res["cleaned"]["detection_rate"] == 1.0 and res["cleaned"]["rank1"] == 1.0
     assert res["gallery"] == {"images": 2, "identities": 2, "detection_rate": 1.0}
     saved = json.loads((tmp_path / "report" / "metrics.json").read_text())
-    assert set(saved["tar_at_far"] if "tar_at_far" in saved else saved["probes"]["tar_at_far"]) == {"0.1", "0.01", "0.001"}
+    assert set(saved["tar_at_far"] if "tar_at_far" in saved else saved["probes"]["tar_at_far"]) == {
+        "0.1",
+        "0.01",
+        "0.001",
+    }
     page = (tmp_path / "report" / "report.html").read_text()
     assert "roc.png" in page and "images/000_cleaned.jpg" in page
-    assert all((tmp_path / "report" / f).is_file() for f in ("roc.png", "images/000_ref.jpg", "images/000_probes.jpg"))
+    assert all(
+        (tmp_path / "report" / f).is_file()
+        for f in ("roc.png", "images/000_ref.jpg", "images/000_probes.jpg")
+    )
 
 
 @needs_faces
@@ -82,16 +94,30 @@ def test_dlib_and_torch_port_embed_alike(face_sets: Path) -> None:
 
 
 @needs_faces
-@pytest.mark.skipif(shutil.which("chromium") is None and shutil.which("chromium-browser") is None,
-                    reason="headless Chromium is not installed (apt-get install chromium)")
+@pytest.mark.skipif(
+    shutil.which("chromium") is None and shutil.which("chromium-browser") is None,
+    reason="headless Chromium is not installed (apt-get install chromium)",
+)
 def test_report_renders_in_headless_chromium(face_sets: Path, tmp_path: Path) -> None:
     from pipelines.face_eval.evaluate import run_face_eval
 
     run_face_eval(face_sets / "gallery", face_sets / "glass", tmp_path / "r", cleaned=face_sets / "clean")
     shot = tmp_path / "shot.png"
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    f"--screenshot={shot}", "--window-size=1100,1600", (tmp_path / "r" / "report.html").as_uri()],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            f"--screenshot={shot}",
+            "--window-size=1100,1600",
+            (tmp_path / "r" / "report.html").as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     img = read_image(shot)
     assert img.shape[0] >= 1000 and img.std() > 20  # not a blank page

@@ -72,7 +72,9 @@ def _overload(model: Path, seconds: float, bound_ms: float) -> tuple[dict, float
     opts = StreamOptions(batch=2, queue_size=4, max_latency_ms=bound_ms)
     pipe = StreamPipeline(source, translator, [], opts)
     rss: list[float] = []
-    sampler = threading.Thread(target=lambda: [rss.append(_rss_mb()) or time.sleep(0.2) for _ in range(int(seconds * 5))])
+    sampler = threading.Thread(
+        target=lambda: [rss.append(_rss_mb()) or time.sleep(0.2) for _ in range(int(seconds * 5))]
+    )
     sampler.start()
     final = pipe.run()
     sampler.join()
@@ -112,8 +114,9 @@ def test_file_source_loses_no_frame(tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.avi"
     results = tmp_path / "results.jsonl"
     source = open_source(str(tmp_path / "in.avi"))
-    final = StreamPipeline(source, load_translator(tiny_model), [VideoFileSink(out, source.fps)],
-                           results=results).run()
+    final = StreamPipeline(
+        source, load_translator(tiny_model), [VideoFileSink(out, source.fps)], results=results
+    ).run()
     assert final["frames_out"] == 25 and final["dropped"] == 0
     lines = [json.loads(x) for x in results.read_text().splitlines()]
     assert [r["frame"] for r in lines] == list(range(25)) and lines[0]["regions"] == [[0, 0, 48, 32]]
@@ -147,8 +150,18 @@ def test_http_sink_serves_preview_and_metrics(tiny_model: Path) -> None:
 
 def test_sigterm_flushes_a_playable_video(tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
-    cmd = [sys.executable, "-m", "reflect", "stream", "--model", str(tiny_model),
-           "--source", "synthetic://48x32?fps=20&seconds=120", "--sink", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "reflect",
+        "stream",
+        "--model",
+        str(tiny_model),
+        "--source",
+        "synthetic://48x32?fps=20&seconds=120",
+        "--sink",
+        str(out),
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     while not any(TMP_SUFFIX in p.name for p in tmp_path.iterdir()) and time.monotonic() < deadline:
@@ -177,7 +190,9 @@ def test_stream_without_model_uses_the_bundled_model(
     bundled = use_as_bundled(monkeypatch, tiny_generator_file(tmp_path / "bundled.safetensors"))
     out = tmp_path / "frames"
     with caplog.at_level(logging.INFO):
-        rc = main(["stream", "--source", "synthetic://48x32?fps=20&seconds=0.5", "--sink", str(out), "--batch", "2"])
+        rc = main(
+            ["stream", "--source", "synthetic://48x32?fps=20&seconds=0.5", "--sink", str(out), "--batch", "2"]
+        )
     assert rc == 0
     assert f"using the bundled model {bundled}" in caplog.text
     assert any(out.iterdir())

@@ -38,8 +38,9 @@ BAD = [
 
 
 @pytest.mark.parametrize(("override", "words"), BAD)
-def test_bad_value_is_refused_at_load_with_one_line(override: str, words: str, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_value_is_refused_at_load_with_one_line(
+    override: str, words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     key, value = override.split("=")
     with pytest.raises(ConfigError) as e:
         load_config(SMOKE, [override, f"out_dir={tmp_path}"])
@@ -52,6 +53,14 @@ def test_bad_value_is_refused_at_load_with_one_line(override: str, words: str, t
 
 
 def test_good_values_still_load() -> None:
-    cfg = load_config(SMOKE, ["train.device=cuda:1", "model.upsample=pixel_shuffle", "train.amp=bf16",
-                              "model.n_blocks=0", "train.ema=0.999"])
+    cfg = load_config(
+        SMOKE,
+        [
+            "train.device=cuda:1",
+            "model.upsample=pixel_shuffle",
+            "train.amp=bf16",
+            "model.n_blocks=0",
+            "train.ema=0.999",
+        ],
+    )
     assert cfg.model.upsample == "pixel_shuffle" and cfg.train.device == "cuda:1"

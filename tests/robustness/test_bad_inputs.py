@@ -33,15 +33,44 @@ class Ran:
 
 def reflect(*args: str) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "NO_ALBUMENTATIONS_UPDATE": "1"}
-    return subprocess.run([sys.executable, "-m", "reflect", *args], capture_output=True, text=True, env=env,
-                          timeout=600, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "reflect", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        cwd=REPO,
+    )
 
 
 IMAGE_KINDS = [
-    "empty.png", "truncated.jpg", "random.png", "text.jpg", "page.webp", "tiny3.png", "line1x64.png", "tiny4.jpg",
-    "tiny_palette.png", "tiny2.tif", "bomb.png", "bomb_warn.png", "bad_crc.png", "zero_dim.png", "half.png",
-    "header_only.jpg", "truncated.ppm", "junk.bmp", "junk.tif", "zero.pgm", "gzip.png", "archive.jpg",
-    "ünï cödé.png", "truncated.webp", "nul.jpeg", "dangling.png", "fifo.png",
+    "empty.png",
+    "truncated.jpg",
+    "random.png",
+    "text.jpg",
+    "page.webp",
+    "tiny3.png",
+    "line1x64.png",
+    "tiny4.jpg",
+    "tiny_palette.png",
+    "tiny2.tif",
+    "bomb.png",
+    "bomb_warn.png",
+    "bad_crc.png",
+    "zero_dim.png",
+    "half.png",
+    "header_only.jpg",
+    "truncated.ppm",
+    "junk.bmp",
+    "junk.tif",
+    "zero.pgm",
+    "gzip.png",
+    "archive.jpg",
+    "ünï cödé.png",
+    "truncated.webp",
+    "nul.jpeg",
+    "dangling.png",
+    "fifo.png",
 ]
 VIDEO_KINDS = ["empty.mp4", "garbage.avi", "notes.mkv", "header.mov"]
 GOOD = ["good1.png", "good2.jpg", "big.png"]
@@ -94,7 +123,9 @@ def test_the_catalogue_holds_at_least_25_kinds() -> None:
 
 @pytest.mark.parametrize("name", IMAGE_KINDS)
 @pytest.mark.parametrize("command", ["translate", "clean"])
-def test_bad_image_is_one_line_and_the_job_goes_on(command: str, name: str, translated: Job, cleaned: Job) -> None:
+def test_bad_image_is_one_line_and_the_job_goes_on(
+    command: str, name: str, translated: Job, cleaned: Job
+) -> None:
     job = translated if command == "translate" else cleaned
     ran = job.first
     assert ran.rc == (2 if command == "translate" else 1), ran.lines[-3:]

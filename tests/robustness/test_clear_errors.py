@@ -43,46 +43,74 @@ def photos(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("command", ["translate", "clean"])
-def test_random_bytes_are_not_a_checkpoint(command: str, photos: Path, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_random_bytes_are_not_a_checkpoint(
+    command: str, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "model.pt"
     bad.write_bytes(os.urandom(4096).replace(b"\x80", b"\x81", 1).lstrip(b"PK\x80") or b"x")
     flag = "--checkpoint" if command == "translate" else "--model"
-    _fails_with_one_line([command, flag, str(bad), "--input", str(photos), "--output", str(tmp_path / "o")],
-                         capsys, str(bad), "is not a model file")
+    _fails_with_one_line(
+        [command, flag, str(bad), "--input", str(photos), "--output", str(tmp_path / "o")],
+        capsys,
+        str(bad),
+        "is not a model file",
+    )
 
 
-def test_pickle_payload_is_refused_naming_the_object(photos: Path, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_pickle_payload_is_refused_naming_the_object(
+    photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     evil = tmp_path / "evil.pt"
     torch.save({"format": "reflect-checkpoint", "payload": PurePosixPath("x")}, evil)  # needs pickle code
-    line = _fails_with_one_line(["translate", "--checkpoint", str(evil), "--input", str(photos), "--output",
-                                 str(tmp_path / "o")], capsys, str(evil), "refused", "pickle")
+    line = _fails_with_one_line(
+        ["translate", "--checkpoint", str(evil), "--input", str(photos), "--output", str(tmp_path / "o")],
+        capsys,
+        str(evil),
+        "refused",
+        "pickle",
+    )
     assert "pathlib.PurePosixPath" in line
 
 
-def test_shape_mismatch_names_the_layer(smoke_run: Path, photos: Path, tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_shape_mismatch_names_the_layer(
+    smoke_run: Path, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ckpt = _altered(smoke_run, tmp_path, {"model.ngf": 16})  # the config says 16, the weights have 8
-    _fails_with_one_line(["translate", "--checkpoint", str(ckpt), "--input", str(photos), "--output",
-                          str(tmp_path / "o")], capsys, str(ckpt), "size mismatch for g_", "weight")
+    _fails_with_one_line(
+        ["translate", "--checkpoint", str(ckpt), "--input", str(photos), "--output", str(tmp_path / "o")],
+        capsys,
+        str(ckpt),
+        "size mismatch for g_",
+        "weight",
+    )
 
 
-def test_variant_that_disagrees_with_the_config(smoke_run: Path, photos: Path, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_variant_that_disagrees_with_the_config(
+    smoke_run: Path, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ckpt = _altered(smoke_run, tmp_path, {"variant": "unit"})
-    _fails_with_one_line(["translate", "--checkpoint", str(ckpt), "--input", str(photos), "--output",
-                          str(tmp_path / "o")], capsys, str(ckpt), "'unit'", "'cyclegan'")
+    _fails_with_one_line(
+        ["translate", "--checkpoint", str(ckpt), "--input", str(photos), "--output", str(tmp_path / "o")],
+        capsys,
+        str(ckpt),
+        "'unit'",
+        "'cyclegan'",
+    )
 
 
 @pytest.mark.parametrize("command", ["translate", "clean"])
-def test_output_that_is_an_existing_file(command: str, smoke_run: Path, photos: Path, tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_output_that_is_an_existing_file(
+    command: str, smoke_run: Path, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = tmp_path / "out.png"
     target.write_bytes(b"keep me")
     flag = "--checkpoint" if command == "translate" else "--model"
-    _fails_with_one_line([command, flag, str(smoke_run), "--input", str(photos), "--output", str(target)],
-                         capsys, str(target), "existing file")
+    _fails_with_one_line(
+        [command, flag, str(smoke_run), "--input", str(photos), "--output", str(target)],
+        capsys,
+        str(target),
+        "existing file",
+    )
     assert target.read_bytes() == b"keep me"
 
 
@@ -101,21 +129,31 @@ def _read_only_folder(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("command", ["translate", "clean"])
-def test_read_only_output_folder(command: str, smoke_run: Path, photos: Path, tmp_path: Path,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_read_only_output_folder(
+    command: str, smoke_run: Path, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = _read_only_folder(tmp_path)
     flag = "--checkpoint" if command == "translate" else "--model"
-    _fails_with_one_line([command, flag, str(smoke_run), "--input", str(photos), "--output", str(folder)],
-                         capsys, str(folder), "not writable")
+    _fails_with_one_line(
+        [command, flag, str(smoke_run), "--input", str(photos), "--output", str(folder)],
+        capsys,
+        str(folder),
+        "not writable",
+    )
 
 
-def test_corrupt_job_database(smoke_run: Path, photos: Path, tmp_path: Path,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_corrupt_job_database(
+    smoke_run: Path, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     (out / ".reflect").mkdir(parents=True)
     db = out / ".reflect" / "job.sqlite"
     db.write_bytes(b"this is not SQLite" * 100)
     before = snapshot(photos)
-    _fails_with_one_line(["clean", "--model", str(smoke_run), "--input", str(photos), "--output", str(out),
-                          "--no-progress"], capsys, str(db), "not readable")
+    _fails_with_one_line(
+        ["clean", "--model", str(smoke_run), "--input", str(photos), "--output", str(out), "--no-progress"],
+        capsys,
+        str(db),
+        "not readable",
+    )
     assert snapshot(photos) == before

@@ -33,7 +33,8 @@ def _camera_photo(path: Path) -> None:
     exif[0x0112] = 6
     exif[0x010F] = "ReflectCam"  # Make
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (32, 48, 3), dtype=np.uint8)).save(
-        path, exif=exif.tobytes(), **({"quality": 95} if path.suffix == ".jpg" else {}))
+        path, exif=exif.tobytes(), **({"quality": 95} if path.suffix == ".jpg" else {})
+    )
 
 
 @pytest.mark.parametrize("command", ["translate", "clean"])
@@ -57,8 +58,9 @@ def test_outputs_keep_the_exif_upright(command: str, smoke_run: Path, tmp_path: 
     assert {p.name: p.read_bytes() for p in src.iterdir()} == before
 
 
-def test_16_bit_rgb_is_reported_once(tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_16_bit_rgb_is_reported_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(io, "_warned", set())
     for i in range(3):
         cv2.imwrite(str(tmp_path / f"deep{i}.png"), np.full((10, 12, 3), 40000 + i, np.uint16))
@@ -78,7 +80,9 @@ def test_outputs_follow_the_umask(tmp_path: Path) -> None:
     assert (tmp_path / "out.png").stat().st_mode & 0o777 == 0o644
 
 
-def test_faces_detect_exits_nonzero_when_a_file_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_faces_detect_exits_nonzero_when_a_file_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from reflect.cli import main
 
     good, bad = tmp_path / "plain.png", tmp_path / "broken.jpg"

@@ -27,12 +27,30 @@ def test_a_hanging_decoder_is_killed_and_the_job_goes_on(smoke_run: Path, tmp_pa
         Image.fromarray(rng.integers(0, 255, (32, 40, 3), dtype=np.uint8)).save(src / name)
     before = snapshot(src)
     out = tmp_path / "out"
-    argv = ["clean", "--model", str(smoke_run), "--input", str(src), "--output", str(out), "--no-progress",
-            "--workers", "2", "--decode-timeout", "2"]
+    argv = [
+        "clean",
+        "--model",
+        str(smoke_run),
+        "--input",
+        str(src),
+        "--output",
+        str(out),
+        "--no-progress",
+        "--workers",
+        "2",
+        "--decode-timeout",
+        "2",
+    ]
     env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", HANG_FOR_TESTS: "stuck"}
     # its decoders never return from stuck.png; a subprocess, so that a job that hangs fails the test
-    res = subprocess.run([sys.executable, "-m", "reflect", *argv], cwd=REPO, env=env, capture_output=True,
-                         text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "reflect", *argv],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 1, res.stderr  # some input failed
     printed = res.stdout
     lines = [ln for ln in printed.splitlines() if "stuck.png" in ln]
@@ -47,10 +65,25 @@ def test_a_hanging_decoder_is_killed_and_the_job_goes_on(smoke_run: Path, tmp_pa
     assert (out / "stuck.png").is_file()
 
 
-def test_the_decode_timeout_must_be_positive(smoke_run: Path, tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_decode_timeout_must_be_positive(
+    smoke_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "in").mkdir()
     Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "in" / "a.png")
-    assert main(["clean", "--model", str(smoke_run), "--input", str(tmp_path / "in"), "--output",
-                 str(tmp_path / "out"), "--decode-timeout", "0"]) == 2
+    assert (
+        main(
+            [
+                "clean",
+                "--model",
+                str(smoke_run),
+                "--input",
+                str(tmp_path / "in"),
+                "--output",
+                str(tmp_path / "out"),
+                "--decode-timeout",
+                "0",
+            ]
+        )
+        == 2
+    )
     assert "--decode-timeout" in capsys.readouterr().err

@@ -66,7 +66,9 @@ def test_simulated_enospc_stops_the_job_and_a_plain_resume_finishes_it(
     monkeypatch.setattr(writer_module, "write_image", real_write)  # space freed
     summary = run_clean(CleanOptions(str(smoke_run), str(src), str(out), progress=False, workers=1))
     assert summary.done == summary.total == 11 and not summary.errors and not summary.failed
-    assert snapshot(out) == snapshot(reference) | {k: v for k, v in snapshot(out).items() if k.startswith(".reflect")}
+    assert snapshot(out) == snapshot(reference) | {
+        k: v for k, v in snapshot(out).items() if k.startswith(".reflect")
+    }
     assert not list(out.rglob(f"*{TMP_SUFFIX}*"))
 
 
@@ -74,7 +76,9 @@ def _mount_tmpfs(path: Path, size: str) -> bool:
     path.mkdir(parents=True, exist_ok=True)
     if shutil.which("mount") is None:
         return False
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
+    res = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
     return res.returncode == 0
 
 

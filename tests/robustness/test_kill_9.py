@@ -72,8 +72,21 @@ def test_kill_9_leaves_no_process_and_resume_is_exact(smoke_run: Path, tmp_path:
 
     out = tmp_path / "out"
     env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "reflect", "clean", "--model", str(smoke_run), "--input", str(src),
-           "--output", str(out), "--no-progress", "--workers", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "reflect",
+        "clean",
+        "--model",
+        str(smoke_run),
+        "--input",
+        str(src),
+        "--output",
+        str(out),
+        "--no-progress",
+        "--workers",
+        "2",
+    ]
     for attempt in range(3):
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
@@ -110,13 +123,30 @@ def test_a_decoder_that_dies_mid_job_costs_one_input_not_the_job(smoke_run: Path
     write_video(src / "clip.avi", 600, seed=3)
     out = tmp_path / "out"
     env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "reflect", "clean", "--model", str(smoke_run), "--input", str(src),
-           "--output", str(out), "--no-progress", "--workers", "2"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "reflect",
+        "clean",
+        "--model",
+        str(smoke_run),
+        "--input",
+        str(src),
+        "--output",
+        str(out),
+        "--no-progress",
+        "--workers",
+        "2",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     deadline = time.monotonic() + 120
     decoders: list[int] = []
     while time.monotonic() < deadline and proc.poll() is None and len(decoders) < 2:
-        decoders = [k for k in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()]
+        decoders = [
+            k for k in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()
+        ]
         time.sleep(0.05)
     assert len(decoders) == 2, "the job ended before its decoders could be seen"
     time.sleep(0.2)
@@ -131,7 +161,9 @@ def test_a_decoder_that_dies_mid_job_costs_one_input_not_the_job(smoke_run: Path
     assert again.done == again.total == 121 and not again.errors
 
 
-def test_decoders_killed_in_the_middle_of_a_message_do_not_stall_the_job(smoke_run: Path, tmp_path: Path) -> None:
+def test_decoders_killed_in_the_middle_of_a_message_do_not_stall_the_job(
+    smoke_run: Path, tmp_path: Path
+) -> None:
     """The main process stopped (SIGSTOP) while decoders send frames larger than a pipe's buffer, both
     decoders killed, the main process continued: with one queue shared by all decoders, the half-sent
     message locked it for good and the job hung; each decoder's own pipe only ends."""
@@ -141,12 +173,29 @@ def test_decoders_killed_in_the_middle_of_a_message_do_not_stall_the_job(smoke_r
     for i in range(20):
         Image.fromarray(rng.integers(0, 255, (32, 40, 3), dtype=np.uint8)).save(src / f"im{i:02d}.png")
     for k in range(2):
-        write_video(src / f"clip{k}.avi", 120, size=(320, 240), seed=k)  # 0.9 MB chunks: writes block mid-message
+        write_video(
+            src / f"clip{k}.avi", 120, size=(320, 240), seed=k
+        )  # 0.9 MB chunks: writes block mid-message
     out = tmp_path / "out"
     env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "reflect", "clean", "--model", str(smoke_run), "--input", str(src),
-           "--output", str(out), "--no-progress", "--workers", "2"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "reflect",
+        "clean",
+        "--model",
+        str(smoke_run),
+        "--input",
+        str(src),
+        "--output",
+        str(out),
+        "--no-progress",
+        "--workers",
+        "2",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         deadline = time.monotonic() + 120
         decoders: list[int] = []
@@ -192,18 +241,37 @@ def test_kill_9_of_train_three_times_resumes_to_identical_weights(tmp_path: Path
 
     run = tmp_path / "killed"
     env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    start = [sys.executable, "-m", "reflect", "train", str(REPO / "configs" / "smoke.yaml"), *overrides, "name=killed"]
+    start = [
+        sys.executable,
+        "-m",
+        "reflect",
+        "train",
+        str(REPO / "configs" / "smoke.yaml"),
+        *overrides,
+        "name=killed",
+    ]
     resume = [sys.executable, "-m", "reflect", "train", "--resume", str(run)]
     rng = random.Random(9)
     # before the first checkpoint, then between the later ones; a random moment within the step
     for attempt, (low, high) in enumerate([(1, 3), (5, 7), (9, 11)]):
         target = rng.randint(low, high)
-        proc = subprocess.Popen(start if attempt == 0 else resume, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            start if attempt == 0 else resume,
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None and len(_steps_logged(run / "metrics.jsonl")) < target:
+        while (
+            time.monotonic() < deadline
+            and proc.poll() is None
+            and len(_steps_logged(run / "metrics.jsonl")) < target
+        ):
             time.sleep(0.01)
-        assert proc.poll() is None, f"training ended before the kill: {proc.stderr.read() if proc.stderr else ''}"
+        assert proc.poll() is None, (
+            f"training ended before the kill: {proc.stderr.read() if proc.stderr else ''}"
+        )
         time.sleep(rng.uniform(0.0, 0.2))
         kids = _children(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
@@ -227,6 +295,8 @@ def test_a_metrics_line_cut_by_a_kill_does_not_stop_the_resume(tmp_path: Path) -
     from reflect.train.logger import RunLogger
 
     metrics = tmp_path / "metrics.jsonl"
-    metrics.write_text("".join(json.dumps({"step": s, "loss": 0.5}) + "\n" for s in range(1, 6)) + '{"step": 6, "lo')
+    metrics.write_text(
+        "".join(json.dumps({"step": s, "loss": 0.5}) + "\n" for s in range(1, 6)) + '{"step": 6, "lo'
+    )
     RunLogger(tmp_path, tensorboard=False).truncate_after(4)  # what a resume from step 4 does
     assert _steps_logged(metrics) == [1, 2, 3, 4] and metrics.read_text().endswith("\n")

@@ -28,16 +28,26 @@ def models(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     export_checkpoint(smoke_run, folder / "model.onnx")
     checkpoint = folder / "renamed.bin"  # the kind is read from the bytes, not the name
     checkpoint.write_bytes(list_checkpoints(smoke_run)[-1].read_bytes())
-    return {"checkpoint": checkpoint, "run": smoke_run, "generator": tiny_generator_file(folder / "gen.safetensors"),
-            "onnx": folder / "model.onnx"}
+    return {
+        "checkpoint": checkpoint,
+        "run": smoke_run,
+        "generator": tiny_generator_file(folder / "gen.safetensors"),
+        "onnx": folder / "model.onnx",
+    }
 
 
-@pytest.mark.parametrize(("name", "kind", "label"), [
-    ("checkpoint", "checkpoint", "training checkpoint"), ("run", "checkpoint", "newest in run folder"),
-    ("generator", "generator", "generator file"), ("onnx", "onnx", "ONNX model"),
-])
-def test_each_kind_opens_and_is_named_in_one_line(models: dict[str, Path], name: str, kind: str, label: str,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    ("name", "kind", "label"),
+    [
+        ("checkpoint", "checkpoint", "training checkpoint"),
+        ("run", "checkpoint", "newest in run folder"),
+        ("generator", "generator", "generator file"),
+        ("onnx", "onnx", "ONNX model"),
+    ],
+)
+def test_each_kind_opens_and_is_named_in_one_line(
+    models: dict[str, Path], name: str, kind: str, label: str, caplog: pytest.LogCaptureFixture
+) -> None:
     ref = identify(models[name])
     assert ref.kind == kind
     with caplog.at_level(logging.INFO, logger="reflect"):
@@ -94,14 +104,22 @@ def _argv(command: str, model: Path, photos: Path, out: Path) -> list[str]:
         "export": ["export", "--checkpoint", str(model), "--format", "onnx", "--out", str(out / "m.onnx")],
         "bench": ["bench", "--model", str(model), "--size", "32x32", "--iters", "1", "--warmup", "0"],
         "evaluate": ["evaluate", "--checkpoint", str(model), "--data", str(photos.parent / "pairs")],
-        "stream": ["stream", "--model", str(model), "--source", "synthetic://32x32?fps=5&seconds=1",
-                   "--sink", str(out / "s.mp4")],
+        "stream": [
+            "stream",
+            "--model",
+            str(model),
+            "--source",
+            "synthetic://32x32?fps=5&seconds=1",
+            "--sink",
+            str(out / "s.mp4"),
+        ],
     }[command]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_a_bad_model_is_one_line_naming_it(command: str, models: dict[str, Path], tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_model_is_one_line_naming_it(
+    command: str, models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     photos = tmp_path / "in"
     make_good_inputs(photos)
     pairs = tmp_path / "pairs" / "test"
@@ -121,7 +139,9 @@ def test_a_bad_model_is_one_line_naming_it(command: str, models: dict[str, Path]
             assert words in err[0], (name, err[0])
         else:  # torch-only commands refuse it for being ONNX, before reading it
             assert "is an ONNX model" in err[0], err[0]
-        written = [p for p in out.rglob("*") if p.is_file() and ".reflect" not in p.parts] if out.exists() else []
+        written = (
+            [p for p in out.rglob("*") if p.is_file() and ".reflect" not in p.parts] if out.exists() else []
+        )
         assert not written, f"{name}: {command} wrote {written}"
     assert snapshot(photos) == before
 
@@ -129,7 +149,10 @@ def test_a_bad_model_is_one_line_naming_it(command: str, models: dict[str, Path]
 def test_garbage_named_in_words(tmp_path: Path) -> None:
     text = tmp_path / "notes.pt"
     text.write_text("model: cyclegan\nsteps: 10\n")
-    with pytest.raises(CheckpointError, match=r"notes\.pt is not a model file: it looks like a text file \(it starts 'model: cyclegan"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"notes\.pt is not a model file: it looks like a text file \(it starts 'model: cyclegan",
+    ):
         identify(text)
     blob = tmp_path / "blob.onnx"
     blob.write_bytes(bytes(range(1, 64)))
@@ -137,18 +160,25 @@ def test_garbage_named_in_words(tmp_path: Path) -> None:
         identify(blob)
 
 
-def test_init_from_takes_a_generator_file_and_says_what_it_got(models: dict[str, Path], tmp_path: Path) -> None:
+def test_init_from_takes_a_generator_file_and_says_what_it_got(
+    models: dict[str, Path], tmp_path: Path
+) -> None:
     from reflect.config import load_config
     from reflect.registry import get
     from reflect.train.state import init_generators
     from tests.conftest import REPO
 
     variant = get("cyclegan")(load_config(REPO / "configs" / "smoke.yaml").model)
-    with pytest.raises(CheckpointError, match=r"train\.init_from: .*renamed\.bin is a training checkpoint; it takes a "
-                                              r"generator file \(make one with `reflect export"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"train\.init_from: .*renamed\.bin is a training checkpoint; it takes a "
+        r"generator file \(make one with `reflect export",
+    ):
         init_generators(variant, models["checkpoint"])
     page = tmp_path / "init.safetensors"
     page.write_text("<html><body>404</body></html>")
-    with pytest.raises(CheckpointError, match=r"init\.safetensors is not a model file: it looks like an HTML page"):
+    with pytest.raises(
+        CheckpointError, match=r"init\.safetensors is not a model file: it looks like an HTML page"
+    ):
         init_generators(variant, page)
     init_generators(variant, models["generator"])  # the kind it takes

@@ -24,7 +24,9 @@ def _one_error_line(res: object) -> str:
 
 
 @pytest.mark.parametrize("command", ["translate", "clean"])
-def test_output_equal_to_or_holding_the_input_is_refused(command: str, smoke_run: Path, tmp_path: Path) -> None:
+def test_output_equal_to_or_holding_the_input_is_refused(
+    command: str, smoke_run: Path, tmp_path: Path
+) -> None:
     src = tmp_path / "photos" / "s"
     make_good_inputs(src)
     before = snapshot(tmp_path)
@@ -34,7 +36,9 @@ def test_output_equal_to_or_holding_the_input_is_refused(command: str, smoke_run
         assert res.returncode == 2
         line = _one_error_line(res)
         assert "--output" in line and words in line and str(out) in line
-    res = reflect(command, *model, "--input", str(src / "good1.png"), "--output", str(src))  # one file, its folder
+    res = reflect(
+        command, *model, "--input", str(src / "good1.png"), "--output", str(src)
+    )  # one file, its folder
     assert res.returncode == 2 and "is the input folder" in _one_error_line(res)
     assert snapshot(tmp_path) == before
 
@@ -64,13 +68,22 @@ def test_clean_gives_videos_that_would_meet_their_own_names(smoke_run: Path, tmp
 def test_face_crop_names_keep_the_source_extension_where_inputs_meet() -> None:
     new = [("cam/a.jpg", "image"), ("cam/a.png", "image"), ("cam/b.jpg", "image"), ("cam/a.mp4", "video")]
     stems = {rel: stem for rel, _, stem in assign_stems(new, [], "mp4v", face_crops=True)}
-    assert stems == {"cam/a.jpg": "cam/a_jpg", "cam/a.png": "cam/a_png", "cam/b.jpg": "cam/b", "cam/a.mp4": "cam/a"}
+    assert stems == {
+        "cam/a.jpg": "cam/a_jpg",
+        "cam/a.png": "cam/a_png",
+        "cam/b.jpg": "cam/b",
+        "cam/a.mp4": "cam/a",
+    }
     # frame mode: images keep their names, only videos re-encoded into one container can meet
     stems = {rel: stem for rel, _, stem in assign_stems(new, [], "mp4v", face_crops=False)}
     assert stems["cam/a.jpg"] == "cam/a" and stems["cam/a.mp4"] == "cam/a"
     # a tagged name that is itself taken gets a number; known inputs keep theirs
-    later = assign_stems([("cam/x_avi.avi", "video"), ("cam/x.avi", "video")], [("cam/x.mp4", "video", "cam/x")],
-                         "mp4v", face_crops=False)
+    later = assign_stems(
+        [("cam/x_avi.avi", "video"), ("cam/x.avi", "video")],
+        [("cam/x.mp4", "video", "cam/x")],
+        "mp4v",
+        face_crops=False,
+    )
     assert sorted(s for _, _, s in later) == ["cam/x_avi", "cam/x_avi_2"]
 
 
@@ -82,8 +95,19 @@ def test_clean_face_crops_of_a_jpg_and_a_png_both_survive(smoke_run: Path, tmp_p
     face = cv2.resize(face, (240, round(face.shape[0] * 240 / face.shape[1])), interpolation=cv2.INTER_AREA)
     cv2.imwrite(str(src / "a.jpg"), face)
     cv2.imwrite(str(src / "a.png"), np.ascontiguousarray(face[:, ::-1]))
-    summary = run_clean(CleanOptions(str(smoke_run), str(src), str(out), progress=False, workers=1, batch=2,
-                                     detect="faces", write="crop", face_size=64))
+    summary = run_clean(
+        CleanOptions(
+            str(smoke_run),
+            str(src),
+            str(out),
+            progress=False,
+            workers=1,
+            batch=2,
+            detect="faces",
+            write="crop",
+            face_size=64,
+        )
+    )
     assert summary.done == 2 and summary.faces == 2
     assert sorted(p.name for p in out.glob("*.png")) == ["a_jpg_face0.png", "a_png_face0.png"]
 

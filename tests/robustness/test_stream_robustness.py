@@ -67,7 +67,9 @@ class SlowInverter:
 
     def __init__(self, per_frame_s: float) -> None:
         self.per_frame_s = per_frame_s
-        self.started: list[tuple[int, float]] = []  # (frame index from PacedSource's pixels, when its batch began)
+        self.started: list[
+            tuple[int, float]
+        ] = []  # (frame index from PacedSource's pixels, when its batch began)
 
     def translate(self, frames: np.ndarray) -> np.ndarray:
         now = time.monotonic()
@@ -84,10 +86,13 @@ class Recorder(Sink):
         self.written.append((index, int(frame[0, 0, 0])))
 
 
-def _stream(tmp_path: Path, model: SlowInverter, source: Source, bound_ms: float) -> tuple[dict, list[dict], Recorder]:
+def _stream(
+    tmp_path: Path, model: SlowInverter, source: Source, bound_ms: float
+) -> tuple[dict, list[dict], Recorder]:
     sink, results = Recorder(), tmp_path / "results.jsonl"
-    pipe = StreamPipeline(source, model, [sink], StreamOptions(batch=4, queue_size=8, max_latency_ms=bound_ms),
-                          results=results)
+    pipe = StreamPipeline(
+        source, model, [sink], StreamOptions(batch=4, queue_size=8, max_latency_ms=bound_ms), results=results
+    )
     final = pipe.run()
     return final, [json.loads(x) for x in results.read_text().splitlines()], sink
 
@@ -156,7 +161,9 @@ def _frames_of(path: Path) -> list[np.ndarray]:
         out.append(f)
 
 
-def test_frames_of_another_size_are_resized_into_the_video(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_frames_of_another_size_are_resized_into_the_video(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     out = tmp_path / "out.avi"
     sink = VideoFileSink(out, fps=10)
     sizes = [(48, 32), (48, 32), (64, 48), (32, 24), (64, 48), (48, 32)]
@@ -171,14 +178,19 @@ def test_frames_of_another_size_are_resized_into_the_video(tmp_path: Path, caplo
     assert len([r for r in caplog.records if str(out) in r.getMessage()]) == 1
 
 
-def test_stream_of_mixed_size_images_counts_true_frames(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stream_of_mixed_size_images_counts_true_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     model = tiny_generator_file(tmp_path / "tiny.safetensors")
     folder = tmp_path / "shots"
     folder.mkdir()
     for i, (w, h) in enumerate([(48, 32), (64, 40), (48, 32), (40, 56)]):
         cv2.imwrite(str(folder / f"{i}.png"), np.full((h, w, 3), 30 * i + 20, np.uint8))
     out = tmp_path / "out.mp4"
-    assert main(["stream", "--model", str(model), "--source", str(folder), "--sink", str(out), "--batch", "2"]) == 0
+    assert (
+        main(["stream", "--model", str(model), "--source", str(folder), "--sink", str(out), "--batch", "2"])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "frames in 4, out 4, dropped 0" in printed
     assert f"{out}: 2 of 4 frames had another size and were resized to 48x32" in printed
@@ -240,17 +252,40 @@ def test_truncated_mp4_is_one_line_without_ffmpeg_noise(tmp_path: Path) -> None:
     _mp4_cut_in_half(src)
     model = tiny_generator_file(tmp_path / "tiny.safetensors")
     env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"} | {
-        "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    res = subprocess.run([sys.executable, "-m", "reflect", "stream", "--model", str(model), "--source", str(src),
-                          "--sink", str(tmp_path / "out.mp4")], capture_output=True, text=True, env=env,
-                         timeout=300, cwd=REPO)
-    lines = [ln for ln in (res.stdout + res.stderr).splitlines() if ln.strip() and "bundled" not in ln and not ln.startswith("INFO: model:")]
+        "PYTHONPATH": str(REPO),
+        "OMP_NUM_THREADS": "1",
+    }
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reflect",
+            "stream",
+            "--model",
+            str(model),
+            "--source",
+            str(src),
+            "--sink",
+            str(tmp_path / "out.mp4"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=REPO,
+    )
+    lines = [
+        ln
+        for ln in (res.stdout + res.stderr).splitlines()
+        if ln.strip() and "bundled" not in ln and not ln.startswith("INFO: model:")
+    ]
     assert res.returncode == 2
     assert len(lines) == 1 and str(src) in lines[0], lines
 
 
-def test_truncated_video_is_streamed_with_one_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_truncated_video_is_streamed_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = _cut_in_half(tmp_path / "half.avi")
     model = tiny_generator_file(tmp_path / "tiny.safetensors")
     out = tmp_path / "out.avi"
@@ -276,8 +311,18 @@ def test_clean_records_a_truncated_video_as_done_with_a_warning(
     inp.mkdir()
     write_video(inp / "full.avi", 25)
     _cut_in_half(inp / "half.avi")
-    argv = ["clean", "--model", str(model), "--input", str(inp), "--output", str(tmp_path / "out"), "--workers", "1",
-            "--no-progress"]
+    argv = [
+        "clean",
+        "--model",
+        str(model),
+        "--input",
+        str(inp),
+        "--output",
+        str(tmp_path / "out"),
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     db = JobDB(job_paths(tmp_path / "out")[0])
@@ -292,7 +337,10 @@ def test_clean_records_a_truncated_video_as_done_with_a_warning(
     assert len(named) == 1 and named[0].strip().startswith("warning:") and "1 warning(s)" in printed
     assert main(argv) == 0  # a resume keeps the warning in its summary and does not redo the video
     again = capsys.readouterr().out
-    assert "2 finished by an earlier run" in again and len([ln for ln in again.splitlines() if "half.avi" in ln]) == 1
+    assert (
+        "2 finished by an earlier run" in again
+        and len([ln for ln in again.splitlines() if "half.avi" in ln]) == 1
+    )
 
 
 def test_live_camera_that_never_opens_is_one_clear_error() -> None:
@@ -302,6 +350,8 @@ def test_live_camera_that_never_opens_is_one_clear_error() -> None:
         def open(self) -> None:
             raise OSError("no such device")
 
-    pipe = StreamPipeline(DeadCamera(), SlowInverter(0.0), [], StreamOptions(max_retries=2, backoff_s=(0.01, 0.02)))
+    pipe = StreamPipeline(
+        DeadCamera(), SlowInverter(0.0), [], StreamOptions(max_retries=2, backoff_s=(0.01, 0.02))
+    )
     with pytest.raises(SourceError, match="cannot open camera 7 after 3 attempts: no such device"):
         pipe.run()

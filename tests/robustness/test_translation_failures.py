@@ -14,7 +14,10 @@ from deploy.loader import load_translator
 from pipelines.batch_clean.runner import CleanOptions, job_paths, run_clean
 from tests.robustness.bad_inputs import snapshot
 
-POISON = {77: RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), 99: ValueError("NaN in the output")}
+POISON = {
+    77: RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+    99: ValueError("NaN in the output"),
+}
 
 
 class Flaky:

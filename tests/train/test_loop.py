@@ -54,7 +54,10 @@ def test_nan_losses_are_skipped_then_stop(repo, tmp_path, monkeypatch):
 def test_tensorboard_scalars_and_sample_grid_are_written(repo, tmp_path):
     from PIL import Image
 
-    cfg = load_config(repo / SMOKE, smoke_overrides(tmp_path, steps=2, **{"train.tensorboard": True, "train.sample_every": 2}))
+    cfg = load_config(
+        repo / SMOKE,
+        smoke_overrides(tmp_path, steps=2, **{"train.tensorboard": True, "train.sample_every": 2}),
+    )
     train(cfg)
     events = list((cfg.run_dir / "tb").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0

@@ -15,7 +15,9 @@ SMOKE = "configs/smoke.yaml"
 
 
 def test_bf16_autocast_and_grad_clip_on_cpu(repo, tmp_path):
-    cfg = load_config(repo / SMOKE, smoke_overrides(tmp_path, steps=2, **{"train.amp": "bf16", "train.grad_clip": 1.0}))
+    cfg = load_config(
+        repo / SMOKE, smoke_overrides(tmp_path, steps=2, **{"train.amp": "bf16", "train.grad_clip": 1.0})
+    )
     hist = train(cfg).history
     assert all(math.isfinite(r["cycle_a"]) for r in hist)
 

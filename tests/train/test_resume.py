@@ -18,7 +18,12 @@ SMOKE = "configs/smoke.yaml"
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_resume_equals_uninterrupted(repo, tmp_path, workers):
-    common = {"train.decay_steps": 4, "data.num_workers": workers, "train.ema": 0.9, "train.checkpoint_every": 100}
+    common = {
+        "train.decay_steps": 4,
+        "data.num_workers": workers,
+        "train.ema": 0.9,
+        "train.checkpoint_every": 100,
+    }
     straight = train(load_config(repo / SMOKE, smoke_overrides(tmp_path, "straight", 6, **common)))
 
     first = Trainer(load_config(repo / SMOKE, smoke_overrides(tmp_path, "split", 6, **common)))
@@ -28,8 +33,10 @@ def test_resume_equals_uninterrupted(repo, tmp_path, workers):
 
     assert resumed.step == straight.step == 6
     assert resumed.lr == pytest.approx(straight.lr)
-    for a, b in [(straight.model.state_dict(), resumed.model.state_dict()),
-                 (straight.ema.state_dict()["g_ab"], resumed.ema.state_dict()["g_ab"])]:
+    for a, b in [
+        (straight.model.state_dict(), resumed.model.state_dict()),
+        (straight.ema.state_dict()["g_ab"], resumed.ema.state_dict()["g_ab"]),
+    ]:
         for k in a:
             torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=0, msg=k)
     # the metrics log holds each step once, with the time the step waited for its batch

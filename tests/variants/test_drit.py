@@ -25,7 +25,10 @@ def test_losses_at_any_size_and_batch_size(model: DRIT, h: int, w: int, batch_si
         "domain_mask": torch.ones(batch_size, 6, dtype=torch.bool),
     }
     model.train()
-    for name, loss in {**model.phase_losses("discriminator", batch), **model.phase_losses("generator", batch)}.items():
+    for name, loss in {
+        **model.phase_losses("discriminator", batch),
+        **model.phase_losses("generator", batch),
+    }.items():
         v = loss.detach()
         assert v.dim() == 0 and math.isfinite(float(v)), f"{name} at {h}x{w}, batch {batch_size}: {float(v)}"
 

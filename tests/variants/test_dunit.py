@@ -14,7 +14,9 @@ from reflect.variants.dunit import DUNIT, DUNITConfig
 from reflect.variants.unit import UNIT, UNITConfig
 
 TINY = {"dim": 8, "ndf": 8, "n_res": 2, "num_scales": 2, "n_layers_d": 3, "n_inst_res": 1, "roi_size": 4}
-BOXES = torch.tensor([[[8.0, 12.0, 36.0, 44.0], [0.0, 0.0, 0.0, 0.0]], [[4.0, 4.0, 28.0, 28.0], [32.0, 30.0, 60.0, 62.0]]])
+BOXES = torch.tensor(
+    [[[8.0, 12.0, 36.0, 44.0], [0.0, 0.0, 0.0, 0.0]], [[4.0, 4.0, 28.0, 28.0], [32.0, 30.0, 60.0, 62.0]]]
+)
 COUNT = torch.tensor([1, 2])
 
 
@@ -80,7 +82,9 @@ def test_instance_consistency_trains_the_generator_from_the_translation() -> Non
     m = tiny().train()
     batch = {"A": images(), "B": images(2, 64, 64).flip(0), "faces_box": BOXES, "faces_n": COUNT}
     loss = m.phase_losses("generator", batch)["instance"]
-    grads = torch.autograd.grad(loss, list(m.dec_b.parameters()) + list(m.inst_enc.parameters()), allow_unused=True)
+    grads = torch.autograd.grad(
+        loss, list(m.dec_b.parameters()) + list(m.inst_enc.parameters()), allow_unused=True
+    )
     assert all(g is not None and g.abs().sum() > 0 for g in grads)
     no_faces = m.phase_losses("generator", {**batch, "faces_n": torch.tensor([0, 0])})["instance"]
     assert float(no_faces.detach()) == 0.0
@@ -93,12 +97,20 @@ def test_instance_level_losses_judge_the_faces_and_train_the_instance_branch() -
     x = images()
     target = x.clone()
     target[:, :, :, 62:] = 1.0  # differs from A outside every face box only
-    batch = {"A": x, "B": images(2, 64, 64).flip(0), "A_target": target, "has_target": torch.tensor([True, True]),
-             "faces_box": BOXES, "faces_n": COUNT}
+    batch = {
+        "A": x,
+        "B": images(2, 64, 64).flip(0),
+        "A_target": target,
+        "has_target": torch.tensor([True, True]),
+        "faces_box": BOXES,
+        "faces_n": COUNT,
+    }
     assert {"instance_rec", "instance_sup"} <= set(m.loss_weights(m.cfg))
     out = m.phase_losses("generator", batch)
     for key in ("instance_rec", "instance_sup"):
-        grads = torch.autograd.grad(out[key], list(m.inst_enc.parameters()), retain_graph=True, allow_unused=True)
+        grads = torch.autograd.grad(
+            out[key], list(m.inst_enc.parameters()), retain_graph=True, allow_unused=True
+        )
         assert any(g is not None and g.abs().sum() > 0 for g in grads), key
     with torch.no_grad():  # a model whose translation is its input, face pixels exact: instance_sup 0
         exact = m.application_losses(batch, {"fake_b": x, "recon_a": x, "cycle_a": x})

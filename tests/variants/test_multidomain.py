@@ -27,10 +27,24 @@ NARROW = {
 
 def run_config(name: str, tmp: Path, size: int, batch: int, steps: int, *extra: str):  # type: ignore[no-untyped-def]
     overrides = [
-        f"out_dir={tmp}", f"name={name}_{size}", "data.kind=toy", "data.root=", f"data.load_size={size}",
-        f"data.crop_size={size}", f"data.batch_size={batch}", "data.num_workers=0", "data.max_images=8",
-        f"train.steps={steps}", "train.decay_steps=0", "train.progress=false", "train.tensorboard=false",
-        "train.sample_every=0", "train.device=cpu", "train.log_every=1", *NARROW[name], *extra,
+        f"out_dir={tmp}",
+        f"name={name}_{size}",
+        "data.kind=toy",
+        "data.root=",
+        f"data.load_size={size}",
+        f"data.crop_size={size}",
+        f"data.batch_size={batch}",
+        "data.num_workers=0",
+        "data.max_images=8",
+        f"train.steps={steps}",
+        "train.decay_steps=0",
+        "train.progress=false",
+        "train.tensorboard=false",
+        "train.sample_every=0",
+        "train.device=cpu",
+        "train.log_every=1",
+        *NARROW[name],
+        *extra,
     ]
     return load_config(REPO / "configs" / f"{name}.yaml", overrides)
 
@@ -81,7 +95,9 @@ def test_each_target_domain_gives_a_different_output(md_run: tuple[str, Path]) -
             assert diff > 1e-3, f"{name}: '{a}' and '{b}' give the same output (mean |diff| {diff:.1e})"
 
 
-def test_onnx_takes_the_target_index_and_matches_torch_for_every_domain(md_run: tuple[str, Path], tmp_path: Path) -> None:
+def test_onnx_takes_the_target_index_and_matches_torch_for_every_domain(
+    md_run: tuple[str, Path], tmp_path: Path
+) -> None:
     import onnxruntime as ort
 
     from deploy.export import export_onnx
@@ -119,7 +135,11 @@ def test_translate_cli_target_and_unknown_domain(md_run: tuple[str, Path], tmp_p
 def test_random_targets_stay_within_each_samples_label_set(md_run: tuple[str, Path]) -> None:
     variant, _ = load_variant(md_run[1])
     mask = torch.tensor([[True, False, False, True, False, False]] * 64)
-    batch = {"image": torch.zeros(64, 3, 8, 8), "domain": torch.zeros(64, dtype=torch.long), "domain_mask": mask}
+    batch = {
+        "image": torch.zeros(64, 3, 8, 8),
+        "domain": torch.zeros(64, dtype=torch.long),
+        "domain_mask": mask,
+    }
     assert set(variant.random_targets(batch).tolist()) == {0, 3}
     del batch["domain_mask"]  # no mask: every domain
     assert set(variant.random_targets(batch).tolist()) == set(range(6))

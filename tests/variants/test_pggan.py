@@ -127,7 +127,9 @@ def test_lsgan_option_has_no_gradient_penalty_or_drift() -> None:
     batch = {"A": torch.rand(2, 3, 32, 32) * 2 - 1, "B": torch.rand(2, 3, 32, 32) * 2 - 1}
     d_losses = model.phase_losses("discriminator", batch)
     assert set(d_losses) == {"d_a", "d_b"} and set(d_losses) <= set(PGGAN.default_loss_weights(model.cfg))
-    assert all(torch.isfinite(v) for v in [*d_losses.values(), *model.phase_losses("generator", batch).values()])
+    assert all(
+        torch.isfinite(v) for v in [*d_losses.values(), *model.phase_losses("generator", batch).values()]
+    )
     assert model.steps_done == 1  # one generator phase moved the schedule on by one step
     with pytest.raises(ConfigError, match="gan_mode"):
         PGGAN(PGGANConfig(**TINY, gan_mode="hinge"))  # type: ignore[arg-type]

@@ -66,7 +66,9 @@ def test_layer_reconstruction_checks_the_sum() -> None:
 
 
 def test_face_region_loss_judges_only_the_faces_pixels() -> None:
-    boxes = torch.tensor([[[8.0, 4.0, 20.0, 28.0], [0.0, 0.0, 32.0, 32.0]], [[2.0, 2.0, 10.0, 10.0], [0.0, 0.0, 0.0, 0.0]]])
+    boxes = torch.tensor(
+        [[[8.0, 4.0, 20.0, 28.0], [0.0, 0.0, 32.0, 32.0]], [[2.0, 2.0, 10.0, 10.0], [0.0, 0.0, 0.0, 0.0]]]
+    )
     counts = torch.tensor([1, 1])  # sample 0's second row is an unused slot: it must not count
     m = box_mask(boxes, counts, 32, 32)
     assert m.shape == (2, 1, 32, 32) and int(m[0].sum()) == 12 * 24 and int(m[1].sum()) == 8 * 8
@@ -81,18 +83,28 @@ def test_face_region_loss_judges_only_the_faces_pixels() -> None:
 
 
 def test_face_region_weight_adds_a_loss_that_trains_the_generator() -> None:
-    cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "lambda_face_region": 2.0}})
+    cfg = build_config(
+        {"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "lambda_face_region": 2.0}}
+    )
     model = registry.get("remover")(cfg.model)
     assert model.loss_weights(cfg.model)["face_region"] == 2.0
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     boxes = torch.zeros(2, 2, 4)
     boxes[:, 0] = torch.tensor([8.0, 8.0, 24.0, 24.0])
-    batch = {"A": x, "A_target": x.flip(-1), "has_target": torch.tensor([True, False]), "B": x,
-             "faces_box": boxes, "faces_n": torch.tensor([1, 1])}
+    batch = {
+        "A": x,
+        "A_target": x.flip(-1),
+        "has_target": torch.tensor([True, False]),
+        "B": x,
+        "faces_box": boxes,
+        "faces_n": torch.tensor([1, 1]),
+    }
     torch.nn.init.normal_(model.g.head.weight, 0.0, 0.02)  # off the zero-initialised identity start
     loss = model.phase_losses("generator", batch)["face_region"]
     loss.backward()
-    assert float(loss) > 0 and any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.g.parameters())
+    assert float(loss) > 0 and any(
+        p.grad is not None and p.grad.abs().sum() > 0 for p in model.g.parameters()
+    )
     batch["has_target"] = torch.tensor([False, False])  # no target: nothing to compare the face with
     assert float(model.phase_losses("generator", batch)["face_region"]) == 0.0
 
@@ -106,7 +118,9 @@ def test_every_loss_reaches_the_generator() -> None:
     batch = {"A": x, "A_target": (x * 0.5).clamp(-1, 1), "has_target": torch.tensor([True, True]), "B": x}
     for name, loss in variant.phase_losses("generator", batch).items():
         grads = torch.autograd.grad(loss, list(variant.g.parameters()), allow_unused=True, retain_graph=True)
-        assert any(gr is not None and float(gr.abs().sum()) > 0 for gr in grads), f"loss '{name}' does not reach the generator"
+        assert any(gr is not None and float(gr.abs().sum()) > 0 for gr in grads), (
+            f"loss '{name}' does not reach the generator"
+        )
 
 
 def test_box_identity_loss_compares_faces_at_known_boxes() -> None:
@@ -178,19 +192,37 @@ def test_face_features_judge_blur_the_descriptor_barely_sees() -> None:
 
 def test_face_features_weight_trains_the_generator_in_the_identity_pass() -> None:
     pytest.importorskip("face_recognition_models")
-    cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "lambda_face": 1.0,
-                                  "lambda_face_features": 2.0, "face_max_faces": 1}})
+    cfg = build_config(
+        {
+            "model": {
+                "variant": "remover",
+                "ngf": 8,
+                "n_bottleneck": 1,
+                "lambda_face": 1.0,
+                "lambda_face_features": 2.0,
+                "face_max_faces": 1,
+            }
+        }
+    )
     model = registry.get("remover")(cfg.model)
     weights = model.loss_weights(cfg.model)
     assert weights["face_features"] == 2.0 and weights["face_id"] == 1.0
     torch.nn.init.normal_(model.g.head.weight, 0.0, 0.02)
     g = torch.Generator().manual_seed(3)
     x = torch.rand(1, 3, 64, 64, generator=g) * 2 - 1
-    batch = {"A": x, "A_target": (x * 0.7).clamp(-1, 1), "has_target": torch.tensor([True]), "B": x,
-             "faces_box": torch.tensor([[[8.0, 8.0, 56.0, 56.0]]]), "faces_n": torch.tensor([1])}
+    batch = {
+        "A": x,
+        "A_target": (x * 0.7).clamp(-1, 1),
+        "has_target": torch.tensor([True]),
+        "B": x,
+        "faces_box": torch.tensor([[[8.0, 8.0, 56.0, 56.0]]]),
+        "faces_n": torch.tensor([1]),
+    }
     loss = model.phase_losses("generator", batch)["face_features"]
     loss.backward()
-    assert float(loss) > 0 and any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.g.parameters())
+    assert float(loss) > 0 and any(
+        p.grad is not None and p.grad.abs().sum() > 0 for p in model.g.parameters()
+    )
     batch["has_target"] = torch.tensor([False])  # no clean face to compare with: an exact zero
     assert float(model.phase_losses("generator", batch)["face_features"]) == 0.0
 
@@ -214,7 +246,9 @@ def test_face_relative_weighs_a_nearly_clean_face_as_much_as_a_hidden_one() -> N
     terms = loss.terms(fixed, target, boxes, counts, features=True, inputs=heavy, relative_eps=1e-4)
     assert set(terms) == {"face_id", "face_features", "face_relative"}
     assert float(terms["face_relative"]) < 1.0  # closer than the heavy glass left it
-    worse = loss.terms(fixed, target, boxes, counts, inputs=mild, relative_eps=1e-4)  # noise faces: tiny losses
+    worse = loss.terms(
+        fixed, target, boxes, counts, inputs=mild, relative_eps=1e-4
+    )  # noise faces: tiny losses
     assert float(worse["face_relative"]) > 1.0  # the model's own change cost more than the glass
     assert float(worse["face_id"]) == pytest.approx(float(terms["face_id"]), abs=1e-6)
     grads = []
@@ -230,21 +264,44 @@ def test_face_relative_weighs_a_nearly_clean_face_as_much_as_a_hidden_one() -> N
 
 def test_face_relative_weight_trains_the_generator_and_needs_the_identity_term() -> None:
     pytest.importorskip("face_recognition_models")
-    cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "lambda_face": 1.0,
-                                  "lambda_face_relative": 0.5, "face_max_faces": 1}})
+    cfg = build_config(
+        {
+            "model": {
+                "variant": "remover",
+                "ngf": 8,
+                "n_bottleneck": 1,
+                "lambda_face": 1.0,
+                "lambda_face_relative": 0.5,
+                "face_max_faces": 1,
+            }
+        }
+    )
     model = registry.get("remover")(cfg.model)
     assert model.loss_weights(cfg.model)["face_relative"] == 0.5
     torch.nn.init.normal_(model.g.head.weight, 0.0, 0.02)
     g = torch.Generator().manual_seed(5)
     target = torch.rand(1, 3, 64, 64, generator=g) * 2 - 1
-    batch = {"A": (target * 0.6 + 0.3).clamp(-1, 1), "A_target": target, "has_target": torch.tensor([True]),
-             "B": target, "faces_box": torch.tensor([[[8.0, 8.0, 56.0, 56.0]]]), "faces_n": torch.tensor([1])}
+    batch = {
+        "A": (target * 0.6 + 0.3).clamp(-1, 1),
+        "A_target": target,
+        "has_target": torch.tensor([True]),
+        "B": target,
+        "faces_box": torch.tensor([[[8.0, 8.0, 56.0, 56.0]]]),
+        "faces_n": torch.tensor([1]),
+    }
     loss = model.phase_losses("generator", batch)["face_relative"]
     loss.backward()
-    assert float(loss) > 0 and any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.g.parameters())
-    for bad in ({"lambda_face_relative": 1.0}, {"lambda_face": 1.0, "lambda_face_relative": 1.0, "face_relative_eps": 0.0}):
+    assert float(loss) > 0 and any(
+        p.grad is not None and p.grad.abs().sum() > 0 for p in model.g.parameters()
+    )
+    for bad in (
+        {"lambda_face_relative": 1.0},
+        {"lambda_face": 1.0, "lambda_face_relative": 1.0, "face_relative_eps": 0.0},
+    ):
         with pytest.raises(ConfigError, match="lambda_face_relative needs"):
-            registry.get("remover")(build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, **bad}}).model)
+            registry.get("remover")(
+                build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, **bad}}).model
+            )
 
 
 def test_bad_network_sizes_are_one_config_error_naming_the_key() -> None:
@@ -257,7 +314,9 @@ def test_bad_network_sizes_are_one_config_error_naming_the_key() -> None:
 
 def test_face_features_need_the_dlib_identity_term() -> None:
     with pytest.raises(ConfigError, match="lambda_face_features needs model.lambda_face > 0"):
-        cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "lambda_face_features": 1.0}})
+        cfg = build_config(
+            {"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "lambda_face_features": 1.0}}
+        )
         registry.get("remover")(cfg.model)
 
 
@@ -269,7 +328,9 @@ def test_perceptual_loss_never_downloads(caplog: pytest.LogCaptureFixture, tmp_p
         variant = registry.get("remover")(cfg.model)
     assert "perceptual loss off" in caplog.text
     x = torch.rand(1, 3, 32, 32) * 2 - 1
-    out = variant.phase_losses("generator", {"A": x, "A_target": x, "has_target": torch.tensor([True]), "B": x})
+    out = variant.phase_losses(
+        "generator", {"A": x, "A_target": x, "has_target": torch.tensor([True]), "B": x}
+    )
     assert float(out["perceptual"]) == 0.0
 
 
@@ -327,20 +388,40 @@ def test_a_correction_model_converts_to_the_layers_form_keeping_what_it_removed(
 
 
 def test_the_no_reflection_loss_asks_reflection_free_inputs_back_unchanged() -> None:
-    cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "output": "layers",
-                                  "lambda_no_reflection": 5.0}})
+    cfg = build_config(
+        {
+            "model": {
+                "variant": "remover",
+                "ngf": 8,
+                "n_bottleneck": 1,
+                "output": "layers",
+                "lambda_no_reflection": 5.0,
+            }
+        }
+    )
     model = registry.get("remover")(cfg.model)
     weights = model.default_loss_weights(cfg.model)
     assert weights["no_reflection"] == 5.0 and "reconstruction" not in weights
     x = torch.rand(2, 3, 32, 32) * 2 - 1
-    batch = {"A": x, "A_target": x, "has_target": torch.tensor([True, True]), "B": x,
-             "reflection_free": torch.tensor([True, False])}
-    assert float(model.phase_losses("generator", batch)["no_reflection"]) == 0.0  # the untrained model is the identity
+    batch = {
+        "A": x,
+        "A_target": x,
+        "has_target": torch.tensor([True, True]),
+        "B": x,
+        "reflection_free": torch.tensor([True, False]),
+    }
+    assert (
+        float(model.phase_losses("generator", batch)["no_reflection"]) == 0.0
+    )  # the untrained model is the identity
     _randomised(model.g)
     model.train()
     loss = model.phase_losses("generator", batch)["no_reflection"]
     loss.backward()
-    assert float(loss) > 0 and model.g.head.weight.grad is not None and float(model.g.head.weight.grad.abs().sum()) > 0
+    assert (
+        float(loss) > 0
+        and model.g.head.weight.grad is not None
+        and float(model.g.head.weight.grad.abs().sum()) > 0
+    )
     none = {**batch, "reflection_free": torch.tensor([False, False])}
     assert float(model.phase_losses("generator", none)["no_reflection"]) == 0.0
 
@@ -349,5 +430,8 @@ def test_an_unknown_output_form_is_one_config_error() -> None:
     with pytest.raises(ConfigError, match="model.output"):
         build_config({"model": {"variant": "remover", "ngf": 8, "output": "free"}})
     with pytest.raises(ConfigError, match="predict_reflection"):
-        registry.get("remover")(build_config({"model": {"variant": "remover", "ngf": 8, "output": "layers",
-                                                        "predict_reflection": False}}).model)
+        registry.get("remover")(
+            build_config(
+                {"model": {"variant": "remover", "ngf": 8, "output": "layers", "predict_reflection": False}}
+            ).model
+        )

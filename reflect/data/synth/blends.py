@@ -41,5 +41,7 @@ def screen(t: np.ndarray, r: np.ndarray, a: float, sigma: float) -> tuple[np.nda
     return glass.to_linear(1.0 - (1.0 - td) * (1.0 - rd)), t
 
 
-def gains(t: np.ndarray, r: np.ndarray, g_t: np.ndarray, g_r: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+def gains(
+    t: np.ndarray, r: np.ndarray, g_t: np.ndarray, g_r: np.ndarray, sigma: float
+) -> tuple[np.ndarray, np.ndarray]:
     return t * g_t.astype(np.float32) + glass.blur(r, sigma) * g_r.astype(np.float32), t

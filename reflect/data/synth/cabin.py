@@ -39,7 +39,13 @@ def plan_occupants(
     w = _u(rng, cfg.face_width) * size
     cx, cy = _u(rng, cfg.face_x) * size, _u(rng, cfg.face_y) * size
     out = [Placement(driver, cx, cy, w, _u(rng, cfg.face_light), "driver")]
-    side_draw, gap, shrink, dy, light = rng.random(), rng.uniform(1.6, 2.2), rng.uniform(0.75, 0.95), rng.uniform(-0.1, 0.15), _u(rng, cfg.face_light)
+    side_draw, gap, shrink, dy, light = (
+        rng.random(),
+        rng.uniform(1.6, 2.2),
+        rng.uniform(0.75, 0.95),
+        rng.uniform(-0.1, 0.15),
+        _u(rng, cfg.face_light),
+    )
     if passenger is not None:
         side = -1.0 if (cx > size / 2) == (side_draw < 0.8) else 1.0
         out.append(Placement(passenger, cx + side * gap * w, cy + dy * w, w * shrink, light, "passenger"))
@@ -58,7 +64,9 @@ def cabin_backdrop(rng: np.random.Generator, cfg: CabinConfig, size: int) -> np.
     pts = np.array([[x0, y0], [x1, y0], [x1 - 0.08 * size, y1], [x0 + 0.08 * size, y1]]) * q
     small = np.zeros((int(size * q), int(size * q)), np.float32)
     cv2.fillConvexPoly(small, pts.astype(np.int32), 1.0)
-    win = cv2.resize(cv2.GaussianBlur(small, (0, 0), size * 0.03 * q), (size, size), interpolation=cv2.INTER_LINEAR)
+    win = cv2.resize(
+        cv2.GaussianBlur(small, (0, 0), size * 0.03 * q), (size, size), interpolation=cv2.INTER_LINEAR
+    )
     img += win[..., None] * rng.uniform(0.1, 0.45) * rng.uniform(0.85, 1.0, 3).astype(np.float32)
     return img
 
@@ -69,7 +77,16 @@ def _headrest(img: np.ndarray, p: Placement, rng: np.random.Generator) -> None:
     x0, x1 = int(p.cx - 0.95 * w), int(p.cx + 0.95 * w)
     y0 = int(p.cy - 0.9 * w)
     cv2.rectangle(img, (x0, y0 + int(0.3 * w)), (x1, img.shape[0]), (tone, tone, tone), -1)
-    cv2.ellipse(img, (int(p.cx), y0 + int(0.3 * w)), (int(0.95 * w), int(0.3 * w)), 0, 180, 360, (tone, tone, tone), -1)
+    cv2.ellipse(
+        img,
+        (int(p.cx), y0 + int(0.3 * w)),
+        (int(0.95 * w), int(0.3 * w)),
+        0,
+        180,
+        360,
+        (tone, tone, tone),
+        -1,
+    )
 
 
 def paste_person(img: np.ndarray, p: Placement) -> tuple[float, float, float, float]:
@@ -84,9 +101,29 @@ def paste_person(img: np.ndarray, p: Placement) -> tuple[float, float, float, fl
     # feathered head-and-shoulders mask in crop coordinates
     fw, fh = (bx2 - bx1) * s, (by2 - by1) * s
     mask = np.zeros((ch, cw), np.float32)
-    cv2.ellipse(mask, (round(fx), round(fy - 0.12 * fh)), (max(1, round(0.68 * fw)), max(1, round(0.78 * fh))), 0, 0, 360, 1.0, -1)
-    cv2.rectangle(mask, (round(fx - 0.3 * fw), round(fy)), (round(fx + 0.3 * fw), round(fy + 0.9 * fh)), 1.0, -1)
-    cv2.ellipse(mask, (round(fx), round(fy + 1.45 * fh)), (max(1, round(1.25 * fw)), max(1, round(0.6 * fh))), 0, 0, 360, 1.0, -1)
+    cv2.ellipse(
+        mask,
+        (round(fx), round(fy - 0.12 * fh)),
+        (max(1, round(0.68 * fw)), max(1, round(0.78 * fh))),
+        0,
+        0,
+        360,
+        1.0,
+        -1,
+    )
+    cv2.rectangle(
+        mask, (round(fx - 0.3 * fw), round(fy)), (round(fx + 0.3 * fw), round(fy + 0.9 * fh)), 1.0, -1
+    )
+    cv2.ellipse(
+        mask,
+        (round(fx), round(fy + 1.45 * fh)),
+        (max(1, round(1.25 * fw)), max(1, round(0.6 * fh))),
+        0,
+        0,
+        360,
+        1.0,
+        -1,
+    )
     mask *= cv2.resize(p.face.valid, (cw, ch), interpolation=cv2.INTER_AREA)
     mask = cv2.GaussianBlur(mask, (0, 0), max(0.5, 0.06 * fw))[..., None]
     H, W = img.shape[:2]
@@ -106,8 +143,17 @@ def _wheel(img: np.ndarray, p: Placement, rng: np.random.Generator) -> None:
     top = max(face_bottom + 0.35 * p.width, size * 0.8)
     centre = (int(p.cx + rng.uniform(-0.1, 0.1) * size), int(top + ay))
     tone = float(rng.uniform(0.01, 0.06))
-    cv2.ellipse(img, centre, (int(size * rng.uniform(0.35, 0.5)), ay), 0, 180, 360, (tone, tone, tone),
-                max(2, int(size * 0.035)), cv2.LINE_AA)
+    cv2.ellipse(
+        img,
+        centre,
+        (int(size * rng.uniform(0.35, 0.5)), ay),
+        0,
+        180,
+        360,
+        (tone, tone, tone),
+        max(2, int(size * 0.035)),
+        cv2.LINE_AA,
+    )
 
 
 def _visor_and_pillar(img: np.ndarray, placements: list[Placement], rng: np.random.Generator) -> None:
@@ -128,8 +174,12 @@ def _visor_and_pillar(img: np.ndarray, placements: list[Placement], rng: np.rand
 
 
 def render_cabin(
-    rng: np.random.Generator, cfg: CabinConfig, size: int, placements: list[Placement],
-    backdrop: np.ndarray | None = None, furniture: bool = True,
+    rng: np.random.Generator,
+    cfg: CabinConfig,
+    size: int,
+    placements: list[Placement],
+    backdrop: np.ndarray | None = None,
+    furniture: bool = True,
 ) -> tuple[np.ndarray, list[dict[str, object]]]:
     """Draw the cabin and its occupants; returns (H, W, 3) float32 display values and face records.
 
@@ -141,8 +191,14 @@ def render_cabin(
         if cfg.headrest and furniture:
             _headrest(img, p, rng)
         box = paste_person(img, p)
-        records.append({"role": p.role, "identity": p.face.identity, "source": p.face.source,
-                        "box": [round(float(v), 1) for v in box]})
+        records.append(
+            {
+                "role": p.role,
+                "identity": p.face.identity,
+                "source": p.face.source,
+                "box": [round(float(v), 1) for v in box],
+            }
+        )
     if cfg.wheel and furniture:
         _wheel(img, placements[0], rng)
     if cfg.visor and furniture:

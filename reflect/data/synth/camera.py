@@ -40,7 +40,9 @@ def _noise_bank(size: int) -> np.ndarray:
     """A fixed (2*size, 2*size, 3) standard-normal field, made once per process (fixed seed)."""
     side = 2 * size
     if side not in _NOISE_BANKS:
-        _NOISE_BANKS[side] = np.random.default_rng(20180612).standard_normal((side, side, 3), dtype=np.float32)
+        _NOISE_BANKS[side] = np.random.default_rng(20180612).standard_normal(
+            (side, side, 3), dtype=np.float32
+        )
     return _NOISE_BANKS[side]
 
 
@@ -71,7 +73,14 @@ def motion_kernel(length: float, angle: float) -> np.ndarray:
     c = k // 2
     half = (length - 1) / 2
     dx, dy = np.cos(np.deg2rad(angle)), np.sin(np.deg2rad(angle))
-    cv2.line(kernel, (round(c - half * dx), round(c - half * dy)), (round(c + half * dx), round(c + half * dy)), 1.0, 1, cv2.LINE_AA)
+    cv2.line(
+        kernel,
+        (round(c - half * dx), round(c - half * dy)),
+        (round(c + half * dx), round(c + half * dy)),
+        1.0,
+        1,
+        cv2.LINE_AA,
+    )
     return kernel / kernel.sum()
 
 

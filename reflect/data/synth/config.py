@@ -59,7 +59,9 @@ class SceneConfig:
     photos: list[str] = field(default_factory=list)  # scikit-image file names when ``folder`` is empty
     portrait_face_width: list[float] = field(default_factory=lambda: [0.22, 0.42])
     backdrop_blur: list[float] = field(default_factory=lambda: [1.0, 6.0])  # defocus sigma, pixels at 256 px
-    backdrop_level: list[float] = field(default_factory=lambda: [0.15, 1.3])  # backdrop exposure (dark .. bright)
+    backdrop_level: list[float] = field(
+        default_factory=lambda: [0.15, 1.3]
+    )  # backdrop exposure (dark .. bright)
     window_level: list[float] = field(default_factory=lambda: [0.6, 1.0])  # the bright rear window
     exposure_probability: float = 0.0
     exposure: list[float] = field(default_factory=lambda: [0.3, 1.6])  # linear-light gain, log-uniform
@@ -90,7 +92,13 @@ class ReflectionConfig:
     # which of scikit-image's photographs (file names) when ``folder`` is empty; empty: the default set
     photos: list[str] = field(default_factory=list)
     sources: dict[str, float] = field(
-        default_factory=lambda: {"photo": 1.0, "sky": 1.0, "foliage": 1.0, "buildings": 1.0, "streetlights": 0.5}
+        default_factory=lambda: {
+            "photo": 1.0,
+            "sky": 1.0,
+            "foliage": 1.0,
+            "buildings": 1.0,
+            "streetlights": 0.5,
+        }
     )
     strength: list[float] = field(default_factory=lambda: [0.1, 0.5])  # r at the top of the glass
     blur: bool = True
@@ -197,19 +205,38 @@ class SynthConfig:
 
 # Physical limits of each range (inclusive). Keys are "section.field".
 _LIMITS: dict[str, tuple[float, float]] = {
-    "cabin.face_width": (0.05, 0.8), "cabin.face_x": (0.0, 1.0), "cabin.face_y": (0.0, 1.0),
-    "scene.portrait_face_width": (0.05, 0.8), "scene.backdrop_blur": (0.0, 50.0), "scene.backdrop_level": (0.0, 3.0),
-    "scene.window_level": (0.0, 1.5), "scene.exposure": (0.05, 4.0),
-    "blend.strength": (0.0, 1.0), "blend.blur_sigma": (0.0, 50.0), "blend.transmission_loss": (0.0, 0.9),
-    "cabin.brightness": (0.0, 1.0), "cabin.face_light": (0.05, 2.0),
-    "reflection.strength": (0.0, 1.0), "reflection.blur_sigma": (0.0, 50.0),
-    "reflection.fresnel_bottom": (0.0, 1.0), "reflection.fresnel_side": (0.0, 1.0),
-    "ghost.offset": (0.0, 32.0), "ghost.attenuation": (0.0, 1.0),
-    "glass.transmission": (0.05, 1.0), "glass.tint": (0.0, 1.0), "glass.contrast": (0.1, 1.0),
-    "glare.count": (1.0, 10.0), "glare.radius": (0.001, 0.5), "glare.intensity": (0.0, 10.0),
-    "false_colour.hue_shift": (0.0, 360.0), "false_colour.saturation": (1.0, 10.0),
-    "camera.nir_flash": (0.0, 3.0), "camera.nir_veil": (0.0, 1.0), "camera.noise_sigma": (0.0, 0.5),
-    "camera.motion_length": (1.0, 64.0), "camera.jpeg_quality": (5.0, 100.0),
+    "cabin.face_width": (0.05, 0.8),
+    "cabin.face_x": (0.0, 1.0),
+    "cabin.face_y": (0.0, 1.0),
+    "scene.portrait_face_width": (0.05, 0.8),
+    "scene.backdrop_blur": (0.0, 50.0),
+    "scene.backdrop_level": (0.0, 3.0),
+    "scene.window_level": (0.0, 1.5),
+    "scene.exposure": (0.05, 4.0),
+    "blend.strength": (0.0, 1.0),
+    "blend.blur_sigma": (0.0, 50.0),
+    "blend.transmission_loss": (0.0, 0.9),
+    "cabin.brightness": (0.0, 1.0),
+    "cabin.face_light": (0.05, 2.0),
+    "reflection.strength": (0.0, 1.0),
+    "reflection.blur_sigma": (0.0, 50.0),
+    "reflection.fresnel_bottom": (0.0, 1.0),
+    "reflection.fresnel_side": (0.0, 1.0),
+    "ghost.offset": (0.0, 32.0),
+    "ghost.attenuation": (0.0, 1.0),
+    "glass.transmission": (0.05, 1.0),
+    "glass.tint": (0.0, 1.0),
+    "glass.contrast": (0.1, 1.0),
+    "glare.count": (1.0, 10.0),
+    "glare.radius": (0.001, 0.5),
+    "glare.intensity": (0.0, 10.0),
+    "false_colour.hue_shift": (0.0, 360.0),
+    "false_colour.saturation": (1.0, 10.0),
+    "camera.nir_flash": (0.0, 3.0),
+    "camera.nir_veil": (0.0, 1.0),
+    "camera.noise_sigma": (0.0, 0.5),
+    "camera.motion_length": (1.0, 64.0),
+    "camera.jpeg_quality": (5.0, 100.0),
     "camera.low_res_scale": (0.05, 1.0),
 }
 
@@ -228,9 +255,11 @@ def _check(cfg: SynthConfig) -> None:
     for d in cfg.domains:
         if d not in DOMAINS:
             raise ConfigError(f"domains: '{d}' is not one of {', '.join(DOMAINS)}")
-    for key, weights, valid in (("reflection.sources", cfg.reflection.sources, REFLECTION_SOURCES),
-                                ("scene.sources", cfg.scene.sources, SCENE_SOURCES),
-                                ("blend.models", cfg.blend.models, BLEND_MODELS)):
+    for key, weights, valid in (
+        ("reflection.sources", cfg.reflection.sources, REFLECTION_SOURCES),
+        ("scene.sources", cfg.scene.sources, SCENE_SOURCES),
+        ("blend.models", cfg.blend.models, BLEND_MODELS),
+    ):
         for name, w in weights.items():
             if name not in valid:
                 raise ConfigError(f"{key}.{name}: unknown name; valid: {', '.join(valid)}")

@@ -58,7 +58,11 @@ def detect_boxes(image: np.ndarray, min_prob: float = 0.95) -> list[tuple[np.nda
             raise ConfigError(str(e)) from None
     h, w = image.shape[:2]
     scale = min(1.0, DETECT_SIDE / max(h, w))
-    small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else image
+    small = (
+        cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        if scale < 1
+        else image
+    )
     faces = _MTCNN.detect_all([small])[0]
     found = zip(faces.boxes.numpy(), faces.scores.tolist(), strict=True)
     out = [(np.asarray(b, np.float64) / scale, p) for b, p in found]
@@ -75,7 +79,9 @@ def _name_identity(rel: Path) -> str:
     return re.sub(r"\d+$", "", base) or rel.stem.lower()
 
 
-def _head_crop(image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float], np.ndarray]:
+def _head_crop(
+    image: np.ndarray, box: np.ndarray
+) -> tuple[np.ndarray, tuple[float, float, float, float], np.ndarray]:
     """Cut a head-and-shoulders region around ``box``, at most KEEP_SIDE; beyond the photo's edge
     the crop is padded (replicated) and marked invalid so it is never pasted."""
     x1, y1, x2, y2 = (float(v) for v in box)
@@ -105,7 +111,9 @@ def _inside_fraction(box: np.ndarray, w: int, h: int) -> float:
     return ix * iy / max((x2 - x1) * (y2 - y1), 1e-6)
 
 
-def _merge_duplicates(hashes: dict[str, object], names: dict[str, str], max_distance: int = 2) -> dict[str, str]:
+def _merge_duplicates(
+    hashes: dict[str, object], names: dict[str, str], max_distance: int = 2
+) -> dict[str, str]:
     """Map every photo to one identity: near-duplicate photos merge their identities.
 
     The merged identity takes the name that most photos carry (``32bit.png``, a re-save of
@@ -133,8 +141,9 @@ def _merge_duplicates(hashes: dict[str, object], names: dict[str, str], max_dist
     return {f: best[find(names[f])] for f in names}
 
 
-def load_face_bank(folder: str | Path, min_prob: float = 0.95, min_face: int = 40,
-                   cache: str | Path | None = None) -> list[Face]:
+def load_face_bank(
+    folder: str | Path, min_prob: float = 0.95, min_face: int = 40, cache: str | Path | None = None
+) -> list[Face]:
     """Detect the faces of every photo in ``folder``; photos without a usable face are logged and skipped.
 
     ``cache``: a JSON file of detections (keyed by file, size and mtime) read if present and
@@ -193,11 +202,21 @@ def load_face_bank(folder: str | Path, min_prob: float = 0.95, min_face: int = 4
         for k, (box, _) in enumerate(found):
             crop, cbox, valid = _head_crop(image, box)
             ident = identity[rel] if len(found) == 1 else f"{identity[rel]}#{k}"
-            faces.append(Face(identity=ident, source=rel if len(found) == 1 else f"{rel}#{k}", crop=crop, box=cbox, valid=valid))
+            faces.append(
+                Face(
+                    identity=ident,
+                    source=rel if len(found) == 1 else f"{rel}#{k}",
+                    crop=crop,
+                    box=cbox,
+                    valid=valid,
+                )
+            )
     if cache is not None:
         atomic_write_text(cache, json.dumps(fresh, indent=1, sort_keys=True) + "\n")
     if not faces:
-        raise ConfigError(f"no usable face found in {root} (MTCNN found no whole face of at least {min_face} px)")
+        raise ConfigError(
+            f"no usable face found in {root} (MTCNN found no whole face of at least {min_face} px)"
+        )
     log.info("face bank: %d faces, %d identities from %s", len(faces), len({f.identity for f in faces}), root)
     return faces
 

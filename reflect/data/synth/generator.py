@@ -35,8 +35,22 @@ from reflect.data.synth.faces import Face
 from reflect.data.synth.reflections import PhotoBank, reflection_layer
 from reflect.data.synth.scenes import render_scene
 
-TERMS = {"cabin": 1, "reflection": 2, "ghost": 3, "glass": 4, "glare": 5, "false_colour": 6, "nir": 7,
-         "noise": 8, "motion_blur": 9, "jpeg": 10, "low_res": 11, "scene": 12, "exposure": 13, "blend": 14}
+TERMS = {
+    "cabin": 1,
+    "reflection": 2,
+    "ghost": 3,
+    "glass": 4,
+    "glare": 5,
+    "false_colour": 6,
+    "nir": 7,
+    "noise": 8,
+    "motion_blur": 9,
+    "jpeg": 10,
+    "low_res": 11,
+    "scene": 12,
+    "exposure": 13,
+    "blend": 14,
+}
 
 # What a forced domain (multi-domain layout) switches: None leaves the term to its probability.
 _FORCE: dict[str, dict[str, Any]] = {
@@ -91,8 +105,13 @@ def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
 class Synthesizer:
     """Renders samples for a :class:`SynthConfig`; photos to reflect are loaded on first use."""
 
-    def __init__(self, cfg: SynthConfig, photos: PhotoBank | None = None, backdrops: PhotoBank | None = None,
-                 people: list[Face] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: SynthConfig,
+        photos: PhotoBank | None = None,
+        backdrops: PhotoBank | None = None,
+        people: list[Face] | None = None,
+    ) -> None:
         self.cfg = cfg
         self._photos = photos
         self._backdrops = backdrops
@@ -110,8 +129,15 @@ class Synthesizer:
             self._backdrops = PhotoBank(self.cfg.scene.folder, self.cfg.scene.photos, key="scene.folder")
         return self._backdrops
 
-    def render(self, index: int, driver: Face, passenger: Face | None = None, domain: str | None = None,
-               scene: str | None = None, blend: str | None = None) -> Sample:
+    def render(
+        self,
+        index: int,
+        driver: Face,
+        passenger: Face | None = None,
+        domain: str | None = None,
+        scene: str | None = None,
+        blend: str | None = None,
+    ) -> Sample:
         """One sample; ``scene`` and ``blend`` force the scene source and the glass model (the
         benchmark's types), else they are drawn by the config's weights."""
         cfg, size, seed = self.cfg, self.cfg.size, self.cfg.seed
@@ -128,8 +154,15 @@ class Synthesizer:
         if scene == "cabin":
             t_disp, faces = render_cabin(rc, cfg.cabin, size, placements)
         else:
-            t_disp, faces = render_scene(rsc, scene, cfg.scene, cfg.cabin, size, placements,
-                                         None if scene == "portrait" else self.backdrops)
+            t_disp, faces = render_scene(
+                rsc,
+                scene,
+                cfg.scene,
+                cfg.cabin,
+                size,
+                placements,
+                None if scene == "portrait" else self.backdrops,
+            )
         params["scene"] = scene
         rn = term_rng(seed, index, "nir")
         flash, veil = _u(rn, cfg.camera.nir_flash), _u(rn, cfg.camera.nir_veil)
@@ -154,7 +187,9 @@ class Synthesizer:
         trans, tint, contrast = _u(rg, g.transmission), _u(rg, g.tint), _u(rg, g.contrast)
         if on:
             t_lin = glass.tint(t_lin, trans, tint, contrast, colour=not nir)
-        params["glass"] = {"transmission": _r(trans), "tint": _r(tint), "contrast": _r(contrast)} if on else None
+        params["glass"] = (
+            {"transmission": _r(trans), "tint": _r(tint), "contrast": _r(contrast)} if on else None
+        )
         target_lin = np.clip(t_lin, 0.0, 1.0)
         input_lin = target_lin
 
@@ -165,7 +200,9 @@ class Synthesizer:
         params["blend"] = model
         clean = model == "none"
         if model == "windshield":
-            reflection, fc_on, source, _ = self._reflection(index, size, px, nir, force, target_lin, faces, params)
+            reflection, fc_on, source, _ = self._reflection(
+                index, size, px, nir, force, target_lin, faces, params
+            )
             if reflection is not None:
                 input_lin = target_lin + reflection
         else:
@@ -173,7 +210,9 @@ class Synthesizer:
             params["ghost"] = params["false_colour"] = params["reflection"] = None
             source = "none"
             if not clean:
-                source, input_lin, target_lin = self._blend(rb, model, size, px, nir, target_lin, faces, params)
+                source, input_lin, target_lin = self._blend(
+                    rb, model, size, px, nir, target_lin, faces, params
+                )
             reflection = None if clean else input_lin
 
         # 4. glare and the NIR bright-glass veil
@@ -227,8 +266,17 @@ class Synthesizer:
             domain = self._dominant(nir, reflection is not None, params["glare"] is not None, fc_on, source)
         return Sample(input_u8, target_u8, params, faces, domain)
 
-    def _reflection(self, index: int, size: int, px: float, nir: bool, force: dict[str, Any],
-                    target_lin: np.ndarray, faces: list[dict[str, Any]], params: dict[str, Any]) -> tuple[np.ndarray | None, bool, str, np.ndarray | None]:
+    def _reflection(
+        self,
+        index: int,
+        size: int,
+        px: float,
+        nir: bool,
+        force: dict[str, Any],
+        target_lin: np.ndarray,
+        faces: list[dict[str, Any]],
+        params: dict[str, Any],
+    ) -> tuple[np.ndarray | None, bool, str, np.ndarray | None]:
         cfg, seed = self.cfg, self.cfg.seed
         rc = cfg.reflection
         rr = term_rng(seed, index, "reflection")
@@ -248,13 +296,21 @@ class Synthesizer:
         fcc = cfg.false_colour
         fc_on = _decide(rf, fcc.enabled, fcc.probability, force.get("false_colour")) and on and not nir
         hue, sat = _u(rf, fcc.hue_shift), _u(rf, fcc.saturation)
-        params["ghost"] = {"dx": _r(dist * np.cos(theta)), "dy": _r(dist * np.sin(theta)), "c": _r(c)} if ghost_on else None
+        params["ghost"] = (
+            {"dx": _r(dist * np.cos(theta)), "dy": _r(dist * np.sin(theta)), "c": _r(c)} if ghost_on else None
+        )
         params["false_colour"] = {"hue_shift": _r(hue), "saturation": _r(sat)} if fc_on else None
         if not on:
             params["reflection"] = None
             return None, False, "none", None
-        r_disp, info = reflection_layer(rr, source, size, self.photos if source in ("photo", "person") else None,
-                                        self.people, {str(f["identity"]) for f in faces})
+        r_disp, info = reflection_layer(
+            rr,
+            source,
+            size,
+            self.photos if source in ("photo", "person") else None,
+            self.people,
+            {str(f["identity"]) for f in faces},
+        )
         if fc_on:
             r_disp = glass.false_colour(r_disp, hue, sat)
         if nir:
@@ -264,19 +320,35 @@ class Synthesizer:
             r_lin = glass.ghost(r_lin, dist * np.cos(theta), dist * np.sin(theta), c)
         if rc.blur:
             r_lin = glass.blur(r_lin, sigma)
-        rmap = glass.fresnel_map(size, strength, bottom, side, side_left) if rc.fresnel else np.float32(strength)
+        rmap = (
+            glass.fresnel_map(size, strength, bottom, side, side_left) if rc.fresnel else np.float32(strength)
+        )
         term = rmap * r_lin
         if rc.overflow:
             term = glass.compensate_overflow(target_lin, term, att)
         params["reflection"] = {
-            "source": source, **info, "strength": _r(strength), "blur_sigma": _r(sigma) if rc.blur else None,
-            "fresnel_bottom": _r(bottom) if rc.fresnel else None, "fresnel_side": _r(side) if rc.fresnel else None,
-            "fresnel_side_left": side_left if rc.fresnel else None, "overflow_att": _r(att) if rc.overflow else None,
+            "source": source,
+            **info,
+            "strength": _r(strength),
+            "blur_sigma": _r(sigma) if rc.blur else None,
+            "fresnel_bottom": _r(bottom) if rc.fresnel else None,
+            "fresnel_side": _r(side) if rc.fresnel else None,
+            "fresnel_side_left": side_left if rc.fresnel else None,
+            "overflow_att": _r(att) if rc.overflow else None,
         }
         return term, fc_on, source, rmap if isinstance(rmap, np.ndarray) else None
 
-    def _blend(self, rb: np.random.Generator, model: str, size: int, px: float, nir: bool, target_lin: np.ndarray,
-               faces: list[dict[str, Any]], params: dict[str, Any]) -> tuple[str, np.ndarray, np.ndarray]:
+    def _blend(
+        self,
+        rb: np.random.Generator,
+        model: str,
+        size: int,
+        px: float,
+        nir: bool,
+        target_lin: np.ndarray,
+        faces: list[dict[str, Any]],
+        params: dict[str, Any],
+    ) -> tuple[str, np.ndarray, np.ndarray]:
         """A glass model of the literature (:mod:`reflect.data.synth.blends`): (the reflection source,
         input, target) in linear light; the draws are recorded in ``params``."""
         bc, rc = self.cfg.blend, self.cfg.reflection
@@ -286,8 +358,9 @@ class Synthesizer:
         g_r = np.float32(a) * rb.uniform(0.8, 1.2, 3).astype(np.float32)
         att = float(rb.uniform(1.08, 1.3))
         avoid = {str(f["identity"]) for f in faces}
-        r_disp, info = reflection_layer(rb, source, size, self.photos if source in ("photo", "person") else None,
-                                        self.people, avoid)
+        r_disp, info = reflection_layer(
+            rb, source, size, self.photos if source in ("photo", "person") else None, self.people, avoid
+        )
         if nir:
             r_disp = camera.to_nir(r_disp)
             loss[:] = loss.mean()
@@ -304,8 +377,9 @@ class Synthesizer:
             params["reflection"]["transmission_loss"] = [_r(v) for v in loss]
         return source, np.clip(out[0], 0.0, 1.0), out[1]
 
-    def _glare(self, index: int, size: int, nir: bool, force: dict[str, Any], x: np.ndarray,
-               params: dict[str, Any]) -> np.ndarray:
+    def _glare(
+        self, index: int, size: int, nir: bool, force: dict[str, Any], x: np.ndarray, params: dict[str, Any]
+    ) -> np.ndarray:
         gc = self.cfg.glare
         rg = term_rng(self.cfg.seed, index, "glare")
         on = _decide(rg, gc.enabled, gc.probability, force.get("glare"))
@@ -314,8 +388,16 @@ class Synthesizer:
         for _ in range(n):
             kind = int(rg.integers(3))  # 0 sun, 1 headlight, 2 the camera's flash
             cx, cy = (0.5 + rg.normal(0, 0.08)) if kind == 2 else rg.uniform(0, 1), rg.uniform(0, 0.9)
-            spots.append({"kind": kind, "x": _r(cx * size), "y": _r(cy * size), "radius": _r(_u(rg, gc.radius) * size),
-                          "intensity": _r(_u(rg, gc.intensity)), "warmth": _r(rg.uniform(0, 1) if kind == 1 else rg.uniform(0, 0.3))})
+            spots.append(
+                {
+                    "kind": kind,
+                    "x": _r(cx * size),
+                    "y": _r(cy * size),
+                    "radius": _r(_u(rg, gc.radius) * size),
+                    "intensity": _r(_u(rg, gc.intensity)),
+                    "warmth": _r(rg.uniform(0, 1) if kind == 1 else rg.uniform(0, 0.3)),
+                }
+            )
         params["glare"] = {"spots": spots} if on else None
         if not on:
             return x

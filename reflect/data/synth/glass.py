@@ -36,7 +36,9 @@ def blur(r: np.ndarray, sigma: float) -> np.ndarray:
 def shift(r: np.ndarray, dx: float, dy: float) -> np.ndarray:
     """Translate by (dx, dy) pixels; what moves in from the border is black (nothing reflected)."""
     m = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
-    return cv2.warpAffine(r, m, (r.shape[1], r.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    return cv2.warpAffine(
+        r, m, (r.shape[1], r.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+    )
 
 
 def ghost(r: np.ndarray, dx: float, dy: float, c: float) -> np.ndarray:
@@ -48,7 +50,11 @@ def fresnel_map(size: int, top: float, bottom_ratio: float, side: float, side_le
     """Reflection strength r(x, y), (H, W, 1): ``top`` at the top row falling to ``top*bottom_ratio``
     at the bottom, raised by up to ``side`` (relative) toward one side; clipped to [0, 1]."""
     y = np.linspace(0.0, 1.0, size, dtype=np.float32)[:, None]
-    x = np.linspace(1.0, 0.0, size, dtype=np.float32)[None, :] if side_left else np.linspace(0.0, 1.0, size, dtype=np.float32)[None, :]
+    x = (
+        np.linspace(1.0, 0.0, size, dtype=np.float32)[None, :]
+        if side_left
+        else np.linspace(0.0, 1.0, size, dtype=np.float32)[None, :]
+    )
     r = top * (1.0 - (1.0 - bottom_ratio) * y) * (1.0 + side * x * x)
     return np.clip(r, 0.0, 1.0)[..., None].astype(np.float32)
 
@@ -65,12 +71,18 @@ def compensate_overflow(t: np.ndarray, r: np.ndarray, att: float) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def tint(t: np.ndarray, transmission: float, tint_amount: float, contrast: float, colour: bool = True) -> np.ndarray:
+def tint(
+    t: np.ndarray, transmission: float, tint_amount: float, contrast: float, colour: bool = True
+) -> np.ndarray:
     """Laminated glass: haze lowers contrast toward the mean, then the glass transmits ``transmission``
     of the light, absorbing red most and blue a little (the green-blue cast of windshields)."""
     mean = t.mean(axis=(0, 1), keepdims=True)
     out = contrast * t + (1.0 - contrast) * mean
-    gains = np.array([1.0 - tint_amount, 1.0, 1.0 - 0.35 * tint_amount], np.float32) if colour else np.ones(3, np.float32)
+    gains = (
+        np.array([1.0 - tint_amount, 1.0, 1.0 - 0.35 * tint_amount], np.float32)
+        if colour
+        else np.ones(3, np.float32)
+    )
     return (out * (transmission * gains)).astype(np.float32)
 
 
@@ -98,7 +110,9 @@ def glare(size: int, spots: list[dict[str, float]]) -> np.ndarray:
         d2 = ((xx - x) ** 2 + (yy - y) ** 2) / radius**2
         m = np.exp(-d2 * 2.0) + 0.25 / (1.0 + d2 * 0.5)
         if s["kind"] == 1:
-            m = m + 0.4 * np.exp(-((yy - y) ** 2) / max(radius * 0.15, 1.0) ** 2) * np.exp(-np.abs(xx - x) / (6 * radius))
+            m = m + 0.4 * np.exp(-((yy - y) ** 2) / max(radius * 0.15, 1.0) ** 2) * np.exp(
+                -np.abs(xx - x) / (6 * radius)
+            )
         colour = np.array([1.0, 1.0 - 0.25 * s["warmth"], 1.0 - 0.55 * s["warmth"]], np.float32)
         out += (np.float32(s["intensity"]) * m)[..., None] * colour
     return cv2.resize(out, (size, size), interpolation=cv2.INTER_LINEAR)

@@ -32,8 +32,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SKIMAGE_PHOTOS = ("chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "brick.png", "grass.png",
-                  "gravel.png", "camera.png", "hubble_deep_field.jpg", "coins.png", "moon.png")
+SKIMAGE_PHOTOS = (
+    "chelsea.png",
+    "coffee.png",
+    "rocket.jpg",
+    "motorcycle_left.png",
+    "brick.png",
+    "grass.png",
+    "gravel.png",
+    "camera.png",
+    "hubble_deep_field.jpg",
+    "coins.png",
+    "moon.png",
+)
 PHOTO_SIDE = 512
 
 
@@ -48,9 +59,11 @@ def resolve_folder(folder: str | Path, key: str = "reflection.folder") -> Path:
     """A photo folder setting: ``cache:SPLIT`` names a split of :func:`photo_cache`, else a path."""
     text = str(folder)
     if text.startswith("cache:"):
-        split = text[len("cache:"):]
+        split = text[len("cache:") :]
         if split not in ("train", "test"):
-            raise ConfigError(f"{key}: '{text}' names no split of the photo cache (cache:train or cache:test)")
+            raise ConfigError(
+                f"{key}: '{text}' names no split of the photo cache (cache:train or cache:test)"
+            )
         root = photo_cache() / split
         if not root.is_dir() or not any(root.iterdir()):
             raise ConfigError(f"{key}: the photo cache {root} is empty: run `reflect photos fetch` first")
@@ -64,7 +77,12 @@ def resolve_folder(folder: str | Path, key: str = "reflection.folder") -> Path:
 class PhotoBank:
     """Photos to reflect, loaded once and kept at most PHOTO_SIDE px on the longer side."""
 
-    def __init__(self, folder: str | Path = "", photos: list[str] | tuple[str, ...] = (), key: str = "reflection.folder") -> None:
+    def __init__(
+        self,
+        folder: str | Path = "",
+        photos: list[str] | tuple[str, ...] = (),
+        key: str = "reflection.folder",
+    ) -> None:
         if folder:
             root = resolve_folder(folder, key)
             files = folder_images(root, key, recursive=True)
@@ -74,7 +92,9 @@ class PhotoBank:
             root = Path(skimage.data.data_dir)
             unknown = [n for n in photos if not (root / n).is_file()]
             if unknown:
-                raise ConfigError(f"reflection.photos: {', '.join(unknown)} not among scikit-image's photographs in {root}")
+                raise ConfigError(
+                    f"reflection.photos: {', '.join(unknown)} not among scikit-image's photographs in {root}"
+                )
             files = [root / n for n in (photos or SKIMAGE_PHOTOS) if (root / n).is_file()]
         self.names: list[str] = []
         self.images: list[np.ndarray] = []
@@ -86,7 +106,9 @@ class PhotoBank:
                 continue
             s = min(1.0, PHOTO_SIDE / max(img.shape[:2]))
             if s < 1:
-                img = cv2.resize(img, (round(img.shape[1] * s), round(img.shape[0] * s)), interpolation=cv2.INTER_AREA)
+                img = cv2.resize(
+                    img, (round(img.shape[1] * s), round(img.shape[0] * s)), interpolation=cv2.INTER_AREA
+                )
             self.names.append(f.name)
             self.images.append(img)
         if not self.images:
@@ -101,7 +123,11 @@ class PhotoBank:
         crop = img[y : y + side, x : x + side]
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
-        out = cv2.resize(np.ascontiguousarray(crop), (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
+        out = cv2.resize(
+            np.ascontiguousarray(crop),
+            (size, size),
+            interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR,
+        )
         return out.astype(np.float32) / 255.0, {"photo": self.names[k], "crop": [x, y, side]}
 
 
@@ -137,17 +163,40 @@ def sky(rng: np.random.Generator, size: int) -> tuple[np.ndarray, dict[str, obje
     return img, {"clouds": round(cover, 3)}
 
 
-def _branch(mask: np.ndarray, rng: np.random.Generator, x: float, y: float, angle: float, length: float,
-            thick: float, depth: int) -> None:
+def _branch(
+    mask: np.ndarray,
+    rng: np.random.Generator,
+    x: float,
+    y: float,
+    angle: float,
+    length: float,
+    thick: float,
+    depth: int,
+) -> None:
     x2, y2 = x + length * np.cos(angle), y + length * np.sin(angle)
     cv2.line(mask, (int(x), int(y)), (int(x2), int(y2)), 1.0, max(1, int(thick)), cv2.LINE_AA)
     if depth == 0:
         for _ in range(int(rng.integers(2, 6))):
             r = max(1, int(length * rng.uniform(0.15, 0.4)))
-            cv2.circle(mask, (int(x2 + rng.normal(0, length * 0.3)), int(y2 + rng.normal(0, length * 0.3))), r, 1.0, -1)
+            cv2.circle(
+                mask,
+                (int(x2 + rng.normal(0, length * 0.3)), int(y2 + rng.normal(0, length * 0.3))),
+                r,
+                1.0,
+                -1,
+            )
         return
     for _ in range(int(rng.integers(2, 4))):
-        _branch(mask, rng, x2, y2, angle + rng.uniform(-0.7, 0.7), length * rng.uniform(0.6, 0.8), thick * 0.7, depth - 1)
+        _branch(
+            mask,
+            rng,
+            x2,
+            y2,
+            angle + rng.uniform(-0.7, 0.7),
+            length * rng.uniform(0.6, 0.8),
+            thick * 0.7,
+            depth - 1,
+        )
 
 
 def foliage(rng: np.random.Generator, size: int) -> tuple[np.ndarray, dict[str, object]]:
@@ -162,7 +211,16 @@ def foliage(rng: np.random.Generator, size: int) -> tuple[np.ndarray, dict[str, 
             x, y, a = rng.uniform(0, 1) * size, 0.0, rng.uniform(0.6, 2.5)
         else:
             x, y, a = float(size), rng.uniform(0.2, 1.0) * size, np.pi + rng.uniform(-0.2, 0.9)
-        _branch(mask, rng, x, y, a, size * rng.uniform(0.2, 0.35), size * rng.uniform(0.02, 0.05), int(rng.integers(3, 5)))
+        _branch(
+            mask,
+            rng,
+            x,
+            y,
+            a,
+            size * rng.uniform(0.2, 0.35),
+            size * rng.uniform(0.02, 0.05),
+            int(rng.integers(3, 5)),
+        )
     mask = cv2.GaussianBlur(np.clip(mask, 0, 1), (0, 0), 0.8)[..., None]
     leaf = np.array([rng.uniform(0.03, 0.12), rng.uniform(0.06, 0.2), rng.uniform(0.02, 0.08)], np.float32)
     return img * (1 - mask) + leaf * mask, {"trees": trees}
@@ -178,13 +236,25 @@ def buildings(rng: np.random.Generator, size: int) -> tuple[np.ndarray, dict[str
         for c in range(cols):
             v = rng.uniform(0.05, 0.9)  # dark glass or reflected sky
             tone = (v * 0.8, v * 0.9, min(1.0, v * 1.1 + 0.05))
-            cv2.rectangle(facade, (int(c * cw + 0.2 * cw), int(r * ch + 0.2 * ch)),
-                          (int((c + 0.8) * cw), int((r + 0.75) * ch)), tone, -1)
+            cv2.rectangle(
+                facade,
+                (int(c * cw + 0.2 * cw), int(r * ch + 0.2 * ch)),
+                (int((c + 0.8) * cw), int((r + 0.75) * ch)),
+                tone,
+                -1,
+            )
     roof = rng.uniform(0.05, 0.45) * size
     j = size * 0.25
     src = np.array([[0, 0], [size, 0], [size, size], [0, size]], np.float32)
-    dst = np.array([[rng.uniform(-j, j), roof + rng.uniform(-j, j)], [size + rng.uniform(-j, j), roof + rng.uniform(-j, j)],
-                    [size + rng.uniform(0, j), size * 1.2], [rng.uniform(-j, 0), size * 1.2]], np.float32)
+    dst = np.array(
+        [
+            [rng.uniform(-j, j), roof + rng.uniform(-j, j)],
+            [size + rng.uniform(-j, j), roof + rng.uniform(-j, j)],
+            [size + rng.uniform(0, j), size * 1.2],
+            [rng.uniform(-j, 0), size * 1.2],
+        ],
+        np.float32,
+    )
     warp = cv2.getPerspectiveTransform(src, dst)
     facade_w = cv2.warpPerspective(facade, warp, (size, size), flags=cv2.INTER_LINEAR)
     cover = cv2.warpPerspective(np.ones((size, size), np.float32), warp, (size, size))[..., None]
@@ -207,8 +277,13 @@ def streetlights(rng: np.random.Generator, size: int) -> tuple[np.ndarray, dict[
     return np.clip(img + lamps + halo, 0, 1), {"lamps": n}
 
 
-def person(rng: np.random.Generator, size: int, people: list[Face], photos: PhotoBank | None,
-           avoid: Collection[str] = ()) -> tuple[np.ndarray, dict[str, object]]:
+def person(
+    rng: np.random.Generator,
+    size: int,
+    people: list[Face],
+    photos: PhotoBank | None,
+    avoid: Collection[str] = (),
+) -> tuple[np.ndarray, dict[str, object]]:
     """A passer-by reflected in the glass: someone else's head and shoulders, large (close to the
     glass), before a photo or a sky; ``avoid``: identities that must not be reflected (the occupants)."""
     from reflect.data.synth.cabin import Placement, paste_person
@@ -219,8 +294,17 @@ def person(rng: np.random.Generator, size: int, people: list[Face], photos: Phot
     if face is None:
         return img, {"person": None}
     w = float(rng.uniform(0.3, 0.7)) * size
-    paste_person(img, Placement(face, float(rng.uniform(0.1, 0.9)) * size, float(rng.uniform(0.2, 0.7)) * size, w,
-                                float(rng.uniform(0.5, 1.2)), "reflection"))
+    paste_person(
+        img,
+        Placement(
+            face,
+            float(rng.uniform(0.1, 0.9)) * size,
+            float(rng.uniform(0.2, 0.7)) * size,
+            w,
+            float(rng.uniform(0.5, 1.2)),
+            "reflection",
+        ),
+    )
     return np.clip(img, 0.0, 1.0), {"person": face.source}
 
 
@@ -228,8 +312,12 @@ PROCEDURAL = {"sky": sky, "foliage": foliage, "buildings": buildings, "streetlig
 
 
 def reflection_layer(
-    rng: np.random.Generator, source: str, size: int, photos: PhotoBank | None,
-    people: list[Face] | None = None, avoid: Collection[str] = (),
+    rng: np.random.Generator,
+    source: str,
+    size: int,
+    photos: PhotoBank | None,
+    people: list[Face] | None = None,
+    avoid: Collection[str] = (),
 ) -> tuple[np.ndarray, dict[str, object]]:
     """Draw one reflection layer of ``source``; returns display values and what was drawn."""
     if source == "person":

@@ -38,7 +38,9 @@ def _photo(rng: np.random.Generator, photos: PhotoBank, size: int, blur: float, 
     return glass.to_display(glass.to_linear(img) * np.float32(level))
 
 
-def portrait(rng: np.random.Generator, cfg: SceneConfig, size: int, placements: list[Placement]) -> tuple[np.ndarray, Records]:
+def portrait(
+    rng: np.random.Generator, cfg: SceneConfig, size: int, placements: list[Placement]
+) -> tuple[np.ndarray, Records]:
     """The driver's photo as taken, scaled so its face box is ``portrait_face_width`` of the side;
     any passenger is pasted beside it."""
     p = placements[0]
@@ -48,23 +50,49 @@ def portrait(rng: np.random.Generator, cfg: SceneConfig, size: int, placements: 
     tx, ty = p.cx - (bx1 + bx2) / 2 * s, p.cy - (by1 + by2) / 2 * s
     m = np.array([[s, 0.0, tx], [0.0, s, ty]], np.float32)
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    img = cv2.warpAffine(crop, m, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE).astype(np.float32) / 255.0
-    records: Records = [{"role": "driver", "identity": p.face.identity, "source": p.face.source,
-                         "box": [round(float(v), 1) for v in (bx1 * s + tx, by1 * s + ty, bx2 * s + tx, by2 * s + ty)]}]
+    img = (
+        cv2.warpAffine(crop, m, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE).astype(
+            np.float32
+        )
+        / 255.0
+    )
+    records: Records = [
+        {
+            "role": "driver",
+            "identity": p.face.identity,
+            "source": p.face.source,
+            "box": [round(float(v), 1) for v in (bx1 * s + tx, by1 * s + ty, bx2 * s + tx, by2 * s + ty)],
+        }
+    ]
     if len(placements) > 1:
         q = placements[1]
         box = paste_person(img, Placement(q.face, q.cx, q.cy, q.width, 1.0, q.role))
-        records.append({"role": q.role, "identity": q.face.identity, "source": q.face.source,
-                        "box": [round(float(v), 1) for v in box]})
+        records.append(
+            {
+                "role": q.role,
+                "identity": q.face.identity,
+                "source": q.face.source,
+                "box": [round(float(v), 1) for v in box],
+            }
+        )
     return np.clip(img, 0.0, 1.0), records
 
 
-def rear_window(rng: np.random.Generator, scene: SceneConfig, cabin: CabinConfig, size: int,
-                placements: list[Placement], photos: PhotoBank) -> np.ndarray:
+def rear_window(
+    rng: np.random.Generator,
+    scene: SceneConfig,
+    cabin: CabinConfig,
+    size: int,
+    placements: list[Placement],
+    photos: PhotoBank,
+) -> np.ndarray:
     """A cabin backdrop with a bright, soft-edged rear window behind the occupants' heads."""
     img = cabin_backdrop(rng, cabin, size)
     top = min(p.cy - 0.9 * p.width for p in placements)
-    y0, y1 = rng.uniform(-0.1, 0.1) * size, max(top + 0.6 * placements[0].width, rng.uniform(0.4, 0.65) * size)
+    y0, y1 = (
+        rng.uniform(-0.1, 0.1) * size,
+        max(top + 0.6 * placements[0].width, rng.uniform(0.4, 0.65) * size),
+    )
     x0, x1 = rng.uniform(-0.1, 0.3) * size, rng.uniform(0.7, 1.1) * size
     box = np.zeros((size, size), np.float32)
     cv2.rectangle(box, (int(x0), int(y0)), (int(x1), int(y1)), 1.0, -1)
@@ -76,8 +104,15 @@ def rear_window(rng: np.random.Generator, scene: SceneConfig, cabin: CabinConfig
     return img * (1.0 - mask) + window * mask
 
 
-def render_scene(rng: np.random.Generator, source: str, scene: SceneConfig, cabin: CabinConfig, size: int,
-                 placements: list[Placement], photos: PhotoBank | None) -> tuple[np.ndarray, Records]:
+def render_scene(
+    rng: np.random.Generator,
+    source: str,
+    scene: SceneConfig,
+    cabin: CabinConfig,
+    size: int,
+    placements: list[Placement],
+    photos: PhotoBank | None,
+) -> tuple[np.ndarray, Records]:
     """Layer T of a source other than ``cabin`` (see the module docstring; the generator renders the
     cabin itself, from the cabin term's generator) and the face records (driver first)."""
     if source == "portrait":
@@ -85,7 +120,9 @@ def render_scene(rng: np.random.Generator, source: str, scene: SceneConfig, cabi
     if photos is None:
         raise ValueError(f"scene source {source!r} needs a photo bank")
     if source == "backdrop":
-        back = _photo(rng, photos, size, _u(rng, scene.backdrop_blur) * size / 256.0, _u(rng, scene.backdrop_level))
+        back = _photo(
+            rng, photos, size, _u(rng, scene.backdrop_blur) * size / 256.0, _u(rng, scene.backdrop_level)
+        )
         return render_cabin(rng, cabin, size, placements, backdrop=back, furniture=False)
     if source == "rear_window":
         back = rear_window(rng, scene, cabin, size, placements, photos)

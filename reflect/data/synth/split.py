@@ -17,8 +17,20 @@ import hashlib
 
 TEST_PERCENT = 20
 
-TRAIN_PHOTOS = ("chelsea.png", "coffee.png", "brick.png", "grass.png", "gravel.png", "camera.png",
-                "hubble_deep_field.jpg", "coins.png", "moon.png", "page.png", "text.png", "color.png")
+TRAIN_PHOTOS = (
+    "chelsea.png",
+    "coffee.png",
+    "brick.png",
+    "grass.png",
+    "gravel.png",
+    "camera.png",
+    "hubble_deep_field.jpg",
+    "coins.png",
+    "moon.png",
+    "page.png",
+    "text.png",
+    "color.png",
+)
 TEST_PHOTOS = ("rocket.jpg", "motorcycle_left.png", "horse.png", "clock_motion.png", "retina.jpg")
 
 

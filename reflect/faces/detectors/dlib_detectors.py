@@ -15,7 +15,11 @@ class DlibDetector:
     """``kind='hog'`` (fast, frontal faces) or ``'cnn'`` (MMOD, more robust, slower on CPU)."""
 
     def __init__(
-        self, kind: str = "hog", upsample: int | None = None, min_score: float = -1e9, min_size: float = 20.0,
+        self,
+        kind: str = "hog",
+        upsample: int | None = None,
+        min_score: float = -1e9,
+        min_size: float = 20.0,
         device: str | torch.device = "cpu",
     ) -> None:
         if kind not in ("hog", "cnn"):

@@ -20,7 +20,10 @@ class MTCNNDetector:
     name = "mtcnn"
 
     def __init__(
-        self, device: str | torch.device = "cpu", min_score: float = 0.9, min_size: float = 20.0,
+        self,
+        device: str | torch.device = "cpu",
+        min_score: float = 0.9,
+        min_size: float = 20.0,
         thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
     ) -> None:
         try:
@@ -31,8 +34,13 @@ class MTCNNDetector:
             ) from None
         self.device = torch.device(device)
         self.min_score, self.min_size = min_score, min_size
-        self.net = MTCNN(keep_all=True, min_face_size=int(min_size), thresholds=list(thresholds),
-                         device=self.device, post_process=False)
+        self.net = MTCNN(
+            keep_all=True,
+            min_face_size=int(min_size),
+            thresholds=list(thresholds),
+            device=self.device,
+            post_process=False,
+        )
         self.net.eval()
 
     def detect(self, images: ImagesLike) -> list[Faces]:

@@ -27,7 +27,9 @@ def load_retinaface_state(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
-        raise CheckpointError(f"RetinaFace weights {p} could not be loaded safely ({str(e).splitlines()[0][:160]})") from None
+        raise CheckpointError(
+            f"RetinaFace weights {p} could not be loaded safely ({str(e).splitlines()[0][:160]})"
+        ) from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -45,8 +47,13 @@ class RetinaFaceDetector:
     name = "retinaface"
 
     def __init__(
-        self, weights: str | Path | None = None, device: str | torch.device = "cpu",
-        min_score: float = 0.8, min_size: float = 10.0, nms_iou: float = 0.4, backbone: str | None = None,
+        self,
+        weights: str | Path | None = None,
+        device: str | torch.device = "cpu",
+        min_score: float = 0.8,
+        min_size: float = 10.0,
+        nms_iou: float = 0.4,
+        backbone: str | None = None,
     ) -> None:
         if weights is None:
             raise FaceModelMissing(

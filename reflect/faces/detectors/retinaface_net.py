@@ -22,7 +22,9 @@ VARIANCE = (0.1, 0.2)
 MEAN_BGR = (104.0, 117.0, 123.0)
 
 
-def conv_bn(inp: int, oup: int, stride: int = 1, leaky: float = 0.0, relu: bool = True, k: int = 3) -> nn.Sequential:
+def conv_bn(
+    inp: int, oup: int, stride: int = 1, leaky: float = 0.0, relu: bool = True, k: int = 3
+) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Conv2d(inp, oup, k, stride, k // 2, bias=False), nn.BatchNorm2d(oup)]
     if relu:
         layers.append(nn.LeakyReLU(negative_slope=leaky, inplace=True))
@@ -31,9 +33,11 @@ def conv_bn(inp: int, oup: int, stride: int = 1, leaky: float = 0.0, relu: bool 
 
 def conv_dw(inp: int, oup: int, stride: int, leaky: float = 0.1) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(inp, inp, 3, stride, 1, groups=inp, bias=False), nn.BatchNorm2d(inp),
+        nn.Conv2d(inp, inp, 3, stride, 1, groups=inp, bias=False),
+        nn.BatchNorm2d(inp),
         nn.LeakyReLU(negative_slope=leaky, inplace=True),
-        nn.Conv2d(inp, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup),
+        nn.Conv2d(inp, oup, 1, 1, 0, bias=False),
+        nn.BatchNorm2d(oup),
         nn.LeakyReLU(negative_slope=leaky, inplace=True),
     )
 
@@ -44,8 +48,12 @@ class MobileNetV1Body(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.stage1 = nn.Sequential(
-            conv_bn(3, 8, 2, leaky=0.1), conv_dw(8, 16, 1), conv_dw(16, 32, 2),
-            conv_dw(32, 32, 1), conv_dw(32, 64, 2), conv_dw(64, 64, 1),
+            conv_bn(3, 8, 2, leaky=0.1),
+            conv_dw(8, 16, 1),
+            conv_dw(16, 32, 2),
+            conv_dw(32, 32, 1),
+            conv_dw(32, 64, 2),
+            conv_dw(64, 64, 1),
         )
         self.stage2 = nn.Sequential(conv_dw(64, 128, 2), *[conv_dw(128, 128, 1) for _ in range(5)])
         self.stage3 = nn.Sequential(conv_dw(128, 256, 2), conv_dw(256, 256, 1))
@@ -152,7 +160,9 @@ def priors(height: int, width: int, device: torch.device | None = None) -> torch
     out = []
     for (s1, s2), step in zip(MIN_SIZES, STEPS, strict=True):
         fh, fw = -(-height // step), -(-width // step)
-        ys, xs = torch.meshgrid(torch.arange(fh, device=device), torch.arange(fw, device=device), indexing="ij")
+        ys, xs = torch.meshgrid(
+            torch.arange(fh, device=device), torch.arange(fw, device=device), indexing="ij"
+        )
         cx = (xs.reshape(-1, 1).float() + 0.5) * step / width
         cy = (ys.reshape(-1, 1).float() + 0.5) * step / height
         sizes = torch.tensor([s1, s2], dtype=torch.float32, device=device)
