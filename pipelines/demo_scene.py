@@ -18,6 +18,7 @@ import numpy as np
 
 from reflect.data.io import list_images, read_image, write_image
 from reflect.utils.atomic import atomic_write_text
+from reflect.utils.images import float_to_uint8
 
 log = logging.getLogger(__name__)
 DATA = Path(__file__).resolve().parent / "demo_data"
@@ -106,7 +107,7 @@ def cabin_window(
     soft = np.asarray(cv2.GaussianBlur(mask * valid, (0, 0), 0.06 * fw))[..., None]
     scene = scene * (1 - soft) + soft * person * rng.uniform(0.6, 0.95)
     face = (round(cx - fw / 2), round(cy - fh / 2), round(cx + fw / 2), round(cy + fh / 2))
-    return (np.clip(scene, 0, 1) * 255 + 0.5).astype(np.uint8), face
+    return float_to_uint8(scene), face
 
 
 def reflection(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -137,7 +138,7 @@ def through_glass(
     out = t + strength * fresnel * r
 
     def u8(x: np.ndarray) -> np.ndarray:
-        return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
+        return float_to_uint8(x)
 
     return u8(out), u8(t)
 

@@ -40,6 +40,7 @@ from reflect.data.synth.faces import Face
 from reflect.data.synth.generator import Synthesizer
 from reflect.data.synth.reflections import PhotoBank, photo_cache
 from reflect.data.synth.split import TEST_PHOTOS, identity_split
+from reflect.utils.images import float_to_uint8
 
 #: every type the benchmark knows, in a fixed order (a type's samples never depend on which others run)
 ALL_TYPES = ("sky", "foliage", "buildings", "streetlights", "photo", "glare", "false_colour", "nir", "clean")
@@ -180,7 +181,7 @@ def through_glass(
     r = cv2.GaussianBlur(layer, (0, 0), rng.uniform(0.5, 2.5) * h / 256.0)
     gradient = np.linspace(1.0, rng.uniform(0.3, 0.6), h, dtype=np.float32)[:, None, None]
     out = t + np.float32(rng.uniform(0.4, 0.85)) * gradient * r
-    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8), (t * 255 + 0.5).astype(np.uint8)
+    return float_to_uint8(out), float_to_uint8(t)
 
 
 def other_pairs(faces: list[Face], count: int, size: int, seed: int) -> Iterator[Pair]:

@@ -12,9 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from reflect.data.io import IMAGE_EXTENSIONS
-
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv", ".webm", ".ts")
+from reflect.data.io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 
 class BadVideo(Exception):

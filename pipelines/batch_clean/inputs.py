@@ -15,10 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from reflect.data.io import IMAGE_EXTENSIONS
+from reflect.data.io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from reflect.errors import ConfigError
-
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".ts")
 
 Roi = tuple[int, int, int, int]  # x, y, w, h in pixels
 

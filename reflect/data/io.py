@@ -37,6 +37,7 @@ def _warn_once(path: Path, what: str) -> None:
 
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".ts")
 MIN_SIDE = 8  # smaller images cannot pass a generator's downsampling (instance norm needs > 1 pixel)
 #: images above this are refused as possible decompression bombs (--max-pixels): 200 Mpx is 600 MB as uint8,
 #: which tiled translation handles in about 3x that (input, output, decoding), 108 Mpx camera files included

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from reflect.utils.images import float_to_uint8
+
 MAX_FACES = 2  # as reflect.data.synthetic: box slots per sample
 
 
@@ -39,7 +41,7 @@ def toy_pair(index: int, domain: str, size: int = 64, seed: int = 0) -> tuple[np
     noise = rng.normal(0, 0.01, img.shape)
 
     def u8(x: np.ndarray) -> np.ndarray:
-        return (np.clip(x + noise, 0, 1) * 255 + 0.5).astype(np.uint8)
+        return float_to_uint8(x + noise)
 
     return u8(img), u8(clean)
 
@@ -74,7 +76,7 @@ def toy_domain_image(index: int, domain: str, size: int = 64, seed: int = 0) -> 
     else:
         band = np.exp(-((xx - yy - rng.uniform(-0.3, 0.3)) ** 2) / 0.02)
         img = clean + 0.6 * band[..., None] * rng.uniform(0.3, 1.0, 3)
-    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return float_to_uint8(img)
 
 
 def toy_face_boxes(clean: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

@@ -42,3 +42,9 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
 def to_image(x: torch.Tensor) -> np.ndarray:
     """(3, H, W) or (N, 3, H, W) in [-1, 1], any device -> (H, W, 3) or (N, H, W, 3) uint8, C-contiguous."""
     return np.ascontiguousarray(to_uint8(x).movedim(-3, -1).cpu().numpy())
+
+
+def float_to_uint8(x: np.ndarray) -> np.ndarray:
+    """Display values as floats in [0, 1] (the synthesiser's and the procedural scenes' working range)
+    -> uint8 0..255, clipped, rounded to nearest."""
+    return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)

@@ -41,3 +41,11 @@ def test_to_unit_keeps_the_layout() -> None:
     pixels = torch.tensor([[0, 255], [127, 128]], dtype=torch.uint8)
     assert to_unit(pixels).shape == (2, 2)
     assert torch.equal(to_unit(pixels)[0], torch.tensor([-1.0, 1.0]))
+
+
+def test_display_floats_become_pixels_clipped_and_rounded_to_nearest():
+    from reflect.utils.images import float_to_uint8
+
+    x = np.array([-0.2, 0.0, 0.5 / 255, 0.499 / 255, 0.5, 1.0, 1.7], np.float32)
+    assert float_to_uint8(x).tolist() == [0, 0, 1, 0, 128, 255, 255]
+    assert float_to_uint8(x).dtype == np.uint8

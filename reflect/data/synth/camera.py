@@ -13,6 +13,8 @@ from typing import cast
 import cv2
 import numpy as np
 
+from reflect.utils.images import float_to_uint8
+
 # NIR response: skin and foliage are bright in near infrared, blue is dark.
 NIR_WEIGHTS = np.array([0.6, 0.35, 0.05], np.float32)
 
@@ -112,4 +114,4 @@ def jpeg(image: np.ndarray, quality: int, mono: bool = False) -> np.ndarray:
 
 
 def quantise(x: np.ndarray) -> np.ndarray:
-    return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return float_to_uint8(x)
