@@ -30,6 +30,14 @@ log = logging.getLogger(__name__)
 PADDING = 0.25  # dlib's chip padding: the face model's training chips (reflect.data.synthetic) use it too
 
 
+#: Said when --enhance-faces uses the shipped face model (measured in reflect/bundled/MODEL_CARD.md).
+BUNDLED_FACE_MODEL_WARNING = (
+    "the bundled face model (--enhance-faces) was trained on the project's own windshield recipe; on glass and "
+    "scenes it never saw it moved faces away from their identity (model card, 'The face model'): use it only "
+    "where your own evaluation shows a gain, or give your own with --face-model"
+)
+
+
 def eye_distance(faces: Faces) -> torch.Tensor:
     """(N,) distance between the eye centres, in pixels, for either landmark layout."""
     lm = faces.landmarks.float()
@@ -102,6 +110,8 @@ class FaceEnhancer:
         variant, cfg = load_variant(path, device=device, option="--face-model")
         chip = int(getattr(cfg.data, "face_chip", 0) or kwargs.pop("chip", 128))
         log.info("face enhancement: %s (%d px chips), detector %s", path, chip, detector)
+        if not model:
+            log.warning(BUNDLED_FACE_MODEL_WARNING)
         enhancer = cls(variant, make_detector(detector, device=device), chip=chip, **kwargs)
         enhancer.source = str(path)
         return enhancer

@@ -300,3 +300,23 @@ def test_clean_enhance_faces_counts_the_faces_and_resumes_the_same(read, tmp_pat
         read_file(tmp_path / "plain" / "flat.png"), read_file(tmp_path / "enh" / "flat.png")
     )
     assert main([*base, "--output", str(tmp_path / "enh")]) != 0  # the same job without enhancement: refused
+
+
+def test_the_bundled_face_model_warns_that_it_hurts_on_unseen_glass(tmp_path, caplog):
+    """The shipped face model is retired from recommendation (worse identity on glass it never saw,
+    MODEL_CARD.md): using it says so once; a user's own face model does not get the warning."""
+    pytest.importorskip("facenet_pytorch")
+    from reflect.bundled import face_model_path
+    from tests.robustness.test_tiny_faces import tiny_generator_file
+
+    if not face_model_path().is_file():
+        pytest.skip("the bundled face model is not in this checkout")
+    with caplog.at_level("WARNING", logger="reflect"):
+        FaceEnhancer.load()
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("bundled face model" in m and "--face-model" in m for m in warned), warned
+    caplog.clear()
+    own = tiny_generator_file(tmp_path / "own.safetensors")
+    with caplog.at_level("WARNING", logger="reflect"):
+        FaceEnhancer.load(own)
+    assert not [r for r in caplog.records if "bundled face model" in r.getMessage()]
