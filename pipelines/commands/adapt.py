@@ -187,8 +187,6 @@ def _start(args: argparse.Namespace, run_dir: Path) -> AdaptTrainer:
     files = site_images(args.site, videos=len(videos))
     if args.clean:
         site_images(args.clean, "--clean")
-    if args.max_crops > 0:
-        files = files[: args.max_crops]
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise ConfigError(f"--out {run_dir} exists and is not an adaptation run; give a new folder")
     ref = identify(args.base, "--from")
@@ -217,8 +215,8 @@ def _start(args: argparse.Namespace, run_dir: Path) -> AdaptTrainer:
     try:
         if videos:
             files = files + _crops_from_videos(videos, args, run_dir)
-            if args.max_crops > 0:
-                files = files[: args.max_crops]
+        if args.max_crops > 0:
+            files = files[: args.max_crops]
         save_index(build_index(files, args.size, base, clear_reflection=args.clear_below), run_dir)
         save_base_config(base_cfg, run_dir)
         trainer = AdaptTrainer(cfg)

@@ -85,3 +85,22 @@ def test_roi_without_videos_is_refused(toy_site, tiny_remover, tmp_path, capsys)
         == 2
     )
     assert "--roi is for videos" in capsys.readouterr().err
+
+
+def test_max_crops_takes_the_first_crops_of_images_and_videos_together(toy_site, tiny_remover, tmp_path):
+    crops = sorted(toy_site.iterdir())
+    site = tmp_path / "footage"
+    site.mkdir()
+    for p in crops[:2]:
+        (site / p.name).write_bytes(p.read_bytes())
+    write_video(site / "lane.avi", [read_image(p) for p in crops[2:]])
+    roi = tmp_path / "roi.yaml"
+    roi.write_text(WHOLE_FRAME)
+    run = tmp_path / "run"
+    args = ("--roi", str(roi), "--every", "1", "--max-crops", "3", "--steps", "1", "--report-crops", "0")
+    assert adapt(site, tiny_remover, run, *args) == 0
+    paths = [Path(c["path"]) for c in json.loads((run / "site_index.json").read_text())["crops"]]
+    assert len(paths) == 3
+    assert [p.name for p in paths[:2]] == [p.name for p in crops[:2]] and paths[
+        2
+    ].parent == run / "site_frames"
