@@ -3,7 +3,6 @@ the job's decode timeout, the input is recorded as bad input with one line, and 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from PIL import Image
 from pipelines.batch_clean.decode import HANG_FOR_TESTS
 from reflect.cli import main
 from tests.robustness.bad_inputs import snapshot
-from tests.robustness.test_kill_9 import REPO
+from tests.robustness.processes import CHILD_ENV, REPO
 
 
 def test_a_hanging_decoder_is_killed_and_the_job_goes_on(smoke_run: Path, tmp_path: Path) -> None:
@@ -41,7 +40,7 @@ def test_a_hanging_decoder_is_killed_and_the_job_goes_on(smoke_run: Path, tmp_pa
         "--decode-timeout",
         "2",
     ]
-    env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", HANG_FOR_TESTS: "stuck"}
+    env = CHILD_ENV | {HANG_FOR_TESTS: "stuck"}
     # its decoders never return from stuck.png; a subprocess, so that a job that hangs fails the test
     res = subprocess.run(
         [sys.executable, "-m", "reflect", *argv],

@@ -21,42 +21,7 @@ from pipelines.batch_clean.runner import CleanOptions, run_clean
 from reflect.utils.atomic import TMP_SUFFIX
 from tests.pipelines.conftest import write_video
 from tests.robustness.bad_inputs import snapshot
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _children(pid: int) -> list[int]:
-    """Live descendants of ``pid`` (zombies excluded)."""
-    found, frontier = [], [pid]
-    while frontier:
-        parent = frontier.pop()
-        for task in Path(f"/proc/{parent}/task").glob("*/children"):
-            try:
-                kids = [int(k) for k in task.read_text().split()]
-            except OSError:
-                continue
-            found += kids
-            frontier += kids
-    return found
-
-
-def _decoders(pids: list[int]) -> list[int]:
-    found = []
-    for k in pids:
-        try:
-            if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes():
-                found.append(k)
-        except OSError:
-            pass
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
+from tests.robustness.processes import CHILD_ENV, REPO, alive, children, clean_command, decoders, steps_logged
 
 
 def test_kill_9_leaves_no_process_and_resume_is_exact(smoke_run: Path, tmp_path: Path) -> None:
@@ -71,40 +36,26 @@ def test_kill_9_leaves_no_process_and_resume_is_exact(smoke_run: Path, tmp_path:
     run_clean(CleanOptions(str(smoke_run), str(src), str(reference), progress=False))
 
     out = tmp_path / "out"
-    env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "reflect",
-        "clean",
-        "--model",
-        str(smoke_run),
-        "--input",
-        str(src),
-        "--output",
-        str(out),
-        "--no-progress",
-        "--workers",
-        "2",
-    ]
+    env = CHILD_ENV
+    cmd = clean_command(smoke_run, src, out, workers=2)
     for attempt in range(3):
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         kids: list[int] = []
-        while time.monotonic() < deadline and proc.poll() is None and len(_decoders(kids)) < 1:
-            kids = _children(proc.pid)
+        while time.monotonic() < deadline and proc.poll() is None and len(decoders(kids)) < 1:
+            kids = children(proc.pid)
             time.sleep(0.05)
         if proc.poll() == 0 and attempt >= 2:
             break  # an idle machine finished the last part before the third kill: two kills happened
-        assert proc.poll() is None and _decoders(kids), "the job ended before its decoders could be seen"
+        assert proc.poll() is None and decoders(kids), "the job ended before its decoders could be seen"
         time.sleep(0.3 + 0.4 * attempt)  # later and later: the decoders fill the pipe and block on it
-        kids = _children(proc.pid)
+        kids = children(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_alive(k) for k in kids):
+        while time.monotonic() < deadline and any(alive(k) for k in kids):
             time.sleep(0.1)
-        assert not [k for k in kids if _alive(k)], "a child process outlived its killed parent"
+        assert not [k for k in kids if alive(k)], "a child process outlived its killed parent"
 
     resumed = run_clean(CleanOptions(str(smoke_run), str(src), str(out), progress=False))
     assert resumed.done == resumed.total == 32
@@ -122,37 +73,21 @@ def test_a_decoder_that_dies_mid_job_costs_one_input_not_the_job(smoke_run: Path
         Image.fromarray(rng.integers(0, 255, (32, 40, 3), dtype=np.uint8)).save(src / f"im{i:03d}.png")
     write_video(src / "clip.avi", 600, seed=3)
     out = tmp_path / "out"
-    env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "reflect",
-        "clean",
-        "--model",
-        str(smoke_run),
-        "--input",
-        str(src),
-        "--output",
-        str(out),
-        "--no-progress",
-        "--workers",
-        "2",
-    ]
+    env = CHILD_ENV
+    cmd = clean_command(smoke_run, src, out, workers=2)
     proc = subprocess.Popen(
         cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     deadline = time.monotonic() + 120
-    decoders: list[int] = []
-    while time.monotonic() < deadline and proc.poll() is None and len(decoders) < 2:
-        decoders = [
-            k for k in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()
-        ]
+    seen: list[int] = []
+    while time.monotonic() < deadline and proc.poll() is None and len(seen) < 2:
+        seen = decoders(children(proc.pid))
         time.sleep(0.05)
-    assert len(decoders) == 2, "the job ended before its decoders could be seen"
+    assert len(seen) == 2, "the job ended before its decoders could be seen"
     time.sleep(0.2)
-    os.kill(decoders[0], signal.SIGKILL)  # as a decoder library crashing would (no Python handler runs)
+    os.kill(seen[0], signal.SIGKILL)  # as a decoder library crashing would (no Python handler runs)
     output, _ = proc.communicate(timeout=300)  # the job goes on with a fresh decoder and ends
-    assert not _alive(decoders[0])
+    assert not alive(seen[0])
     assert proc.returncode in (0, 1), output
     assert "Traceback" not in output
     crashed = [ln for ln in output.splitlines() if "decoder process crashed" in ln]
@@ -177,36 +112,22 @@ def test_decoders_killed_in_the_middle_of_a_message_do_not_stall_the_job(
             src / f"clip{k}.avi", 120, size=(320, 240), seed=k
         )  # 0.9 MB chunks: writes block mid-message
     out = tmp_path / "out"
-    env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "reflect",
-        "clean",
-        "--model",
-        str(smoke_run),
-        "--input",
-        str(src),
-        "--output",
-        str(out),
-        "--no-progress",
-        "--workers",
-        "2",
-    ]
+    env = CHILD_ENV
+    cmd = clean_command(smoke_run, src, out, workers=2)
     proc = subprocess.Popen(
         cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
         deadline = time.monotonic() + 120
-        decoders: list[int] = []
-        while time.monotonic() < deadline and proc.poll() is None and len(decoders) < 2:
-            decoders = _decoders(_children(proc.pid))
+        seen: list[int] = []
+        while time.monotonic() < deadline and proc.poll() is None and len(seen) < 2:
+            seen = decoders(children(proc.pid))
             time.sleep(0.05)
-        assert len(decoders) == 2, "the job ended before its decoders could be seen"
+        assert len(seen) == 2, "the job ended before its decoders could be seen"
         time.sleep(0.5)
         os.kill(proc.pid, signal.SIGSTOP)
         time.sleep(1.0)  # the decoders fill their pipes and block in the middle of a message
-        for pid in decoders:
+        for pid in seen:
             os.kill(pid, signal.SIGKILL)
         time.sleep(0.2)
         os.kill(proc.pid, signal.SIGCONT)
@@ -222,15 +143,6 @@ def test_decoders_killed_in_the_middle_of_a_message_do_not_stall_the_job(
     assert again.done == again.total == 22 and not again.errors
 
 
-def _steps_logged(metrics: Path) -> list[int]:
-    """Steps of the complete lines of a run's metrics.jsonl (a line being written is not counted)."""
-    try:
-        text = metrics.read_text()
-    except OSError:
-        return []
-    return [json.loads(ln)["step"] for ln in text.split("\n")[:-1] if ln.strip()]
-
-
 def test_kill_9_of_train_three_times_resumes_to_identical_weights(tmp_path: Path) -> None:
     from reflect.checkpoint import list_checkpoints, load_checkpoint
     from reflect.config import load_config
@@ -240,7 +152,7 @@ def test_kill_9_of_train_three_times_resumes_to_identical_weights(tmp_path: Path
     reference = train(load_config(REPO / "configs" / "smoke.yaml", [*overrides, "name=reference"])).run_dir
 
     run = tmp_path / "killed"
-    env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = CHILD_ENV
     start = [
         sys.executable,
         "-m",
@@ -266,17 +178,17 @@ def test_kill_9_of_train_three_times_resumes_to_identical_weights(tmp_path: Path
         while (
             time.monotonic() < deadline
             and proc.poll() is None
-            and len(_steps_logged(run / "metrics.jsonl")) < target
+            and len(steps_logged(run / "metrics.jsonl")) < target
         ):
             time.sleep(0.01)
         assert proc.poll() is None, (
             f"training ended before the kill: {proc.stderr.read() if proc.stderr else ''}"
         )
         time.sleep(rng.uniform(0.0, 0.2))
-        kids = _children(proc.pid)
+        kids = children(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        assert not [k for k in kids if _alive(k)], "a child process outlived the killed training"
+        assert not [k for k in kids if alive(k)], "a child process outlived the killed training"
 
     done = subprocess.run(resume, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -287,7 +199,7 @@ def test_kill_9_of_train_three_times_resumes_to_identical_weights(tmp_path: Path
     assert want["model"].keys() == got["model"].keys()
     for key, value in want["model"].items():
         assert torch.equal(got["model"][key], value), key
-    assert _steps_logged(run / "metrics.jsonl") == list(range(1, 13))  # each step exactly once
+    assert steps_logged(run / "metrics.jsonl") == list(range(1, 13))  # each step exactly once
     assert not [p for p in run.rglob("*") if TMP_SUFFIX in p.name]
 
 
@@ -299,4 +211,4 @@ def test_a_metrics_line_cut_by_a_kill_does_not_stop_the_resume(tmp_path: Path) -
         "".join(json.dumps({"step": s, "loss": 0.5}) + "\n" for s in range(1, 6)) + '{"step": 6, "lo'
     )
     RunLogger(tmp_path, tensorboard=False).truncate_after(4)  # what a resume from step 4 does
-    assert _steps_logged(metrics) == [1, 2, 3, 4] and metrics.read_text().endswith("\n")
+    assert steps_logged(metrics) == [1, 2, 3, 4] and metrics.read_text().endswith("\n")

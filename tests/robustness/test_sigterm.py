@@ -16,14 +16,13 @@ from PIL import Image
 from pipelines.batch_clean.runner import CleanOptions, run_clean
 from reflect.utils.atomic import TMP_SUFFIX
 from tests.pipelines.conftest import write_video
-from tests.robustness.test_kill_9 import _alive, _children, _decoders, _steps_logged
+from tests.robustness.processes import CHILD_ENV, REPO, alive, children, clean_command, decoders, steps_logged
 
-REPO = Path(__file__).resolve().parents[2]
-ENV = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+ENV = CHILD_ENV
 
 
 def _terminate(proc: subprocess.Popen[str]) -> tuple[int, str, list[int]]:
-    kids = _children(proc.pid)
+    kids = children(proc.pid)
     os.kill(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     return proc.returncode, err, kids
@@ -36,26 +35,12 @@ def test_sigterm_of_clean_is_one_line_and_the_job_resumes(smoke_run: Path, tmp_p
     for i in range(6):
         Image.fromarray(rng.integers(0, 255, (32, 40, 3), dtype=np.uint8)).save(src / f"im{i}.png")
     write_video(src / "clip.avi", 600)  # several seconds of work: time to stop it mid-video
-    cmd = [
-        sys.executable,
-        "-m",
-        "reflect",
-        "clean",
-        "--model",
-        str(smoke_run),
-        "--input",
-        str(src),
-        "--output",
-        str(out),
-        "--no-progress",
-        "--workers",
-        "1",
-    ]
+    cmd = clean_command(smoke_run, src, out, workers=1)
     proc = subprocess.Popen(
         cmd, cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and not _decoders(_children(proc.pid)):
+    while time.monotonic() < deadline and proc.poll() is None and not decoders(children(proc.pid)):
         time.sleep(0.05)
     time.sleep(1.0)
     assert proc.poll() is None, "the job ended before it could be stopped"
@@ -63,7 +48,7 @@ def test_sigterm_of_clean_is_one_line_and_the_job_resumes(smoke_run: Path, tmp_p
     assert rc == 143 and "Traceback" not in err
     assert err.strip().splitlines()[-1] == "reflect clean: terminated (SIGTERM)"
     time.sleep(0.5)
-    assert not [k for k in kids if _alive(k)], "a decoder outlived its terminated parent"
+    assert not [k for k in kids if alive(k)], "a decoder outlived its terminated parent"
     assert not [p for p in out.rglob("*") if TMP_SUFFIX in p.name]
     summary = run_clean(CleanOptions(str(smoke_run), str(src), str(out), progress=False, workers=1))
     assert summary.done == summary.total == 7
@@ -87,7 +72,7 @@ def test_sigterm_of_train_is_one_line_and_the_run_resumes(tmp_path: Path) -> Non
     )
     deadline = time.monotonic() + 120
     while (
-        time.monotonic() < deadline and proc.poll() is None and len(_steps_logged(run / "metrics.jsonl")) < 5
+        time.monotonic() < deadline and proc.poll() is None and len(steps_logged(run / "metrics.jsonl")) < 5
     ):
         time.sleep(0.01)
     assert proc.poll() is None, "training ended before it could be stopped"
@@ -104,4 +89,4 @@ def test_sigterm_of_train_is_one_line_and_the_run_resumes(tmp_path: Path) -> Non
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert _steps_logged(run / "metrics.jsonl")[-1] == 16
+    assert steps_logged(run / "metrics.jsonl")[-1] == 16
