@@ -28,22 +28,29 @@ def _terminate(proc: subprocess.Popen[str]) -> tuple[int, str, list[int]]:
     return proc.returncode, err, kids
 
 
+def _partial_video(out: Path) -> bool:
+    """The job is writing the video's output (its temporary file exists)."""
+    return out.is_dir() and any(p.name.startswith(".clip.") and TMP_SUFFIX in p.name for p in out.iterdir())
+
+
 def test_sigterm_of_clean_is_one_line_and_the_job_resumes(smoke_run: Path, tmp_path: Path) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
     rng = np.random.default_rng(1)
     for i in range(6):
         Image.fromarray(rng.integers(0, 255, (32, 40, 3), dtype=np.uint8)).save(src / f"im{i}.png")
-    write_video(src / "clip.avi", 600)  # several seconds of work: time to stop it mid-video
+    # ~3 s of frames on an idle core: stopped as soon as the video's partial output appears, not after a
+    # fixed sleep (a 600-frame clip took 0.8 s, and a sleep of 1 s let the job finish first on CI)
+    write_video(src / "clip.avi", 2400)
     cmd = clean_command(smoke_run, src, out, workers=1)
     proc = subprocess.Popen(
         cmd, cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and not decoders(children(proc.pid)):
-        time.sleep(0.05)
-    time.sleep(1.0)
+    while time.monotonic() < deadline and proc.poll() is None and not _partial_video(out):
+        time.sleep(0.01)
     assert proc.poll() is None, "the job ended before it could be stopped"
+    assert decoders(children(proc.pid)), "no decoder was running mid-video"
     rc, err, kids = _terminate(proc)
     assert rc == 143 and "Traceback" not in err
     assert err.strip().splitlines()[-1] == "reflect clean: terminated (SIGTERM)"
