@@ -44,6 +44,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "face photos) for the adversarial term (default: the base recipe's synthetic clean renders)",
     )
     p.add_argument(
+        "--match-colour",
+        action="store_true",
+        help="--clean holds crops of this camera without reflection: match their per-channel colour "
+        "mean and spread (learns the site glass's light loss and tint, which no single crop reveals)",
+    )
+    p.add_argument(
         "--from",
         dest="base",
         metavar="MODEL",
@@ -187,6 +193,8 @@ def _start(args: argparse.Namespace, run_dir: Path) -> AdaptTrainer:
     files = site_images(args.site, videos=len(videos))
     if args.clean:
         site_images(args.clean, "--clean")
+    elif args.match_colour:
+        raise ConfigError("--match-colour needs --clean DIR, crops of this camera without reflection")
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise ConfigError(f"--out {run_dir} exists and is not an adaptation run; give a new folder")
     ref = identify(args.base, "--from")
@@ -208,6 +216,7 @@ def _start(args: argparse.Namespace, run_dir: Path) -> AdaptTrainer:
         batch_size=args.batch_size,
         num_workers=args.workers,
         anchor_fraction=args.anchor,
+        match_colour=args.match_colour,
         seed=args.seed,
         overrides=args.overrides,
     )

@@ -68,6 +68,7 @@ def adapt_config(
     batch_size: int = 4,
     num_workers: int = 2,
     anchor_fraction: float = 0.25,
+    match_colour: bool = False,
     seed: int = 0,
     overrides: list[str] | None = None,
 ) -> ExperimentConfig:
@@ -104,6 +105,7 @@ def adapt_config(
             "adapter": "full" if full else "lora",
             "lr": 5e-5 if full else 5e-4,
             "anchor_fraction": anchor_fraction,
+            "lambda_colour": 1.0 if match_colour else 0.0,
         },
         "data": data
         | {"load_size": size, "crop_size": size, "batch_size": batch_size, "num_workers": num_workers},

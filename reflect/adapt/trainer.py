@@ -71,6 +71,7 @@ class AdaptTrainer(Trainer):
             site_layer_fraction=m.site_layer_fraction,
             flip=d.flip,
             need_b=m.method != "none",
+            colour_stats=m.lambda_colour > 0,
         )
         self.__dict__["_site_data"] = dataset
         return dataset

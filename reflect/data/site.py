@@ -13,7 +13,9 @@ A sample, a pure function of ``(seed, key)`` as everywhere in :mod:`reflect.data
 zeros: no adversarial term); ``layer`` (3, S, S) in [0, 1], the reflection the re-synthesis loss adds
 (another crop of the site, or a procedural sky, foliage, facade or street lights) and ``blend`` its
 glass model and parameters (:data:`reflect.data.synth.blends.BLEND_PARAMS`); ``faces_box``,
-``faces_n``, ``faces_lm`` the site crop's clear faces (dlib's 5 points), for the identity loss.
+``faces_n``, ``faces_lm`` the site crop's clear faces (dlib's 5 points), for the identity loss; with
+``colour_stats``, ``clean_mean`` and ``clean_std`` (3,), the clean images' per-channel moments in [0, 1]
+units (the same in every sample; :func:`reflect.losses.adaptation.colour_moments`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from reflect.errors import ConfigError, ImageReadError
 log = logging.getLogger(__name__)
 
 MAX_FACES = 2
+MOMENT_IMAGES = 256  # clean images read (evenly spaced) for the colour moments
 EPOCH = 1_000_000
 PROCEDURAL_LAYERS = ("sky", "foliage", "buildings", "streetlights")
 INDEX_NAME = "site_index.json"
@@ -97,6 +100,7 @@ class SiteDataset(Dataset[dict[str, Any]]):
         site_layer_fraction: float = 0.5,
         flip: bool = True,
         need_b: bool = False,
+        colour_stats: bool = False,
     ) -> None:
         self.crops: list[dict[str, Any]] = index["crops"]
         if not self.crops:
@@ -111,6 +115,26 @@ class SiteDataset(Dataset[dict[str, Any]]):
                 "synthetic data (its faces folder), or --method none"
             )
         self.unreadable: set[str] = set()
+        self.moments: dict[str, torch.Tensor] = {}
+        if colour_stats:
+            if not self.clean:
+                raise ConfigError("matching the clean images' colour needs clean crops: give --clean DIR")
+            self.moments = self._clean_moments()
+
+    def _clean_moments(self) -> dict[str, torch.Tensor]:
+        """Per-channel mean and std of the clean images (at most :data:`MOMENT_IMAGES`, evenly spaced)."""
+        from reflect.losses.adaptation import image_moments
+
+        step = max(1, len(self.clean) // MOMENT_IMAGES)
+        stack = np.stack([self._read(str(p)) for p in self.clean[::step][:MOMENT_IMAGES]])
+        mean, std = image_moments(torch.from_numpy(stack).permute(0, 3, 1, 2).float() / 255.0)
+        log.info(
+            "clean crops' colour: mean %s, spread %s (%d images)",
+            [round(float(v), 3) for v in mean],
+            [round(float(v), 3) for v in std],
+            len(stack),
+        )
+        return {"clean_mean": mean, "clean_std": std}
 
     def __len__(self) -> int:
         return EPOCH
@@ -173,7 +197,7 @@ class SiteDataset(Dataset[dict[str, Any]]):
                 "faces_box": boxes,
                 "faces_n": torch.tensor(0),
                 "faces_lm": marks,
-            }
+            } | self.moments
         i = int(rng.integers(len(self.crops)))
         crop = self.crops[i]
         img = self._read(crop["path"])
@@ -197,4 +221,4 @@ class SiteDataset(Dataset[dict[str, Any]]):
             "faces_box": boxes,
             "faces_n": torch.tensor(count),
             "faces_lm": marks,
-        }
+        } | self.moments

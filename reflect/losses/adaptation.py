@@ -10,6 +10,11 @@
   the input holds at that pixel (``R <= x``), the unclamped transmission stays a physical image
   (``0 <= T <= 1``), and the unexplained part ``|d| / g`` (what the layers do not recompose) stays
   small. Each term is a mean over pixels in [0, 1] units.
+* :func:`colour_moments` (with ``reflect adapt --clean``): the per-channel mean and spread of the cleaned
+  site crops match the clean images'. What a site's glass does to the whole image (its transmission
+  loss, its tint) is a constant of the site that no single crop reveals (a dim scene and a dim glass
+  look alike) and that re-synthesis cannot teach (its target is the model's own output); a folder of
+  clean crops of the same camera does reveal it, through these two moments.
 """
 
 from __future__ import annotations
@@ -43,6 +48,19 @@ def composition(x: torch.Tensor, t: torch.Tensor, r: torch.Tensor, gain: torch.T
     excess = F.relu(r01 - x01).mean()  # a reflection brighter than the input
     out_of_range = (F.relu(-t01) + F.relu(t01 - 1.0)).mean()
     return unexplained + excess + out_of_range
+
+
+def image_moments(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation (3,) over every pixel of ``images`` (N, 3, H, W)."""
+    flat = images.float().transpose(0, 1).reshape(images.shape[1], -1)
+    return flat.mean(1), flat.std(1)
+
+
+def colour_moments(t: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """L1 between the per-channel mean and standard deviation of the cleaned crops ``t`` (N, 3, H, W) in
+    [-1, 1] and the clean images' ``mean`` and ``std`` (3,), in [0, 1] units."""
+    m, s = image_moments((t.clamp(-1, 1) + 1) * 0.5)
+    return 0.5 * ((m - mean.to(m)).abs().mean() + (s - std.to(s)).abs().mean())
 
 
 def resynthesise(t0: torch.Tensor, layer: torch.Tensor, params: torch.Tensor) -> torch.Tensor:

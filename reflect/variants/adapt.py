@@ -26,6 +26,10 @@ config):
   ``vae`` = |G_A(mu_A + n) - A| + |G_B(E(B)) - B|, ``kl`` = mean(mu^2) of both codes, ``cycle`` =
   |G_A(E(G_B(E(A))) + n) - A|, with the same two adversarial pairs (G_A(E(B)) judged by ``d_back``).
   ``none``: no adversarial term and no discriminator.
+- ``colour`` (``lambda_colour`` > 0, ``reflect adapt --match-colour``; needs ``--clean`` crops of the
+  same camera): the cleaned site crops' per-channel mean and spread match the clean crops'
+  (:func:`~reflect.losses.adaptation.colour_moments`): the site's glass loss and tint, which no
+  single crop reveals.
 """
 
 from __future__ import annotations
@@ -39,7 +43,13 @@ import torch
 from torch import nn
 
 from reflect import losses
-from reflect.losses.adaptation import composition, fallback_blend, gain_from_logit, resynthesise
+from reflect.losses.adaptation import (
+    colour_moments,
+    composition,
+    fallback_blend,
+    gain_from_logit,
+    resynthesise,
+)
 from reflect.losses.adversarial import GanMode
 from reflect.losses.layers import gradient_l1
 from reflect.losses.removal import BoxIdentityLoss
@@ -99,6 +109,7 @@ class AdaptConfig(VariantConfig):
     lambda_cycle: float = 1.0
     lambda_vae: float = 1.0
     lambda_kl: float = 0.01
+    lambda_colour: float = 0.0  # > 0 only with clean crops of the site's camera (--match-colour)
     identity_max_faces: int = 2  # faces per batch for the identity term (about 0.2 s each on a CPU)
 
 
@@ -117,6 +128,10 @@ class Adapt(Variant):
 
         if cfg.ngf % 4:
             raise ConfigError(f"model.ngf: {cfg.ngf} is not a multiple of 4")
+        if cfg.lambda_colour > 0 and not cfg.clean:
+            raise ConfigError(
+                "model.lambda_colour needs clean crops of the site's camera (model.clean, --clean)"
+            )
         self.g = RemovalUNet(
             cfg.in_channels,
             cfg.out_channels,
@@ -173,6 +188,8 @@ class Adapt(Variant):
         }
         if cfg.lambda_identity > 0:
             w["identity"] = cfg.lambda_identity
+        if cfg.lambda_colour > 0:
+            w["colour"] = cfg.lambda_colour
         if cfg.method != "none":
             w |= {
                 "adversarial": cfg.lambda_adv,
@@ -286,6 +303,12 @@ class Adapt(Variant):
         }
         if self.identity is not None:
             out["identity"] = self._identity(t, x, site, batch)
+        if self.cfg.lambda_colour > 0:
+            out["colour"] = (
+                colour_moments(t[site], batch["clean_mean"][0], batch["clean_std"][0])
+                if bool(site.any()) and "clean_mean" in batch
+                else zero
+            )
         m, mode = self.cfg.method, self.cfg.gan_mode
         if m != "none":
             fake = t[site].clamp(-1, 1)
