@@ -34,6 +34,7 @@ from reflect.data.io import folder_images, list_images, read_image, to_tensor
 from reflect.data.synth.blends import BLEND_PARAMS, RESYNTH_BLENDS
 from reflect.data.synth.reflections import reflection_layer
 from reflect.errors import ConfigError, ImageReadError
+from reflect.utils.images import image_moments
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,6 @@ class SiteDataset(Dataset[dict[str, Any]]):
 
     def _clean_moments(self) -> dict[str, torch.Tensor]:
         """Per-channel mean and std of the clean images (at most :data:`MOMENT_IMAGES`, evenly spaced)."""
-        from reflect.losses.adaptation import image_moments
-
         step = max(1, len(self.clean) // MOMENT_IMAGES)
         stack = np.stack([self._read(str(p)) for p in self.clean[::step][:MOMENT_IMAGES]])
         mean, std = image_moments(torch.from_numpy(stack).permute(0, 3, 1, 2).float() / 255.0)

@@ -28,6 +28,7 @@ from torch.nn import functional as F
 from reflect.data.synth import blends, glass
 from reflect.data.synth.blends import BLEND_PARAMS, RESYNTH_BLENDS
 from reflect.nn.unet import GAIN_HIGH, GAIN_LOW
+from reflect.utils.images import image_moments
 
 
 def gain_from_logit(z: torch.Tensor) -> torch.Tensor:
@@ -48,12 +49,6 @@ def composition(x: torch.Tensor, t: torch.Tensor, r: torch.Tensor, gain: torch.T
     excess = F.relu(r01 - x01).mean()  # a reflection brighter than the input
     out_of_range = (F.relu(-t01) + F.relu(t01 - 1.0)).mean()
     return unexplained + excess + out_of_range
-
-
-def image_moments(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and standard deviation (3,) over every pixel of ``images`` (N, 3, H, W)."""
-    flat = images.float().transpose(0, 1).reshape(images.shape[1], -1)
-    return flat.mean(1), flat.std(1)
 
 
 def colour_moments(t: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

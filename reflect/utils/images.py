@@ -48,3 +48,9 @@ def float_to_uint8(x: np.ndarray) -> np.ndarray:
     """Display values as floats in [0, 1] (the synthesiser's and the procedural scenes' working range)
     -> uint8 0..255, clipped, rounded to nearest."""
     return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def image_moments(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation (3,) over every pixel of ``images`` (N, 3, H, W)."""
+    flat = images.float().transpose(0, 1).reshape(images.shape[1], -1)
+    return flat.mean(1), flat.std(1)

@@ -10,7 +10,8 @@ import torch
 
 from reflect.cli import main
 from reflect.data.io import list_images, read_image, write_image
-from reflect.losses.adaptation import colour_moments, image_moments
+from reflect.losses.adaptation import colour_moments
+from reflect.utils.images import image_moments
 from tests.adapt.test_adapt_cli import adapt
 
 
