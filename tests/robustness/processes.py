@@ -56,12 +56,10 @@ def steps_logged(metrics: Path) -> list[int]:
     return [json.loads(ln)["step"] for ln in text.split("\n")[:-1] if ln.strip()]
 
 
-def clean_command(model: Path, src: Path, out: Path, workers: int) -> list[str]:
-    """``python -m reflect clean`` of ``src`` into ``out`` with ``model``, no progress bar, ``workers`` decoders."""
+def clean_args(model: Path, src: Path, out: Path, workers: int = 1, *extra: str) -> list[str]:
+    """The arguments of ``reflect clean`` of ``src`` into ``out`` with ``model``, no progress bar, ``workers``
+    decoders, then ``extra``."""
     return [
-        sys.executable,
-        "-m",
-        "reflect",
         "clean",
         "--model",
         str(model),
@@ -72,4 +70,10 @@ def clean_command(model: Path, src: Path, out: Path, workers: int) -> list[str]:
         "--no-progress",
         "--workers",
         str(workers),
+        *extra,
     ]
+
+
+def clean_command(model: Path, src: Path, out: Path, workers: int) -> list[str]:
+    """``python -m reflect clean`` (:func:`clean_args`) as a child process runs it."""
+    return [sys.executable, "-m", "reflect", *clean_args(model, src, out, workers)]

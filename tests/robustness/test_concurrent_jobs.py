@@ -20,6 +20,7 @@ from PIL import Image
 from pipelines.batch_clean.runner import job_paths
 from reflect.cli import main
 from tests.pipelines.conftest import write_video
+from tests.robustness.processes import clean_args, clean_command
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,22 +51,6 @@ def _hold_lock(out: Path, seconds: float) -> subprocess.Popen[str]:
     return proc
 
 
-def _clean(model: Path, src: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        "clean",
-        "--model",
-        str(model),
-        "--input",
-        str(src),
-        "--output",
-        str(out),
-        "--workers",
-        "1",
-        "--no-progress",
-        *extra,
-    ]
-
-
 def _statuses(out: Path) -> dict[str, str]:
     with sqlite3.connect(job_paths(out)[0]) as db:
         return dict(db.execute("SELECT rel, status FROM items").fetchall())
@@ -79,7 +64,7 @@ def test_a_second_job_is_refused_in_one_line_naming_the_running_one(
     holder = _hold_lock(out, 60)
     try:
         started = time.monotonic()
-        assert main(_clean(smoke_run, src, out)) == 2
+        assert main(clean_args(smoke_run, src, out)) == 2
         assert time.monotonic() - started < 20  # at once, not after the other job
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and f"pid {holder.pid}" in err[0] and str(out) in err[0] and "--wait" in err[0]
@@ -95,7 +80,7 @@ def test_two_real_jobs_at_once_process_each_item_once(
     src, out = tmp_path / "in", tmp_path / "out"
     _inputs(src, n=24)
     first = subprocess.Popen(
-        [sys.executable, "-m", "reflect", *_clean(smoke_run, src, out)],
+        clean_command(smoke_run, src, out, 1),
         cwd=REPO,
         env=_env(),
         stdout=subprocess.PIPE,
@@ -109,7 +94,7 @@ def test_two_real_jobs_at_once_process_each_item_once(
     ):
         time.sleep(0.02)
     assert first.poll() is None, "the first job ended before the second could start"
-    assert main(_clean(smoke_run, src, out)) == 2
+    assert main(clean_args(smoke_run, src, out)) == 2
     assert f"pid {first.pid}" in capsys.readouterr().err
     stdout, stderr = first.communicate(timeout=300)
     assert first.returncode == 0, stderr
@@ -122,7 +107,7 @@ def test_wait_starts_when_the_running_job_ends(smoke_run: Path, tmp_path: Path) 
     _inputs(src, n=2)
     holder = _hold_lock(out, 2.0)
     started = time.monotonic()
-    assert main(_clean(smoke_run, src, out, "--wait")) == 0
+    assert main(clean_args(smoke_run, src, out, 1, "--wait")) == 0
     assert time.monotonic() - started >= 1.0 and holder.wait(timeout=30) == 0
     assert set(_statuses(out).values()) == {"done"}
 
@@ -134,7 +119,7 @@ def test_a_lock_left_by_a_killed_job_does_not_block_the_resume(smoke_run: Path, 
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
     assert (out / ".reflect" / "lock").exists()  # the file stays; the lock went with the process
-    assert main(_clean(smoke_run, src, out)) == 0
+    assert main(clean_args(smoke_run, src, out)) == 0
     assert set(_statuses(out).values()) == {"done"}
 
 
@@ -145,6 +130,6 @@ def test_a_state_folder_that_is_a_file_is_one_line(
     _inputs(src, n=1)
     out.mkdir()
     (out / ".reflect").write_text("not a folder")
-    assert main(_clean(smoke_run, src, out)) == 2
+    assert main(clean_args(smoke_run, src, out)) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(out / ".reflect") in err[0] and "is a file" in err[0]

@@ -14,7 +14,7 @@ from PIL import Image
 from pipelines.batch_clean.decode import HANG_FOR_TESTS
 from reflect.cli import main
 from tests.robustness.bad_inputs import snapshot
-from tests.robustness.processes import CHILD_ENV, REPO
+from tests.robustness.processes import CHILD_ENV, REPO, clean_args
 
 
 def test_a_hanging_decoder_is_killed_and_the_job_goes_on(smoke_run: Path, tmp_path: Path) -> None:
@@ -26,20 +26,7 @@ def test_a_hanging_decoder_is_killed_and_the_job_goes_on(smoke_run: Path, tmp_pa
         Image.fromarray(rng.integers(0, 255, (32, 40, 3), dtype=np.uint8)).save(src / name)
     before = snapshot(src)
     out = tmp_path / "out"
-    argv = [
-        "clean",
-        "--model",
-        str(smoke_run),
-        "--input",
-        str(src),
-        "--output",
-        str(out),
-        "--no-progress",
-        "--workers",
-        "2",
-        "--decode-timeout",
-        "2",
-    ]
+    argv = clean_args(smoke_run, src, out, 2, "--decode-timeout", "2")
     env = CHILD_ENV | {HANG_FOR_TESTS: "stuck"}
     # its decoders never return from stuck.png; a subprocess, so that a job that hangs fails the test
     res = subprocess.run(

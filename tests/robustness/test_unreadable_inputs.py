@@ -21,6 +21,7 @@ from PIL import Image
 from pipelines.batch_clean.runner import job_paths
 from reflect.cli import main
 from tests.bundled.tiny import tiny_generator_file
+from tests.robustness.processes import clean_args
 
 
 def _image(path: Path, seed: int = 0) -> None:
@@ -51,21 +52,6 @@ def model(tmp_path: Path) -> Path:
     return tiny_generator_file(tmp_path / "tiny.safetensors")
 
 
-def _clean(model: Path, src: Path, out: Path) -> list[str]:
-    return [
-        "clean",
-        "--model",
-        str(model),
-        "--input",
-        str(src),
-        "--output",
-        str(out),
-        "--workers",
-        "1",
-        "--no-progress",
-    ]
-
-
 def test_clean_names_and_counts_an_unreadable_subfolder(
     model: Path,
     tmp_path: Path,
@@ -76,7 +62,7 @@ def test_clean_names_and_counts_an_unreadable_subfolder(
     _image(src / "a.png")
     _image(src / "locked" / "b.png", 1)
     block(src / "locked")
-    assert main(_clean(model, src, out)) == 1  # not 0: something was not cleaned
+    assert main(clean_args(model, src, out)) == 1  # not 0: something was not cleaned
     printed = capsys.readouterr().out
     assert "cleaned 1 of 1 inputs" in printed and "1 unreadable folder(s)" in printed
     assert f"unreadable: {src / 'locked'} (Permission denied)" in printed
@@ -93,7 +79,7 @@ def test_clean_of_an_unreadable_input_is_an_error(
     src, out = tmp_path / "in", tmp_path / "out"
     _image(src / "a.png")
     block(src)
-    assert main(_clean(model, src, out)) == 2
+    assert main(clean_args(model, src, out)) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "can be read" in err[0] and str(src) in err[0] and "Permission denied" in err[0]
 
