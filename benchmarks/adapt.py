@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/adapt.py [--sites screen_rear,gains_bright] [--methods none,cyclegan,unit]
         [--minutes 30 | --steps N] [--per-site 200] [--test-per-site 40] [--forgetting 10] [--size 256]
         [--train-size 160] [--model PATH] [--out runs/adapt_bench] [--portraits ../shared/data/portraits]
-        [--clean-per-site N]
+        [--clean-per-site N [--clean-pairs F] [--no-colour]]
     .venv/bin/python benchmarks/adapt.py --minutes 1 --per-site 8 --test-per-site 4 --forgetting 1   # a smoke run
 
 A simulated site is a glass recipe and scene the base model never trained on (issue 15's leave-one-out
@@ -120,11 +120,18 @@ def measure(pairs: list[Any], model: Any, meter: Any, forget: list[Any], out: Pa
     }
 
 
+def row_name(method: str, args: argparse.Namespace, clean: bool) -> str:
+    """A method's row: ``none``, ``none+colour``, ``none+colour+pairs``, ``none+pairs``."""
+    extras = ["colour"] if clean and not args.no_colour else []
+    extras += ["pairs"] if clean and args.clean_pairs else []
+    return "+".join([method, *extras])
+
+
 def adapt(
     site_dir: Path, run: Path, method: str, args: argparse.Namespace, clean: Path | None = None
 ) -> tuple[Path, float]:
-    """``reflect adapt`` on the site's crops (with ``clean``: ``--clean clean --match-colour``), in this
-    process; the adapted file and the wall time."""
+    """``reflect adapt`` on the site's crops (with ``clean``: ``--clean clean``, ``--match-colour`` unless
+    ``--no-colour``, ``--clean-pairs F``), in this process; the adapted file and the wall time."""
     from reflect.cli import main
 
     budget = ["--minutes", str(args.minutes)] if args.minutes else ["--steps", str(args.steps)]
@@ -145,7 +152,9 @@ def adapt(
         str(args.report_crops),
     ]
     cmd += ["--from", args.model] if args.model else []
-    cmd += ["--clean", str(clean), "--match-colour"] if clean is not None else []
+    cmd += ["--clean", str(clean)] if clean is not None else []
+    cmd += ["--match-colour"] if clean is not None and not args.no_colour else []
+    cmd += ["--clean-pairs", str(args.clean_pairs)] if clean is not None and args.clean_pairs else []
     t0 = time.perf_counter()
     if main(cmd) != 0:
         raise SystemExit(f"adapt benchmark: `reflect {' '.join(cmd)}` failed")
@@ -267,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
         base["held_out_fpsnr"] = base_forget
         models = {"base": base}
         for method in args.methods:
-            name = f"{method}+colour" if clean_dir is not None else method
+            name = row_name(method, args, clean_dir is not None)
             adapted, wall = adapt(site_dir, out / site / name, method, args, clean_dir)
             m = measure(tests, open_model(str(adapted), args.torch_threads), meter, forget, out)
             m |= {"minutes": wall / 60.0, "file": str(adapted)}
@@ -301,6 +310,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="clean crops of each site's camera; adapt with --clean --match-colour (default 0: none)",
     )
     ap.add_argument(
+        "--clean-pairs",
+        type=float,
+        default=0.0,
+        help="with --clean-per-site: reflect adapt --clean-pairs F (rows '<method>+pairs'; default 0: off)",
+    )
+    ap.add_argument(
+        "--no-colour",
+        action="store_true",
+        help="with --clean-per-site: adapt without --match-colour",
+    )
+    ap.add_argument(
         "--forgetting", type=int, default=10, help="held-out samples per reflection type (0: skip)"
     )
     ap.add_argument("--size", type=int, default=256, help="rendered crop size (default 256)")
@@ -329,6 +349,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         fail(f"unknown method(s) {', '.join(bad)}; valid: {', '.join(METHODS)}")
     if not args.minutes and not args.steps:
         args.minutes = 30.0
+    if (args.clean_pairs or args.no_colour) and not args.clean_per_site:
+        fail("--clean-pairs and --no-colour need --clean-per-site N")
     if min(args.per_site, args.test_per_site) < 1:
         fail("--per-site and --test-per-site must be at least 1")
     return args

@@ -50,6 +50,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "mean and spread (learns the site glass's light loss and tint, which no single crop reveals)",
     )
     p.add_argument(
+        "--clean-pairs",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="--clean holds crops of this camera without reflection: a share F (0-1) of the samples are "
+        "those crops behind a new reflection, with the crop as the target (default 0: off)",
+    )
+    p.add_argument(
         "--from",
         dest="base",
         metavar="MODEL",
@@ -193,8 +201,11 @@ def _start(args: argparse.Namespace, run_dir: Path) -> AdaptTrainer:
     files = site_images(args.site, videos=len(videos))
     if args.clean:
         site_images(args.clean, "--clean")
-    elif args.match_colour:
-        raise ConfigError("--match-colour needs --clean DIR, crops of this camera without reflection")
+    elif args.match_colour or args.clean_pairs:
+        flag = "--match-colour" if args.match_colour else "--clean-pairs"
+        raise ConfigError(f"{flag} needs --clean DIR, crops of this camera without reflection")
+    if not 0.0 <= args.clean_pairs < 1.0:
+        raise ConfigError(f"--clean-pairs {args.clean_pairs} must be a share in [0, 1)")
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise ConfigError(f"--out {run_dir} exists and is not an adaptation run; give a new folder")
     ref = identify(args.base, "--from")
@@ -217,6 +228,7 @@ def _start(args: argparse.Namespace, run_dir: Path) -> AdaptTrainer:
         num_workers=args.workers,
         anchor_fraction=args.anchor,
         match_colour=args.match_colour,
+        clean_pairs=args.clean_pairs,
         seed=args.seed,
         overrides=args.overrides,
     )

@@ -69,6 +69,7 @@ def adapt_config(
     num_workers: int = 2,
     anchor_fraction: float = 0.25,
     match_colour: bool = False,
+    clean_pairs: float = 0.0,
     seed: int = 0,
     overrides: list[str] | None = None,
 ) -> ExperimentConfig:
@@ -106,6 +107,7 @@ def adapt_config(
             "lr": 5e-5 if full else 5e-4,
             "anchor_fraction": anchor_fraction,
             "lambda_colour": 1.0 if match_colour else 0.0,
+            "clean_pair_fraction": clean_pairs,
         },
         "data": data
         | {"load_size": size, "crop_size": size, "batch_size": batch_size, "num_workers": num_workers},

@@ -72,6 +72,7 @@ class AdaptTrainer(Trainer):
             flip=d.flip,
             need_b=m.method != "none",
             colour_stats=m.lambda_colour > 0,
+            clean_pair_fraction=m.clean_pair_fraction,
         )
         self.__dict__["_site_data"] = dataset
         return dataset

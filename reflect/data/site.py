@@ -31,10 +31,10 @@ import torch
 from torch.utils.data import Dataset
 
 from reflect.data.io import folder_images, list_images, read_image, to_tensor
-from reflect.data.synth.blends import BLEND_PARAMS, RESYNTH_BLENDS
+from reflect.data.synth.blends import BLEND_PARAMS, RESYNTH_BLENDS, apply_row
 from reflect.data.synth.reflections import reflection_layer
 from reflect.errors import ConfigError, ImageReadError
-from reflect.utils.images import image_moments
+from reflect.utils.images import float_to_uint8, image_moments
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ class SiteDataset(Dataset[dict[str, Any]]):
         flip: bool = True,
         need_b: bool = False,
         colour_stats: bool = False,
+        clean_pair_fraction: float = 0.0,
     ) -> None:
         self.crops: list[dict[str, Any]] = index["crops"]
         if not self.crops:
@@ -109,7 +110,11 @@ class SiteDataset(Dataset[dict[str, Any]]):
         self.size, self.seed, self.flip = size, seed, flip
         self.clean = site_images(clean, "--clean") if clean else []
         self.anchor, self.anchor_fraction, self.layer_fraction = anchor, anchor_fraction, site_layer_fraction
-        self.need_b = need_b
+        self.need_b, self.pair_fraction = need_b, clean_pair_fraction
+        if clean_pair_fraction > 0 and not self.clean:
+            raise ConfigError(
+                "pairs from the clean crops need clean crops of the site's camera: give --clean DIR"
+            )
         if need_b and not self.clean and anchor is None:
             raise ConfigError(
                 "the adversarial term needs clean images: give --clean DIR, or a base recipe with "
@@ -169,12 +174,16 @@ class SiteDataset(Dataset[dict[str, Any]]):
         assert len(row) == BLEND_PARAMS
         return torch.tensor(row, dtype=torch.float32)
 
+    def _clean_image(self, rng: np.random.Generator) -> np.ndarray:
+        """A clean crop of the site's camera, (S, S, 3) uint8, flipped at random."""
+        img = self._read(str(self.clean[int(rng.integers(len(self.clean)))]))
+        return np.ascontiguousarray(img[:, ::-1]) if self.flip and rng.random() < 0.5 else img
+
     def _clean(self, rng: np.random.Generator, key: int) -> torch.Tensor:
         if not self.need_b:
             return torch.zeros(3, self.size, self.size)
         if self.clean:
-            img = self._read(str(self.clean[int(rng.integers(len(self.clean)))]))
-            return to_tensor(np.ascontiguousarray(img[:, ::-1]) if self.flip and rng.random() < 0.5 else img)
+            return to_tensor(self._clean_image(rng))
         assert self.anchor is not None
         target: torch.Tensor = self.anchor[EPOCH + key]["A_target"]
         return target
@@ -196,8 +205,11 @@ class SiteDataset(Dataset[dict[str, Any]]):
                 "faces_box": boxes,
                 "faces_n": torch.tensor(0),
                 "faces_lm": marks,
+                "clean_pair": torch.tensor(False),
             } | self.moments
         i = int(rng.integers(len(self.crops)))
+        if self.pair_fraction > 0 and rng.random() < self.pair_fraction:
+            return self._clean_pair(rng, i) | self.moments
         crop = self.crops[i]
         img = self._read(crop["path"])
         for f in (f for f in crop.get("faces", []) if f.get("clear")):
@@ -220,4 +232,30 @@ class SiteDataset(Dataset[dict[str, Any]]):
             "faces_box": boxes,
             "faces_n": torch.tensor(count),
             "faces_lm": marks,
+            "clean_pair": torch.tensor(False),
         } | self.moments
+
+    def _clean_pair(self, rng: np.random.Generator, i: int) -> dict[str, Any]:
+        """A supervised pair in the site's own world: a clean crop of its camera behind a new reflection
+        (another site crop or a procedural scene, through one of the re-synthesis glass models); the
+        target is the clean crop itself. Unlike the re-synthesis loss, whose target is the model's own
+        output, this target shows what the site's scenes really look like (a bright backdrop stays
+        bright)."""
+        s = self.size
+        target = self._clean_image(rng)
+        layer, own = self._layer(rng, i)
+        row = self._blend(rng, own).numpy()
+        x = apply_row(target.astype(np.float32) / 255.0, layer, row)
+        return {
+            "A": to_tensor(float_to_uint8(x)),
+            "A_target": to_tensor(target),
+            "has_target": torch.tensor(True),
+            "site": torch.tensor(False),
+            "B": self._clean(rng, i) if self.need_b else torch.zeros(3, s, s),
+            "layer": torch.zeros(3, s, s),
+            "blend": torch.zeros(BLEND_PARAMS),
+            "faces_box": torch.zeros(MAX_FACES, 4),
+            "faces_n": torch.tensor(0),
+            "faces_lm": torch.zeros(MAX_FACES, 5, 2),
+            "clean_pair": torch.tensor(True),
+        }

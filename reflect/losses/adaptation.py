@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from reflect.data.synth import blends, glass
-from reflect.data.synth.blends import BLEND_PARAMS, RESYNTH_BLENDS
+from reflect.data.synth import blends
+from reflect.data.synth.blends import BLEND_PARAMS
 from reflect.nn.unet import GAIN_HIGH, GAIN_LOW
 from reflect.utils.images import image_moments
 
@@ -66,17 +66,7 @@ def resynthesise(t0: torch.Tensor, layer: torch.Tensor, params: torch.Tensor) ->
     t_np = ((t0.detach().float().clamp(-1, 1) + 1) * 0.5).permute(0, 2, 3, 1).cpu().numpy()
     r_np = layer.detach().float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
     p_np = params.detach().double().cpu().numpy()
-    out = []
-    for t, r, p in zip(t_np, r_np, p_np, strict=True):
-        t_lin, r_lin = glass.to_linear(np.ascontiguousarray(t)), glass.to_linear(np.ascontiguousarray(r))
-        model, a, sigma = RESYNTH_BLENDS[int(p[0]) % len(RESYNTH_BLENDS)], float(p[1]), float(p[2])
-        if model == "linear":
-            x, _ = blends.linear(t_lin, r_lin, a, sigma, 1.1)
-        elif model == "screen":
-            x, _ = blends.screen(t_lin, r_lin, a, sigma)
-        else:
-            x, _ = blends.gains(t_lin, r_lin, p[3:6].astype(np.float32), p[6:9].astype(np.float32), sigma)
-        out.append(glass.to_display(np.clip(x, 0.0, 1.0)))
+    out = [blends.apply_row(t, r, p) for t, r, p in zip(t_np, r_np, p_np, strict=True)]
     stacked = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(t0.device)
     return stacked * 2.0 - 1.0
 

@@ -26,6 +26,11 @@ config):
   ``vae`` = |G_A(mu_A + n) - A| + |G_B(E(B)) - B|, ``kl`` = mean(mu^2) of both codes, ``cycle`` =
   |G_A(E(G_B(E(A))) + n) - A|, with the same two adversarial pairs (G_A(E(B)) judged by ``d_back``).
   ``none``: no adversarial term and no discriminator.
+- ``clean_pairs`` (``clean_pair_fraction`` > 0, ``reflect adapt --clean-pairs F``; needs ``--clean``
+  crops of the same camera): a share ``F`` of the samples are clean crops of the site behind a new
+  reflection (as ``resynthesis`` draws them), with the clean crop as the target: L1 and gradient L1.
+  Re-synthesis cannot move the model off its own biases (its target is the model's output: a
+  backdrop the base darkens stays dark); these pairs show it the site's scenes as they are.
 - ``colour`` (``lambda_colour`` > 0, ``reflect adapt --match-colour``; needs ``--clean`` crops of the
   same camera): the cleaned site crops' per-channel mean and spread match the clean crops'
   (:func:`~reflect.losses.adaptation.colour_moments`): the site's glass loss and tint, which no
@@ -110,6 +115,8 @@ class AdaptConfig(VariantConfig):
     lambda_vae: float = 1.0
     lambda_kl: float = 0.01
     lambda_colour: float = 0.0  # > 0 only with clean crops of the site's camera (--match-colour)
+    clean_pair_fraction: float = 0.0  # share of pairs made from the clean crops (--clean-pairs)
+    lambda_clean_pairs: float = 1.0
     identity_max_faces: int = 2  # faces per batch for the identity term (about 0.2 s each on a CPU)
 
 
@@ -128,6 +135,10 @@ class Adapt(Variant):
 
         if cfg.ngf % 4:
             raise ConfigError(f"model.ngf: {cfg.ngf} is not a multiple of 4")
+        if cfg.clean_pair_fraction > 0 and not cfg.clean:
+            raise ConfigError(
+                "model.clean_pair_fraction needs clean crops of the site's camera (model.clean, --clean)"
+            )
         if cfg.lambda_colour > 0 and not cfg.clean:
             raise ConfigError(
                 "model.lambda_colour needs clean crops of the site's camera (model.clean, --clean)"
@@ -190,6 +201,8 @@ class Adapt(Variant):
             w["identity"] = cfg.lambda_identity
         if cfg.lambda_colour > 0:
             w["colour"] = cfg.lambda_colour
+        if cfg.clean_pair_fraction > 0:
+            w["clean_pairs"] = cfg.lambda_clean_pairs
         if cfg.method != "none":
             w |= {
                 "adversarial": cfg.lambda_adv,
@@ -291,6 +304,8 @@ class Adapt(Variant):
         t, r = outputs["t"], outputs["r"]
         zero = losses.graph_zero(t)
         has = batch.get("has_target", torch.zeros(x.shape[0], dtype=torch.bool)).to(x.device).bool()
+        paired = batch.get("clean_pair", torch.zeros_like(has)).to(x.device).bool()
+        has = has & ~paired  # the anchor: the base recipe's pairs
         target = batch.get("A_target", x)
         out = {
             "resynthesis": losses.l1(outputs["resynth_t"], outputs["resynth_target"])
@@ -301,6 +316,12 @@ class Adapt(Variant):
             if bool(has.any())
             else zero,
         }
+        if self.cfg.clean_pair_fraction > 0:
+            out["clean_pairs"] = (
+                losses.masked_l1(t, target, paired) + gradient_l1(t, target, paired)
+                if bool(paired.any())
+                else zero
+            )
         if self.identity is not None:
             out["identity"] = self._identity(t, x, site, batch)
         if self.cfg.lambda_colour > 0:

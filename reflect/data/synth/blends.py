@@ -45,3 +45,19 @@ def gains(
     t: np.ndarray, r: np.ndarray, g_t: np.ndarray, g_r: np.ndarray, sigma: float
 ) -> tuple[np.ndarray, np.ndarray]:
     return t * g_t.astype(np.float32) + glass.blur(r, sigma) * g_r.astype(np.float32), t
+
+
+def apply_row(t: np.ndarray, r: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """One blend-parameter ``row`` (:data:`BLEND_PARAMS` values) applied: ``t`` the transmitted scene and
+    ``r`` the reflected one, (H, W, 3) display values in [0, 1]; returns the input in display values.
+    The blends run in linear light, as the synthesiser's."""
+    t_lin, r_lin = glass.to_linear(np.ascontiguousarray(t)), glass.to_linear(np.ascontiguousarray(r))
+    model, a, sigma = RESYNTH_BLENDS[int(row[0]) % len(RESYNTH_BLENDS)], float(row[1]), float(row[2])
+    if model == "linear":
+        x, _ = linear(t_lin, r_lin, a, sigma, 1.1)
+    elif model == "screen":
+        x, _ = screen(t_lin, r_lin, a, sigma)
+    else:
+        x, _ = gains(t_lin, r_lin, row[3:6].astype(np.float32), row[6:9].astype(np.float32), sigma)
+    out: np.ndarray = glass.to_display(np.clip(x, 0.0, 1.0))
+    return out
