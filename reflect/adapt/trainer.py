@@ -73,6 +73,7 @@ class AdaptTrainer(Trainer):
             need_b=m.method != "none",
             colour_stats=m.lambda_colour > 0,
             clean_pair_fraction=m.clean_pair_fraction,
+            calibrate_pairs=m.clean_pair_calibrate,
         )
         self.__dict__["_site_data"] = dataset
         return dataset

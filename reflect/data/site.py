@@ -31,6 +31,7 @@ import torch
 from torch.utils.data import Dataset
 
 from reflect.data.io import folder_images, list_images, read_image, to_tensor
+from reflect.data.synth import glass
 from reflect.data.synth.blends import BLEND_PARAMS, RESYNTH_BLENDS, apply_row
 from reflect.data.synth.reflections import reflection_layer
 from reflect.errors import ConfigError, ImageReadError
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 MAX_FACES = 2
 MOMENT_IMAGES = 256  # clean images read (evenly spaced) for the colour moments
+PAIR_CALIBRATION = 64  # pairs drawn to calibrate the pairs' brightness to the site's crops
 EPOCH = 1_000_000
 PROCEDURAL_LAYERS = ("sky", "foliage", "buildings", "streetlights")
 INDEX_NAME = "site_index.json"
@@ -103,6 +105,7 @@ class SiteDataset(Dataset[dict[str, Any]]):
         need_b: bool = False,
         colour_stats: bool = False,
         clean_pair_fraction: float = 0.0,
+        calibrate_pairs: bool = True,
     ) -> None:
         self.crops: list[dict[str, Any]] = index["crops"]
         if not self.crops:
@@ -115,12 +118,13 @@ class SiteDataset(Dataset[dict[str, Any]]):
             raise ConfigError(
                 "pairs from the clean crops need clean crops of the site's camera: give --clean DIR"
             )
+        self.unreadable: set[str] = set()
+        self.pair_gain = self._calibrate_pairs() if clean_pair_fraction > 0 and calibrate_pairs else None
         if need_b and not self.clean and anchor is None:
             raise ConfigError(
                 "the adversarial term needs clean images: give --clean DIR, or a base recipe with "
                 "synthetic data (its faces folder), or --method none"
             )
-        self.unreadable: set[str] = set()
         self.moments: dict[str, torch.Tensor] = {}
         if colour_stats:
             if not self.clean:
@@ -235,6 +239,36 @@ class SiteDataset(Dataset[dict[str, Any]]):
             "clean_pair": torch.tensor(False),
         } | self.moments
 
+    def _pair_input(self, rng: np.random.Generator, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """A clean crop (uint8) and that crop behind a new reflection (display values in [0, 1])."""
+        target = self._clean_image(rng)
+        layer, own = self._layer(rng, i)
+        row = self._blend(rng, own).numpy()
+        return apply_row(target.astype(np.float32) / 255.0, layer, row), target
+
+    def _calibrate_pairs(self) -> np.ndarray:
+        """Per-channel factor in linear light that makes the pairs' inputs as bright, on average, as the
+        site's own crops: the site's glass may take light away (a transmission loss) where the
+        re-synthesis blends mostly add it, and pairs brighter than every site crop teach the model to
+        darken. Clipped to [1/2, 2]; a pure function of the seed and the folders."""
+        step = max(1, len(self.crops) // MOMENT_IMAGES)
+        site = [self._read(c["path"]) for c in self.crops[::step][:MOMENT_IMAGES]]
+        rng = np.random.default_rng([self.seed, 31])
+        pairs = [
+            self._pair_input(rng, int(rng.integers(len(self.crops))))[0] for _ in range(PAIR_CALIBRATION)
+        ]
+
+        def mean(images: list[np.ndarray], scale: float) -> np.ndarray:
+            lin = [glass.to_linear(im.astype(np.float32) / scale).reshape(-1, 3).mean(0) for im in images]
+            return np.mean(lin, 0)
+
+        gain = np.clip(mean(site, 255.0) / np.maximum(mean(pairs, 1.0), 1e-4), 0.5, 2.0).astype(np.float32)
+        log.info(
+            "pairs from the clean crops: inputs scaled by %s (linear light) to the site's brightness",
+            np.round(gain, 3).tolist(),
+        )
+        return gain
+
     def _clean_pair(self, rng: np.random.Generator, i: int) -> dict[str, Any]:
         """A supervised pair in the site's own world: a clean crop of its camera behind a new reflection
         (another site crop or a procedural scene, through one of the re-synthesis glass models); the
@@ -242,10 +276,9 @@ class SiteDataset(Dataset[dict[str, Any]]):
         output, this target shows what the site's scenes really look like (a bright backdrop stays
         bright)."""
         s = self.size
-        target = self._clean_image(rng)
-        layer, own = self._layer(rng, i)
-        row = self._blend(rng, own).numpy()
-        x = apply_row(target.astype(np.float32) / 255.0, layer, row)
+        x, target = self._pair_input(rng, i)
+        if self.pair_gain is not None:
+            x = glass.to_display(glass.to_linear(x) * self.pair_gain)
         return {
             "A": to_tensor(float_to_uint8(x)),
             "A_target": to_tensor(target),

@@ -117,6 +117,7 @@ class AdaptConfig(VariantConfig):
     lambda_colour: float = 0.0  # > 0 only with clean crops of the site's camera (--match-colour)
     clean_pair_fraction: float = 0.0  # share of pairs made from the clean crops (--clean-pairs)
     lambda_clean_pairs: float = 1.0
+    clean_pair_calibrate: bool = True  # scale the pairs' inputs to the site crops' mean brightness
     identity_max_faces: int = 2  # faces per batch for the identity term (about 0.2 s each on a CPU)
 
 

@@ -12,6 +12,7 @@ import torch
 from reflect.cli import main
 from reflect.data.io import list_images, read_image, to_tensor, write_image
 from reflect.data.site import SiteDataset
+from reflect.data.synth import glass
 from reflect.data.synth.blends import BLEND_PARAMS, RESYNTH_BLENDS, apply_row
 from reflect.losses.adaptation import resynthesise
 from reflect.utils.images import float_to_uint8
@@ -65,26 +66,63 @@ def test_clean_pairs_are_the_clean_crops_behind_a_new_reflection(toy_site, tmp_p
     assert not any(bool(plain[k]["clean_pair"]) for k in range(16))
 
 
-def test_clean_pairs_teach_the_site_s_bright_scenes(toy_site, tiny_remover, tmp_path):
-    """The same budget with and without the pairs: on new pairs made the way the site's glass makes them
-    (its clean crops behind a new reflection), the pairs' model comes much closer to the clean crops."""
-    clean = _bright_clean(toy_site, tmp_path / "clean")
-    rng = np.random.default_rng(7)
-    tests = tmp_path / "tests"
-    tests.mkdir()
-    targets = []
-    for i, p in enumerate(list_images(clean)[:4]):
-        t = read_image(p).astype(np.float32) / 255.0
-        x = apply_row(
-            t, rng.random((SIZE, SIZE, 3), dtype=np.float32), np.array([0, 0.3, 2.0, 1, 1, 1, 0, 0, 0])
+def _behind_glass(clean: Path, out: Path, seed: int, shift: int) -> tuple[Path, list[np.ndarray]]:
+    """The site's glass: each clean crop (the ``shift``-th next one) behind a random reflection, linear
+    blend at 0.3 with a 2 px blur. Returns the folder and the clean crops shown, as floats 0-255."""
+    rng = np.random.default_rng(seed)
+    out.mkdir()
+    files = list_images(clean)
+    shown = []
+    for i in range(len(files)):
+        t = read_image(files[(i + shift) % len(files)]).astype(np.float32) / 255.0
+        r = rng.random((SIZE, SIZE, 3), dtype=np.float32)
+        write_image(
+            out / f"c{i:02d}.png", float_to_uint8(apply_row(t, r, np.array([0, 0.3, 2.0, 1, 1, 1, 0, 0, 0])))
         )
-        write_image(tests / f"t{i}.png", float_to_uint8(x))
-        targets.append(t * 255.0)
+        shown.append(t * 255.0)
+    return out, shown
+
+
+def test_pairs_are_calibrated_to_the_site_s_brightness(toy_site, tmp_path):
+    """A glass that takes half the light (site crops darker than its clean crops, where the blends add
+    light): the pairs' inputs are scaled down to the site's mean brightness."""
+    clean = _bright_clean(toy_site, tmp_path / "clean")
+    site = tmp_path / "site"
+    site.mkdir()
+    for p in list_images(clean):
+        write_image(
+            site / p.name, float_to_uint8(glass.to_display(glass.to_linear(read_image(p) / 255.0) * 0.5))
+        )
+    ds = SiteDataset(index_of(site), SIZE, seed=3, clean=str(clean), clean_pair_fraction=0.99)
+    assert ds.pair_gain is not None and float(ds.pair_gain.max()) < 0.8, ds.pair_gain
+
+    def linear_mean(images: list[np.ndarray]) -> float:
+        return float(np.mean([glass.to_linear(im.astype(np.float32) / 255.0).mean() for im in images]))
+
+    pairs = [((ds[k]["A"] + 1) * 127.5).permute(1, 2, 0).numpy() for k in range(24)]
+    site_mean = linear_mean([read_image(p) for p in list_images(site)])
+    assert abs(linear_mean(pairs) / site_mean - 1) < 0.15, (linear_mean(pairs), site_mean)
+    raw = SiteDataset(
+        index_of(site), SIZE, seed=3, clean=str(clean), clean_pair_fraction=0.99, calibrate_pairs=False
+    )
+    assert raw.pair_gain is None
+    assert (
+        linear_mean([((raw[k]["A"] + 1) * 127.5).permute(1, 2, 0).numpy() for k in range(24)])
+        > 1.5 * site_mean
+    )
+
+
+def test_clean_pairs_teach_the_site_s_bright_scenes(toy_site, tiny_remover, tmp_path):
+    """The same budget with and without the pairs: on new crops of the site (its clean crops behind its
+    glass), the pairs' model comes much closer to the clean crops."""
+    clean = _bright_clean(toy_site, tmp_path / "clean")
+    site, _ = _behind_glass(clean, tmp_path / "site", seed=1, shift=1)
+    tests, targets = _behind_glass(clean, tmp_path / "tests", seed=7, shift=0)
 
     def error(*pairs: str) -> float:
         run = tmp_path / f"run{len(pairs)}"
         extra = ("--clean", str(clean), *pairs, "--full", "--anchor", "0", "--report-crops", "0")
-        assert adapt(toy_site, tiny_remover, run, "--steps", STEPS, *extra, "model.lr=0.002") == 0
+        assert adapt(site, tiny_remover, run, "--steps", STEPS, *extra, "model.lr=0.002") == 0
         out = tmp_path / f"out{len(pairs)}"
         model = run / "adapted.safetensors"
         assert main(["translate", "--model", str(model), "--input", str(tests), "--output", str(out)]) == 0
