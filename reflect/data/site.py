@@ -15,7 +15,9 @@ zeros: no adversarial term); ``layer`` (3, S, S) in [0, 1], the reflection the r
 glass model and parameters (:data:`reflect.data.synth.blends.BLEND_PARAMS`); ``faces_box``,
 ``faces_n``, ``faces_lm`` the site crop's clear faces (dlib's 5 points), for the identity loss; with
 ``colour_stats``, ``clean_mean`` and ``clean_std`` (3,), the clean images' per-channel moments in [0, 1]
-units (the same in every sample; :func:`reflect.losses.adaptation.colour_moments`).
+units (the same in every sample; :func:`reflect.losses.adaptation.colour_moments`); ``clean_pair``: with
+``clean_pair_fraction``, a clean crop behind a new reflection with the crop as ``A_target`` (``has_target``,
+not ``site``), its input scaled to the site crops' mean brightness (:meth:`SiteDataset._calibrate_pairs`).
 """
 
 from __future__ import annotations
@@ -284,7 +286,7 @@ class SiteDataset(Dataset[dict[str, Any]]):
             "A_target": to_tensor(target),
             "has_target": torch.tensor(True),
             "site": torch.tensor(False),
-            "B": self._clean(rng, i) if self.need_b else torch.zeros(3, s, s),
+            "B": self._clean(rng, i),
             "layer": torch.zeros(3, s, s),
             "blend": torch.zeros(BLEND_PARAMS),
             "faces_box": torch.zeros(MAX_FACES, 4),
