@@ -5,7 +5,8 @@
 Writes ``(1 - ALPHA) * A + ALPHA * B`` for every floating-point weight (other tensors from B), with B's
 config and metadata plus ``averaged``: what was mixed. Meant for a fine-tuned model B and the model A it
 started from: the average keeps much of what fine-tuning gained while keeping A's behaviour where the
-fine-tuning drifted (the bundled stage-7 remover is the stage-6 and stage-7 files at 0.6; see its model card).
+fine-tuning drifted (the bundled remover is stage 7 as shipped and the stage-8 weights at 0.5, stage 7 itself
+stage 6 and the stage-7 weights at 0.6; see its model card).
 Two files of different networks (other tensor names or shapes, another variant) are refused in one line.
 """
 
