@@ -55,6 +55,14 @@ def colour_moments(t: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> to
     """L1 between the per-channel mean and standard deviation of the cleaned crops ``t`` (N, 3, H, W) in
     [-1, 1] and the clean images' ``mean`` and ``std`` (3,), in [0, 1] units."""
     m, s = image_moments((t.clamp(-1, 1) + 1) * 0.5)
+    return colour_moments_of(m, s, mean, std)
+
+
+def colour_moments_of(
+    m: torch.Tensor, s: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
+) -> torch.Tensor:
+    """:func:`colour_moments` from moments already taken: ``m`` and ``s`` (3,) against ``mean`` and
+    ``std`` (3,), all in [0, 1] units."""
     return 0.5 * ((m - mean.to(m)).abs().mean() + (s - std.to(s)).abs().mean())
 
 

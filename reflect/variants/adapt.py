@@ -34,7 +34,11 @@ config):
 - ``colour`` (``lambda_colour`` > 0, ``reflect adapt --match-colour``; needs ``--clean`` crops of the
   same camera): the cleaned site crops' per-channel mean and spread match the clean crops'
   (:func:`~reflect.losses.adaptation.colour_moments`): the site's glass loss and tint, which no
-  single crop reveals.
+  single crop reveals. A batch holds one to three site crops, whose moments are mostly the scene's
+  (a batch-only term stayed at 0.03-0.08 for a whole run, noise that points anywhere); so the term's
+  value is the mismatch of a running mean over the last ~1 / (1 - ``colour_momentum``) batches, and
+  its gradient flows through the current batch's share of it (the running part is a buffer, saved
+  with the checkpoint so a resumed run goes on exactly).
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from torch import nn
 
 from reflect import losses
 from reflect.losses.adaptation import (
-    colour_moments,
+    colour_moments_of,
     composition,
     fallback_blend,
     gain_from_logit,
@@ -69,6 +73,7 @@ from reflect.nn import (
 from reflect.nn.lora import add_lora, is_adapter_key, merge_lora
 from reflect.nn.unet import OutputForm, RemovalUNet
 from reflect.registry import register
+from reflect.utils.images import image_moments
 from reflect.variants.base import Variant, VariantConfig, params_of
 
 AdaptMethod = Literal["none", "cyclegan", "unit"]
@@ -115,6 +120,7 @@ class AdaptConfig(VariantConfig):
     lambda_vae: float = 1.0
     lambda_kl: float = 0.01
     lambda_colour: float = 0.0  # > 0 only with clean crops of the site's camera (--match-colour)
+    colour_momentum: float = 0.95  # running moments of the cleaned site crops (0: this batch alone)
     clean_pair_fraction: float = 0.0  # share of pairs made from the clean crops (--clean-pairs)
     lambda_clean_pairs: float = 1.0
     clean_pair_calibrate: bool = True  # scale the pairs' inputs to the site crops' mean brightness
@@ -128,6 +134,8 @@ class Adapt(Variant):
     domains: ClassVar[tuple[str, ...]] = ("B",)
     reconstruction_losses: ClassVar[tuple[str, ...]] = ("resynthesis",)
     clean_key: ClassVar[str] = "t"
+    colour_running: torch.Tensor  # buffers, with lambda_colour > 0 only
+    colour_count: torch.Tensor
 
     def __init__(self, cfg: AdaptConfig) -> None:
         super().__init__(cfg)
@@ -144,6 +152,8 @@ class Adapt(Variant):
             raise ConfigError(
                 "model.lambda_colour needs clean crops of the site's camera (model.clean, --clean)"
             )
+        if not 0.0 <= cfg.colour_momentum < 1.0:
+            raise ConfigError(f"model.colour_momentum: {cfg.colour_momentum} is not in [0, 1)")
         self.g = RemovalUNet(
             cfg.in_channels,
             cfg.out_channels,
@@ -184,6 +194,10 @@ class Adapt(Variant):
         elif cfg.method == "unit":
             self.dec_a = UnitDecoderBack(cfg.in_channels, dim=c4, n_up=4, n_res=1)
             init_weights(self.dec_a, "kaiming", 0.02)
+        if cfg.lambda_colour > 0:
+            # running (mean, std) per channel of the cleaned site crops; count 0: not yet seen
+            self.register_buffer("colour_running", torch.zeros(2, 3))
+            self.register_buffer("colour_count", torch.zeros(()))
         # frozen helper: a plain attribute, never in state_dict or param groups
         self.identity = (
             BoxIdentityLoss("dlib-torch", max_faces=cfg.identity_max_faces)
@@ -293,6 +307,21 @@ class Adapt(Variant):
             }
         return out
 
+    def _colour(self, t: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        """The colour term on the running moments: value from the running mean of the batches' moments,
+        gradient through this batch's share of it."""
+        m, s = image_moments((t.clamp(-1, 1) + 1) * 0.5)
+        now = torch.stack([m, s])
+        k = self.cfg.colour_momentum if float(self.colour_count) > 0 else 0.0
+        running = k * self.colour_running.to(now) + (1 - k) * now
+        if self.training and torch.is_grad_enabled():
+            with torch.no_grad():
+                self.colour_running.copy_(running.detach())
+                self.colour_count.add_(1)
+        # the running value, but the gradient of the whole mismatch flows through this batch
+        moments = now + (running - now).detach()
+        return colour_moments_of(moments[0], moments[1], mean, std)
+
     def _back(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2], x.shape[-1]
         return crop_to(self.g_back(pad_to_multiple(x, 4)), h, w)
@@ -327,7 +356,7 @@ class Adapt(Variant):
             out["identity"] = self._identity(t, x, site, batch)
         if self.cfg.lambda_colour > 0:
             out["colour"] = (
-                colour_moments(t[site], batch["clean_mean"][0], batch["clean_std"][0])
+                self._colour(t[site], batch["clean_mean"][0], batch["clean_std"][0])
                 if bool(site.any()) and "clean_mean" in batch
                 else zero
             )

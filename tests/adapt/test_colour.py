@@ -54,3 +54,37 @@ def test_match_colour_without_clean_crops_is_one_line(toy_site, tiny_remover, tm
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--match-colour" in err[0] and "--clean" in err[0], err
     assert not (tmp_path / "run").exists()
+
+
+def _colour_variant(momentum: float):
+    from reflect.variants.adapt import Adapt, AdaptConfig
+
+    cfg = AdaptConfig(ngf=8, lambda_colour=1.0, lambda_identity=0.0, clean="clean", colour_momentum=momentum)
+    return Adapt(cfg).train()
+
+
+def test_colour_term_follows_the_site_wide_mismatch_not_one_batch():
+    # the cleaned crops are too dark site-wide, but this batch's one crop is a bright scene: a
+    # batch-only term pushes it down, the running term (the site's mismatch) pushes it up
+    torch.manual_seed(0)
+    target_mean, target_std = torch.full((3,), 0.5), torch.full((3,), 0.2)
+    variant = _colour_variant(0.95)
+    for _ in range(40):  # the site so far: cleaned crops at mean ~0.35
+        variant._colour(torch.rand(2, 3, 16, 16) * 0.6 - 0.6, target_mean, target_std)
+    bright = (torch.rand(1, 3, 16, 16) * 0.4 + 0.6).requires_grad_(True)  # one crop at mean ~0.8
+    variant._colour(bright, target_mean, target_std).backward()
+    assert bright.grad is not None and float(bright.grad.mean()) < 0  # descending brightens
+    alone = bright.detach().clone().requires_grad_(True)
+    colour_moments(alone, target_mean, target_std).backward()
+    assert alone.grad is not None and float(alone.grad.mean()) > 0  # the batch alone darkens
+    state = variant.state_dict()  # the running moments resume with the checkpoint
+    assert "colour_running" in state and float(state["colour_count"]) == 41
+
+
+def test_colour_momentum_outside_its_range_is_one_line():
+    import pytest
+
+    from reflect.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model.colour_momentum: 1.0"):
+        _colour_variant(1.0)
