@@ -1,21 +1,30 @@
 """Site adaptation on simulated sites: does `reflect adapt` beat the base model where the base never trained?
 
-    .venv/bin/python benchmarks/adapt.py [--sites screen_rear,gains_bright] [--methods none,cyclegan,unit]
+    .venv/bin/python benchmarks/adapt.py [--sites screen_rear,veil_rear[,gains_bright]] [--methods none,cyclegan,unit]
         [--minutes 30 | --steps N] [--per-site 200] [--test-per-site 40] [--forgetting 10] [--size 256]
         [--train-size 160] [--model PATH] [--out runs/adapt_bench] [--portraits ../shared/data/portraits]
         [--clean-per-site N [--clean-pairs F] [--no-colour]]
     .venv/bin/python benchmarks/adapt.py --minutes 1 --per-site 8 --test-per-site 4 --forgetting 1   # a smoke run
 
-A simulated site is a glass recipe and scene the base model never trained on (issue 15's leave-one-out
-recipes, :data:`SITES`):
+A simulated site is a glass recipe, scene and reflections the base model never trained on (issue 15's
+leave-one-out recipes, :data:`SITES`); the bundled model (stage 8) trains on every scene source but
+``rear_window`` and every glass model but ``screen`` and ``veil``, and its reflections never show the
+photo cache's test split or the held-out people, which every site's reflections come from:
 
 * ``screen_rear``: DSRNet's ``screen`` blend over the cabin with a bright rear window (``rear_window``);
-* ``gains_bright``: RDNet's per-channel ``gains`` with strong transmission loss (25-33 %, times 0.8-1.2 per
-  channel), the sitter before a bright defocused photo (``backdrop``, exposure 0.9-1.3), reflected
-  passers-by weighted up. Not more loss: the ``layers`` output form's gain tops out at
-  ``GAIN_HIGH`` = 1.5 (:mod:`reflect.nn.unet`), which undoes at most a third of the light lost; a site
-  losing 35-60 % (tried first) is beyond any adaptation of that architecture (the base made its faces
-  1.5 dB *worse* than the input there, in a 4-crop smoke run).
+* ``veil_rear``: a dusty windshield in sunlight (``veil``: 10-25 % of the light scattered, a warm
+  airlight growing toward the sun's side, over an ordinary reflection) over the cabin with a bright rear
+  window, held-out photographs and passers-by reflected;
+* ``gains_bright`` (not a default site; :data:`IN_TRAINING`): RDNet's per-channel ``gains`` with strong
+  transmission loss (25-33 %, times 0.8-1.2 per channel), the sitter before a bright defocused photo
+  (``backdrop``, exposure 0.9-1.3), reflected passers-by weighted up. It was built as an unseen site,
+  but since stage 6 the bundled model trains on ``gains`` and ``backdrop`` scenes over these very
+  ranges, so it is a site *inside* the base's training world: there adaptation has little to learn
+  (the base already brings 82-85 % of the faces closer) and its row asks only that adaptation does no
+  harm. Not more loss: the ``layers`` output form's gain tops out at ``GAIN_HIGH`` = 1.5
+  (:mod:`reflect.nn.unet`), which undoes at most a third of the light lost; a site losing 35-60 %
+  (tried first) is beyond any adaptation of that architecture (the base made its faces 1.5 dB *worse*
+  than the input there, in a 4-crop smoke run).
 
 The held-out people of the portraits (``identity_split == 'test'``, :func:`benchmarks.quality_lib.render.test_faces`)
 are split in two: the site's *unlabeled* crops show the first half (``--per-site`` crops, inputs only,
@@ -52,6 +61,7 @@ sys.path.insert(0, str(REPO))
 #: site name -> (scene, glass model, synth config overrides); every one left out of the bundled recipe
 SITES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "screen_rear": ("rear_window", "screen", {}),
+    "veil_rear": ("rear_window", "veil", {"blend": {"veil": [0.1, 0.25], "airlight": [0.5, 0.9]}}),
     "gains_bright": (
         "backdrop",
         "gains",
@@ -62,6 +72,9 @@ SITES: dict[str, tuple[str, str, dict[str, Any]]] = {
         },
     ),
 }
+#: sites inside the bundled model's training world (module docstring): measured on request, not by default
+IN_TRAINING = ("gains_bright",)
+DEFAULT_SITES = tuple(k for k in SITES if k not in IN_TRAINING)
 METHODS = ("none", "cyclegan", "unit")
 GAIN_DB, GAIN_CLOSER, FORGET_DB = 1.5, 0.10, 0.5  # issue 24's must-show thresholds
 
@@ -192,7 +205,7 @@ def table(result: dict[str, Any]) -> str:
             lines.append(
                 " | ".join(
                     [
-                        site,
+                        f"{site} (in training)" if site in IN_TRAINING else site,
                         name,
                         str(r["n"]),
                         f"{num(r['fpsnr_in'])} / {num(r['fpsnr_out'])}",
@@ -294,7 +307,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from reflect.utils.paths import shared_data
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sites", default=",".join(SITES), help=f"comma-separated, of {', '.join(SITES)}")
+    ap.add_argument(
+        "--sites",
+        default=",".join(DEFAULT_SITES),
+        help=f"comma-separated, of {', '.join(SITES)} (default {','.join(DEFAULT_SITES)})",
+    )
     ap.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {', '.join(METHODS)}")
     budget = ap.add_mutually_exclusive_group()
     budget.add_argument(

@@ -102,6 +102,28 @@ def test_the_screen_blend_only_brightens_and_the_gains_blend_darkens_the_transmi
     assert 0.6 < ratio < 0.95  # the light the glass reflects away is lost to the transmission
 
 
+def test_the_veil_lifts_dark_regions_dims_bright_ones_and_grows_toward_the_sun(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cfg = small_cfg(
+        glass={"enabled": False},
+        glare={"enabled": False},
+        reflection={"sources": {"photo": 1.0}},
+        camera={"noise": False, "jpeg": False, "motion_blur": False, "low_res": False},
+        blend={"veil": [0.3, 0.3], "airlight": [0.25, 0.25]},
+        scene={"backdrop_level": [1.0, 1.0], "backdrop_blur": [0.0, 0.0]},
+    )
+    dark = Synthesizer(cfg, photos=_bank(tmp_path, 0), backdrops=_bank(tmp_path, 15)).render(
+        3, _bright_portrait("ann"), scene="backdrop", blend="veil"
+    )
+    x, t = dark.input.astype(float), dark.target.astype(float)
+    lifted = x - t  # a black reflection: what remains is the veil
+    assert t[:8].mean() < 40 and lifted[:8].mean() > 40  # a dark backdrop turns hazy
+    bright = t.mean(-1) > 170  # brighter than the airlight: the veil is an affine pull toward it
+    assert bright.sum() > 50 and x[bright].mean() < t[bright].mean() - 5  # they lose light
+    halves = [lifted[:, :32].mean(), lifted[:, 32:].mean(), lifted[:32].mean(), lifted[32:].mean()]
+    assert max(abs(halves[0] - halves[1]), abs(halves[2] - halves[3])) > 4  # brighter toward the sun
+    assert dark.params["reflection"]["veil"] == 0.3 and len(dark.params["reflection"]["airlight"]) == 3
+
+
 def test_a_reflected_passer_by_is_never_one_of_the_occupants(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from reflect.data.synth.reflections import person
 

@@ -14,6 +14,12 @@ Written from the papers' descriptions of their training data:
   with ``g_t = 1 - loss`` per channel (the light the glass reflects away is lost to the
   transmission) and ``g_r`` per channel; the target is ``T`` before the loss, so a model must undo
   the gain (the ``layers`` output form's per-channel gain).
+- ``veil`` (a dusty or hazed windshield in sunlight; Koschmieder's law as the dehazing literature
+  writes it, e.g. He et al., CVPR 2009): ``I = (1 - v) * T + v * A * s(x, y) + a * blur(R)``, the dust
+  scattering a share ``v`` of the light: it dims the transmission and adds a smooth airlight ``A`` (the
+  sunlit dust's colour) that grows toward the sun's side (``s``, a ramp of mean 1), over an ordinary
+  reflection; target ``T``. Never in the bundled model's training: the site-adaptation benchmark
+  uses it as a glass the base never saw.
 - ``none``: no reflection; the input is the target (the do-no-harm samples).
 """
 
@@ -45,6 +51,30 @@ def gains(
     t: np.ndarray, r: np.ndarray, g_t: np.ndarray, g_r: np.ndarray, sigma: float
 ) -> tuple[np.ndarray, np.ndarray]:
     return t * g_t.astype(np.float32) + glass.blur(r, sigma) * g_r.astype(np.float32), t
+
+
+def veil(
+    t: np.ndarray,
+    r: np.ndarray,
+    density: float,
+    airlight: np.ndarray,
+    ramp: np.ndarray,
+    a: float,
+    sigma: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``density`` v in [0, 1), ``airlight`` (3,) in linear light, ``ramp`` (H, W) of mean about 1."""
+    v = np.float32(density)
+    haze = ramp[..., None].astype(np.float32) * airlight.astype(np.float32)[None, None, :]
+    return (1 - v) * t + v * haze + np.float32(a) * glass.blur(r, sigma), t
+
+
+def sun_ramp(rng: np.random.Generator, size: int, spread: float = 0.5) -> np.ndarray:
+    """A smooth ramp (size, size) of mean 1 rising by ``2 * spread`` toward a random side (the sun's)."""
+    angle = rng.uniform(0.0, 2.0 * np.pi)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / max(size - 1, 1) - 0.5
+    along = xx * np.float32(np.cos(angle)) + yy * np.float32(np.sin(angle))  # in [-0.71, 0.71]
+    ramp: np.ndarray = 1.0 + np.float32(2 * spread) * along
+    return ramp
 
 
 def apply_row(t: np.ndarray, r: np.ndarray, row: np.ndarray) -> np.ndarray:

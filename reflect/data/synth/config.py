@@ -27,7 +27,7 @@ REFLECTION_SOURCES = ("photo", "sky", "foliage", "buildings", "streetlights", "p
 #: what stands behind the glass (layer T), see :mod:`reflect.data.synth.scenes`
 SCENE_SOURCES = ("cabin", "portrait", "backdrop", "rear_window")
 #: how the glass mixes T and R, see :mod:`reflect.data.synth.blends`
-BLEND_MODELS = ("windshield", "linear", "screen", "gains", "none")
+BLEND_MODELS = ("windshield", "linear", "screen", "gains", "veil", "none")
 DOMAINS = ("clean", "sky", "foliage", "glare", "false_colour", "nir")
 
 
@@ -73,13 +73,16 @@ class BlendConfig:
     ``windshield`` (this project's physics: Fresnel map, ghosting, overflow compensation),
     ``linear`` (Zhang et al. 2018 / ERRNet 2019: ``T + a*blur(R)`` in linear light, over-exposure
     compensated), ``screen`` (DSRNet 2023: ``1 - (1 - T)(1 - a*blur(R))`` in display values),
-    ``gains`` (RDNet 2025: ``g_t * T + g_r * blur(R)``, per-channel gains; the target is ``T``), and
+    ``gains`` (RDNet 2025: ``g_t * T + g_r * blur(R)``, per-channel gains; the target is ``T``),
+    ``veil`` (dusty glass in sunlight: ``(1 - v) T + v A s(x, y) + a*blur(R)``, a smooth airlight), and
     ``none`` (no reflection: input == target)."""
 
     models: dict[str, float] = field(default_factory=lambda: {"windshield": 1.0})
     strength: list[float] = field(default_factory=lambda: [0.15, 0.6])  # a, the reflection's weight
     blur_sigma: list[float] = field(default_factory=lambda: [1.0, 5.0])  # pixels at 256 px (Zhang: 1..5)
     transmission_loss: list[float] = field(default_factory=lambda: [0.05, 0.35])  # gains: 1 - g_t
+    veil: list[float] = field(default_factory=lambda: [0.1, 0.3])  # veil: the dust's density v
+    airlight: list[float] = field(default_factory=lambda: [0.6, 1.0])  # veil: the sunlit dust's level
 
 
 @dataclass
@@ -216,6 +219,8 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "blend.strength": (0.0, 1.0),
     "blend.blur_sigma": (0.0, 50.0),
     "blend.transmission_loss": (0.0, 0.9),
+    "blend.veil": (0.0, 0.9),
+    "blend.airlight": (0.0, 1.0),
     "cabin.brightness": (0.0, 1.0),
     "cabin.face_light": (0.05, 2.0),
     "reflection.strength": (0.0, 1.0),

@@ -370,11 +370,19 @@ class Synthesizer:
             out = blends.linear(target_lin, r_lin, a, sigma, att)
         elif model == "screen":
             out = blends.screen(target_lin, r_lin, a, sigma)
+        elif model == "veil":  # its draws come last: the other models' samples stay as they were
+            density = _u(rb, bc.veil)
+            airlight = _u(rb, bc.airlight) * rb.uniform([0.9, 0.85, 0.75], 1.0).astype(np.float32)
+            if nir:
+                airlight[:] = airlight.mean()
+            out = blends.veil(target_lin, r_lin, density, airlight, blends.sun_ramp(rb, size), a, sigma)
         else:
             out = blends.gains(target_lin, r_lin, 1.0 - np.clip(loss, 0.0, 0.95), g_r, sigma)
         params["reflection"] = {"source": source, **info, "strength": _r(a), "blur_sigma": _r(sigma)}
         if model == "gains":
             params["reflection"]["transmission_loss"] = [_r(v) for v in loss]
+        elif model == "veil":
+            params["reflection"] |= {"veil": _r(density), "airlight": [_r(v) for v in airlight]}
         return source, np.clip(out[0], 0.0, 1.0), out[1]
 
     def _glare(
