@@ -54,9 +54,12 @@ SCENE_TYPES = (
     "scene:backdrop_bright",
     "scene:rear_window",
 )
-RECIPE_TYPES = ("recipe:windshield", "recipe:linear", "recipe:screen", "recipe:gains")
+RECIPE_TYPES = ("recipe:windshield", "recipe:linear", "recipe:screen", "recipe:gains", "recipe:veil")
 NOHARM_TYPES = ("noharm:clean", "noharm:tinted")
 CROSS_TYPES = SCENE_TYPES + RECIPE_TYPES
+#: the order that seeds each cross and do-no-harm type's samples: types added later come last, so that
+#: no earlier type's samples change
+_SEED_ORDER = SCENE_TYPES + RECIPE_TYPES[:4] + NOHARM_TYPES + RECIPE_TYPES[4:]
 #: every type of every family, valid for ``--types``
 TYPES = ALL_TYPES + CROSS_TYPES + NOHARM_TYPES
 SUITES = {
@@ -240,7 +243,7 @@ def cross_pairs(kind: str, faces: list[Face], count: int, size: int, seed: int) 
     cfg, scene, blend = cross_config(kind, size, seed)
     photos, _ = cross_photos()
     synth = Synthesizer(cfg, photos, photos, people=faces)
-    base = 100_000 * (len(ALL_TYPES) + 2 + (CROSS_TYPES + NOHARM_TYPES).index(kind))
+    base = 100_000 * (len(ALL_TYPES) + 2 + _SEED_ORDER.index(kind))
     for i in range(count):
         face = faces[i % len(faces)]
         s = synth.render(base + i, face, None, scene=scene, blend=blend)

@@ -138,7 +138,7 @@ def test_the_identity_model_does_no_harm(run: tuple[dict[str, Any], str, Path]) 
 
 def test_left_out_line_and_checks_follow_the_rows(run: tuple[dict[str, Any], str, Path]) -> None:
     result, stdout, _ = run
-    assert result["held_out_types"] == ["scene:rear_window", "recipe:screen"]
+    assert result["held_out_types"] == ["scene:rear_window", "recipe:screen", "recipe:veil"]
     assert result["left_out"]["types"] == ["recipe:screen"] and result["left_out"]["fpsnr_gain"] == 0.0
     assert (
         "left out of training (recipe:screen; 2 samples)" in stdout and "| left out, pooled | 2 |" in stdout
