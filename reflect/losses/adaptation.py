@@ -54,8 +54,12 @@ def composition(x: torch.Tensor, t: torch.Tensor, r: torch.Tensor, gain: torch.T
 def colour_moments(t: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """L1 between the per-channel mean and standard deviation of the cleaned crops ``t`` (N, 3, H, W) in
     [-1, 1] and the clean images' ``mean`` and ``std`` (3,), in [0, 1] units."""
-    m, s = image_moments((t.clamp(-1, 1) + 1) * 0.5)
-    return colour_moments_of(m, s, mean, std)
+    return colour_moments_of(*cleaned_moments(t), mean, std)
+
+
+def cleaned_moments(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation (3,) of cleaned crops ``t`` (N, 3, H, W) in [-1, 1], in [0, 1] units."""
+    return image_moments((t.clamp(-1, 1) + 1) * 0.5)
 
 
 def colour_moments_of(

@@ -53,6 +53,7 @@ from torch import nn
 
 from reflect import losses
 from reflect.losses.adaptation import (
+    cleaned_moments,
     colour_moments_of,
     composition,
     fallback_blend,
@@ -73,7 +74,6 @@ from reflect.nn import (
 from reflect.nn.lora import add_lora, is_adapter_key, merge_lora
 from reflect.nn.unet import OutputForm, RemovalUNet
 from reflect.registry import register
-from reflect.utils.images import image_moments
 from reflect.variants.base import Variant, VariantConfig, params_of
 
 AdaptMethod = Literal["none", "cyclegan", "unit"]
@@ -310,8 +310,7 @@ class Adapt(Variant):
     def _colour(self, t: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
         """The colour term on the running moments: value from the running mean of the batches' moments,
         gradient through this batch's share of it."""
-        m, s = image_moments((t.clamp(-1, 1) + 1) * 0.5)
-        now = torch.stack([m, s])
+        now = torch.stack(cleaned_moments(t))
         k = self.cfg.colour_momentum if float(self.colour_count) > 0 else 0.0
         running = k * self.colour_running.to(now) + (1 - k) * now
         if self.training and torch.is_grad_enabled():
