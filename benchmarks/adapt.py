@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/adapt.py [--sites screen_rear,veil_rear[,gains_bright]] [--methods none,cyclegan,unit]
         [--minutes 30 | --steps N] [--per-site 200] [--test-per-site 40] [--forgetting 10] [--size 256]
         [--train-size 160] [--model PATH] [--out runs/adapt_bench] [--portraits ../shared/data/portraits]
-        [--clean-per-site N [--clean-pairs F] [--no-colour]]
+        [--clean-per-site N [--clean-pairs F [--pair-glass site]] [--no-colour]]
     .venv/bin/python benchmarks/adapt.py --minutes 1 --per-site 8 --test-per-site 4 --forgetting 1   # a smoke run
 
 A simulated site is a glass recipe, scene and reflections the base model never trained on (issue 15's
@@ -134,9 +134,11 @@ def measure(pairs: list[Any], model: Any, meter: Any, forget: list[Any], out: Pa
 
 
 def row_name(method: str, args: argparse.Namespace, clean: bool) -> str:
-    """A method's row: ``none``, ``none+colour``, ``none+colour+pairs``, ``none+pairs``."""
+    """A method's row: ``none``, ``none+colour``, ``none+colour+pairs``, ``none+pairs``,
+    ``none+pairs+siteglass``."""
     extras = ["colour"] if clean and not args.no_colour else []
     extras += ["pairs"] if clean and args.clean_pairs else []
+    extras += ["siteglass"] if clean and args.clean_pairs and args.pair_glass == "site" else []
     return "+".join([method, *extras])
 
 
@@ -168,6 +170,7 @@ def adapt(
     cmd += ["--clean", str(clean)] if clean is not None else []
     cmd += ["--match-colour"] if clean is not None and not args.no_colour else []
     cmd += ["--clean-pairs", str(args.clean_pairs)] if clean is not None and args.clean_pairs else []
+    cmd += ["--pair-glass", args.pair_glass] if clean is not None and args.clean_pairs else []
     t0 = time.perf_counter()
     if main(cmd) != 0:
         raise SystemExit(f"adapt benchmark: `reflect {' '.join(cmd)}` failed")
@@ -331,6 +334,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=0.0,
         help="with --clean-per-site: reflect adapt --clean-pairs F (rows '<method>+pairs'; default 0: off)",
+    )
+    ap.add_argument(
+        "--pair-glass",
+        choices=("resynthesis", "site"),
+        default="resynthesis",
+        help="with --clean-pairs: reflect adapt --pair-glass (rows '<method>+pairs+siteglass' for site)",
     )
     ap.add_argument(
         "--no-colour",

@@ -58,6 +58,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "those crops behind a new reflection, with the crop as the target (default 0: off)",
     )
     p.add_argument(
+        "--pair-glass",
+        choices=("resynthesis", "site"),
+        default="resynthesis",
+        help="with --clean-pairs: the glass the clean crops are put behind: the re-synthesis glass models, "
+        "or the site's own glass as the model reads it on the site's crops (default resynthesis)",
+    )
+    p.add_argument(
         "--from",
         dest="base",
         metavar="MODEL",
@@ -206,6 +213,8 @@ def _start(args: argparse.Namespace, run_dir: Path) -> AdaptTrainer:
         raise ConfigError(f"{flag} needs --clean DIR, crops of this camera without reflection")
     if not 0.0 <= args.clean_pairs < 1.0:
         raise ConfigError(f"--clean-pairs {args.clean_pairs} must be a share in [0, 1)")
+    if args.pair_glass != "resynthesis" and not args.clean_pairs:
+        raise ConfigError(f"--pair-glass {args.pair_glass} is the glass of --clean-pairs F: give both")
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise ConfigError(f"--out {run_dir} exists and is not an adaptation run; give a new folder")
     ref = identify(args.base, "--from")
@@ -229,6 +238,7 @@ def _start(args: argparse.Namespace, run_dir: Path) -> AdaptTrainer:
         anchor_fraction=args.anchor,
         match_colour=args.match_colour,
         clean_pairs=args.clean_pairs,
+        pair_glass=args.pair_glass,
         seed=args.seed,
         overrides=args.overrides,
     )

@@ -70,6 +70,7 @@ def adapt_config(
     anchor_fraction: float = 0.25,
     match_colour: bool = False,
     clean_pairs: float = 0.0,
+    pair_glass: str = "resynthesis",
     seed: int = 0,
     overrides: list[str] | None = None,
 ) -> ExperimentConfig:
@@ -108,6 +109,7 @@ def adapt_config(
             "anchor_fraction": anchor_fraction,
             "lambda_colour": 1.0 if match_colour else 0.0,
             "clean_pair_fraction": clean_pairs,
+            "clean_pair_glass": pair_glass,
         },
         "data": data
         | {"load_size": size, "crop_size": size, "batch_size": batch_size, "num_workers": num_workers},

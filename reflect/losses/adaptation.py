@@ -15,6 +15,11 @@
   loss, its tint) is a constant of the site that no single crop reveals (a dim scene and a dim glass
   look alike) and that re-synthesis cannot teach (its target is the model's own output); a folder of
   clean crops of the same camera does reveal it, through these two moments.
+* :func:`through_site_glass` (``reflect adapt --clean-pairs F --pair-glass site``): clean crops of the
+  site behind the site's *own* glass as the model reads it on a site crop. The ``layers`` form says
+  what the glass did to that crop: ``x = (T - d) / g + R``, a per-channel transmission loss ``1 / g``
+  and a reflection layer ``R`` (with whatever haze, veil or tint the glass adds to it); the same glass
+  over a clean crop is ``c / g + R``. The re-synthesis glass models only teach glasses like themselves.
 """
 
 from __future__ import annotations
@@ -90,3 +95,16 @@ def fallback_blend(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     params = torch.zeros(x.shape[0], BLEND_PARAMS)
     params[:, 1], params[:, 2] = 0.35, 2.0
     return layer, params
+
+
+def through_site_glass(clean: torch.Tensor, r: torch.Tensor, gain: torch.Tensor | None) -> torch.Tensor:
+    """``clean`` (P, 3, H, W) in [-1, 1] behind the glass read on site crops: ``c / g + R`` in [0, 1]
+    units, clipped to the sensor's range, returned in [-1, 1]. ``r`` (S, 3, H, W) and ``gain``
+    (S, 3, 1, 1) are :meth:`~reflect.nn.unet.RemovalUNet.layers`'s reflection (in its [-1, 1] units, twice
+    [0, 1]) and per-channel gain on S site crops (detached); clean crop ``i`` gets site glass ``i % S``.
+    ``gain`` None: the ``correction`` form (g = 1)."""
+    idx = torch.arange(clean.shape[0], device=clean.device) % r.shape[0]
+    c01 = (clean.float() + 1.0) * 0.5
+    g = torch.ones_like(c01[:, :, :1, :1]) if gain is None else gain.float()[idx]
+    x01 = c01 / g + r.float()[idx] * 0.5
+    return x01.clamp(0.0, 1.0) * 2.0 - 1.0

@@ -30,7 +30,11 @@ config):
   crops of the same camera): a share ``F`` of the samples are clean crops of the site behind a new
   reflection (as ``resynthesis`` draws them), with the clean crop as the target: L1 and gradient L1.
   Re-synthesis cannot move the model off its own biases (its target is the model's output: a
-  backdrop the base darkens stays dark); these pairs show it the site's scenes as they are.
+  backdrop the base darkens stays dark); these pairs show it the site's scenes as they are. With
+  ``clean_pair_glass: site`` (``--pair-glass site``) the pairs' input is the clean crop behind the glass
+  the model reads on the batch's site crops (:func:`~reflect.losses.adaptation.through_site_glass`:
+  ``c / g + R``, detached), not behind a re-synthesis glass model; a batch without a site crop keeps
+  the re-synthesised input.
 - ``colour`` (``lambda_colour`` > 0, ``reflect adapt --match-colour``; needs ``--clean`` crops of the
   same camera): the cleaned site crops' per-channel mean and spread match the clean crops'
   (:func:`~reflect.losses.adaptation.colour_moments`): the site's glass loss and tint, which no
@@ -59,6 +63,7 @@ from reflect.losses.adaptation import (
     fallback_blend,
     gain_from_logit,
     resynthesise,
+    through_site_glass,
 )
 from reflect.losses.adversarial import GanMode
 from reflect.losses.layers import gradient_l1
@@ -78,6 +83,8 @@ from reflect.variants.base import Variant, VariantConfig, params_of
 
 AdaptMethod = Literal["none", "cyclegan", "unit"]
 AdapterForm = Literal["lora", "full"]
+PairGlass = Literal["resynthesis", "site"]
+PAIR_GLASSES: tuple[str, ...] = ("resynthesis", "site")
 METHODS: tuple[str, ...] = ("none", "cyclegan", "unit")
 
 
@@ -124,6 +131,7 @@ class AdaptConfig(VariantConfig):
     clean_pair_fraction: float = 0.0  # share of pairs made from the clean crops (--clean-pairs)
     lambda_clean_pairs: float = 1.0
     clean_pair_calibrate: bool = True  # scale the pairs' inputs to the site crops' mean brightness
+    clean_pair_glass: PairGlass = "resynthesis"  # the pairs' glass: re-synthesis models, or the site's own
     identity_max_faces: int = 2  # faces per batch for the identity term (about 0.2 s each on a CPU)
 
 
@@ -151,6 +159,10 @@ class Adapt(Variant):
         if cfg.lambda_colour > 0 and not cfg.clean:
             raise ConfigError(
                 "model.lambda_colour needs clean crops of the site's camera (model.clean, --clean)"
+            )
+        if cfg.clean_pair_glass not in PAIR_GLASSES:
+            raise ConfigError(
+                f"model.clean_pair_glass: '{cfg.clean_pair_glass}' is not one of {', '.join(PAIR_GLASSES)}"
             )
         if not 0.0 <= cfg.colour_momentum < 1.0:
             raise ConfigError(f"model.colour_momentum: {cfg.colour_momentum} is not in [0, 1)")
@@ -285,6 +297,11 @@ class Adapt(Variant):
                 layer, params = fallback_blend(x[site])
             out["resynth_target"] = t0
             out["resynth_t"] = self.layers(resynthesise(t0, layer, params))[0]  # G(T0 + new reflection)
+            paired = batch.get("clean_pair", torch.zeros_like(site)).to(x.device).bool()
+            if self.cfg.clean_pair_glass == "site" and bool(paired.any()):
+                gain = out["gain"][site].detach() if "gain" in out else None
+                glass = through_site_glass(batch["A_target"][paired], r[site].detach(), gain)
+                out["pair_t"] = self.layers(glass)[0]  # the clean crops behind the site's own glass
         m = self.cfg.method
         if m == "cyclegan":
             real_b = batch["B"]
@@ -346,11 +363,16 @@ class Adapt(Variant):
             else zero,
         }
         if self.cfg.clean_pair_fraction > 0:
-            out["clean_pairs"] = (
-                losses.masked_l1(t, target, paired) + gradient_l1(t, target, paired)
-                if bool(paired.any())
-                else zero
-            )
+            if "pair_t" in outputs:  # through the site's own glass
+                pt, pair_target = outputs["pair_t"], target[paired]
+                every = torch.ones(pt.shape[0], dtype=torch.bool, device=pt.device)
+                out["clean_pairs"] = losses.masked_l1(pt, pair_target, every) + gradient_l1(
+                    pt, pair_target, every
+                )
+            elif bool(paired.any()):
+                out["clean_pairs"] = losses.masked_l1(t, target, paired) + gradient_l1(t, target, paired)
+            else:
+                out["clean_pairs"] = zero
         if self.identity is not None:
             out["identity"] = self._identity(t, x, site, batch)
         if self.cfg.lambda_colour > 0:

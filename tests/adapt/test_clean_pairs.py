@@ -142,3 +142,115 @@ def test_clean_pairs_need_clean_crops_and_a_share(toy_site, tiny_remover, tmp_pa
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--clean-pairs 1.5" in err[0], err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+# ---- --pair-glass site: the clean crops behind the glass the model reads on the site's crops ----------
+
+
+def test_the_site_glass_over_a_crop_s_own_clean_layer_gives_the_crop_back():
+    """``c / g + R`` inverts the layers form: a site crop's own transmission layer, put back behind the
+    glass read on that crop, is the crop again (up to the bounded detail term); another crop's clean
+    layer gets that crop's transmission loss and reflection."""
+    from reflect.losses.adaptation import through_site_glass
+    from reflect.nn.unet import DETAIL, RemovalUNet
+
+    torch.manual_seed(0)
+    net = RemovalUNet(3, 3, ngf=8, n_bottleneck=1, predict_reflection=True, output="layers").eval()
+    with torch.no_grad():
+        net.head.weight.normal_(0.0, 0.05)
+        net.gain.bias.copy_(torch.tensor([1.5, -1.0, 0.5]))  # type: ignore[union-attr]
+        x = torch.rand(2, 3, 32, 32) * 1.6 - 0.8
+        t, r = net.layers(x)
+        g = net.gains(x)
+        assert (
+            r is not None
+            and g is not None
+            and float(r.abs().mean()) > 0.01
+            and float((g - 1).abs().max()) > 0.02
+        )
+        back = through_site_glass(t, r, g[:, :, None, None])
+    # |d| / g <= DETAIL in [0, 1] units, twice that in [-1, 1]
+    assert float((back - x).abs().max()) <= 2 * DETAIL / 0.9 + 1e-5
+    assert float((back - x).abs().mean()) < 0.5 * float((t - x).abs().mean())  # the glass is really undone
+    other = through_site_glass(
+        t.flip(0), r, g[:, :, None, None]
+    )  # crop 1's clean layer behind crop 0's glass
+    expected = ((t[1] + 1) * 0.5 / g[0, :, None, None] + r[0] * 0.5).clamp(0, 1) * 2 - 1
+    assert torch.allclose(other[0], expected, atol=1e-6)
+
+
+def test_pairs_through_the_site_glass_judge_the_clean_crop_behind_it():
+    """With ``clean_pair_glass: site`` the pair loss judges the model on the clean crop behind the glass
+    read on the batch's site crop (not on the re-synthesised input); a batch without a site crop keeps
+    the re-synthesised input."""
+    from reflect.variants.adapt import Adapt, AdaptConfig
+
+    torch.manual_seed(0)
+    cfg = AdaptConfig(ngf=8, n_bottleneck=1, lambda_identity=0.0, clean="clean", clean_pair_fraction=0.5)
+    variant = Adapt(cfg).train()
+    site_glass = Adapt(AdaptConfig(**{**cfg.__dict__, "clean_pair_glass": "site"})).train()
+    with torch.no_grad():
+        variant.g.head.weight.normal_(0.0, 0.05)
+    site_glass.load_state_dict(variant.state_dict())
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    c = torch.rand(2, 3, 32, 32) * 2 - 1
+    batch = {
+        "A": x,
+        "A_target": torch.stack([torch.zeros_like(c[0]), c[1]]),
+        "has_target": torch.tensor([False, True]),
+        "site": torch.tensor([True, False]),
+        "clean_pair": torch.tensor([False, True]),
+        "layer": torch.rand(2, 3, 32, 32),
+        "blend": torch.zeros(2, BLEND_PARAMS),
+    }
+    plain = variant.phase_losses("generator", batch)["clean_pairs"]
+    out = site_glass.generate(batch)
+    assert "pair_t" in out
+    expected_input = through_site_glass_of(site_glass, x[:1], c[1:])
+    assert torch.allclose(out["pair_t"], site_glass.layers(expected_input)[0], atol=1e-5)
+    ours = site_glass.phase_losses("generator", batch)["clean_pairs"]
+    assert abs(float(ours) - float(plain)) > 1e-4  # another input judged
+    ours.backward()
+    assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in site_glass.g.parameters())
+    no_site = batch | {"site": torch.tensor([False, False]), "has_target": torch.tensor([False, True])}
+    assert "pair_t" not in site_glass.generate(no_site)
+    assert torch.allclose(
+        site_glass.phase_losses("generator", no_site)["clean_pairs"],
+        variant.phase_losses("generator", no_site)["clean_pairs"],
+    )
+
+
+def through_site_glass_of(variant, site_crop: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    from reflect.losses.adaptation import through_site_glass
+
+    with torch.no_grad():
+        _, r = variant.layers(site_crop)
+        g = variant.g.gains(site_crop)
+    return through_site_glass(clean, r, g[:, :, None, None])
+
+
+def test_pair_glass_needs_the_pairs_and_runs_with_them(toy_site, tiny_remover, tmp_path, capsys):
+    assert adapt(toy_site, tiny_remover, tmp_path / "a", "--pair-glass", "site", "--steps", "2") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--pair-glass site" in err[0] and "--clean-pairs" in err[0], err
+    assert not (tmp_path / "a").exists()
+    clean = _bright_clean(toy_site, tmp_path / "clean")
+    run = tmp_path / "b"
+    extra = ("--clean", str(clean), "--clean-pairs", "0.5", "--pair-glass", "site", "--report-crops", "0")
+    assert adapt(toy_site, tiny_remover, run, "--steps", "4", *extra) == 0
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "translate",
+                "--model",
+                str(run / "adapted.safetensors"),
+                "--input",
+                str(toy_site),
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert len(list_images(out)) == len(list_images(toy_site))
