@@ -2,8 +2,8 @@
 
 - :func:`face_region_l1`: L1 of the pixels and of the gradients inside known face boxes (a face is a
   few per cent of a window crop: without it the face's detail weighs as little as the dashboard's).
-- :func:`face_no_worse`: the face must not come out worse than through the glass: the face box's L1
-  error above the input's, relative to the input's (zero wherever cleaning helped).
+- :func:`no_worse` / :func:`face_no_worse`: the image (or the face) must not come out worse than through
+  the glass: its L1 error above the input's, relative to the input's (zero wherever cleaning helped).
 - :class:`BoxIdentityLoss`: face identity at known face boxes, with the torch port of dlib's face
   recogniser; no detector in the training loop.
 
@@ -59,6 +59,23 @@ def face_region_l1(
     return total / scales
 
 
+def no_worse(
+    pred: torch.Tensor, x: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, eps: float = 0.02
+) -> torch.Tensor:
+    """Never worse than the glass: per sample with some of ``mask`` (B, 1, H, W), ``relu(e(pred) - e(x)) /
+    (e(x) + eps)`` where ``e`` is the mean L1 to ``target`` under the mask; the mean over those samples
+    (0 on the graph without any). Zero wherever cleaning helped; a sample made worse costs in proportion to
+    how little the glass had hurt it, which a plain L1 does not see (a faint reflection leaves little error,
+    and darkening that image by a few grey levels costs almost nothing)."""
+    m = mask.to(pred.device, pred.dtype)
+    area = (m.sum((1, 2, 3)) * pred.shape[1]).clamp_min(1.0)
+    e_out = ((pred.float() - target.float()).abs() * m).sum((1, 2, 3)) / area
+    e_in = (((x.float() - target.float()).abs() * m).sum((1, 2, 3)) / area).detach()
+    has = (m.flatten(1).amax(1) > 0).float()
+    worse = torch.relu(e_out - e_in) / (e_in + eps)
+    return (worse * has).sum() / has.sum().clamp_min(1.0)
+
+
 def face_no_worse(
     pred: torch.Tensor,
     x: torch.Tensor,
@@ -67,21 +84,9 @@ def face_no_worse(
     counts: torch.Tensor,
     eps: float = 0.02,
 ) -> torch.Tensor:
-    """Never make a face worse than the glass did: per sample with a face, ``relu(e(pred) - e(x)) /
-    (e(x) + eps)`` where ``e`` is the mean L1 to ``target`` inside its face boxes; the mean over those
-    samples (0 on the graph without any).
-
-    A plain L1 weighs a face by how far it is from its target, so a face behind a faint reflection
-    (little error to remove) hardly counts, and a model that darkens a pale face by a few grey levels
-    there pays almost nothing. Relative to the input's own error, making that face worse costs as much
-    as failing to clean a heavy reflection, and where cleaning helped the term is exactly zero."""
-    m = box_mask(boxes, counts, pred.shape[-2], pred.shape[-1]).to(pred.device)
-    area = (m.sum((1, 2, 3)) * pred.shape[1]).clamp_min(1.0)
-    e_out = ((pred.float() - target.float()).abs() * m).sum((1, 2, 3)) / area
-    e_in = ((x.float() - target.float()).abs() * m).sum((1, 2, 3)) / area
-    has = (m.flatten(1).amax(1) > 0).float()
-    worse = torch.relu(e_out - e_in.detach()) / (e_in.detach() + eps)
-    return (worse * has).sum() / has.sum().clamp_min(1.0)
+    """:func:`no_worse` inside the face boxes (``boxes`` (B, K, 4), the first ``counts[b]`` real): the
+    face never comes out worse than through the glass, however faint the reflection."""
+    return no_worse(pred, x, target, box_mask(boxes, counts, pred.shape[-2], pred.shape[-1]), eps)
 
 
 class BoxIdentityLoss:

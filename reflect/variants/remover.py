@@ -21,6 +21,8 @@ Losses (named, unweighted; weights from the config):
 - ``face_region``: pixel and gradient L1 inside the known face boxes (``lambda_face_region``);
 - ``face_no_worse``: a face box's error above the input's, relative to the input's: the face never comes
   out worse than through the glass, however faint the reflection (``lambda_face_no_worse``);
+- ``no_worse``: the same over the whole crop, paired samples (``lambda_no_worse``): no backdrop darkened
+  past what the glass did to it;
 - ``face_id``: identity of each known face box, torch port of dlib's recogniser (``lambda_face``);
 - ``face_features``: L1 of that recogniser's stage activations at the same boxes, a perceptual loss
   from weights that ship offline (``lambda_face_features``; computed in the same pass as ``face_id``);
@@ -45,7 +47,7 @@ from reflect.losses import application
 from reflect.losses.adversarial import GanMode
 from reflect.losses.layers import exclusion, gradient_l1, layer_reconstruction, no_reflection
 from reflect.losses.perceptual import PerceptualLoss
-from reflect.losses.removal import face_no_worse
+from reflect.losses.removal import face_no_worse, no_worse
 from reflect.nn import PatchDiscriminator, crop_to, init_weights, pad_to_multiple
 from reflect.nn.unet import OUTPUT_FORMS, OutputForm, RemovalUNet
 from reflect.registry import register
@@ -79,6 +81,8 @@ class RemoverConfig(VariantConfig):
     lambda_face_region: float = 0.0  # extra L1 (pixels + gradients) inside the synthesiser's face boxes
     lambda_face_no_worse: float = 0.0  # the face box no worse than the input's (relative hinge)
     face_no_worse_eps: float = 0.02  # added to the input's face-box L1 (in [-1, 1] units) in that ratio
+    lambda_no_worse: float = 0.0  # the whole crop no worse than the input (the same hinge)
+    no_worse_eps: float = 0.02  # added to the input's whole-crop L1 in that ratio
     lambda_face_features: float = (
         0.0  # L1 of dlib's stage activations at the face boxes (needs lambda_face > 0)
     )
@@ -113,10 +117,12 @@ class Remover(Variant):
                 "model.lambda_face_features needs model.lambda_face > 0 and model.face_embedder 'dlib-torch' "
                 f"(got lambda_face {cfg.lambda_face}, face_embedder '{cfg.face_embedder}')"
             )
-        if cfg.lambda_face_no_worse > 0 and cfg.face_no_worse_eps <= 0:
-            raise ConfigError(
-                f"model.face_no_worse_eps must be > 0 with model.lambda_face_no_worse (got {cfg.face_no_worse_eps})"
-            )
+        for weight, eps in (
+            ("lambda_face_no_worse", "face_no_worse_eps"),
+            ("lambda_no_worse", "no_worse_eps"),
+        ):
+            if getattr(cfg, weight) > 0 and getattr(cfg, eps) <= 0:
+                raise ConfigError(f"model.{eps} must be > 0 with model.{weight} (got {getattr(cfg, eps)})")
         if cfg.lambda_face_relative > 0 and (cfg.lambda_face <= 0 or cfg.face_relative_eps <= 0):
             raise ConfigError(
                 "model.lambda_face_relative needs model.lambda_face > 0 and model.face_relative_eps > 0 "
@@ -171,6 +177,8 @@ class Remover(Variant):
             w["face_region"] = cfg.lambda_face_region
         if cfg.lambda_face_no_worse > 0:
             w["face_no_worse"] = cfg.lambda_face_no_worse
+        if cfg.lambda_no_worse > 0:
+            w["no_worse"] = cfg.lambda_no_worse
         if cfg.lambda_face > 0 and cfg.lambda_face_features > 0:
             w["face_features"] = cfg.lambda_face_features
         if cfg.lambda_face > 0 and cfg.lambda_face_relative > 0:
@@ -228,6 +236,9 @@ class Remover(Variant):
                 if "faces_box" in batch
                 else losses.graph_zero(t)
             )
+        if self.cfg.lambda_no_worse > 0:
+            every = has.to(t.dtype).view(-1, 1, 1, 1).expand(-1, 1, *t.shape[-2:])
+            out["no_worse"] = no_worse(t, x, target, every, self.cfg.no_worse_eps)
         if self.cfg.lambda_vgg > 0:
             out["perceptual"] = (
                 self.vgg.to(t.device)(t, target, has) if self.vgg is not None else losses.graph_zero(t)

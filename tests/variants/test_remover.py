@@ -12,7 +12,7 @@ from reflect.config import build_config
 from reflect.errors import CheckpointError, ConfigError
 from reflect.losses.layers import exclusion, gradient_l1, layer_reconstruction
 from reflect.losses.perceptual import PerceptualLoss
-from reflect.losses.removal import box_mask, face_no_worse, face_region_l1
+from reflect.losses.removal import box_mask, face_no_worse, face_region_l1, no_worse
 from reflect.nn.unet import RemovalUNet
 from reflect.utils.flops import count_flops
 
@@ -156,7 +156,41 @@ def test_face_no_worse_weight_trains_the_generator_and_checks_its_eps() -> None:
     bad = build_config(
         {"model": {"variant": "remover", "ngf": 8, "lambda_face_no_worse": 1.0, "face_no_worse_eps": 0.0}}
     )
-    with pytest.raises(ConfigError, match="model.face_no_worse_eps must be > 0"):
+    with pytest.raises(
+        ConfigError, match="model.face_no_worse_eps must be > 0 with model.lambda_face_no_worse"
+    ):
+        registry.get("remover")(bad.model)
+
+
+def test_no_worse_charges_a_backdrop_darkened_past_what_the_glass_did() -> None:
+    """The whole-crop hinge: a bright crop behind faint glass, darkened overall by the model, costs about
+    as much as its face-box form would on a face; a crop whose reflection was partly removed costs 0."""
+    target = torch.full((2, 3, 16, 16), 0.7)
+    x = target + torch.tensor([0.02, 0.5]).view(2, 1, 1, 1)  # faint, heavy reflection
+    out = torch.stack([target[0] - 0.1, x[1] - 0.3])  # darkened; partly cleaned
+    every = torch.ones(2, 1, 16, 16)
+    assert float(no_worse(out[1:], x[1:], target[1:], every[1:])) == 0.0
+    assert float(no_worse(out[:1], x[:1], target[:1], every[:1])) == pytest.approx(
+        (0.1 - 0.02) / 0.04, rel=1e-4
+    )
+    assert float(no_worse(out, x, target, torch.zeros(2, 1, 16, 16))) == 0.0  # nothing to judge: 0
+    cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "lambda_no_worse": 1.0}})
+    model = registry.get("remover")(cfg.model)
+    assert model.loss_weights(cfg.model)["no_worse"] == 1.0
+    torch.nn.init.normal_(model.g.head.weight, 0.0, 0.02)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    batch = {"A": x, "A_target": x, "has_target": torch.tensor([True, False]), "B": x}
+    loss = model.phase_losses("generator", batch)["no_worse"]
+    loss.backward()
+    assert float(loss) > 0 and any(
+        p.grad is not None and p.grad.abs().sum() > 0 for p in model.g.parameters()
+    )
+    batch["has_target"] = torch.tensor([False, False])
+    assert float(model.phase_losses("generator", batch)["no_worse"]) == 0.0
+    bad = build_config(
+        {"model": {"variant": "remover", "ngf": 8, "lambda_no_worse": 1.0, "no_worse_eps": -1.0}}
+    )
+    with pytest.raises(ConfigError, match="model.no_worse_eps must be > 0 with model.lambda_no_worse"):
         registry.get("remover")(bad.model)
 
 
