@@ -60,19 +60,32 @@ def face_region_l1(
 
 
 def no_worse(
-    pred: torch.Tensor, x: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, eps: float = 0.02
+    pred: torch.Tensor,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor,
+    eps: float = 0.02,
+    per_channel: bool = False,
 ) -> torch.Tensor:
     """Never worse than the glass: per sample with some of ``mask`` (B, 1, H, W), ``relu(e(pred) - e(x)) /
     (e(x) + eps)`` where ``e`` is the mean L1 to ``target`` under the mask; the mean over those samples
     (0 on the graph without any). Zero wherever cleaning helped; a sample made worse costs in proportion to
     how little the glass had hurt it, which a plain L1 does not see (a faint reflection leaves little error,
-    and darkening that image by a few grey levels costs almost nothing)."""
+    and darkening that image by a few grey levels costs almost nothing).
+
+    ``per_channel``: the hinge per colour channel, then averaged. Pooled over the channels, a model that
+    removes a grey reflection where the glass added a blue one (taking 7 levels of red from a face whose
+    red the glass had barely touched) scores as no worse, since the blue it rightly removed outweighs the
+    red it wrongly took; per channel, the red is charged."""
     m = mask.to(pred.device, pred.dtype)
-    area = (m.sum((1, 2, 3)) * pred.shape[1]).clamp_min(1.0)
-    e_out = ((pred.float() - target.float()).abs() * m).sum((1, 2, 3)) / area
-    e_in = (((x.float() - target.float()).abs() * m).sum((1, 2, 3)) / area).detach()
+    dims = (2, 3) if per_channel else (1, 2, 3)
+    area = (m.sum(dims) * (1 if per_channel else pred.shape[1])).clamp_min(1.0)
+    e_out = ((pred.float() - target.float()).abs() * m).sum(dims) / area
+    e_in = (((x.float() - target.float()).abs() * m).sum(dims) / area).detach()
     has = (m.flatten(1).amax(1) > 0).float()
     worse = torch.relu(e_out - e_in) / (e_in + eps)
+    if per_channel:
+        worse = worse.mean(1)
     return (worse * has).sum() / has.sum().clamp_min(1.0)
 
 
@@ -83,10 +96,12 @@ def face_no_worse(
     boxes: torch.Tensor,
     counts: torch.Tensor,
     eps: float = 0.02,
+    per_channel: bool = False,
 ) -> torch.Tensor:
     """:func:`no_worse` inside the face boxes (``boxes`` (B, K, 4), the first ``counts[b]`` real): the
     face never comes out worse than through the glass, however faint the reflection."""
-    return no_worse(pred, x, target, box_mask(boxes, counts, pred.shape[-2], pred.shape[-1]), eps)
+    mask = box_mask(boxes, counts, pred.shape[-2], pred.shape[-1])
+    return no_worse(pred, x, target, mask, eps, per_channel)
 
 
 class BoxIdentityLoss:

@@ -22,7 +22,8 @@ Losses (named, unweighted; weights from the config):
 - ``face_no_worse``: a face box's error above the input's, relative to the input's: the face never comes
   out worse than through the glass, however faint the reflection (``lambda_face_no_worse``);
 - ``no_worse``: the same over the whole crop, paired samples (``lambda_no_worse``): no backdrop darkened
-  past what the glass did to it;
+  past what the glass did to it (both per colour channel with ``no_worse_per_channel``: no colour cast
+  the glass did not make);
 - ``face_id``: identity of each known face box, torch port of dlib's recogniser (``lambda_face``);
 - ``face_features``: L1 of that recogniser's stage activations at the same boxes, a perceptual loss
   from weights that ship offline (``lambda_face_features``; computed in the same pass as ``face_id``);
@@ -83,6 +84,7 @@ class RemoverConfig(VariantConfig):
     face_no_worse_eps: float = 0.02  # added to the input's face-box L1 (in [-1, 1] units) in that ratio
     lambda_no_worse: float = 0.0  # the whole crop no worse than the input (the same hinge)
     no_worse_eps: float = 0.02  # added to the input's whole-crop L1 in that ratio
+    no_worse_per_channel: bool = False  # both hinges per colour channel (a colour cast is charged too)
     lambda_face_features: float = (
         0.0  # L1 of dlib's stage activations at the face boxes (needs lambda_face > 0)
     )
@@ -232,13 +234,16 @@ class Remover(Variant):
                     batch["faces_box"],
                     batch["faces_n"].to(x.device) * has.long(),
                     self.cfg.face_no_worse_eps,
+                    self.cfg.no_worse_per_channel,
                 )
                 if "faces_box" in batch
                 else losses.graph_zero(t)
             )
         if self.cfg.lambda_no_worse > 0:
             every = has.to(t.dtype).view(-1, 1, 1, 1).expand(-1, 1, *t.shape[-2:])
-            out["no_worse"] = no_worse(t, x, target, every, self.cfg.no_worse_eps)
+            out["no_worse"] = no_worse(
+                t, x, target, every, self.cfg.no_worse_eps, self.cfg.no_worse_per_channel
+            )
         if self.cfg.lambda_vgg > 0:
             out["perceptual"] = (
                 self.vgg.to(t.device)(t, target, has) if self.vgg is not None else losses.graph_zero(t)

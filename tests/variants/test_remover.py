@@ -194,6 +194,21 @@ def test_no_worse_charges_a_backdrop_darkened_past_what_the_glass_did() -> None:
         registry.get("remover")(bad.model)
 
 
+def test_no_worse_per_channel_charges_a_colour_cast_the_pooled_hinge_misses() -> None:
+    """A bluish faint reflection (the glass added 12 levels of blue, 2 of red): a model that takes a grey
+    reflection away fixes the blue and takes 7 levels of red. Pooled over the channels that is better than
+    the input (no charge); per channel the red is worse than the glass left it."""
+    target = torch.zeros(1, 3, 8, 8)
+    x = target + torch.tensor([2.0, 4.0, 12.0]).view(1, 3, 1, 1) / 127.5
+    out = target + torch.tensor([-7.0, 0.0, 2.0]).view(1, 3, 1, 1) / 127.5
+    every = torch.ones(1, 1, 8, 8)
+    assert float(no_worse(out, x, target, every)) == 0.0
+    per_channel = float(no_worse(out, x, target, every, per_channel=True))
+    red = (7.0 - 2.0) / 127.5 / (2.0 / 127.5 + 0.02)
+    assert per_channel == pytest.approx(red / 3, rel=1e-4)
+    assert float(no_worse(x, x, target, every, per_channel=True)) == 0.0
+
+
 def test_every_loss_reaches_the_generator() -> None:
     cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "ndf": 8}})
     variant = registry.get("remover")(cfg.model).train()
