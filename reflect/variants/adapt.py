@@ -84,7 +84,6 @@ from reflect.variants.base import Variant, VariantConfig, params_of
 AdaptMethod = Literal["none", "cyclegan", "unit"]
 AdapterForm = Literal["lora", "full"]
 PairGlass = Literal["resynthesis", "site"]
-PAIR_GLASSES: tuple[str, ...] = ("resynthesis", "site")
 METHODS: tuple[str, ...] = ("none", "cyclegan", "unit")
 
 
@@ -159,10 +158,6 @@ class Adapt(Variant):
         if cfg.lambda_colour > 0 and not cfg.clean:
             raise ConfigError(
                 "model.lambda_colour needs clean crops of the site's camera (model.clean, --clean)"
-            )
-        if cfg.clean_pair_glass not in PAIR_GLASSES:
-            raise ConfigError(
-                f"model.clean_pair_glass: '{cfg.clean_pair_glass}' is not one of {', '.join(PAIR_GLASSES)}"
             )
         if not 0.0 <= cfg.colour_momentum < 1.0:
             raise ConfigError(f"model.colour_momentum: {cfg.colour_momentum} is not in [0, 1)")
@@ -363,16 +358,15 @@ class Adapt(Variant):
             else zero,
         }
         if self.cfg.clean_pair_fraction > 0:
-            if "pair_t" in outputs:  # through the site's own glass
-                pt, pair_target = outputs["pair_t"], target[paired]
-                every = torch.ones(pt.shape[0], dtype=torch.bool, device=pt.device)
-                out["clean_pairs"] = losses.masked_l1(pt, pair_target, every) + gradient_l1(
-                    pt, pair_target, every
-                )
-            elif bool(paired.any()):
-                out["clean_pairs"] = losses.masked_l1(t, target, paired) + gradient_l1(t, target, paired)
-            else:
-                out["clean_pairs"] = zero
+            pred, pair_target, mask = (t, target, paired)
+            if "pair_t" in outputs:  # the clean crops behind the site's own glass, every one a pair
+                pred, pair_target = outputs["pair_t"], target[paired]
+                mask = torch.ones(pred.shape[0], dtype=torch.bool, device=pred.device)
+            out["clean_pairs"] = (
+                losses.masked_l1(pred, pair_target, mask) + gradient_l1(pred, pair_target, mask)
+                if bool(mask.any())
+                else zero
+            )
         if self.identity is not None:
             out["identity"] = self._identity(t, x, site, batch)
         if self.cfg.lambda_colour > 0:
