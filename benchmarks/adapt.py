@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/adapt.py [--sites screen_rear,veil_rear[,gains_bright]] [--methods none,cyclegan,unit]
         [--minutes 30 | --steps N] [--per-site 200] [--test-per-site 40] [--forgetting 10] [--size 256]
         [--train-size 160] [--model PATH] [--out runs/adapt_bench] [--portraits ../shared/data/portraits]
-        [--clean-per-site N [--clean-pairs F [--pair-glass site]] [--no-colour]]
+        [--clean-per-site N [--clean-pairs F [--pair-glass site|site-mean]] [--no-colour]]
     .venv/bin/python benchmarks/adapt.py --minutes 1 --per-site 8 --test-per-site 4 --forgetting 1   # a smoke run
 
 A simulated site is a glass recipe, scene and reflections the base model never trained on (issue 15's
@@ -135,10 +135,11 @@ def measure(pairs: list[Any], model: Any, meter: Any, forget: list[Any], out: Pa
 
 def row_name(method: str, args: argparse.Namespace, clean: bool) -> str:
     """A method's row: ``none``, ``none+colour``, ``none+colour+pairs``, ``none+pairs``,
-    ``none+pairs+siteglass``."""
+    ``none+pairs+siteglass``, ``none+pairs+sitemean``."""
     extras = ["colour"] if clean and not args.no_colour else []
     extras += ["pairs"] if clean and args.clean_pairs else []
-    extras += ["siteglass"] if clean and args.clean_pairs and args.pair_glass == "site" else []
+    glass_row = {"site": "siteglass", "site-mean": "sitemean"}.get(args.pair_glass)
+    extras += [glass_row] if clean and args.clean_pairs and glass_row else []
     return "+".join([method, *extras])
 
 
@@ -337,9 +338,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument(
         "--pair-glass",
-        choices=("resynthesis", "site"),
+        choices=("resynthesis", "site", "site-mean"),
         default="resynthesis",
-        help="with --clean-pairs: reflect adapt --pair-glass (rows '<method>+pairs+siteglass' for site)",
+        help="with --clean-pairs: reflect adapt --pair-glass (rows '<method>+pairs+siteglass' for site, "
+        "'+sitemean' for site-mean)",
     )
     ap.add_argument(
         "--no-colour",

@@ -59,10 +59,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--pair-glass",
-        choices=("resynthesis", "site"),
+        choices=("resynthesis", "site", "site-mean"),
         default="resynthesis",
         help="with --clean-pairs: the glass the clean crops are put behind: the re-synthesis glass models, "
-        "or the site's own glass as the model reads it on the site's crops (default resynthesis)",
+        "the site's own glass as the model reads it on each site crop (site), or the re-synthesis glass "
+        "then the site's mean glass, a contrast and a smooth added light fitted to the site crops' "
+        "statistics (site-mean) (default resynthesis)",
     )
     p.add_argument(
         "--from",

@@ -74,6 +74,7 @@ class AdaptTrainer(Trainer):
             colour_stats=m.lambda_colour > 0,
             clean_pair_fraction=m.clean_pair_fraction,
             calibrate_pairs=m.clean_pair_calibrate,
+            pair_glass=m.clean_pair_glass,
         )
         self.__dict__["_site_data"] = dataset
         return dataset

@@ -17,7 +17,8 @@ glass model and parameters (:data:`reflect.data.synth.blends.BLEND_PARAMS`); ``f
 ``colour_stats``, ``clean_mean`` and ``clean_std`` (3,), the clean images' per-channel moments in [0, 1]
 units (the same in every sample; :func:`reflect.losses.adaptation.colour_moments`); ``clean_pair``: with
 ``clean_pair_fraction``, a clean crop behind a new reflection with the crop as ``A_target`` (``has_target``,
-not ``site``), its input scaled to the site crops' mean brightness (:meth:`SiteDataset._calibrate_pairs`).
+not ``site``), its input scaled to the site crops' mean brightness (:meth:`SiteDataset._calibrate_pairs`)
+or, with ``pair_glass="site-mean"``, put behind the site's mean glass (:meth:`SiteDataset._fit_site_glass`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 MAX_FACES = 2
 MOMENT_IMAGES = 256  # clean images read (evenly spaced) for the colour moments
 PAIR_CALIBRATION = 64  # pairs drawn to calibrate the pairs' brightness to the site's crops
+SITE_GLASS_GRID = 4  # cells per side of the site's mean glass light map (--pair-glass site-mean)
 EPOCH = 1_000_000
 PROCEDURAL_LAYERS = ("sky", "foliage", "buildings", "streetlights")
 INDEX_NAME = "site_index.json"
@@ -108,6 +110,7 @@ class SiteDataset(Dataset[dict[str, Any]]):
         colour_stats: bool = False,
         clean_pair_fraction: float = 0.0,
         calibrate_pairs: bool = True,
+        pair_glass: str = "resynthesis",
     ) -> None:
         self.crops: list[dict[str, Any]] = index["crops"]
         if not self.crops:
@@ -121,7 +124,11 @@ class SiteDataset(Dataset[dict[str, Any]]):
                 "pairs from the clean crops need clean crops of the site's camera: give --clean DIR"
             )
         self.unreadable: set[str] = set()
-        self.pair_gain = self._calibrate_pairs() if clean_pair_fraction > 0 and calibrate_pairs else None
+        pairs = clean_pair_fraction > 0
+        self.site_glass = self._fit_site_glass() if pairs and pair_glass == "site-mean" else None
+        self.pair_gain = (
+            self._calibrate_pairs() if pairs and calibrate_pairs and self.site_glass is None else None
+        )
         if need_b and not self.clean and anchor is None:
             raise ConfigError(
                 "the adversarial term needs clean images: give --clean DIR, or a base recipe with "
@@ -248,23 +255,56 @@ class SiteDataset(Dataset[dict[str, Any]]):
         row = self._blend(rng, own).numpy()
         return apply_row(target.astype(np.float32) / 255.0, layer, row), target
 
-    def _calibrate_pairs(self) -> np.ndarray:
-        """Per-channel factor in linear light that makes the pairs' inputs as bright, on average, as the
-        site's own crops: the site's glass may take light away (a transmission loss) where the
-        re-synthesis blends mostly add it, and pairs brighter than every site crop teach the model to
-        darken. Clipped to [1/2, 2]; a pure function of the seed and the folders."""
+    def _site_and_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Linear-light stacks (N, S, S, 3) of site crops (at most :data:`MOMENT_IMAGES`, evenly spaced)
+        and of :data:`PAIR_CALIBRATION` pair inputs as the re-synthesis glass makes them: what both
+        calibrations compare. A pure function of the seed and the folders."""
         step = max(1, len(self.crops) // MOMENT_IMAGES)
         site = [self._read(c["path"]) for c in self.crops[::step][:MOMENT_IMAGES]]
         rng = np.random.default_rng([self.seed, 31])
         pairs = [
             self._pair_input(rng, int(rng.integers(len(self.crops))))[0] for _ in range(PAIR_CALIBRATION)
         ]
+        lin_site = glass.to_linear(np.stack(site).astype(np.float32) / 255.0)
+        return lin_site, glass.to_linear(np.stack(pairs).astype(np.float32))
 
-        def mean(images: list[np.ndarray], scale: float) -> np.ndarray:
-            lin = [glass.to_linear(im.astype(np.float32) / scale).reshape(-1, 3).mean(0) for im in images]
-            return np.mean(lin, 0)
+    def _fit_site_glass(self) -> tuple[np.ndarray, np.ndarray]:
+        """The site's mean glass, fitted to the crops' statistics with no model in the loop
+        (``--pair-glass site-mean``): in linear light, per channel, the pairs' inputs become
+        ``k * x + b(x, y)``, ``k`` the ratio of the spread about the mean image of the site's crops to
+        that of the pairs (the contrast a veil or a transmission loss takes), ``b`` the smooth light
+        the glass adds (an airlight, a haze), the difference of the mean images on a
+        :data:`SITE_GLASS_GRID` grid, interpolated. Whatever a site's glass does the same to every
+        crop survives the average; each crop's scene and reflection average out. Returns ``k`` (3,)
+        and ``b`` (S, S, 3)."""
+        lin_site, lin_pairs = self._site_and_pairs()
+        grid = (SITE_GLASS_GRID, SITE_GLASS_GRID)
 
-        gain = np.clip(mean(site, 255.0) / np.maximum(mean(pairs, 1.0), 1e-4), 0.5, 2.0).astype(np.float32)
+        def mean_map(stack: np.ndarray) -> np.ndarray:
+            coarse = cv2.resize(stack.mean(0), grid, interpolation=cv2.INTER_AREA)
+            return cv2.resize(coarse, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+
+        m_site, m_pairs = mean_map(lin_site), mean_map(lin_pairs)
+        spread_site = (lin_site - m_site).reshape(-1, 3).std(0)
+        spread_pairs = (lin_pairs - m_pairs).reshape(-1, 3).std(0)
+        k = np.clip(spread_site / np.maximum(spread_pairs, 1e-4), 0.5, 1.5).astype(np.float32)
+        b = (m_site - k * m_pairs).astype(np.float32)
+        log.info(
+            "pairs from the clean crops behind the site's mean glass: contrast %s, added light %s "
+            "(mean, linear light)",
+            np.round(k, 3).tolist(),
+            np.round(b.reshape(-1, 3).mean(0), 3).tolist(),
+        )
+        return k, b
+
+    def _calibrate_pairs(self) -> np.ndarray:
+        """Per-channel factor in linear light that makes the pairs' inputs as bright, on average, as the
+        site's own crops: the site's glass may take light away (a transmission loss) where the
+        re-synthesis blends mostly add it, and pairs brighter than every site crop teach the model to
+        darken. Clipped to [1/2, 2]; a pure function of the seed and the folders."""
+        lin_site, lin_pairs = self._site_and_pairs()
+        mean_site, mean_pairs = lin_site.reshape(-1, 3).mean(0), lin_pairs.reshape(-1, 3).mean(0)
+        gain = np.clip(mean_site / np.maximum(mean_pairs, 1e-4), 0.5, 2.0).astype(np.float32)
         log.info(
             "pairs from the clean crops: inputs scaled by %s (linear light) to the site's brightness",
             np.round(gain, 3).tolist(),
@@ -279,7 +319,11 @@ class SiteDataset(Dataset[dict[str, Any]]):
         bright)."""
         s = self.size
         x, target = self._pair_input(rng, i)
-        if self.pair_gain is not None:
+        if self.site_glass is not None:
+            k, b = self.site_glass
+            b = b[:, ::-1] if self.flip and rng.random() < 0.5 else b  # as the site crops are flipped
+            x = glass.to_display(np.clip(glass.to_linear(x) * k + b, 0.0, 1.0))
+        elif self.pair_gain is not None:
             x = glass.to_display(glass.to_linear(x) * self.pair_gain)
         return {
             "A": to_tensor(float_to_uint8(x)),

@@ -34,7 +34,9 @@ config):
   ``clean_pair_glass: site`` (``--pair-glass site``) the pairs' input is the clean crop behind the glass
   the model reads on the batch's site crops (:func:`~reflect.losses.adaptation.through_site_glass`:
   ``c / g + R``, detached), not behind a re-synthesis glass model; a batch without a site crop keeps
-  the re-synthesised input.
+  the re-synthesised input. ``clean_pair_glass: site-mean`` (``--pair-glass site-mean``): the
+  re-synthesised input behind the site's mean glass, fitted once to the site crops' statistics by the
+  data (:meth:`~reflect.data.site.SiteDataset._fit_site_glass`: a contrast and a smooth added light).
 - ``colour`` (``lambda_colour`` > 0, ``reflect adapt --match-colour``; needs ``--clean`` crops of the
   same camera): the cleaned site crops' per-channel mean and spread match the clean crops'
   (:func:`~reflect.losses.adaptation.colour_moments`): the site's glass loss and tint, which no
@@ -83,7 +85,7 @@ from reflect.variants.base import Variant, VariantConfig, params_of
 
 AdaptMethod = Literal["none", "cyclegan", "unit"]
 AdapterForm = Literal["lora", "full"]
-PairGlass = Literal["resynthesis", "site"]
+PairGlass = Literal["resynthesis", "site", "site-mean"]
 METHODS: tuple[str, ...] = ("none", "cyclegan", "unit")
 
 
@@ -130,7 +132,7 @@ class AdaptConfig(VariantConfig):
     clean_pair_fraction: float = 0.0  # share of pairs made from the clean crops (--clean-pairs)
     lambda_clean_pairs: float = 1.0
     clean_pair_calibrate: bool = True  # scale the pairs' inputs to the site crops' mean brightness
-    clean_pair_glass: PairGlass = "resynthesis"  # the pairs' glass: re-synthesis models, or the site's own
+    clean_pair_glass: PairGlass = "resynthesis"  # the pairs' glass: re-synthesis, the site's own, its mean
     identity_max_faces: int = 2  # faces per batch for the identity term (about 0.2 s each on a CPU)
 
 

@@ -144,6 +144,62 @@ def test_clean_pairs_need_clean_crops_and_a_share(toy_site, tiny_remover, tmp_pa
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+# ---- --pair-glass site-mean: the site's mean glass, fitted to its crops' statistics ------------------
+
+
+def _veiled(clean: Path, out: Path, contrast: float, airlight: np.ndarray) -> Path:
+    """The site's glass: every clean crop at ``contrast`` plus a warm airlight growing to the right (in
+    linear light), the same over every crop, as a dusty windshield in a low sun."""
+    out.mkdir()
+    ramp = np.linspace(0.4, 1.6, SIZE, dtype=np.float32)[None, :, None]
+    for p in list_images(clean):
+        lin = glass.to_linear(read_image(p).astype(np.float32) / 255.0)
+        write_image(
+            out / p.name, float_to_uint8(glass.to_display(np.clip(contrast * lin + ramp * airlight, 0, 1)))
+        )
+    return out
+
+
+def test_site_mean_glass_is_fitted_from_the_site_s_crops(toy_site, tmp_path):
+    """The contrast the glass takes and the light it adds (its colour, and where it grows) are read off
+    the site's crops against the clean crops, with no model: the pairs come out with the site's veil,
+    where the brightness calibration alone only scales them."""
+    clean = _bright_clean(toy_site, tmp_path / "clean")
+    airlight = np.array([0.2, 0.13, 0.06], np.float32)
+    site = _veiled(clean, tmp_path / "site", 0.6, airlight)
+    ds = SiteDataset(
+        index_of(site), SIZE, seed=3, clean=str(clean), clean_pair_fraction=0.99, pair_glass="site-mean"
+    )
+    assert ds.site_glass is not None and ds.pair_gain is None
+    k, b = ds.site_glass
+    assert k.shape == (3,) and b.shape == (SIZE, SIZE, 3)
+    assert float(k.max()) < 0.85, k  # the contrast the veil takes (the pairs' reflections add spread)
+    added = b.reshape(-1, 3).mean(0)
+    assert added[0] > added[1] > added[2] and added[0] - added[2] > 0.05, added  # a warm light
+    assert float(b[:, -8:, 0].mean() - b[:, :8, 0].mean()) > 0.1  # growing toward the sun's side
+    plain = SiteDataset(index_of(site), SIZE, seed=3, clean=str(clean), clean_pair_fraction=0.99)
+    assert plain.site_glass is None and plain.pair_gain is not None
+
+    def redness(ds: SiteDataset) -> float:
+        """The mean red-blue difference of the pairs' inputs (the veil's warmth), display units."""
+        xs = [ds[k]["A"] for k in range(24) if bool(ds[k]["clean_pair"])]
+        return float(np.mean([float((x[0] - x[2]).mean()) for x in xs]))
+
+    site_red = float(
+        np.mean(
+            [
+                (read_image(p)[..., 0] - read_image(p)[..., 2].astype(float)).mean() / 127.5
+                for p in list_images(site)
+            ]
+        )
+    )
+    assert abs(redness(ds) - site_red) < 0.5 * abs(redness(plain) - site_red), (
+        redness(ds),
+        redness(plain),
+        site_red,
+    )
+
+
 # ---- --pair-glass site: the clean crops behind the glass the model reads on the site's crops ----------
 
 
