@@ -16,9 +16,8 @@ Order of the model (linear light unless noted):
 5. motion blur (linear light), low resolution (display)                          [shared]
 6. sensor noise, 8-bit quantisation, JPEG re-compression                      [input only]
 
-Every term draws its parameters from its own generator seeded by ``(seed, index, term)``, so
-switching one term on or off leaves every other term's draw unchanged, and the same seed gives
-the same bytes.
+Every term draws from its own generator (:mod:`reflect.data.synth.draws`): switching one term on or
+off leaves every other term's draw unchanged, and the same seed gives the same bytes.
 """
 
 from __future__ import annotations
@@ -31,26 +30,10 @@ import numpy as np
 from reflect.data.synth import blends, camera, glass
 from reflect.data.synth.cabin import plan_occupants, render_cabin
 from reflect.data.synth.config import SynthConfig
+from reflect.data.synth.draws import decide, pick, rounded, term_rng, uniform_in
 from reflect.data.synth.faces import Face
 from reflect.data.synth.reflections import PhotoBank, reflection_layer
 from reflect.data.synth.scenes import render_scene
-
-TERMS = {
-    "cabin": 1,
-    "reflection": 2,
-    "ghost": 3,
-    "glass": 4,
-    "glare": 5,
-    "false_colour": 6,
-    "nir": 7,
-    "noise": 8,
-    "motion_blur": 9,
-    "jpeg": 10,
-    "low_res": 11,
-    "scene": 12,
-    "exposure": 13,
-    "blend": 14,
-}
 
 # What a forced domain (multi-domain layout) switches: None leaves the term to its probability.
 _FORCE: dict[str, dict[str, Any]] = {
@@ -75,31 +58,6 @@ class Sample:
     def reflection_free(self) -> bool:
         """Nothing to remove: the input is the target, byte for byte."""
         return self.input is self.target or bool(np.array_equal(self.input, self.target))
-
-
-def term_rng(seed: int, index: int, term: str) -> np.random.Generator:
-    return np.random.default_rng([seed, index, TERMS[term]])
-
-
-def _u(rng: np.random.Generator, r: list[float]) -> float:
-    return float(rng.uniform(r[0], r[1])) if r[1] > r[0] else float(r[0])
-
-
-def _decide(rng: np.random.Generator, enabled: bool, p: float, force: bool | None) -> bool:
-    draw = rng.random() < p  # always drawn, so the stream does not depend on the switches
-    if not enabled:
-        return False
-    return draw if force is None else force
-
-
-def _r(v: float) -> float:
-    return round(float(v), 4)
-
-
-def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
-    names = sorted(weights)
-    w = np.array([weights[n] for n in names], np.float64)
-    return names[int(rng.choice(len(names), p=w / w.sum()))]
 
 
 class Synthesizer:
@@ -149,7 +107,7 @@ class Synthesizer:
         rc = term_rng(seed, index, "cabin")
         placements = plan_occupants(rc, cfg.cabin, size, driver, passenger)
         rsc = term_rng(seed, index, "scene")
-        drawn = _pick(rsc, cfg.scene.sources)
+        drawn = pick(rsc, cfg.scene.sources)
         scene = scene or drawn
         if scene == "cabin":
             t_disp, faces = render_cabin(rc, cfg.cabin, size, placements)
@@ -165,37 +123,43 @@ class Synthesizer:
             )
         params["scene"] = scene
         rn = term_rng(seed, index, "nir")
-        flash, veil = _u(rn, cfg.camera.nir_flash), _u(rn, cfg.camera.nir_veil)
+        flash, veil = uniform_in(rn, cfg.camera.nir_flash), uniform_in(rn, cfg.camera.nir_veil)
         nir = force.get("nir", cfg.camera.mode == "nir")
         if nir:
             t_disp = camera.to_nir(t_disp)
         t_lin = glass.to_linear(t_disp)
         if nir:
             t_lin = t_lin * camera.flash_map(size, [cast(list[float], f["box"]) for f in faces], flash)
-        params["nir"] = {"flash": _r(flash), "veil": _r(veil)} if nir else None
+        params["nir"] = {"flash": rounded(flash), "veil": rounded(veil)} if nir else None
         rx = term_rng(seed, index, "exposure")
-        on = _decide(rx, True, cfg.scene.exposure_probability, None)
+        on = decide(rx, True, cfg.scene.exposure_probability, None)
         gain = float(np.exp(rx.uniform(np.log(cfg.scene.exposure[0]), np.log(cfg.scene.exposure[1]))))
         if on:
             t_lin = t_lin * np.float32(gain)
-        params["exposure"] = _r(gain) if on else None
+        params["exposure"] = rounded(gain) if on else None
 
         # 2. glass tint and transmission (shared)
         rg = term_rng(seed, index, "glass")
         g = cfg.glass
-        on = _decide(rg, g.enabled, g.probability, None)
-        trans, tint, contrast = _u(rg, g.transmission), _u(rg, g.tint), _u(rg, g.contrast)
+        on = decide(rg, g.enabled, g.probability, None)
+        trans, tint, contrast = (
+            uniform_in(rg, g.transmission),
+            uniform_in(rg, g.tint),
+            uniform_in(rg, g.contrast),
+        )
         if on:
             t_lin = glass.tint(t_lin, trans, tint, contrast, colour=not nir)
         params["glass"] = (
-            {"transmission": _r(trans), "tint": _r(tint), "contrast": _r(contrast)} if on else None
+            {"transmission": rounded(trans), "tint": rounded(tint), "contrast": rounded(contrast)}
+            if on
+            else None
         )
         target_lin = np.clip(t_lin, 0.0, 1.0)
         input_lin = target_lin
 
         # 3. the glass model: the windshield's reflection layer, a blend of the literature, or none
         rb = term_rng(seed, index, "blend")
-        model = _pick(rb, cfg.blend.models)
+        model = pick(rb, cfg.blend.models)
         model = blend or ("windshield" if domain is not None else model)
         params["blend"] = model
         clean = model == "none"
@@ -230,34 +194,34 @@ class Synthesizer:
         # 5. shared camera terms
         cam = cfg.camera
         rm = term_rng(seed, index, "motion_blur")
-        on = _decide(rm, cam.motion_blur, cam.motion_probability, None)
-        length, angle = _u(rm, cam.motion_length) * px, float(rm.uniform(0, 180))
+        on = decide(rm, cam.motion_blur, cam.motion_probability, None)
+        length, angle = uniform_in(rm, cam.motion_length) * px, float(rm.uniform(0, 180))
         if on:
             input_lin = camera.motion_blur(input_lin, length, angle)
             target_lin = input_lin if same else camera.motion_blur(target_lin, length, angle)
-        params["motion_blur"] = {"length": _r(length), "angle": _r(angle)} if on else None
+        params["motion_blur"] = {"length": rounded(length), "angle": rounded(angle)} if on else None
         input_d = glass.to_display(input_lin)
         target_d = input_d if same else glass.to_display(target_lin)
         rl = term_rng(seed, index, "low_res")
-        on = _decide(rl, cam.low_res, cam.low_res_probability, None)
-        scale = _u(rl, cam.low_res_scale)
+        on = decide(rl, cam.low_res, cam.low_res_probability, None)
+        scale = uniform_in(rl, cam.low_res_scale)
         if on:
             input_d = camera.low_res(input_d, scale)
             target_d = input_d if same else camera.low_res(target_d, scale)
-        params["low_res"] = {"scale": _r(scale)} if on else None
+        params["low_res"] = {"scale": rounded(scale)} if on else None
 
         # 6. input-only sensor terms
         rs = term_rng(seed, index, "noise")
-        on = _decide(rs, cam.noise, cam.noise_probability, None) and not clean
-        sigma = _u(rs, cam.noise_sigma)
+        on = decide(rs, cam.noise, cam.noise_probability, None) and not clean
+        sigma = uniform_in(rs, cam.noise_sigma)
         if on:
             input_d = camera.noise(input_d, sigma, rs, mono=nir)
-        params["noise"] = {"sigma": _r(sigma)} if on else None
+        params["noise"] = {"sigma": rounded(sigma)} if on else None
         input_u8 = camera.quantise(input_d)
         target_u8 = input_u8 if input_d is target_d else camera.quantise(target_d)
         rj = term_rng(seed, index, "jpeg")
-        on = _decide(rj, cam.jpeg, cam.jpeg_probability, None) and not clean
-        quality = int(round(_u(rj, cam.jpeg_quality)))
+        on = decide(rj, cam.jpeg, cam.jpeg_probability, None) and not clean
+        quality = int(round(uniform_in(rj, cam.jpeg_quality)))
         if on:
             input_u8 = camera.jpeg(input_u8, quality, mono=nir)
         params["jpeg"] = {"quality": quality} if on else None
@@ -280,26 +244,36 @@ class Synthesizer:
         cfg, seed = self.cfg, self.cfg.seed
         rc = cfg.reflection
         rr = term_rng(seed, index, "reflection")
-        on = _decide(rr, rc.enabled, rc.probability, force.get("reflection"))
+        on = decide(rr, rc.enabled, rc.probability, force.get("reflection"))
         names = sorted(rc.sources)
         weights = np.array([rc.sources[n] for n in names], np.float64)
         source = names[int(rr.choice(len(names), p=weights / weights.sum()))]
         source = force.get("source", source)
-        strength, sigma = _u(rr, rc.strength), _u(rr, rc.blur_sigma) * px
-        bottom, side, side_left = _u(rr, rc.fresnel_bottom), _u(rr, rc.fresnel_side), bool(rr.random() < 0.5)
+        strength, sigma = uniform_in(rr, rc.strength), uniform_in(rr, rc.blur_sigma) * px
+        bottom, side, side_left = (
+            uniform_in(rr, rc.fresnel_bottom),
+            uniform_in(rr, rc.fresnel_side),
+            bool(rr.random() < 0.5),
+        )
         att = float(rr.uniform(1.08, 1.18))
         rgh = term_rng(seed, index, "ghost")
         gc = cfg.ghost
-        ghost_on = _decide(rgh, gc.enabled, gc.probability, None) and on
-        dist, theta, c = _u(rgh, gc.offset) * px, float(rgh.uniform(0, 2 * np.pi)), _u(rgh, gc.attenuation)
+        ghost_on = decide(rgh, gc.enabled, gc.probability, None) and on
+        dist, theta, c = (
+            uniform_in(rgh, gc.offset) * px,
+            float(rgh.uniform(0, 2 * np.pi)),
+            uniform_in(rgh, gc.attenuation),
+        )
         rf = term_rng(seed, index, "false_colour")
         fcc = cfg.false_colour
-        fc_on = _decide(rf, fcc.enabled, fcc.probability, force.get("false_colour")) and on and not nir
-        hue, sat = _u(rf, fcc.hue_shift), _u(rf, fcc.saturation)
+        fc_on = decide(rf, fcc.enabled, fcc.probability, force.get("false_colour")) and on and not nir
+        hue, sat = uniform_in(rf, fcc.hue_shift), uniform_in(rf, fcc.saturation)
         params["ghost"] = (
-            {"dx": _r(dist * np.cos(theta)), "dy": _r(dist * np.sin(theta)), "c": _r(c)} if ghost_on else None
+            {"dx": rounded(dist * np.cos(theta)), "dy": rounded(dist * np.sin(theta)), "c": rounded(c)}
+            if ghost_on
+            else None
         )
-        params["false_colour"] = {"hue_shift": _r(hue), "saturation": _r(sat)} if fc_on else None
+        params["false_colour"] = {"hue_shift": rounded(hue), "saturation": rounded(sat)} if fc_on else None
         if not on:
             params["reflection"] = None
             return None, False, "none", None
@@ -329,12 +303,12 @@ class Synthesizer:
         params["reflection"] = {
             "source": source,
             **info,
-            "strength": _r(strength),
-            "blur_sigma": _r(sigma) if rc.blur else None,
-            "fresnel_bottom": _r(bottom) if rc.fresnel else None,
-            "fresnel_side": _r(side) if rc.fresnel else None,
+            "strength": rounded(strength),
+            "blur_sigma": rounded(sigma) if rc.blur else None,
+            "fresnel_bottom": rounded(bottom) if rc.fresnel else None,
+            "fresnel_side": rounded(side) if rc.fresnel else None,
             "fresnel_side_left": side_left if rc.fresnel else None,
-            "overflow_att": _r(att) if rc.overflow else None,
+            "overflow_att": rounded(att) if rc.overflow else None,
         }
         return term, fc_on, source, rmap if isinstance(rmap, np.ndarray) else None
 
@@ -352,9 +326,11 @@ class Synthesizer:
         """A glass model of the literature (:mod:`reflect.data.synth.blends`): (the reflection source,
         input, target) in linear light; the draws are recorded in ``params``."""
         bc, rc = self.cfg.blend, self.cfg.reflection
-        source = _pick(rb, rc.sources)
-        a, sigma = _u(rb, bc.strength), _u(rb, bc.blur_sigma) * px
-        loss = np.array([_u(rb, bc.transmission_loss) * rb.uniform(0.8, 1.2) for _ in range(3)], np.float32)
+        source = pick(rb, rc.sources)
+        a, sigma = uniform_in(rb, bc.strength), uniform_in(rb, bc.blur_sigma) * px
+        loss = np.array(
+            [uniform_in(rb, bc.transmission_loss) * rb.uniform(0.8, 1.2) for _ in range(3)], np.float32
+        )
         g_r = np.float32(a) * rb.uniform(0.8, 1.2, 3).astype(np.float32)
         att = float(rb.uniform(1.08, 1.3))
         avoid = {str(f["identity"]) for f in faces}
@@ -371,18 +347,23 @@ class Synthesizer:
         elif model == "screen":
             out = blends.screen(target_lin, r_lin, a, sigma)
         elif model == "veil":  # its draws come last: the other models' samples stay as they were
-            density = _u(rb, bc.veil)
-            airlight = _u(rb, bc.airlight) * rb.uniform([0.9, 0.85, 0.75], 1.0).astype(np.float32)
+            density = uniform_in(rb, bc.veil)
+            airlight = uniform_in(rb, bc.airlight) * rb.uniform([0.9, 0.85, 0.75], 1.0).astype(np.float32)
             if nir:
                 airlight[:] = airlight.mean()
             out = blends.veil(target_lin, r_lin, density, airlight, blends.sun_ramp(rb, size), a, sigma)
         else:
             out = blends.gains(target_lin, r_lin, 1.0 - np.clip(loss, 0.0, 0.95), g_r, sigma)
-        params["reflection"] = {"source": source, **info, "strength": _r(a), "blur_sigma": _r(sigma)}
+        params["reflection"] = {
+            "source": source,
+            **info,
+            "strength": rounded(a),
+            "blur_sigma": rounded(sigma),
+        }
         if model == "gains":
-            params["reflection"]["transmission_loss"] = [_r(v) for v in loss]
+            params["reflection"]["transmission_loss"] = [rounded(v) for v in loss]
         elif model == "veil":
-            params["reflection"] |= {"veil": _r(density), "airlight": [_r(v) for v in airlight]}
+            params["reflection"] |= {"veil": rounded(density), "airlight": [rounded(v) for v in airlight]}
         return source, np.clip(out[0], 0.0, 1.0), out[1]
 
     def _glare(
@@ -390,8 +371,8 @@ class Synthesizer:
     ) -> np.ndarray:
         gc = self.cfg.glare
         rg = term_rng(self.cfg.seed, index, "glare")
-        on = _decide(rg, gc.enabled, gc.probability, force.get("glare"))
-        n = int(round(_u(rg, gc.count)))
+        on = decide(rg, gc.enabled, gc.probability, force.get("glare"))
+        n = int(round(uniform_in(rg, gc.count)))
         spots = []
         for _ in range(n):
             kind = int(rg.integers(3))  # 0 sun, 1 headlight, 2 the camera's flash
@@ -399,11 +380,11 @@ class Synthesizer:
             spots.append(
                 {
                     "kind": kind,
-                    "x": _r(cx * size),
-                    "y": _r(cy * size),
-                    "radius": _r(_u(rg, gc.radius) * size),
-                    "intensity": _r(_u(rg, gc.intensity)),
-                    "warmth": _r(rg.uniform(0, 1) if kind == 1 else rg.uniform(0, 0.3)),
+                    "x": rounded(cx * size),
+                    "y": rounded(cy * size),
+                    "radius": rounded(uniform_in(rg, gc.radius) * size),
+                    "intensity": rounded(uniform_in(rg, gc.intensity)),
+                    "warmth": rounded(rg.uniform(0, 1) if kind == 1 else rg.uniform(0, 0.3)),
                 }
             )
         params["glare"] = {"spots": spots} if on else None
