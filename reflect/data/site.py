@@ -45,10 +45,26 @@ log = logging.getLogger(__name__)
 MAX_FACES = 2
 MOMENT_IMAGES = 256  # clean images read (evenly spaced) for the colour moments
 PAIR_CALIBRATION = 64  # pairs drawn to calibrate the pairs' brightness to the site's crops
+DETAIL_CELL = 4  # px per side of the cells whose differences measure a scene's detail
 SITE_GLASS_GRID = 4  # cells per side of the site's mean glass light map (--pair-glass site-mean)
 EPOCH = 1_000_000
 PROCEDURAL_LAYERS = ("sky", "foliage", "buildings", "streetlights")
 INDEX_NAME = "site_index.json"
+
+
+def fine_detail(stack: np.ndarray) -> np.ndarray:
+    """Per-channel mean absolute difference of neighbouring cells (3,) of a stack (N, H, W, 3), each
+    cell the mean of :data:`DETAIL_CELL` px squared: the scene's detail, which smooth light (an
+    airlight, a blurred reflection) barely adds to and in which sensor noise averages out (clean
+    crops, enrolment photos, may carry less of it than the crops through the glass)."""
+    n, h, w, c = stack.shape
+    cell = DETAIL_CELL if min(h, w) >= 4 * DETAIL_CELL else 1
+    h, w = h // cell * cell, w // cell * cell
+    cells = stack[:, :h, :w].reshape(n, h // cell, cell, w // cell, cell, c).mean((2, 4))
+    dx = np.abs(np.diff(cells, axis=2)).reshape(-1, c).mean(0)
+    dy = np.abs(np.diff(cells, axis=1)).reshape(-1, c).mean(0)
+    out: np.ndarray = 0.5 * (dx + dy)
+    return out
 
 
 def site_images(folder: str | Path, what: str = "--site", videos: int = 0) -> list[Path]:
@@ -271,8 +287,10 @@ class SiteDataset(Dataset[dict[str, Any]]):
     def _fit_site_glass(self) -> tuple[np.ndarray, np.ndarray]:
         """The site's mean glass, fitted to the crops' statistics with no model in the loop
         (``--pair-glass site-mean``): in linear light, per channel, the pairs' inputs become
-        ``k * x + b(x, y)``, ``k`` the ratio of the spread about the mean image of the site's crops to
-        that of the pairs (the contrast a veil or a transmission loss takes), ``b`` the smooth light
+        ``k * x + b(x, y)``, ``k`` the ratio of the fine detail of the site's crops to that of the
+        pairs, at most 1 (:func:`fine_detail`: the contrast a veil or a transmission loss takes from the scene;
+        the spread of whole crops would count the glass's own smooth light, a haze growing toward the
+        sun, as contrast), ``b`` the smooth light
         the glass adds (an airlight, a haze), the difference of the mean images on a
         :data:`SITE_GLASS_GRID` grid, interpolated. Whatever a site's glass does the same to every
         crop survives the average; each crop's scene and reflection average out. Returns ``k`` (3,)
@@ -285,9 +303,10 @@ class SiteDataset(Dataset[dict[str, Any]]):
             return cv2.resize(coarse, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
 
         m_site, m_pairs = mean_map(lin_site), mean_map(lin_pairs)
-        spread_site = (lin_site - m_site).reshape(-1, 3).std(0)
-        spread_pairs = (lin_pairs - m_pairs).reshape(-1, 3).std(0)
-        k = np.clip(spread_site / np.maximum(spread_pairs, 1e-4), 0.5, 1.5).astype(np.float32)
+        # a glass takes contrast from the scene, never adds it: more detail through the site's glass
+        # than in the pairs is the reflections' (stronger than the re-synthesis ones), not the scene's
+        k = np.clip(fine_detail(lin_site) / np.maximum(fine_detail(lin_pairs), 1e-6), 0.5, 1.0)
+        k = k.astype(np.float32)
         b = (m_site - k * m_pairs).astype(np.float32)
         log.info(
             "pairs from the clean crops behind the site's mean glass: contrast %s, added light %s "

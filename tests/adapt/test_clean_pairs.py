@@ -200,6 +200,27 @@ def test_site_mean_glass_is_fitted_from_the_site_s_crops(toy_site, tmp_path):
     )
 
 
+def test_site_mean_glass_never_adds_contrast(toy_site, tmp_path):
+    """Crops with sharper, stronger reflections than the re-synthesis draws carry more detail than the
+    pairs: that is the reflections', not the scene's, so the pairs' scenes keep their contrast (a glass
+    takes contrast, never adds it) and only the light the reflections add is matched."""
+    clean = _bright_clean(toy_site, tmp_path / "clean")
+    site = tmp_path / "site"
+    site.mkdir()
+    rng = np.random.default_rng(0)
+    for p in list_images(clean):
+        lin = glass.to_linear(read_image(p).astype(np.float32) / 255.0)
+        speckle = np.kron(rng.random((SIZE // 8, SIZE // 8, 1)), np.ones((8, 8, 3))).astype(np.float32)
+        write_image(site / p.name, float_to_uint8(glass.to_display(np.clip(lin + 0.5 * speckle, 0, 1))))
+    ds = SiteDataset(
+        index_of(site), SIZE, seed=3, clean=str(clean), clean_pair_fraction=0.99, pair_glass="site-mean"
+    )
+    assert ds.site_glass is not None
+    k, b = ds.site_glass
+    assert np.array_equal(k, np.ones(3, np.float32)), k
+    assert float(b.mean()) > 0.05  # the reflections' light
+
+
 # ---- --pair-glass site: the clean crops behind the glass the model reads on the site's crops ----------
 
 
