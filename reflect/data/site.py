@@ -287,14 +287,13 @@ class SiteDataset(Dataset[dict[str, Any]]):
     def _fit_site_glass(self) -> tuple[np.ndarray, np.ndarray]:
         """The site's mean glass, fitted to the crops' statistics with no model in the loop
         (``--pair-glass site-mean``): in linear light, per channel, the pairs' inputs become
-        ``k * x + b(x, y)``, ``k`` the ratio of the fine detail of the site's crops to that of the
-        pairs, at most 1 (:func:`fine_detail`: the contrast a veil or a transmission loss takes from the scene;
-        the spread of whole crops would count the glass's own smooth light, a haze growing toward the
-        sun, as contrast), ``b`` the smooth light
-        the glass adds (an airlight, a haze), the difference of the mean images on a
-        :data:`SITE_GLASS_GRID` grid, interpolated. Whatever a site's glass does the same to every
-        crop survives the average; each crop's scene and reflection average out. Returns ``k`` (3,)
-        and ``b`` (S, S, 3)."""
+        ``k * x + b(x, y)``. ``k``, at most 1, is the ratio of the detail of the site's crops to that
+        of the pairs (:func:`fine_detail`): the contrast a veil or a transmission loss takes from the
+        scene (the spread of whole crops would count the glass's own smooth light, a haze growing
+        toward the sun, as contrast). ``b`` is the smooth light the glass adds (an airlight, a haze,
+        the reflections' mean), the difference of the mean images on a :data:`SITE_GLASS_GRID` grid,
+        interpolated. Whatever a site's glass does the same to every crop survives the average; each
+        crop's scene and reflection average out. Returns ``k`` (3,) and ``b`` (S, S, 3)."""
         lin_site, lin_pairs = self._site_and_pairs()
         grid = (SITE_GLASS_GRID, SITE_GLASS_GRID)
 
