@@ -12,7 +12,7 @@ Order of the model (linear light unless noted):
    compensation; input = target + r*blur(R)), or a blend of the literature (``linear``, ``screen``,
    ``gains``: :mod:`reflect.data.synth.blends`), or ``none`` (input == target: every input-only
    term below is skipped)                                                      [input only]
-4. glare spots; in NIR mode the bright-glass veil                             [input only]
+4. glare spots (:mod:`reflect.data.synth.glare`); in NIR mode the bright-glass veil  [input only]
 5. motion blur (linear light), low resolution (display)                          [shared]
 6. sensor noise, 8-bit quantisation, JPEG re-compression                      [input only]
 
@@ -32,6 +32,7 @@ from reflect.data.synth.cabin import plan_occupants, render_cabin
 from reflect.data.synth.config import SynthConfig
 from reflect.data.synth.draws import decide, pick, rounded, term_rng, uniform_in
 from reflect.data.synth.faces import Face
+from reflect.data.synth.glare import add_glare
 from reflect.data.synth.reflections import PhotoBank, reflection_layer
 from reflect.data.synth.scenes import render_scene
 
@@ -183,7 +184,9 @@ class Synthesizer:
         if clean:
             params["glare"] = None
         else:
-            input_lin = self._glare(index, size, nir, force, input_lin, params)
+            input_lin = add_glare(
+                self.cfg.glare, self.cfg.seed, index, nir, force.get("glare"), input_lin, params
+            )
         if nir and veil > 0 and cfg.camera.nir_veil[1] > 0 and not clean:
             yy = np.linspace(1.0, 0.5, size, dtype=np.float32)[:, None, None]
             input_lin = input_lin + np.float32(veil) * yy
@@ -365,35 +368,6 @@ class Synthesizer:
         elif model == "veil":
             params["reflection"] |= {"veil": rounded(density), "airlight": [rounded(v) for v in airlight]}
         return source, np.clip(out[0], 0.0, 1.0), out[1]
-
-    def _glare(
-        self, index: int, size: int, nir: bool, force: dict[str, Any], x: np.ndarray, params: dict[str, Any]
-    ) -> np.ndarray:
-        gc = self.cfg.glare
-        rg = term_rng(self.cfg.seed, index, "glare")
-        on = decide(rg, gc.enabled, gc.probability, force.get("glare"))
-        n = int(round(uniform_in(rg, gc.count)))
-        spots = []
-        for _ in range(n):
-            kind = int(rg.integers(3))  # 0 sun, 1 headlight, 2 the camera's flash
-            cx, cy = (0.5 + rg.normal(0, 0.08)) if kind == 2 else rg.uniform(0, 1), rg.uniform(0, 0.9)
-            spots.append(
-                {
-                    "kind": kind,
-                    "x": rounded(cx * size),
-                    "y": rounded(cy * size),
-                    "radius": rounded(uniform_in(rg, gc.radius) * size),
-                    "intensity": rounded(uniform_in(rg, gc.intensity)),
-                    "warmth": rounded(rg.uniform(0, 1) if kind == 1 else rg.uniform(0, 0.3)),
-                }
-            )
-        params["glare"] = {"spots": spots} if on else None
-        if not on:
-            return x
-        g = glass.glare(size, spots)
-        if nir:
-            g = camera.to_nir(g)
-        return x + g
 
     @staticmethod
     def _dominant(nir: bool, reflection: bool, glare: bool, fc: bool, source: str) -> str:
