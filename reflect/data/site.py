@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,20 @@ def fine_detail(stack: np.ndarray) -> np.ndarray:
     dy = np.abs(np.diff(cells, axis=1)).reshape(-1, c).mean(0)
     out: np.ndarray = 0.5 * (dx + dy)
     return out
+
+
+def linear_stats(images: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The mean image (H, W, 3) and :func:`fine_detail` (3,) of same-sized display images (H, W, 3) in
+    [0, 1], in linear light, reading one image at a time."""
+    total, detail, n = np.zeros(0), np.zeros(3), 0
+    for image in images:
+        lin = glass.to_linear(image)
+        total = lin.astype(np.float64) if n == 0 else total + lin
+        detail = detail + fine_detail(lin[None])
+        n += 1
+    if n == 0:
+        raise ValueError("no images to take statistics of")
+    return (total / n).astype(np.float32), (detail / n).astype(np.float32)
 
 
 def site_images(folder: str | Path, what: str = "--site", videos: int = 0) -> list[Path]:
@@ -271,18 +286,19 @@ class SiteDataset(Dataset[dict[str, Any]]):
         row = self._blend(rng, own).numpy()
         return apply_row(target.astype(np.float32) / 255.0, layer, row), target
 
-    def _site_and_pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """Linear-light stacks (N, S, S, 3) of site crops (at most :data:`MOMENT_IMAGES`, evenly spaced)
-        and of :data:`PAIR_CALIBRATION` pair inputs as the re-synthesis glass makes them: what both
-        calibrations compare. A pure function of the seed and the folders."""
+    def _site_and_pair_stats(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """(mean image (S, S, 3), :func:`fine_detail` (3,)) in linear light of the site's crops (at most
+        :data:`MOMENT_IMAGES`, evenly spaced) and of :data:`PAIR_CALIBRATION` pair inputs as the
+        re-synthesis glass makes them: what both calibrations compare. One image in memory at a time;
+        a pure function of the seed and the folders."""
         step = max(1, len(self.crops) // MOMENT_IMAGES)
-        site = [self._read(c["path"]) for c in self.crops[::step][:MOMENT_IMAGES]]
+        site = (self._read(c["path"]).astype(np.float32) / 255.0 for c in self.crops[::step][:MOMENT_IMAGES])
         rng = np.random.default_rng([self.seed, 31])
-        pairs = [
-            self._pair_input(rng, int(rng.integers(len(self.crops))))[0] for _ in range(PAIR_CALIBRATION)
-        ]
-        lin_site = glass.to_linear(np.stack(site).astype(np.float32) / 255.0)
-        return lin_site, glass.to_linear(np.stack(pairs).astype(np.float32))
+        pairs = (
+            self._pair_input(rng, int(rng.integers(len(self.crops))))[0].astype(np.float32)
+            for _ in range(PAIR_CALIBRATION)
+        )
+        return linear_stats(site), linear_stats(pairs)
 
     def _fit_site_glass(self) -> tuple[np.ndarray, np.ndarray]:
         """The site's mean glass, fitted to the crops' statistics with no model in the loop
@@ -294,17 +310,17 @@ class SiteDataset(Dataset[dict[str, Any]]):
         the reflections' mean), the difference of the mean images on a :data:`SITE_GLASS_GRID` grid,
         interpolated. Whatever a site's glass does the same to every crop survives the average; each
         crop's scene and reflection average out. Returns ``k`` (3,) and ``b`` (S, S, 3)."""
-        lin_site, lin_pairs = self._site_and_pairs()
+        (mean_site, detail_site), (mean_pairs, detail_pairs) = self._site_and_pair_stats()
         grid = (SITE_GLASS_GRID, SITE_GLASS_GRID)
 
-        def mean_map(stack: np.ndarray) -> np.ndarray:
-            coarse = cv2.resize(stack.mean(0), grid, interpolation=cv2.INTER_AREA)
+        def smooth(image: np.ndarray) -> np.ndarray:
+            coarse = cv2.resize(image, grid, interpolation=cv2.INTER_AREA)
             return cv2.resize(coarse, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
 
-        m_site, m_pairs = mean_map(lin_site), mean_map(lin_pairs)
+        m_site, m_pairs = smooth(mean_site), smooth(mean_pairs)
         # a glass takes contrast from the scene, never adds it: more detail through the site's glass
         # than in the pairs is the reflections' (stronger than the re-synthesis ones), not the scene's
-        k = np.clip(fine_detail(lin_site) / np.maximum(fine_detail(lin_pairs), 1e-6), 0.5, 1.0)
+        k = np.clip(detail_site / np.maximum(detail_pairs, 1e-6), 0.5, 1.0)
         k = k.astype(np.float32)
         b = (m_site - k * m_pairs).astype(np.float32)
         log.info(
@@ -320,9 +336,9 @@ class SiteDataset(Dataset[dict[str, Any]]):
         site's own crops: the site's glass may take light away (a transmission loss) where the
         re-synthesis blends mostly add it, and pairs brighter than every site crop teach the model to
         darken. Clipped to [1/2, 2]; a pure function of the seed and the folders."""
-        lin_site, lin_pairs = self._site_and_pairs()
-        mean_site, mean_pairs = lin_site.reshape(-1, 3).mean(0), lin_pairs.reshape(-1, 3).mean(0)
-        gain = np.clip(mean_site / np.maximum(mean_pairs, 1e-4), 0.5, 2.0).astype(np.float32)
+        (mean_site, _), (mean_pairs, _) = self._site_and_pair_stats()
+        site, pairs = mean_site.reshape(-1, 3).mean(0), mean_pairs.reshape(-1, 3).mean(0)
+        gain = np.clip(site / np.maximum(pairs, 1e-4), 0.5, 2.0).astype(np.float32)
         log.info(
             "pairs from the clean crops: inputs scaled by %s (linear light) to the site's brightness",
             np.round(gain, 3).tolist(),
