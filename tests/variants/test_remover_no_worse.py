@@ -37,32 +37,38 @@ def test_face_no_worse_weighs_a_darkened_faint_face_by_the_input_error() -> None
     assert float(face_no_worse(darkened, x, target, boxes, torch.tensor([0, 0]))) == 0.0  # no face: 0
 
 
-def test_face_no_worse_weight_trains_the_generator_and_checks_its_eps() -> None:
-    cfg = build_config(
-        {"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "lambda_face_no_worse": 1.0}}
-    )
+def _trains_the_generator_and_checks_its_eps(
+    name: str, has_target: list[bool], faces: bool, bad_eps: float
+) -> None:
+    """``model.lambda_<name>`` adds the term ``name`` to the generator's losses; it reaches the generator's
+    weights on a clean input that the model changes (any change makes it worse), is 0 without targets,
+    and a non-positive ``model.<name>_eps`` (``bad_eps``) is one config error naming the key."""
+    cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, f"lambda_{name}": 1.0}})
     model = registry.get("remover")(cfg.model)
-    assert model.loss_weights(cfg.model)["face_no_worse"] == 1.0
+    assert model.loss_weights(cfg.model)[name] == 1.0
     x = torch.rand(2, 3, 32, 32) * 2 - 1
-    boxes = torch.zeros(2, 1, 4)
-    boxes[:, 0] = torch.tensor([8.0, 8.0, 24.0, 24.0])
-    batch = {"A": x, "A_target": x, "has_target": torch.tensor([True, True]), "B": x}
-    batch |= {"faces_box": boxes, "faces_n": torch.tensor([1, 1])}
+    batch = {"A": x, "A_target": x, "has_target": torch.tensor(has_target), "B": x}
+    if faces:
+        boxes = torch.zeros(2, 1, 4)
+        boxes[:, 0] = torch.tensor([8.0, 8.0, 24.0, 24.0])
+        batch |= {"faces_box": boxes, "faces_n": torch.tensor([1, 1])}
     torch.nn.init.normal_(model.g.head.weight, 0.0, 0.02)  # any change of a clean input makes it worse
-    loss = model.phase_losses("generator", batch)["face_no_worse"]
+    loss = model.phase_losses("generator", batch)[name]
     loss.backward()
     assert float(loss) > 0 and any(
         p.grad is not None and p.grad.abs().sum() > 0 for p in model.g.parameters()
     )
     batch["has_target"] = torch.tensor([False, False])
-    assert float(model.phase_losses("generator", batch)["face_no_worse"]) == 0.0
+    assert float(model.phase_losses("generator", batch)[name]) == 0.0
     bad = build_config(
-        {"model": {"variant": "remover", "ngf": 8, "lambda_face_no_worse": 1.0, "face_no_worse_eps": 0.0}}
+        {"model": {"variant": "remover", "ngf": 8, f"lambda_{name}": 1.0, f"{name}_eps": bad_eps}}
     )
-    with pytest.raises(
-        ConfigError, match="model.face_no_worse_eps must be > 0 with model.lambda_face_no_worse"
-    ):
+    with pytest.raises(ConfigError, match=f"model.{name}_eps must be > 0 with model.lambda_{name}"):
         registry.get("remover")(bad.model)
+
+
+def test_face_no_worse_weight_trains_the_generator_and_checks_its_eps() -> None:
+    _trains_the_generator_and_checks_its_eps("face_no_worse", [True, True], faces=True, bad_eps=0.0)
 
 
 def test_no_worse_charges_a_backdrop_darkened_past_what_the_glass_did() -> None:
@@ -77,24 +83,7 @@ def test_no_worse_charges_a_backdrop_darkened_past_what_the_glass_did() -> None:
         (0.1 - 0.02) / 0.04, rel=1e-4
     )
     assert float(no_worse(out, x, target, torch.zeros(2, 1, 16, 16))) == 0.0  # nothing to judge: 0
-    cfg = build_config({"model": {"variant": "remover", "ngf": 8, "n_bottleneck": 1, "lambda_no_worse": 1.0}})
-    model = registry.get("remover")(cfg.model)
-    assert model.loss_weights(cfg.model)["no_worse"] == 1.0
-    torch.nn.init.normal_(model.g.head.weight, 0.0, 0.02)
-    x = torch.rand(2, 3, 32, 32) * 2 - 1
-    batch = {"A": x, "A_target": x, "has_target": torch.tensor([True, False]), "B": x}
-    loss = model.phase_losses("generator", batch)["no_worse"]
-    loss.backward()
-    assert float(loss) > 0 and any(
-        p.grad is not None and p.grad.abs().sum() > 0 for p in model.g.parameters()
-    )
-    batch["has_target"] = torch.tensor([False, False])
-    assert float(model.phase_losses("generator", batch)["no_worse"]) == 0.0
-    bad = build_config(
-        {"model": {"variant": "remover", "ngf": 8, "lambda_no_worse": 1.0, "no_worse_eps": -1.0}}
-    )
-    with pytest.raises(ConfigError, match="model.no_worse_eps must be > 0 with model.lambda_no_worse"):
-        registry.get("remover")(bad.model)
+    _trains_the_generator_and_checks_its_eps("no_worse", [True, False], faces=False, bad_eps=-1.0)
 
 
 def test_no_worse_per_channel_charges_a_colour_cast_the_pooled_hinge_misses() -> None:
