@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/adapt.py [--sites screen_rear,veil_rear[,gains_bright]] [--methods none,cyclegan,unit]
         [--minutes 30 | --steps N] [--per-site 200] [--test-per-site 40] [--forgetting 10] [--size 256]
         [--train-size 160] [--model PATH] [--out runs/adapt_bench] [--portraits ../shared/data/portraits]
-        [--clean-per-site N [--clean-pairs F [--pair-glass site|site-mean]] [--no-colour]]
+        [--clean-per-site N [--clean-pairs F [--pair-glass site|site-mean|site-floor]] [--no-colour]]
     .venv/bin/python benchmarks/adapt.py --minutes 1 --per-site 8 --test-per-site 4 --forgetting 1   # a smoke run
 
 A simulated site is a glass recipe, scene and reflections the base model never trained on (issue 15's
@@ -138,7 +138,7 @@ def row_name(method: str, args: argparse.Namespace, clean: bool) -> str:
     ``none+pairs+siteglass``, ``none+pairs+sitemean``."""
     extras = ["colour"] if clean and not args.no_colour else []
     extras += ["pairs"] if clean and args.clean_pairs else []
-    glass_row = {"site": "siteglass", "site-mean": "sitemean"}.get(args.pair_glass)
+    glass_row = {"site": "siteglass", "site-mean": "sitemean", "site-floor": "sitefloor"}.get(args.pair_glass)
     extras += [glass_row] if clean and args.clean_pairs and glass_row else []
     return "+".join([method, *extras])
 
@@ -338,10 +338,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument(
         "--pair-glass",
-        choices=("resynthesis", "site", "site-mean"),
+        choices=("resynthesis", "site", "site-mean", "site-floor"),
         default="resynthesis",
         help="with --clean-pairs: reflect adapt --pair-glass (rows '<method>+pairs+siteglass' for site, "
-        "'+sitemean' for site-mean)",
+        "'+sitemean' for site-mean, '+sitefloor' for site-floor)",
     )
     ap.add_argument(
         "--no-colour",

@@ -59,12 +59,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--pair-glass",
-        choices=("resynthesis", "site", "site-mean"),
+        choices=("resynthesis", "site", "site-mean", "site-floor"),
         default="resynthesis",
         help="with --clean-pairs: the glass the clean crops are put behind: the re-synthesis glass models, "
         "the site's own glass as the model reads it on each site crop (site), or the re-synthesis glass "
         "then the site's mean glass, a contrast and a smooth added light fitted to the site crops' "
-        "statistics (site-mean) (default resynthesis)",
+        "statistics (site-mean), or the same contrast and, per pair, one site crop's veiling light, the floor "
+        "its pixels do not go below (site-floor) (default resynthesis)",
     )
     p.add_argument(
         "--from",

@@ -18,7 +18,8 @@ glass model and parameters (:data:`reflect.data.synth.blends.BLEND_PARAMS`); ``f
 units (the same in every sample; :func:`reflect.losses.adaptation.colour_moments`); ``clean_pair``: with
 ``clean_pair_fraction``, a clean crop behind a new reflection with the crop as ``A_target`` (``has_target``,
 not ``site``), its input scaled to the site crops' mean brightness (:meth:`SiteDataset._calibrate_pairs`)
-or, with ``pair_glass="site-mean"``, put behind the site's mean glass (:meth:`SiteDataset._fit_site_glass`).
+or, with ``pair_glass="site-mean"``, put behind the site's mean glass, with ``"site-floor"`` behind one site
+crop's veiling light (:meth:`SiteDataset._fit_site_glass`).
 """
 
 from __future__ import annotations
@@ -47,39 +48,55 @@ MAX_FACES = 2
 MOMENT_IMAGES = 256  # clean images read (evenly spaced) for the colour moments
 PAIR_CALIBRATION = 64  # pairs drawn to calibrate the pairs' brightness to the site's crops
 DETAIL_CELL = 4  # px per side of the cells whose differences measure a scene's detail
-SITE_GLASS_GRID = 4  # cells per side of the site's mean glass light map (--pair-glass site-mean)
+SITE_GLASS_GRID = 4  # cells per side of the site's glass light maps (--pair-glass site-mean, site-floor)
+FLOOR_QUANTILE = 0.05  # a cell's light floor: this quantile of its pixels (--pair-glass site-floor)
 EPOCH = 1_000_000
 PROCEDURAL_LAYERS = ("sky", "foliage", "buildings", "streetlights")
 INDEX_NAME = "site_index.json"
 
 
 def fine_detail(stack: np.ndarray) -> np.ndarray:
-    """Per-channel mean absolute difference of neighbouring cells (3,) of a stack (N, H, W, 3), each
-    cell the mean of :data:`DETAIL_CELL` px squared: the scene's detail, which smooth light (an
-    airlight, a blurred reflection) barely adds to and in which sensor noise averages out (clean
-    crops, enrolment photos, may carry less of it than the crops through the glass)."""
+    """Per-channel mean absolute second difference of neighbouring cells (3,) of a stack (N, H, W, 3),
+    each cell the mean of :data:`DETAIL_CELL` px squared: the scene's detail, to which smooth light
+    adds nothing (a second difference cancels any light that grows linearly across the crop: an
+    airlight, a haze toward the sun, a blurred reflection barely count) and in which sensor noise
+    averages out (clean crops, enrolment photos, may carry less of it than the crops through the glass)."""
     n, h, w, c = stack.shape
     cell = DETAIL_CELL if min(h, w) >= 4 * DETAIL_CELL else 1
     h, w = h // cell * cell, w // cell * cell
     cells = stack[:, :h, :w].reshape(n, h // cell, cell, w // cell, cell, c).mean((2, 4))
-    dx = np.abs(np.diff(cells, axis=2)).reshape(-1, c).mean(0)
-    dy = np.abs(np.diff(cells, axis=1)).reshape(-1, c).mean(0)
+    dx = np.abs(np.diff(cells, n=2, axis=2)).reshape(-1, c).mean(0)
+    dy = np.abs(np.diff(cells, n=2, axis=1)).reshape(-1, c).mean(0)
     out: np.ndarray = 0.5 * (dx + dy)
     return out
 
 
-def linear_stats(images: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The mean image (H, W, 3) and :func:`fine_detail` (3,) of same-sized display images (H, W, 3) in
-    [0, 1], in linear light, reading one image at a time."""
-    total, detail, n = np.zeros(0), np.zeros(3), 0
+def light_floor(image: np.ndarray, grid: int = SITE_GLASS_GRID) -> np.ndarray:
+    """Per cell of a ``grid`` x ``grid`` split and per channel, the :data:`FLOOR_QUANTILE` quantile of an
+    image's (H, W, 3) pixels: (grid, grid, 3). The light no part of the cell goes below: what a haze or a
+    veil adds everywhere (the dark channel prior of He et al., CVPR 2009: every patch of a natural scene
+    holds some nearly dark pixels), while the scene's content and a reflection's structure sit above it."""
+    h, w, c = image.shape
+    ch, cw = h // grid, w // grid
+    cells = image[: ch * grid, : cw * grid].reshape(grid, ch, grid, cw, c).transpose(0, 2, 1, 3, 4)
+    out: np.ndarray = np.quantile(cells.reshape(grid, grid, ch * cw, c), FLOOR_QUANTILE, axis=2)
+    return out.astype(np.float32)
+
+
+def linear_stats(images: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mean image (H, W, 3), :func:`fine_detail` (3,) and each image's :func:`light_floor`
+    (N, grid, grid, 3) of same-sized display images (H, W, 3) in [0, 1], in linear light, reading one
+    image at a time."""
+    total, detail, floors, n = np.zeros(0), np.zeros(3), [], 0
     for image in images:
         lin = glass.to_linear(image)
         total = lin.astype(np.float64) if n == 0 else total + lin
         detail = detail + fine_detail(lin[None])
+        floors.append(light_floor(lin))
         n += 1
     if n == 0:
         raise ValueError("no images to take statistics of")
-    return (total / n).astype(np.float32), (detail / n).astype(np.float32)
+    return (total / n).astype(np.float32), (detail / n).astype(np.float32), np.stack(floors)
 
 
 def site_images(folder: str | Path, what: str = "--site", videos: int = 0) -> list[Path]:
@@ -156,7 +173,11 @@ class SiteDataset(Dataset[dict[str, Any]]):
             )
         self.unreadable: set[str] = set()
         pairs = clean_pair_fraction > 0
-        self.site_glass = self._fit_site_glass() if pairs and pair_glass == "site-mean" else None
+        self.site_glass = (
+            self._fit_site_glass(per_crop=pair_glass == "site-floor")
+            if pairs and pair_glass in ("site-mean", "site-floor")
+            else None
+        )
         self.pair_gain = (
             self._calibrate_pairs() if pairs and calibrate_pairs and self.site_glass is None else None
         )
@@ -286,11 +307,13 @@ class SiteDataset(Dataset[dict[str, Any]]):
         row = self._blend(rng, own).numpy()
         return apply_row(target.astype(np.float32) / 255.0, layer, row), target
 
-    def _site_and_pair_stats(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-        """(mean image (S, S, 3), :func:`fine_detail` (3,)) in linear light of the site's crops (at most
-        :data:`MOMENT_IMAGES`, evenly spaced) and of :data:`PAIR_CALIBRATION` pair inputs as the
-        re-synthesis glass makes them: what both calibrations compare. One image in memory at a time;
-        a pure function of the seed and the folders."""
+    def _site_and_pair_stats(
+        self,
+    ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """:func:`linear_stats` (mean image, detail, light floors) in linear light of the site's crops (at
+        most :data:`MOMENT_IMAGES`, evenly spaced) and of :data:`PAIR_CALIBRATION` pair inputs as the
+        re-synthesis glass makes them: what the calibrations compare. One image in memory at a time; a
+        pure function of the seed and the folders."""
         step = max(1, len(self.crops) // MOMENT_IMAGES)
         site = (self._read(c["path"]).astype(np.float32) / 255.0 for c in self.crops[::step][:MOMENT_IMAGES])
         rng = np.random.default_rng([self.seed, 31])
@@ -300,43 +323,63 @@ class SiteDataset(Dataset[dict[str, Any]]):
         )
         return linear_stats(site), linear_stats(pairs)
 
-    def _fit_site_glass(self) -> tuple[np.ndarray, np.ndarray]:
-        """The site's mean glass, fitted to the crops' statistics with no model in the loop
-        (``--pair-glass site-mean``): in linear light, per channel, the pairs' inputs become
-        ``k * x + b(x, y)``. ``k``, at most 1, is the ratio of the detail of the site's crops to that
-        of the pairs (:func:`fine_detail`): the contrast a veil or a transmission loss takes from the
-        scene (the spread of whole crops would count the glass's own smooth light, a haze growing
-        toward the sun, as contrast). ``b`` is the smooth light the glass adds (an airlight, a haze,
-        the reflections' mean), the difference of the mean images on a :data:`SITE_GLASS_GRID` grid,
-        interpolated. Whatever a site's glass does the same to every crop survives the average; each
-        crop's scene and reflection average out. Returns ``k`` (3,) and ``b`` (S, S, 3)."""
-        (mean_site, detail_site), (mean_pairs, detail_pairs) = self._site_and_pair_stats()
-        grid = (SITE_GLASS_GRID, SITE_GLASS_GRID)
+    def _fit_site_glass(self, per_crop: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The site's glass, fitted to the crops' statistics with no model in the loop: in linear light,
+        per channel, the pairs' inputs become ``k * x + b(x, y)``. ``k``, at most 1, is the ratio of the
+        detail of the site's crops to that of the pairs (:func:`fine_detail`): the contrast a veil or a
+        transmission loss takes from the scene (the spread of whole crops would count the glass's own
+        smooth light, a haze growing toward the sun, as contrast).
 
-        def smooth(image: np.ndarray) -> np.ndarray:
-            coarse = cv2.resize(image, grid, interpolation=cv2.INTER_AREA)
-            return cv2.resize(coarse, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
-
-        m_site, m_pairs = smooth(mean_site), smooth(mean_pairs)
+        ``b`` is the smooth light the glass adds. ``--pair-glass site-mean``: one map, the difference of
+        the mean images on a :data:`SITE_GLASS_GRID` grid, interpolated (an airlight, a haze, the
+        reflections' mean): whatever the glass does the same to every crop survives the average, each
+        crop's scene and reflection average out, and so does a haze that grows toward the sun from a
+        different side in each crop. ``--pair-glass site-floor`` (``per_crop``): one map per site crop,
+        its :func:`light_floor` less ``k`` times the pairs' mean floor, so each pair is veiled as one
+        site crop was (its haze, its side of the sun, its reflection's floor), while the crop's scene
+        and the structure of its reflection, above the floor, stay out. Returns ``k`` (3,) and ``b``:
+        (S, S, 3) for the mean, (N, grid, grid, 3) per crop (:meth:`_glass_light` draws and
+        interpolates one)."""
+        (mean_site, detail_site, floors_site), (mean_pairs, detail_pairs, floors_pairs) = (
+            self._site_and_pair_stats()
+        )
         # a glass takes contrast from the scene, never adds it: more detail through the site's glass
         # than in the pairs is the reflections' (stronger than the re-synthesis ones), not the scene's
-        k = np.clip(detail_site / np.maximum(detail_pairs, 1e-6), 0.5, 1.0)
-        k = k.astype(np.float32)
-        b = (m_site - k * m_pairs).astype(np.float32)
+        k = np.clip(detail_site / np.maximum(detail_pairs, 1e-6), 0.5, 1.0).astype(np.float32)
+        if per_crop:
+            b = (floors_site - k * floors_pairs.mean(0)).astype(np.float32)
+            what = "each site crop's glass (its light floor)"
+        else:
+            grid = (SITE_GLASS_GRID, SITE_GLASS_GRID)
+
+            def smooth(image: np.ndarray) -> np.ndarray:
+                coarse = cv2.resize(image, grid, interpolation=cv2.INTER_AREA)
+                return cv2.resize(coarse, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+
+            b = (smooth(mean_site) - k * smooth(mean_pairs)).astype(np.float32)
+            what = "the site's mean glass"
         log.info(
-            "pairs from the clean crops behind the site's mean glass: contrast %s, added light %s "
-            "(mean, linear light)",
+            "pairs from the clean crops behind %s: contrast %s, added light %s (mean, linear light)",
+            what,
             np.round(k, 3).tolist(),
             np.round(b.reshape(-1, 3).mean(0), 3).tolist(),
         )
         return k, b
+
+    def _glass_light(self, rng: np.random.Generator, b: np.ndarray) -> np.ndarray:
+        """The added light (S, S, 3) of one pair: the mean map, or one site crop's floor map drawn and
+        interpolated; flipped as the site crops are."""
+        if b.ndim == 4:
+            coarse = b[int(rng.integers(len(b)))]
+            b = cv2.resize(coarse, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        return b[:, ::-1] if self.flip and rng.random() < 0.5 else b
 
     def _calibrate_pairs(self) -> np.ndarray:
         """Per-channel factor in linear light that makes the pairs' inputs as bright, on average, as the
         site's own crops: the site's glass may take light away (a transmission loss) where the
         re-synthesis blends mostly add it, and pairs brighter than every site crop teach the model to
         darken. Clipped to [1/2, 2]; a pure function of the seed and the folders."""
-        (mean_site, _), (mean_pairs, _) = self._site_and_pair_stats()
+        (mean_site, _, _), (mean_pairs, _, _) = self._site_and_pair_stats()
         site, pairs = mean_site.reshape(-1, 3).mean(0), mean_pairs.reshape(-1, 3).mean(0)
         gain = np.clip(site / np.maximum(pairs, 1e-4), 0.5, 2.0).astype(np.float32)
         log.info(
@@ -355,8 +398,7 @@ class SiteDataset(Dataset[dict[str, Any]]):
         x, target = self._pair_input(rng, i)
         if self.site_glass is not None:
             k, b = self.site_glass
-            b = b[:, ::-1] if self.flip and rng.random() < 0.5 else b  # as the site crops are flipped
-            x = glass.to_display(np.clip(glass.to_linear(x) * k + b, 0.0, 1.0))
+            x = glass.to_display(np.clip(glass.to_linear(x) * k + self._glass_light(rng, b), 0.0, 1.0))
         elif self.pair_gain is not None:
             x = glass.to_display(glass.to_linear(x) * self.pair_gain)
         return {

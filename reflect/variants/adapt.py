@@ -36,7 +36,9 @@ config):
   ``c / g + R``, detached), not behind a re-synthesis glass model; a batch without a site crop keeps
   the re-synthesised input. ``clean_pair_glass: site-mean`` (``--pair-glass site-mean``): the
   re-synthesised input behind the site's mean glass, fitted once to the site crops' statistics by the
-  data (:meth:`~reflect.data.site.SiteDataset._fit_site_glass`: a contrast and a smooth added light).
+  data (:meth:`~reflect.data.site.SiteDataset._fit_site_glass`: a contrast and a smooth added light);
+  ``site-floor``: the same contrast, and the added light of one site crop per pair, its light floor
+  (a haze from that crop's side of the sun, its reflection's floor).
 - ``colour`` (``lambda_colour`` > 0, ``reflect adapt --match-colour``; needs ``--clean`` crops of the
   same camera): the cleaned site crops' per-channel mean and spread match the clean crops'
   (:func:`~reflect.losses.adaptation.colour_moments`): the site's glass loss and tint, which no

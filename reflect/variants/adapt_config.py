@@ -12,7 +12,7 @@ from reflect.variants.base import VariantConfig
 
 AdaptMethod = Literal["none", "cyclegan", "unit"]
 AdapterForm = Literal["lora", "full"]
-PairGlass = Literal["resynthesis", "site", "site-mean"]
+PairGlass = Literal["resynthesis", "site", "site-mean", "site-floor"]
 METHODS: tuple[str, ...] = ("none", "cyclegan", "unit")
 
 
@@ -59,5 +59,7 @@ class AdaptConfig(VariantConfig):
     clean_pair_fraction: float = 0.0  # share of pairs made from the clean crops (--clean-pairs)
     lambda_clean_pairs: float = 1.0
     clean_pair_calibrate: bool = True  # scale the pairs' inputs to the site crops' mean brightness
-    clean_pair_glass: PairGlass = "resynthesis"  # the pairs' glass: re-synthesis, the site's own, its mean
+    clean_pair_glass: PairGlass = (
+        "resynthesis"  # the pairs' glass: re-synthesis, the site's own, its mean, a crop's floor
+    )
     identity_max_faces: int = 2  # faces per batch for the identity term (about 0.2 s each on a CPU)

@@ -221,6 +221,49 @@ def test_site_mean_glass_never_adds_contrast(toy_site, tmp_path):
     assert float(b.mean()) > 0.05  # the reflections' light
 
 
+def test_site_floor_glass_veils_each_pair_as_one_site_crop_was(toy_site, tmp_path):
+    """A dusty windshield in a low sun hazes each crop from that crop's own side: the mean over crops
+    is flat, so site-mean's pairs never show a haze growing across the crop. site-floor veils each
+    pair with one site crop's light floor (what the haze adds under the whole scene): the pairs' light
+    grows toward the sun's side, from either side, as the site's crops do, with the haze's colour."""
+    clean = _bright_clean(toy_site, tmp_path / "clean")
+    site = tmp_path / "site"
+    site.mkdir()
+    airlight = np.array([0.2, 0.13, 0.06], np.float32)
+    down = np.linspace(0.0, 2.0, SIZE, dtype=np.float32)[:, None, None]  # the sun below or above
+    for i, p in enumerate(list_images(clean)):
+        lin = glass.to_linear(read_image(p).astype(np.float32) / 255.0)
+        haze = (down if i % 2 else down[::-1]) * airlight
+        write_image(site / p.name, float_to_uint8(glass.to_display(np.clip(0.6 * lin + haze, 0, 1))))
+
+    def fit(pair_glass: str) -> tuple[SiteDataset, np.ndarray]:
+        ds = SiteDataset(
+            index_of(site), SIZE, seed=3, clean=str(clean), clean_pair_fraction=0.99, pair_glass=pair_glass
+        )
+        assert ds.site_glass is not None
+        return ds, ds.site_glass[1]
+
+    def growth(light: np.ndarray) -> float:
+        """How much more light the bottom quarter gets than the top quarter (red, linear)."""
+        q = light.shape[0] // 4
+        return float(light[-q:, :, 0].mean() - light[:q, :, 0].mean())
+
+    _, mean_light = fit("site-mean")
+    assert abs(growth(mean_light)) < 0.1, growth(mean_light)  # the two suns average out
+    ds, floors = fit("site-floor")
+    assert floors.ndim == 4 and len(floors) == len(list_images(site))
+    rng = np.random.default_rng(0)
+    drawn = [ds._glass_light(rng, floors) for _ in range(24)]
+    assert all(d.shape == (SIZE, SIZE, 3) for d in drawn)
+    grows = [growth(d) for d in drawn]
+    assert min(grows) < -0.2 and max(grows) > 0.2, grows  # hazed from below and from above
+    light = np.mean([d.reshape(-1, 3).mean(0) for d in drawn], axis=0)
+    assert light[0] > light[1] > light[2], light  # the haze's warm colour
+    inputs = [ds[k]["A"] for k in range(24) if bool(ds[k]["clean_pair"])]
+    spread = [float(x[0, -SIZE // 4 :].mean() - x[0, : SIZE // 4].mean()) for x in inputs]
+    assert min(spread) < -0.1 and max(spread) > 0.1, spread  # the pairs' inputs show it too
+
+
 # ---- --pair-glass site: the clean crops behind the glass the model reads on the site's crops ----------
 
 
