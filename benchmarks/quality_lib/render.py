@@ -16,8 +16,9 @@ Three families of types:
   (:data:`SCENE_BLENDS`), so that a scene row varies the scene only; ``recipe:*`` force the glass
   model (the windshield physics, Zhang's linear blend, DSRNet's screen blend, RDNet's per-channel
   gains) over a mix of scenes (:data:`RECIPE_SCENES`); ``noharm:*`` are reflection-free (glass model
-  ``none``: input == target byte for byte), without glass tint (``clean``) and behind tinted glass
-  (``tinted``: the tint belongs to the scene, so the output must equal the input). Reflections and
+  ``none``: input == target byte for byte), without glass tint (``clean``), behind tinted glass
+  (``tinted``: the tint belongs to the scene, so the output must equal the input) and the sitter before
+  an in-focus, lit photograph (``sharp``, :data:`SHARP_BACKDROP`). Reflections and
   photo backdrops come from the photo cache's held-out split (``reflect photos fetch``), else from
   :data:`TEST_PHOTOS` (:func:`cross_photos`); reflected passers-by are other held-out people.
 
@@ -55,11 +56,11 @@ SCENE_TYPES = (
     "scene:rear_window",
 )
 RECIPE_TYPES = ("recipe:windshield", "recipe:linear", "recipe:screen", "recipe:gains", "recipe:veil")
-NOHARM_TYPES = ("noharm:clean", "noharm:tinted")
+NOHARM_TYPES = ("noharm:clean", "noharm:tinted", "noharm:sharp")
 CROSS_TYPES = SCENE_TYPES + RECIPE_TYPES
 #: the order that seeds each cross and do-no-harm type's samples: types added later come last, so that
 #: no earlier type's samples change
-_SEED_ORDER = SCENE_TYPES + RECIPE_TYPES[:4] + NOHARM_TYPES + RECIPE_TYPES[4:]
+_SEED_ORDER = SCENE_TYPES + RECIPE_TYPES[:4] + NOHARM_TYPES[:2] + RECIPE_TYPES[4:] + NOHARM_TYPES[2:]
 #: every type of every family, valid for ``--types``
 TYPES = ALL_TYPES + CROSS_TYPES + NOHARM_TYPES
 SUITES = {
@@ -75,6 +76,9 @@ SCENE_BLENDS = {"windshield": 1.0, "linear": 1.0, "gains": 1.0}
 #: ``recipe:screen`` is left out of training by its glass alone
 RECIPE_SCENES = {"cabin": 1.0, "portrait": 1.0, "backdrop": 1.0}
 NOHARM_SCENES = {"cabin": 1.0, "portrait": 1.0, "backdrop": 1.0, "rear_window": 1.0}
+#: ``noharm:sharp``: the sitter before an in-focus, lit photograph (a curtain, a street, a room), as ordinary
+#: photos of people are taken: the scene a remover trained on defocused backdrops most mistakes for a reflection
+SHARP_BACKDROP = {"backdrop_blur": [0.0, 0.5], "backdrop_level": [0.6, 1.3]}
 BACKDROP_LEVELS = {"backdrop_dark": [0.1, 0.35], "backdrop_bright": [0.9, 1.3]}
 #: reflections of the cross types: photos (and passers-by) weighted up, as a street scene has them
 CROSS_SOURCES = {
@@ -233,6 +237,10 @@ def cross_config(kind: str, size: int, seed: int) -> tuple[SynthConfig, str | No
     if family == "noharm" and kind in NOHARM_TYPES:
         cfg.scene.sources = dict(NOHARM_SCENES)
         cfg.glass.enabled = name == "tinted"
+        if name == "sharp":
+            cfg.scene.backdrop_blur = list(SHARP_BACKDROP["backdrop_blur"])
+            cfg.scene.backdrop_level = list(SHARP_BACKDROP["backdrop_level"])
+            return cfg, "backdrop", "none"
         return cfg, None, "none"
     raise ValueError(f"unknown benchmark type {kind!r}; valid: {', '.join(TYPES)}")
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.quality_lib.render import NOHARM_TYPES
+
 #: do no harm: a face "did not move" when the dlib distance between output and input is below this
 STILL = 0.05
 NO_HARM_PSNR = 35.0  # dB, the output against the input of a reflection-free crop
@@ -157,7 +159,7 @@ def checks(rows: dict[str, dict[str, Any]], left_out: dict[str, Any] | None) -> 
             bright["psnr_out"] - bright["psnr_in"] >= 1,
             f"{bright['psnr_in']:.2f} -> {bright['psnr_out']:.2f} dB",
         )
-    for name in ("noharm:clean", "noharm:tinted"):
+    for name in NOHARM_TYPES:
         s = rows.get(name)
         if s is None:
             add(
