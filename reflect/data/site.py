@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ import torch
 from torch.utils.data import Dataset
 
 from reflect.data.io import folder_images, list_images, read_image, to_tensor
+from reflect.data.site_stats import SITE_GLASS_GRID, linear_stats
 from reflect.data.synth import glass
 from reflect.data.synth.blends import BLEND_PARAMS, RESYNTH_BLENDS, apply_row
 from reflect.data.synth.reflections import reflection_layer
@@ -47,56 +47,9 @@ log = logging.getLogger(__name__)
 MAX_FACES = 2
 MOMENT_IMAGES = 256  # clean images read (evenly spaced) for the colour moments
 PAIR_CALIBRATION = 64  # pairs drawn to calibrate the pairs' brightness to the site's crops
-DETAIL_CELL = 4  # px per side of the cells whose differences measure a scene's detail
-SITE_GLASS_GRID = 4  # cells per side of the site's glass light maps (--pair-glass site-mean, site-floor)
-FLOOR_QUANTILE = 0.05  # a cell's light floor: this quantile of its pixels (--pair-glass site-floor)
 EPOCH = 1_000_000
 PROCEDURAL_LAYERS = ("sky", "foliage", "buildings", "streetlights")
 INDEX_NAME = "site_index.json"
-
-
-def fine_detail(stack: np.ndarray) -> np.ndarray:
-    """Per-channel mean absolute second difference of neighbouring cells (3,) of a stack (N, H, W, 3),
-    each cell the mean of :data:`DETAIL_CELL` px squared: the scene's detail, to which smooth light
-    adds nothing (a second difference cancels any light that grows linearly across the crop: an
-    airlight, a haze toward the sun, a blurred reflection barely count) and in which sensor noise
-    averages out (clean crops, enrolment photos, may carry less of it than the crops through the glass)."""
-    n, h, w, c = stack.shape
-    cell = DETAIL_CELL if min(h, w) >= 4 * DETAIL_CELL else 1
-    h, w = h // cell * cell, w // cell * cell
-    cells = stack[:, :h, :w].reshape(n, h // cell, cell, w // cell, cell, c).mean((2, 4))
-    dx = np.abs(np.diff(cells, n=2, axis=2)).reshape(-1, c).mean(0)
-    dy = np.abs(np.diff(cells, n=2, axis=1)).reshape(-1, c).mean(0)
-    out: np.ndarray = 0.5 * (dx + dy)
-    return out
-
-
-def light_floor(image: np.ndarray, grid: int = SITE_GLASS_GRID) -> np.ndarray:
-    """Per cell of a ``grid`` x ``grid`` split and per channel, the :data:`FLOOR_QUANTILE` quantile of an
-    image's (H, W, 3) pixels: (grid, grid, 3). The light no part of the cell goes below: what a haze or a
-    veil adds everywhere (the dark channel prior of He et al., CVPR 2009: every patch of a natural scene
-    holds some nearly dark pixels), while the scene's content and a reflection's structure sit above it."""
-    h, w, c = image.shape
-    ch, cw = h // grid, w // grid
-    cells = image[: ch * grid, : cw * grid].reshape(grid, ch, grid, cw, c).transpose(0, 2, 1, 3, 4)
-    out: np.ndarray = np.quantile(cells.reshape(grid, grid, ch * cw, c), FLOOR_QUANTILE, axis=2)
-    return out.astype(np.float32)
-
-
-def linear_stats(images: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The mean image (H, W, 3), :func:`fine_detail` (3,) and each image's :func:`light_floor`
-    (N, grid, grid, 3) of same-sized display images (H, W, 3) in [0, 1], in linear light, reading one
-    image at a time."""
-    total, detail, floors, n = np.zeros(0), np.zeros(3), [], 0
-    for image in images:
-        lin = glass.to_linear(image)
-        total = lin.astype(np.float64) if n == 0 else total + lin
-        detail = detail + fine_detail(lin[None])
-        floors.append(light_floor(lin))
-        n += 1
-    if n == 0:
-        raise ValueError("no images to take statistics of")
-    return (total / n).astype(np.float32), (detail / n).astype(np.float32), np.stack(floors)
 
 
 def site_images(folder: str | Path, what: str = "--site", videos: int = 0) -> list[Path]:
@@ -310,7 +263,7 @@ class SiteDataset(Dataset[dict[str, Any]]):
     def _site_and_pair_stats(
         self,
     ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """:func:`linear_stats` (mean image, detail, light floors) in linear light of the site's crops (at
+        """:func:`~reflect.data.site_stats.linear_stats` (mean image, detail, light floors) in linear light of the site's crops (at
         most :data:`MOMENT_IMAGES`, evenly spaced) and of :data:`PAIR_CALIBRATION` pair inputs as the
         re-synthesis glass makes them: what the calibrations compare. One image in memory at a time; a
         pure function of the seed and the folders."""
@@ -326,16 +279,16 @@ class SiteDataset(Dataset[dict[str, Any]]):
     def _fit_site_glass(self, per_crop: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The site's glass, fitted to the crops' statistics with no model in the loop: in linear light,
         per channel, the pairs' inputs become ``k * x + b(x, y)``. ``k``, at most 1, is the ratio of the
-        detail of the site's crops to that of the pairs (:func:`fine_detail`): the contrast a veil or a
+        detail of the site's crops to that of the pairs (:func:`~reflect.data.site_stats.fine_detail`): the contrast a veil or a
         transmission loss takes from the scene (the spread of whole crops would count the glass's own
         smooth light, a haze growing toward the sun, as contrast).
 
         ``b`` is the smooth light the glass adds. ``--pair-glass site-mean``: one map, the difference of
-        the mean images on a :data:`SITE_GLASS_GRID` grid, interpolated (an airlight, a haze, the
+        the mean images on a :data:`~reflect.data.site_stats.SITE_GLASS_GRID` grid, interpolated (an airlight, a haze, the
         reflections' mean): whatever the glass does the same to every crop survives the average, each
         crop's scene and reflection average out, and so does a haze that grows toward the sun from a
         different side in each crop. ``--pair-glass site-floor`` (``per_crop``): one map per site crop,
-        its :func:`light_floor` less ``k`` times the pairs' mean floor, so each pair is veiled as one
+        its :func:`~reflect.data.site_stats.light_floor` less ``k`` times the pairs' mean floor, so each pair is veiled as one
         site crop was (its haze, its side of the sun, its reflection's floor), while the crop's scene
         and the structure of its reflection, above the floor, stay out. Returns ``k`` (3,) and ``b``:
         (S, S, 3) for the mean, (N, grid, grid, 3) per crop (:meth:`_glass_light` draws and
