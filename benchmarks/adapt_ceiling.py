@@ -40,7 +40,6 @@ def supervised_ceiling(
     from reflect.loader import identify, load_variant
     from reflect.variants.remover import Remover
 
-    torch.manual_seed(seed)
     variant, cfg = load_variant(identify(model or None))
     if not isinstance(variant, Remover):
         raise SystemExit(
