@@ -99,6 +99,7 @@ def adapt_config(
             "ngf": m.ngf,
             "n_bottleneck": m.n_bottleneck,
             "n_refine": m.n_refine,
+            "n_context": m.n_context,
             "output": m.output,
             "base": base_path,
             "site": str(Path(site).resolve()),

@@ -11,6 +11,7 @@ bilinear x2, added to the skip):
 
     x (3, H, W) -> space-to-depth /2 (12, H/2) -> c3 (c) -> R(c)            [1/2]
       -> d(2c) -> R(2c) -> d(4c) -> R(4c) -> d(6c) -> R(6c, dilated) x n   [1/4, 1/8, 1/16]
+      (then ``n_context`` more R(6c, dilated 4 and 1) at 1/16, which start as the identity)
       -> u(4c) + skip -> R(4c) -> u(2c) + skip -> R(2c) -> u(c) + skip -> R(c)
       (each decoder R followed by ``n_refine`` more, which start as the identity)
       -> c3 (4 * 3 [+ 4 * 3]) -> depth-to-space x2 -> delta (3, H, W) [, R (3, H, W)]
@@ -110,7 +111,7 @@ class RemovalUNet(nn.Module):
 
     stride = 16
     #: modules that start as the identity: a generator file without them still initialises this one
-    growable = ("ref3.", "ref2.", "ref1.")
+    growable = ("ref3.", "ref2.", "ref1.", "ctx.")
 
     def __init__(
         self,
@@ -120,6 +121,7 @@ class RemovalUNet(nn.Module):
         ngf: int = 32,
         n_bottleneck: int = 3,
         n_refine: int = 0,
+        n_context: int = 0,
         predict_reflection: bool = True,
         output: OutputForm = "correction",
     ) -> None:
@@ -130,6 +132,8 @@ class RemovalUNet(nn.Module):
             raise ValueError(f"ngf must be a positive multiple of 4, got {ngf}")
         if n_refine < 0:
             raise ValueError(f"n_refine must be >= 0, got {n_refine}")
+        if n_context < 0:
+            raise ValueError(f"n_context must be >= 0, got {n_context}")
         if output not in OUTPUT_FORMS:
             raise ValueError(f"output must be one of {', '.join(OUTPUT_FORMS)}, got {output!r}")
         if output == "layers" and not predict_reflection:
@@ -147,6 +151,10 @@ class RemovalUNet(nn.Module):
         self.bottleneck = nn.Sequential(
             _Down(c3, c4), *[_Res(c4, dilation=2 if i % 2 == 0 else 1) for i in range(n_bottleneck)], _SE(c4)
         )
+        # context blocks at 1/16: where the whole crop is in view (is this bright region the scene behind the
+        # glass or a reflection on it?), at about half a 1/2-scale block's cost; zero_outputs() makes each the
+        # identity, so they grow a trained model as the refinement blocks do
+        self.ctx = nn.Sequential(*[_Res(c4, dilation=4 if i % 2 == 0 else 1) for i in range(n_context)])
         self.up3, self.dec3 = _Up(c4, c3), _Res(c3)
         self.up2, self.dec2 = _Up(c3, c2), _Res(c2)
         self.up1, self.dec1 = _Up(c2, c1), _Res(c1)
@@ -161,12 +169,15 @@ class RemovalUNet(nn.Module):
         self.zero_outputs()
 
     def zero_outputs(self) -> None:
-        """The head and the refinement blocks' output convs to zero: the generator is the identity
+        """The head and the refinement and context blocks' output convs to zero: the generator is the identity
         (``T = x``, ``R = 0``) and each refinement block passes its input through (call after any
         re-initialisation)."""
         convs: list[nn.Conv2d] = [self.head] + ([self.gain] if self.gain is not None else [])
         convs += [
-            block.c2 for seq in (self.ref3, self.ref2, self.ref1) for block in seq if isinstance(block, _Res)
+            block.c2
+            for seq in (self.ref3, self.ref2, self.ref1, self.ctx)
+            for block in seq
+            if isinstance(block, _Res)
         ]
         for conv in convs:
             nn.init.zeros_(conv.weight)
@@ -178,7 +189,7 @@ class RemovalUNet(nn.Module):
         f1 = self.stem(F.pixel_unshuffle(x, 2))  # 1/2
         f2 = self.enc2(f1)  # 1/4
         f3 = self.enc3(f2)  # 1/8
-        f4 = self.bottleneck(f3)  # 1/16
+        f4 = self.ctx(self.bottleneck(f3))  # 1/16
         y = self.ref3(self.dec3(self.up3(f4, f3)))
         y = self.ref2(self.dec2(self.up2(y, f2)))
         y = self.ref1(self.dec1(self.up1(y, f1)))
@@ -206,7 +217,7 @@ class RemovalUNet(nn.Module):
         """The ``layers`` form's per-channel gain ``g`` (B, C) for an input (H, W multiples of 16), or None."""
         if self.gain is None:
             return None
-        f = self.bottleneck(self.enc3(self.enc2(self.stem(F.pixel_unshuffle(x, 2)))))
+        f = self.ctx(self.bottleneck(self.enc3(self.enc2(self.stem(F.pixel_unshuffle(x, 2))))))
         return _gain(self.gain(f.mean(dim=(2, 3), keepdim=True))).flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -120,6 +120,7 @@ class Adapt(Variant):
             ngf=cfg.ngf,
             n_bottleneck=cfg.n_bottleneck,
             n_refine=cfg.n_refine,
+            n_context=cfg.n_context,
             predict_reflection=True,
             output=cfg.output,
         )

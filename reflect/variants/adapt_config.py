@@ -25,6 +25,7 @@ class AdaptConfig(VariantConfig):
     ngf: int = 32
     n_bottleneck: int = 3
     n_refine: int = 0
+    n_context: int = 0
     output: OutputForm = "layers"
     base: str = ""  # the model adapted (a record: the run's checkpoints hold its weights)
     # what trains

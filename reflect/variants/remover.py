@@ -65,6 +65,7 @@ class RemoverConfig(VariantConfig):
     ngf: int = 32
     n_bottleneck: int = 3
     n_refine: int = 0  # extra residual blocks per decoder scale (start as the identity: grow a trained model)
+    n_context: int = 0  # extra residual blocks at 1/16 scale, after the bottleneck (the same: grow a model)
     predict_reflection: bool = True
     output: OutputForm = (
         "correction"  # correction: T = x + delta; layers: T = g * (x - R) + d (reflect.nn.unet)
@@ -146,6 +147,7 @@ class Remover(Variant):
             ngf=cfg.ngf,
             n_bottleneck=cfg.n_bottleneck,
             n_refine=cfg.n_refine,
+            n_context=cfg.n_context,
             predict_reflection=cfg.predict_reflection,
             output=cfg.output,
         )

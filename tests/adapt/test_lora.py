@@ -22,6 +22,7 @@ def adapt_variant(base, **cfg: object):  # type: ignore[no-untyped-def]
             ngf=m.ngf,
             n_bottleneck=m.n_bottleneck,
             n_refine=m.n_refine,
+            n_context=m.n_context,
             output=m.output,
             lambda_identity=0.0,
             **cfg,

@@ -262,7 +262,7 @@ def test_training_starts_from_a_generator_file(gen_file: Path, tmp_path: Path) -
 
 
 def test_a_trained_remover_grows_refinement_blocks_that_keep_what_it_does(tmp_path: Path) -> None:
-    """``model.n_refine``: a remover file without refinement blocks starts a bigger remover that
+    """``model.n_refine`` and ``model.n_context``: a remover file without refinement or context blocks starts a bigger remover that
     cleans exactly as the file does (the new blocks start as the identity) and whose new blocks
     learn; any other mismatch of the file is still one clear error."""
     from reflect.train.trainer import Trainer
@@ -281,16 +281,25 @@ def test_a_trained_remover_grows_refinement_blocks_that_keep_what_it_does(tmp_pa
         torch.nn.init.normal_(p, 0.0, 0.05)
     path = save_generator(small, small_cfg, tmp_path / "small.safetensors")
     grown_cfg = load_config(
-        None, [f"out_dir={tmp_path}", "name=grown", *base, "model.n_refine=1", f"train.init_from={path}"]
+        None,
+        [
+            f"out_dir={tmp_path}",
+            "name=grown",
+            *base,
+            "model.n_refine=1",
+            "model.n_context=2",
+            f"train.init_from={path}",
+        ],
     )
     trainer = Trainer(grown_cfg)
-    assert len(trainer.model.g.ref1) == 1
+    assert len(trainer.model.g.ref1) == 1 and len(trainer.model.g.ctx) == 2
     x = _frames(seed=8, h=32, w=32)
     with torch.no_grad():
         assert torch.allclose(trainer.model.translate(x), small.translate(x), atol=1e-6)
     loss = (trainer.model.g.layers(x)[0] - x.flip(-1)).abs().mean()
     loss.backward()
-    assert float(trainer.model.g.ref1[0].c2.weight.grad.abs().sum()) > 0  # the new block learns
+    assert float(trainer.model.g.ref1[0].c2.weight.grad.abs().sum()) > 0  # the new blocks learn
+    assert float(trainer.model.g.ctx[1].c2.weight.grad.abs().sum()) > 0
     wider = load_config(
         None,
         [

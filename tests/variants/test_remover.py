@@ -28,14 +28,14 @@ def test_untrained_generator_is_the_identity_at_any_size() -> None:
     assert y.shape == (1, 3, 37, 45)
 
 
-@pytest.mark.parametrize("n_refine", [0, 2])
-def test_bundled_size_generator_fits_the_cpu_budget(n_refine: int) -> None:
-    g = RemovalUNet(ngf=32, n_bottleneck=3, n_refine=n_refine)
+@pytest.mark.parametrize(("n_refine", "n_context"), [(0, 0), (2, 0), (2, 2)])
+def test_bundled_size_generator_fits_the_cpu_budget(n_refine: int, n_context: int) -> None:
+    g = RemovalUNet(ngf=32, n_bottleneck=3, n_refine=n_refine, n_context=n_context, output="layers")
     macs = count_flops(lambda: g(torch.zeros(1, 3, 256, 256))) / 2
     assert macs <= 5e9, f"{macs / 1e9:.2f} GMACs at 256x256 (budget 5)"
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     with torch.no_grad():
-        assert torch.equal(g(x), x)  # untrained, refinement blocks included: the identity
+        assert torch.equal(g(x), x)  # untrained, refinement and context blocks included: the identity
 
 
 def test_gradient_loss_sees_edges_and_respects_the_mask() -> None:
