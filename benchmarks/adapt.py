@@ -7,7 +7,7 @@
     .venv/bin/python benchmarks/adapt.py --minutes 1 --per-site 8 --test-per-site 4 --forgetting 1   # a smoke run
 
 A simulated site is a glass recipe, scene and reflections the base model never trained on (issue 15's
-leave-one-out recipes, :data:`SITES`); the bundled model (stage 12) trains on every scene source but
+leave-one-out recipes, :data:`SITES`); the bundled model (stage 17) trains on every scene source but
 ``rear_window`` and every glass model but ``screen`` and ``veil``, and its reflections never show the
 photo cache's test split or the held-out people, which every site's reflections come from:
 
