@@ -158,6 +158,33 @@ def translate_tiled(
     return out
 
 
+def at_work_size(
+    translate: Callable[[np.ndarray], np.ndarray], image: np.ndarray, work_size: int
+) -> np.ndarray:
+    """Translate a uint8 (H, W, 3) image at a working size: the model sees the image scaled down (area
+    average) so that its longer side is ``work_size`` px, and what it changed there (its output less its
+    input) is scaled back up (bilinear) and added to the full-size image.
+
+    A remover learns reflections at the scale of its training crops (the bundled one: 256 px, faces 40-100
+    px wide): given the same scene four times larger it takes skin and backdrops for reflections and paints
+    them dark. At the working size it sees the scale it knows, and the image keeps its own fine detail,
+    which the scaled-up correction (smooth, as reflections are) does not touch. Images no larger than
+    ``work_size`` (or ``work_size`` <= 0) go through ``translate`` unchanged.
+    """
+    h, w = image.shape[:2]
+    if work_size <= 0 or max(h, w) <= work_size:
+        return translate(image)
+    import cv2
+
+    scale = work_size / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    delta = translate(small).astype(np.float32) - small.astype(np.float32)
+    out = image.astype(np.float32) + cv2.resize(delta, (w, h), interpolation=cv2.INTER_LINEAR)
+    out += 0.5
+    return np.clip(out, 0, 255, out=out).astype(np.uint8)
+
+
 #: used where a backend cannot be measured (ONNX Runtime, TensorRT): about what a 64-channel generator needs
 DEFAULT_BYTES_PER_PIXEL = 1024.0
 

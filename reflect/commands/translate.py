@@ -6,7 +6,10 @@ import argparse
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 HELP = "translate image files or folders with the bundled model or a checkpoint (output keeps size and name)"
 log = logging.getLogger(__name__)
@@ -45,6 +48,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=4096.0,
         help="memory budget of one translation (default 4096): larger images are translated in "
         "overlapping tiles automatically",
+    )
+    p.add_argument(
+        "--work-size",
+        type=int,
+        default=0,
+        help="run the model on images scaled down to N px on their longer side and add its correction, "
+        "scaled back up, to the full-size image (default 0: at their own size); a remover only knows the "
+        "scale of its training crops (the bundled one: 256)",
     )
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     add_face_arguments(p)
@@ -127,6 +138,10 @@ def run(args: argparse.Namespace) -> int:
             f"--tile {args.tile}: give 0 (whole images, or tiles as the memory budget needs) "
             f"or a tile of at least {MIN_TILE} px"
         )
+    if args.work_size != 0 and args.work_size < MIN_TILE:
+        raise ConfigError(
+            f"--work-size {args.work_size}: give 0 (images at their own size) or at least {MIN_TILE} px"
+        )
     rc = _translate_files(args, src, out_dir, files)
     if unreadable:
         raise ReflectError(
@@ -173,7 +188,7 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
 
     from reflect.data.io import check_translatable, read_exif, read_image, write_image
     from reflect.errors import ConfigError, ImageReadError, OutputError, ReflectError
-    from reflect.inference import auto_tile, budget_pixels, bytes_per_pixel, translate_image
+    from reflect.inference import at_work_size, auto_tile, budget_pixels, bytes_per_pixel, translate_image
     from reflect.loader import identify, load_variant, require_torch
     from reflect.utils.paths import writable_folder
 
@@ -207,22 +222,26 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
         try:
             image = read_image(f, args.max_pixels)
             check_translatable(f, image)
-            tile, overlap = (
-                (args.tile, min(32, args.tile // 4))
-                if args.tile
-                else auto_tile(image.shape[0], image.shape[1], max_pixels, bpp)
-            )
-            if tile and not args.tile:
-                log.info(
-                    "%s: %dx%d px is above the memory budget: translated in %d px tiles",
-                    f,
-                    image.shape[1],
-                    image.shape[0],
-                    tile,
+
+            def one(img: np.ndarray, f: Path = f) -> np.ndarray:
+                tile, overlap = (
+                    (args.tile, min(32, args.tile // 4))
+                    if args.tile
+                    else auto_tile(img.shape[0], img.shape[1], max_pixels, bpp)
                 )
-            result = translate_image(
-                variant, image, target=target, tile=tile, device=args.device, overlap=overlap
-            )
+                if tile and not args.tile:
+                    log.info(
+                        "%s: %dx%d px is above the memory budget: translated in %d px tiles",
+                        f,
+                        img.shape[1],
+                        img.shape[0],
+                        tile,
+                    )
+                return translate_image(
+                    variant, img, target=target, tile=tile, device=args.device, overlap=overlap
+                )
+
+            result = at_work_size(one, image, args.work_size)
         except (ImageReadError, MemoryError, RuntimeError) as e:
             if len(files) == 1 and isinstance(e, ReflectError):
                 raise

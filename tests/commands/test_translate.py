@@ -52,6 +52,52 @@ def test_tiled_translation_matches_size_and_is_close_to_whole(smoke_run):
     assert (tiled - whole).abs().mean() < 0.25
 
 
+def test_work_size_runs_the_model_small_and_keeps_the_images_own_detail():
+    """``at_work_size``: the model sees the image at the working size; its correction, scaled back up, is
+    added to the full-size image, whose fine texture survives untouched; a small image goes through as is."""
+    from reflect.inference import at_work_size
+
+    seen: list[tuple[int, ...]] = []
+
+    def darken(img: np.ndarray) -> np.ndarray:  # a "remover" that takes 40 grey levels away everywhere
+        seen.append(img.shape)
+        return np.clip(img.astype(np.int16) - 40, 0, 255).astype(np.uint8)
+
+    rng = np.random.default_rng(3)
+    big = rng.integers(90, 170, (300, 500, 3), dtype=np.uint8)  # pixel-level texture, nowhere clipped
+    out = at_work_size(darken, big, 200)
+    assert seen == [(120, 200, 3)] and out.shape == big.shape
+    assert np.abs(out.astype(np.int16) - (big.astype(np.int16) - 40)).max() <= 1  # every pixel's detail kept
+    small = big[:150, :120]
+    assert np.array_equal(at_work_size(darken, small, 200), darken(small)) and seen[-1] == small.shape
+    assert np.array_equal(at_work_size(darken, big, 0), darken(big))
+
+
+def test_translate_at_a_work_size_changes_the_image_smoothly(smoke_run, tmp_path):
+    """``reflect translate --work-size``: the output keeps the input's size and its pixel-level texture (what
+    the model changed is smooth), where the model run at full size repaints the texture."""
+    import cv2
+
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(4)
+    img = rng.integers(60, 200, (192, 256, 3), dtype=np.uint8)
+    Image.fromarray(img).save(src / "a.png")
+    outs = {}
+    for work in ("0", "64"):
+        out = tmp_path / f"out{work}"
+        args = ["translate", "--checkpoint", str(smoke_run), "--input", str(src), "--output", str(out)]
+        assert main([*args, "--work-size", work]) == 0
+        outs[work] = np.asarray(Image.open(out / "a.png").convert("RGB")).astype(np.float32)
+    assert outs["64"].shape == img.shape
+
+    def texture(change: np.ndarray) -> float:  # high-frequency energy of what the model changed
+        return float(np.abs(cv2.Laplacian(change, cv2.CV_32F)).mean())
+
+    full, small = texture(outs["0"] - img), texture(outs["64"] - img)
+    assert small < 0.2 * full, (small, full)
+
+
 def test_truncated_jpeg_exits_nonzero_naming_the_file(smoke_run, tmp_path):
     good = tmp_path / "face.jpg"
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(good, quality=90)

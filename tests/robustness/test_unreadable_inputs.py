@@ -128,7 +128,16 @@ def test_translate_over_a_folder_with_a_symlink_loop(model: Path, tmp_path: Path
     assert rc == 2  # the two loop links are named as unreadable images, not a RuntimeError
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--tile", "7"), ("--memory-mb", "nan"), ("--memory-mb", "inf")])
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--tile", "7"),
+        ("--memory-mb", "nan"),
+        ("--memory-mb", "inf"),
+        ("--work-size", "8"),
+        ("--work-size", "-1"),
+    ],
+)
 def test_bad_translate_numbers_are_one_line(
     flag: str, value: str, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
