@@ -169,7 +169,9 @@ def at_work_size(
     px wide): given the same scene four times larger it takes skin and backdrops for reflections and paints
     them dark. At the working size it sees the scale it knows, and the image keeps its own fine detail,
     which the scaled-up correction (smooth, as reflections are) does not touch. Images no larger than
-    ``work_size`` (or ``work_size`` <= 0) go through ``translate`` unchanged.
+    ``work_size`` (or ``work_size`` <= 0) go through ``translate`` unchanged. The correction is scaled up
+    :data:`_FINISH_ROWS` rows at a time (pixel centres aligned, as ``cv2.resize`` aligns them), so besides
+    the input and the output only the small image's buffers and one band of floats are held.
     """
     h, w = image.shape[:2]
     if work_size <= 0 or max(h, w) <= work_size:
@@ -177,12 +179,22 @@ def at_work_size(
     import cv2
 
     scale = work_size / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
     delta = translate(small).astype(np.float32) - small.astype(np.float32)
-    out = image.astype(np.float32) + cv2.resize(delta, (w, h), interpolation=cv2.INTER_LINEAR)
-    out += 0.5
-    return np.clip(out, 0, 255, out=out).astype(np.uint8)
+    hs, ws = small.shape[:2]
+    xs = np.clip((np.arange(w, dtype=np.float32) + 0.5) * (ws / w) - 0.5, 0, ws - 1)
+    out = np.empty_like(image)
+    for r0 in range(0, h, _FINISH_ROWS):
+        r1 = min(h, r0 + _FINISH_ROWS)
+        ys = np.clip((np.arange(r0, r1, dtype=np.float32) + 0.5) * (hs / h) - 0.5, 0, hs - 1)
+        mx, my = np.meshgrid(xs, ys)
+        band = cv2.remap(delta, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        band += image[r0:r1]
+        band += 0.5
+        out[r0:r1] = np.clip(band, 0, 255, out=band).astype(np.uint8)
+    return out
 
 
 #: used where a backend cannot be measured (ONNX Runtime, TensorRT): about what a 64-channel generator needs

@@ -72,6 +72,18 @@ def test_work_size_runs_the_model_small_and_keeps_the_images_own_detail():
     assert np.array_equal(at_work_size(darken, small, 200), darken(small)) and seen[-1] == small.shape
     assert np.array_equal(at_work_size(darken, big, 0), darken(big))
 
+    import cv2
+
+    def shade(img: np.ndarray) -> np.ndarray:  # a correction that varies across the image: a light ramp
+        ramp = np.linspace(-30, 30, img.shape[0], dtype=np.float32)[:, None, None]
+        return np.clip(img + ramp, 0, 255).astype(np.uint8)
+
+    small = cv2.resize(big, (200, 120), interpolation=cv2.INTER_AREA)
+    delta = shade(small).astype(np.float32) - small
+    want = big + cv2.resize(delta, (500, 300), interpolation=cv2.INTER_LINEAR)
+    got = at_work_size(shade, big, 200).astype(np.float32)
+    assert np.abs(got - np.clip(want, 0, 255)).max() <= 1.0  # the small correction scaled up, no band seams
+
 
 def test_translate_at_a_work_size_changes_the_image_smoothly(smoke_run, tmp_path):
     """``reflect translate --work-size``: the output keeps the input's size and its pixel-level texture (what
