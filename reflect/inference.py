@@ -190,7 +190,9 @@ def at_work_size(
         r1 = min(h, r0 + _FINISH_ROWS)
         ys = np.clip((np.arange(r0, r1, dtype=np.float32) + 0.5) * (hs / h) - 0.5, 0, hs - 1)
         mx, my = np.meshgrid(xs, ys)
-        band = cv2.remap(delta, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        band = np.asarray(
+            cv2.remap(delta, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), np.float32
+        )
         band += image[r0:r1]
         band += 0.5
         out[r0:r1] = np.clip(band, 0, 255, out=band).astype(np.uint8)
