@@ -198,6 +198,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--no-mtcnn", action="store_true", help="skip the slow MTCNN detector")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument(
+        "--work-size",
+        type=int,
+        default=0,
+        help="run the model at this size as `reflect translate --work-size` does (default 0: at --size); "
+        "with a --size above the training scale it measures how the model copes with larger inputs",
+    )
     ap.add_argument("--examples", type=int, default=3, help="example strips per type in index.html")
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for the speed figure")
     ap.add_argument(
@@ -236,6 +243,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         fail(f"unknown part(s) {', '.join(bad)}; valid: {', '.join(PARTS[1:])}")
     if args.per_type < 1 or args.speed_runs < 1:
         fail("--per-type and --speed-runs must be at least 1")
+    if args.work_size != 0 and args.work_size < 32:
+        fail(f"--work-size {args.work_size}: give 0 (at --size) or at least 32 px")
     args.reflection_types = [t for t in args.types if t in ALL_TYPES]
     return args
 
@@ -245,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
 
     from benchmarks.quality_lib import report, summary
     from benchmarks.quality_lib.faces import FaceMeter
-    from benchmarks.quality_lib.models import enhanced, machine, onnx_speed, open_model
+    from benchmarks.quality_lib.models import at_work_size, enhanced, machine, onnx_speed, open_model
     from benchmarks.quality_lib.render import OTHER, cross_photos, pairs, synth_pairs, test_faces
     from reflect.data.synth.faces import load_face_bank
     from reflect.errors import ReflectError
@@ -257,6 +266,8 @@ def run(args: argparse.Namespace) -> int:
     model = open_model(args.model, args.torch_threads)
     if args.enhance_faces:
         model = enhanced(model, None if args.enhance_faces == "bundled" else args.enhance_faces)
+    if args.work_size:
+        model = at_work_size(model, args.work_size)
     faces = test_faces(load_face_bank(args.portraits, cache=out / "face_cache.json"), args.seed)
     if not faces:
         print(
@@ -304,6 +315,7 @@ def run(args: argparse.Namespace) -> int:
         "model": model.name,
         "per_type": args.per_type,
         "size": args.size,
+        "work_size": args.work_size,
         "seed": args.seed,
         "types": args.types,
         "other": args.other,

@@ -62,6 +62,19 @@ def open_model(name: str, threads: int) -> Model:
     return Model(str(ref.path), TorchTranslator(variant).translate, (variant, cfg))
 
 
+def at_work_size(model: Model, work_size: int) -> Model:
+    """``model`` run at a working size, each frame as ``reflect translate --work-size`` runs it
+    (:func:`reflect.inference.at_work_size`)."""
+    from reflect.inference import at_work_size as scaled
+
+    def translate(frames: np.ndarray) -> np.ndarray:
+        return np.stack(
+            [scaled(lambda f: np.asarray(model.translate(f[None]))[0], x, work_size) for x in frames]
+        )
+
+    return Model(f"{model.name} at --work-size {work_size}", translate, model.source)
+
+
 def enhanced(model: Model, face_model: str | None) -> Model:
     """``model`` followed by face enhancement (detector: MTCNN on the cleaned image)."""
     from deploy.enhance import EnhancingTranslator

@@ -127,3 +127,32 @@ def test_an_unknown_part_is_one_line_naming_it() -> None:
     assert (
         "unknown part(s) glass; valid: reflection, camera" in proc.stderr and "Traceback" not in proc.stderr
     )
+
+
+def test_a_bad_work_size_is_one_line() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "quality.py"), "--model", "identity", "--work-size", "8"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "--work-size 8" in lines[0], proc.stderr
+
+
+def test_the_model_at_a_work_size_sees_small_frames_and_returns_full_ones() -> None:
+    import numpy as np
+
+    from benchmarks.quality_lib.models import Model, at_work_size
+
+    seen: list[tuple[int, ...]] = []
+
+    def brighten(frames: np.ndarray) -> np.ndarray:
+        seen.append(frames.shape)
+        return np.clip(frames.astype(np.int16) + 20, 0, 255).astype(np.uint8)
+
+    frames = np.random.default_rng(0).integers(50, 200, (2, 128, 96, 3), dtype=np.uint8)
+    out = at_work_size(Model("brighten", brighten), 64).translate(frames)
+    assert seen == [(1, 64, 48, 3), (1, 64, 48, 3)] and out.shape == frames.shape
+    assert np.abs(out.astype(np.int16) - frames - 20).max() <= 1
