@@ -243,8 +243,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         fail(f"unknown part(s) {', '.join(bad)}; valid: {', '.join(PARTS[1:])}")
     if args.per_type < 1 or args.speed_runs < 1:
         fail("--per-type and --speed-runs must be at least 1")
-    if args.work_size != 0 and args.work_size < 32:
-        fail(f"--work-size {args.work_size}: give 0 (at --size) or at least 32 px")
+    from reflect.commands.translate import MIN_TILE  # the same floor as `reflect translate --work-size`
+
+    if args.work_size != 0 and args.work_size < MIN_TILE:
+        fail(f"--work-size {args.work_size}: give 0 (at --size) or at least {MIN_TILE} px")
     args.reflection_types = [t for t in args.types if t in ALL_TYPES]
     return args
 
