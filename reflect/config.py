@@ -48,6 +48,9 @@ class TrainConfig:
     tensorboard: bool = True
     deterministic: bool = False  # torch.use_deterministic_algorithms
     init_from: str = ""  # a generator file (reflect export --format safetensors) to start the generators from
+    # learning-rate multipliers by parameter-name prefix, e.g. {"g.ctx": 10.0}: blocks just grown onto an
+    # init_from file learn fast while the trained weights move slowly (reflect.train.setup.scaled_param_groups)
+    lr_scale: dict[str, float] = field(default_factory=dict)
     # speed settings (benchmarks/train_step.py --levers measures each one)
     adam: str = "auto"  # auto | for-loop | foreach | fused (the optimiser's update implementation)
     channels_last: bool = False  # NHWC tensors and weights (slower on this project's CPU nets)

@@ -100,7 +100,42 @@ def grad_scalers(
     return {ph: torch.amp.GradScaler(device.type, enabled=dtype == torch.float16) for ph in phases}
 
 
-def adam(params: list[nn.Parameter], impl: str, settings: dict[str, Any]) -> torch.optim.Adam:
+def scaled_param_groups(
+    model: nn.Module, params: list[nn.Parameter], lr_scale: Mapping[str, float], lr: float
+) -> list[dict[str, Any]]:
+    """``params`` split into torch param groups by ``train.lr_scale``: each parameter whose name (in
+    ``model.named_parameters()``) is a prefix or lies under it (``g.ctx`` takes ``g.ctx.0.c1.weight``)
+    gets ``lr * scale``; the longest matching prefix wins; the rest keep ``lr`` (the first group,
+    whose rate the trainer logs). A run without ``lr_scale`` has exactly one group, as before. A prefix that names
+    no parameter of the model is a :class:`ConfigError` (a typo would otherwise train at the base
+    rate without a word)."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    for prefix, scale in lr_scale.items():
+        where = f"train.lr_scale.{prefix}"
+        if not isinstance(scale, int | float) or isinstance(scale, bool) or not scale > 0:
+            raise ConfigError(f"{where}: {scale!r} must be a number above 0")
+        if not any(_under(n, prefix) for n in names.values()):
+            tops = sorted({n.split(".")[0] for n in names.values()})
+            raise ConfigError(
+                f"{where}: no parameter of the model is named '{prefix}' or lies under it "
+                f"(top-level modules: {', '.join(tops)})"
+            )
+    by_scale: dict[float, list[nn.Parameter]] = {}
+    for p in params:
+        name = names.get(id(p), "")
+        hits = [k for k in lr_scale if _under(name, k)]
+        scale = float(lr_scale[max(hits, key=len)]) if hits else 1.0
+        by_scale.setdefault(scale, []).append(p)
+    order = sorted(by_scale, key=lambda s: (s != 1.0, s))  # the base rate first: the logged lr
+    return [{"params": by_scale[s], "lr": lr * s} for s in order]
+
+
+def _under(name: str, prefix: str) -> bool:
+    prefix = prefix.rstrip(".")
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def adam(params: list[Any], impl: str, settings: dict[str, Any]) -> torch.optim.Adam:
     """Adam with the update implementation ``impl`` (``auto``: fused, which wins on CPU and GPU)."""
     if impl not in ADAM_IMPLS:
         raise ConfigError(f"unknown train.adam '{impl}'; valid: {', '.join(ADAM_IMPLS)}")

@@ -74,10 +74,11 @@ class Trainer:
 
         groups = self.model.param_groups()
         setup.check_param_groups(self.model, groups)
-        self.optimizers = {
-            name: setup.adam(params, cfg.train.adam, self.model.optimizer_settings(name))
-            for name, params in groups.items()
-        }
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        for name, params in groups.items():
+            settings = self.model.optimizer_settings(name)
+            scaled = setup.scaled_param_groups(self.model, params, cfg.train.lr_scale, settings["lr"])
+            self.optimizers[name] = setup.adam(scaled, cfg.train.adam, settings)
         self.phases = setup.phase_groups(groups, self.model.discriminator_groups)
         self.phase_params = {ph: [p for g in names for p in groups[g]] for ph, names in self.phases.items()}
         self.schedulers = setup.lr_schedulers(self.optimizers, cfg.train)
