@@ -30,6 +30,9 @@ class EnhancingTranslator(Translator):
     def describe(self) -> dict[str, Any]:
         return {**self.base.describe(), "backend": self.backend, "face_model": self.enhancer.source}
 
+    def model_input_size(self, height: int, width: int) -> tuple[int, int]:
+        return self.base.model_input_size(height, width)
+
 
 def with_face_enhancement(
     base: Translator,

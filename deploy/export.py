@@ -34,6 +34,8 @@ from torch import nn
 from deploy.errors import ModelFileError, ParityError
 from reflect.errors import ConfigError
 from reflect.utils.atomic import atomic_path
+from reflect.work_size import METADATA_KEY as WORK_SIZE_KEY
+from reflect.work_size import training_scale
 
 if TYPE_CHECKING:
     import onnx
@@ -225,6 +227,8 @@ def export_onnx(
         "ema": "true" if ema_used else "false",
         "opset": str(opset),
         "train_size": str(cfg.data.crop_size) if cfg is not None else "",
+        # the size jobs run the model at by default (reflect.work_size; 0: unknown, images at their own size)
+        WORK_SIZE_KEY: str(training_scale(cfg)),
         "box_slots": str(slots),
         **(extra_metadata or {}),
     }

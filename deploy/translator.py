@@ -52,6 +52,11 @@ class Translator(abc.ABC):
     def describe(self) -> dict[str, Any]:
         return {"backend": self.backend, "domains": list(self.domains), "target": self.target}
 
+    def model_input_size(self, height: int, width: int) -> tuple[int, int]:
+        """The size the model itself runs at for a frame of ``height`` x ``width`` (memory budgets count
+        it): the frame's own, unless a wrapper scales it (:class:`WorkSizeTranslator`)."""
+        return height, width
+
 
 class TorchTranslator(Translator):
     """Eager torch (optionally channels_last and/or ``torch.compile``)."""
@@ -84,3 +89,43 @@ class TorchTranslator(Translator):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return self._fn(x).to(src_device)
+
+
+class WorkSizeTranslator(Translator):
+    """Runs ``base`` at a working size (:mod:`reflect.work_size`): a frame larger than ``work_size`` on
+    its longer side is scaled down (area average) to it, translated, and what the model changed there
+    (its output less its input) is scaled back up (bilinear) and added to the full-size frame. Frames no
+    larger go through ``base`` as they are. The same arithmetic as :func:`reflect.inference.at_work_size`
+    (one image, banded for memory), here on a batch of float tensors, on any device."""
+
+    def __init__(self, base: Translator, work_size: int) -> None:
+        self.base, self.work_size = base, int(work_size)
+        self.variant = getattr(base, "variant", None)  # a torch model: its memory per pixel is measured
+        self.backend = base.backend
+        self.domains, self.target, self.deterministic = base.domains, base.target, base.deterministic
+
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        h, w = x.shape[-2:]
+        hs, ws = self.model_input_size(h, w)
+        if (hs, ws) == (h, w):
+            return self.base.run(x)
+        full = x.float()
+        small = F.interpolate(full, size=(hs, ws), mode="area")
+        delta = self.base.run(small).float().to(full.device) - small
+        full = full + F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
+        return full.clamp_(-1, 1)
+
+    def model_input_size(self, height: int, width: int) -> tuple[int, int]:
+        from reflect.work_size import work_shape
+
+        return work_shape(*self.base.model_input_size(height, width), self.work_size)
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.base.describe(), "work_size": self.work_size}
+
+
+def with_work_size(base: Translator, work_size: int) -> Translator:
+    """``base`` run at ``work_size`` px (:class:`WorkSizeTranslator`); 0: ``base`` itself."""
+    return WorkSizeTranslator(base, work_size) if work_size > 0 else base

@@ -47,7 +47,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("model files", ("reflect.checkpoint", "reflect.generator_file", "reflect.bundled", "reflect.loader")),
     (
         "training and inference",
-        ("reflect.train", "reflect.adapt", "reflect.inference", "reflect.face_enhance"),
+        ("reflect.train", "reflect.adapt", "reflect.inference", "reflect.work_size", "reflect.face_enhance"),
     ),
     ("deployment", ("deploy", "deploy.*")),
     ("pipelines and data tools", ("pipelines", "pipelines.*", "data_tools", "data_tools.*")),

@@ -75,12 +75,14 @@ class WindowBatcher:
     def translate(self, crops: np.ndarray) -> np.ndarray:
         """uint8 (n, H, W, 3) crops -> cleaned, within the memory budget (padded, alone or tiled)."""
         h, w = crops.shape[1:3]
-        if self.batch * h * w <= self.max_pixels:
+        model_size = getattr(self.t, "model_input_size", None)  # a working size: the model sees less
+        mh, mw = model_size(h, w) if model_size is not None else (h, w)
+        if self.batch * mh * mw <= self.max_pixels:
             out = translate_padded(self.t, crops, self.batch)
         else:
             from reflect.inference import auto_tile, translate_tiled
 
-            tile, overlap = auto_tile(h, w, self.max_pixels, self.bytes_per_px)
+            tile, overlap = auto_tile(mh, mw, self.max_pixels, self.bytes_per_px)
             out = np.stack(
                 [
                     translate_tiled(lambda p: self.t.translate(p[None])[0], c, tile, overlap)

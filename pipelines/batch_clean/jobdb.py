@@ -97,8 +97,8 @@ class JobDB:
         diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
         if diff:
             raise ConfigError(
-                f"job database {self.path} belongs to a job with other settings ({', '.join(diff)} differ); "
-                "use a new --output folder or pass --restart to start over"
+                f"job database {self.path} belongs to a job with other settings ({', '.join(diff)} "
+                f"differ{_hint(old, diff)}); use a new --output folder or pass --restart to start over"
             )
 
     def reset(self) -> None:
@@ -198,3 +198,10 @@ class JobDB:
         )
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def _hint(old: dict[str, Any], keys: list[str]) -> str:
+    """Settings added after a job was made: how to resume it as it was."""
+    if "work_size" in keys and "work_size" not in old:
+        return "; a job made without a working size resumes with --work-size 0"
+    return ""

@@ -39,6 +39,9 @@ class CleanOptions:
     decode_timeout_s: float = 60.0  # a decoder silent this long on one input is killed; the input is an error
     wait: bool = False  # another job holds the output folder: wait for it (else refuse at once)
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger images are refused as possible decompression bombs
+    # the model runs on windows scaled down to this many px on their longer side, its correction scaled
+    # back up (reflect.work_size): "auto" = the model's training size; 0 = at their own size
+    work_size: int | str = "auto"
 
 
 @dataclass

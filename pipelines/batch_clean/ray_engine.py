@@ -105,11 +105,19 @@ class CleanActor:
     """
 
     def __init__(
-        self, model: str, backend: str, device: str, batch: int, write: str, rois: dict[str, Roi]
+        self,
+        model: str,
+        backend: str,
+        device: str,
+        batch: int,
+        write: str,
+        rois: dict[str, Roi],
+        work_size: int = 0,
     ) -> None:
         from deploy.loader import load_translator
+        from deploy.translator import with_work_size
 
-        self.t = load_translator(model, backend=backend, device=device)
+        self.t = with_work_size(load_translator(model, backend=backend, device=device), work_size)
         self.batch, self.write, self.rois = batch, write, rois
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -190,6 +198,7 @@ def process_images(
                     "batch": opts.batch,
                     "write": opts.write,
                     "rois": rois,
+                    "work_size": int(opts.work_size),  # resolved by run_clean
                 },
                 **resources,
             )

@@ -38,6 +38,7 @@ from reflect.data.io import MIN_SIDE
 from reflect.errors import ConfigError, OutputError
 from reflect.utils.atomic import atomic_write_text, remove_stale_temporaries
 from reflect.utils.paths import check_io_folders, writable_folder
+from reflect.work_size import check_work_size, resolve_work_size
 
 log = logging.getLogger(__name__)
 STATE_DIR = ".reflect"  # inside the output folder: job.sqlite, summary.json
@@ -61,6 +62,7 @@ def _settings(opts: CleanOptions, rois: dict[str, Roi]) -> dict[str, Any]:
             "codec": opts.codec,
             "batch": opts.batch,
         }
+        | ({"work_size": opts.work_size} if opts.work_size not in (0, "0") else {})
         | (
             {
                 "enhance_faces": True,
@@ -89,6 +91,7 @@ def _settings(opts: CleanOptions, rois: dict[str, Roi]) -> dict[str, Any]:
 def _validate(opts: CleanOptions) -> None:
     if opts.workers < 1 or opts.batch < 1:
         raise ConfigError(f"--workers ({opts.workers}) and --batch ({opts.batch}) must be at least 1")
+    check_work_size(opts.work_size)
     if opts.write not in ("frame", "crop"):
         raise ConfigError(f"--write must be 'frame' or 'crop', got '{opts.write}'")
     if opts.engine not in ("local", "ray"):
@@ -137,12 +140,15 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
     _validate(opts)
     opts = replace(opts, model=model_or_bundled(opts.model))  # the job database records this path
     ref = identify(opts.model)  # a file that is no model ends the job before anything is written
+    opts = replace(opts, work_size=resolve_work_size(opts.work_size, ref))  # recorded in the job's settings
     if (
         opts.engine == "local" and translator is None
     ):  # so does a model refused at load (no empty OUTPUT/.reflect)
         from deploy.loader import load_translator
+        from deploy.translator import with_work_size
 
         translator = load_translator(ref, backend=opts.backend, device=opts.device)  # identified above
+        translator = with_work_size(translator, int(opts.work_size))  # the face model sees full size
         if opts.enhance_faces:  # the face model loads before any decoder
             from deploy.enhance import with_face_enhancement
 
@@ -270,8 +276,10 @@ def _process(
     args = (opts.batch, os.getpid(), detector, opts.detector_weights, opts.max_pixels)
     if translator is None:  # first: a bad model file ends the job before any decoder starts
         from deploy.loader import load_translator
+        from deploy.translator import with_work_size
 
         translator = load_translator(opts.model, backend=opts.backend, device=opts.device)
+        translator = with_work_size(translator, int(opts.work_size))  # resolved by run_clean
     max_pixels, bpp = _budget_pixels(translator, opts.memory_mb)
     sources = {it.id: root / it.rel for it in pending if it.kind == "image"} if opts.write == "frame" else {}
     with job_writer(

@@ -8,7 +8,12 @@ HELP = "clean folders of images and videos (resumable job; outputs keep their re
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from reflect.commands.translate import add_face_arguments, add_max_pixels_argument, add_model_argument
+    from reflect.commands.translate import (
+        add_face_arguments,
+        add_max_pixels_argument,
+        add_model_argument,
+        add_work_size_argument,
+    )
 
     add_model_argument(
         p, "run folder, checkpoint (.pt), generator file (.safetensors), .onnx or TensorRT engine"
@@ -107,6 +112,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "at once, naming it)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_work_size_argument(p, "windows")
     add_face_arguments(p)
     add_max_pixels_argument(p)
 
@@ -144,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         decode_timeout_s=args.decode_timeout,
         wait=args.wait,
         max_pixels=args.max_pixels,
+        work_size=args.work_size,
     )
     summary = run_clean(opts)
     db, summary_file = job_paths(args.output)

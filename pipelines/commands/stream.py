@@ -9,7 +9,12 @@ HELP = "clean a live stream or a video: bounded queues, drops under overload, HT
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from reflect.commands.translate import add_face_arguments, add_max_pixels_argument, add_model_argument
+    from reflect.commands.translate import (
+        add_face_arguments,
+        add_max_pixels_argument,
+        add_model_argument,
+        add_work_size_argument,
+    )
 
     add_model_argument(
         p, "run folder, checkpoint (.pt), generator file (.safetensors), .onnx or TensorRT engine"
@@ -68,6 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--duration", type=float, default=0.0, help="stop after this many seconds (0: run to the end)"
     )
+    add_work_size_argument(p, "windows")
     add_face_arguments(p)
     add_max_pixels_argument(p)
 
@@ -107,6 +113,9 @@ def _check_numbers(args: argparse.Namespace) -> None:
     from reflect.data.io import check_max_pixels
 
     check_max_pixels(args.max_pixels)
+    from reflect.work_size import check_work_size
+
+    check_work_size(args.work_size)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -147,7 +156,12 @@ def run(args: argparse.Namespace) -> int:
         from pipelines.face_eval.backend import load_face_backend
 
         detector = load_face_backend("dlib").detect_boxes
+    from deploy.translator import with_work_size
+    from reflect.loader import identify
+    from reflect.work_size import resolve_work_size
+
     translator = load_translator(model, backend=args.backend, device=args.device)
+    translator = with_work_size(translator, resolve_work_size(args.work_size, identify(model)))
     if args.enhance_faces:
         from deploy.enhance import with_face_enhancement
 

@@ -49,14 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="memory budget of one translation (default 4096): larger images are translated in "
         "overlapping tiles automatically",
     )
-    p.add_argument(
-        "--work-size",
-        type=int,
-        default=0,
-        help="run the model on images scaled down to N px on their longer side and add its correction, "
-        "scaled back up, to the full-size image (default 0: at their own size); a remover only knows the "
-        "scale of its training crops (the bundled one: 256)",
-    )
+    add_work_size_argument(p, "images")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     add_face_arguments(p)
     add_max_pixels_argument(p)
@@ -70,6 +63,19 @@ def add_model_argument(p: argparse.ArgumentParser, kinds: str, first: str = "--m
     names = ("--model", "--checkpoint") if first == "--model" else ("--checkpoint", "--model")
     p.add_argument(
         *names, dest="model", metavar=first[2:].upper(), help=f"{kinds}; default: the bundled model"
+    )
+
+
+def add_work_size_argument(p: argparse.ArgumentParser, what: str) -> None:
+    """--work-size (translate, clean and stream share it; :mod:`reflect.work_size`)."""
+    p.add_argument(
+        "--work-size",
+        default="auto",
+        metavar="auto|0|N",
+        help=f"run the model on {what} scaled down to N px on their longer side and add its correction, "
+        f"scaled back up, to the full-size {what} (a remover knows only the scale it trained at); default "
+        f"auto: the model's training size where its file records it (the bundled model: 256), 0: {what} "
+        "at their own size",
     )
 
 
@@ -107,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     from reflect.data.io import check_max_pixels, is_image_file
     from reflect.errors import ConfigError, ReflectError
     from reflect.utils.paths import check_io_folders
+    from reflect.work_size import check_work_size
 
     src, out_dir = Path(args.input), Path(args.output)
     if src.is_dir():
@@ -138,10 +145,7 @@ def run(args: argparse.Namespace) -> int:
             f"--tile {args.tile}: give 0 (whole images, or tiles as the memory budget needs) "
             f"or a tile of at least {MIN_TILE} px"
         )
-    if args.work_size != 0 and args.work_size < MIN_TILE:
-        raise ConfigError(
-            f"--work-size {args.work_size}: give 0 (images at their own size) or at least {MIN_TILE} px"
-        )
+    check_work_size(args.work_size)
     rc = _translate_files(args, src, out_dir, files)
     if unreadable:
         raise ReflectError(
@@ -191,12 +195,16 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
     from reflect.inference import at_work_size, auto_tile, budget_pixels, bytes_per_pixel, translate_image
     from reflect.loader import identify, load_variant, require_torch
     from reflect.utils.paths import writable_folder
+    from reflect.work_size import AUTO, check_work_size, training_scale
 
     ref = identify(args.model, "--checkpoint")
     require_torch(ref, "reflect translate")
     if args.no_ema and ref.kind == "generator":
         log.warning("--no-ema has no effect on %s: a generator file holds one set of weights", ref.path)
-    variant, _ = load_variant(ref, use_ema=not args.no_ema, device=args.device)
+    variant, cfg = load_variant(ref, use_ema=not args.no_ema, device=args.device)
+    checked = check_work_size(args.work_size)
+    work_size = training_scale(cfg) if checked == AUTO else int(checked)
+    told = False  # the working size is said once, at the first image it scales
     domains = tuple(variant.domains)
     if args.target is not None and args.target not in domains:
         raise ConfigError(f"unknown target domain '{args.target}'; valid: {', '.join(domains)}")
@@ -241,7 +249,15 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
                     variant, img, target=target, tile=tile, device=args.device, overlap=overlap
                 )
 
-            result = at_work_size(one, image, args.work_size)
+            if not told and 0 < work_size < max(image.shape[:2]):
+                told = True
+                log.info(
+                    "images larger than %d px are translated at that size (the model's %s; --work-size 0 "
+                    "translates them at their own size)",
+                    work_size,
+                    "training size" if checked == AUTO else "--work-size",
+                )
+            result = at_work_size(one, image, work_size)
         except (ImageReadError, MemoryError, RuntimeError) as e:
             if len(files) == 1 and isinstance(e, ReflectError):
                 raise
