@@ -200,10 +200,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument(
         "--work-size",
-        type=int,
-        default=0,
-        help="run the model at this size as `reflect translate --work-size` does (default 0: at --size); "
-        "with a --size above the training scale it measures how the model copes with larger inputs",
+        default="auto",
+        metavar="auto|0|N",
+        help="run the model at this size as `reflect translate`, `clean` and `stream` do (default auto: the "
+        "model's training size, as theirs; 0: at --size); with a --size above the training scale, 0 measures "
+        "how the model itself copes with larger inputs",
     )
     ap.add_argument("--examples", type=int, default=3, help="example strips per type in index.html")
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for the speed figure")
@@ -243,10 +244,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         fail(f"unknown part(s) {', '.join(bad)}; valid: {', '.join(PARTS[1:])}")
     if args.per_type < 1 or args.speed_runs < 1:
         fail("--per-type and --speed-runs must be at least 1")
-    from reflect.commands.translate import MIN_TILE  # the same floor as `reflect translate --work-size`
+    from reflect.errors import ConfigError
+    from reflect.work_size import check_work_size  # the jobs' own check
 
-    if args.work_size != 0 and args.work_size < MIN_TILE:
-        fail(f"--work-size {args.work_size}: give 0 (at --size) or at least {MIN_TILE} px")
+    try:
+        args.work_size = check_work_size(args.work_size)
+    except ConfigError as e:
+        fail(str(e))
     args.reflection_types = [t for t in args.types if t in ALL_TYPES]
     return args
 
@@ -268,8 +272,15 @@ def run(args: argparse.Namespace) -> int:
     model = open_model(args.model, args.torch_threads)
     if args.enhance_faces:
         model = enhanced(model, None if args.enhance_faces == "bundled" else args.enhance_faces)
+    if args.work_size == "auto":  # as the jobs resolve it: the model file's training size
+        from reflect.loader import identify
+        from reflect.work_size import resolve_work_size
+
+        args.work_size = (
+            0 if args.model == "identity" else resolve_work_size("auto", identify(args.model or None))
+        )
     if args.work_size:
-        model = at_work_size(model, args.work_size)
+        model = at_work_size(model, int(args.work_size))
     faces = test_faces(load_face_bank(args.portraits, cache=out / "face_cache.json"), args.seed)
     if not faces:
         print(
