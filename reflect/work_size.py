@@ -119,6 +119,17 @@ def resolve_work_size(value: Any, ref: ModelRef, option: str = "--work-size") ->
     return model_scale(ref) if checked == AUTO else int(checked)
 
 
+def describe(work_size: int, value: Any, what: str = "images") -> str:
+    """The one log line a job says about its working size (``value``: the option as given)."""
+    if work_size <= 0:
+        return f"{what} are translated at their own size"
+    why = "the model's training size" if str(value).strip().lower() == AUTO else "--work-size"
+    return (
+        f"{what} larger than {work_size} px are translated at that size ({why}; --work-size 0 translates "
+        "them at their own size)"
+    )
+
+
 def work_shape(height: int, width: int, work_size: int) -> tuple[int, int]:
     """``(height, width)`` of an image scaled so that its longer side is ``work_size`` (the image's own
     shape where it is no larger, or ``work_size`` <= 0): what the model sees."""

@@ -38,7 +38,7 @@ from reflect.data.io import MIN_SIDE
 from reflect.errors import ConfigError, OutputError
 from reflect.utils.atomic import atomic_write_text, remove_stale_temporaries
 from reflect.utils.paths import check_io_folders, writable_folder
-from reflect.work_size import check_work_size, resolve_work_size
+from reflect.work_size import check_work_size, describe, resolve_work_size
 
 log = logging.getLogger(__name__)
 STATE_DIR = ".reflect"  # inside the output folder: job.sqlite, summary.json
@@ -140,7 +140,10 @@ def run_clean(opts: CleanOptions, translator: Any = None) -> CleanSummary:
     _validate(opts)
     opts = replace(opts, model=model_or_bundled(opts.model))  # the job database records this path
     ref = identify(opts.model)  # a file that is no model ends the job before anything is written
-    opts = replace(opts, work_size=resolve_work_size(opts.work_size, ref))  # recorded in the job's settings
+    given = opts.work_size
+    opts = replace(opts, work_size=resolve_work_size(given, ref))  # recorded in the job's settings
+    if int(opts.work_size) > 0:
+        log.info("%s", describe(int(opts.work_size), given, "windows"))
     if (
         opts.engine == "local" and translator is None
     ):  # so does a model refused at load (no empty OUTPUT/.reflect)

@@ -158,10 +158,13 @@ def run(args: argparse.Namespace) -> int:
         detector = load_face_backend("dlib").detect_boxes
     from deploy.translator import with_work_size
     from reflect.loader import identify
-    from reflect.work_size import resolve_work_size
+    from reflect.work_size import describe, resolve_work_size
 
     translator = load_translator(model, backend=args.backend, device=args.device)
-    translator = with_work_size(translator, resolve_work_size(args.work_size, identify(model)))
+    work_size = resolve_work_size(args.work_size, identify(model))
+    if work_size > 0:
+        log.info("%s", describe(work_size, args.work_size, "windows"))
+    translator = with_work_size(translator, work_size)
     if args.enhance_faces:
         from deploy.enhance import with_face_enhancement
 

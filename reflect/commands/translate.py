@@ -195,7 +195,7 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
     from reflect.inference import at_work_size, auto_tile, budget_pixels, bytes_per_pixel, translate_image
     from reflect.loader import identify, load_variant, require_torch
     from reflect.utils.paths import writable_folder
-    from reflect.work_size import AUTO, check_work_size, training_scale
+    from reflect.work_size import AUTO, check_work_size, describe, training_scale
 
     ref = identify(args.model, "--checkpoint")
     require_torch(ref, "reflect translate")
@@ -251,12 +251,7 @@ def _translate_files(args: argparse.Namespace, src: Path, out_dir: Path, files: 
 
             if not told and 0 < work_size < max(image.shape[:2]):
                 told = True
-                log.info(
-                    "images larger than %d px are translated at that size (the model's %s; --work-size 0 "
-                    "translates them at their own size)",
-                    work_size,
-                    "training size" if checked == AUTO else "--work-size",
-                )
+                log.info("%s", describe(work_size, checked))
             result = at_work_size(one, image, work_size)
         except (ImageReadError, MemoryError, RuntimeError) as e:
             if len(files) == 1 and isinstance(e, ReflectError):
