@@ -8,16 +8,26 @@ started from: the average keeps much of what fine-tuning gained while keeping A'
 fine-tuning drifted (the bundled remover is stage 7 as shipped and the stage-8 weights at 0.5, stage 7 itself
 stage 6 and the stage-7 weights at 0.6; see its model card).
 Two files of different networks (other tensor names or shapes, another variant) are refused in one line.
+
+B may be A *grown* (``train.init_from`` A with more ``model.n_refine`` / ``model.n_context``): residual
+blocks that A lacks start as the identity in the grown network (their output convolution ``c2`` at zero),
+so A's value of such a block's ``c2`` is zero, and its input convolution ``c1`` is taken from B: the
+average is then exactly B's new residual branches scaled by ALPHA, on the average of the shared weights.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+#: the tensors of a residual block grown onto a generator (RemovalUNet's refinement and context blocks)
+GROWN = re.compile(r"^g\.(ref[123]|ctx)\.\d+\.c[12]\.(weight|bias)$")
 USAGE = "usage: average_generators.py A.safetensors B.safetensors ALPHA OUT.safetensors"
 
 
@@ -36,9 +46,12 @@ def average(a_path: str, b_path: str, alpha: float, out: str) -> Path:
             f"{a_path} holds a '{meta_a.get('variant')}', {b_path} a '{meta_b.get('variant')}'"
         )
     a, b = load_file(a_path), load_file(b_path)
-    if a.keys() != b.keys():
-        name = sorted(a.keys() ^ b.keys())[0]
+    grown = sorted(b.keys() - a.keys())
+    if a.keys() - b.keys() or any(not GROWN.match(k) for k in grown):
+        name = sorted((a.keys() - b.keys()) | {k for k in grown if not GROWN.match(k)})[0]
         raise CheckpointError(f"{a_path} and {b_path} are different networks (tensor {name} is in one only)")
+    for k in grown:  # a grown block: identity in A (c2 zero), its c1 as B's
+        a[k] = b[k] if ".c1." in k else torch.zeros_like(b[k])
     mixed = {}
     for k, vb in b.items():
         va = a[k]
