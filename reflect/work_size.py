@@ -90,7 +90,12 @@ def model_scale(ref: ModelRef) -> int:
 
         from reflect.checkpoint import resolve_checkpoint
 
-        ckpt = torch.load(resolve_checkpoint(ref.path), map_location="cpu", weights_only=True, mmap=True)
+        try:  # mapped, not read: only the config is needed
+            ckpt = torch.load(resolve_checkpoint(ref.path), map_location="cpu", weights_only=True, mmap=True)
+        except Exception:  # noqa: BLE001 - a damaged file: the checkpoint loader's one line says why
+            from reflect.checkpoint import load_checkpoint
+
+            ckpt = load_checkpoint(ref.path)
         return training_scale(ckpt.get("config") if isinstance(ckpt, dict) else None)
     meta: dict[str, Any] = {}
     if ref.kind == "onnx":

@@ -62,7 +62,7 @@ def _settings(opts: CleanOptions, rois: dict[str, Roi]) -> dict[str, Any]:
             "codec": opts.codec,
             "batch": opts.batch,
         }
-        | ({"work_size": opts.work_size} if opts.work_size not in (0, "0") else {})
+        | ({"work_size": opts.work_size} if int(opts.work_size) > 0 else {})  # resolved by run_clean
         | (
             {
                 "enhance_faces": True,

@@ -184,3 +184,18 @@ def test_stream_runs_at_the_models_size(scaled_model: Path, tmp_path: Path, caps
     bad = ["stream", "--model", str(scaled_model), "--source", str(video), "--sink", str(out)]
     assert main([*bad, "--work-size", "8"]) != 0  # a bad value: one line, before any source opens
     assert "--work-size 8: give auto" in capsys.readouterr().err
+
+
+def test_a_truncated_checkpoint_is_one_line_before_any_work(tiny_model: Path, tmp_path: Path):
+    """Reading the training size must not turn a damaged file into a traceback: the loader's line names it."""
+    from reflect.checkpoint import list_checkpoints
+    from reflect.errors import ReflectError
+
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(list_checkpoints(tiny_model)[-1].read_bytes()[:5000])
+    src = tmp_path / "in"
+    src.mkdir()
+    cv2.imwrite(str(src / "a.png"), _photo(40, 40))
+    with pytest.raises(ReflectError, match=rf"^checkpoint {cut} is corrupt or truncated"):
+        run_clean(_job(cut, src, tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
