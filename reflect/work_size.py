@@ -54,9 +54,11 @@ def training_scale(cfg: ExperimentConfig | dict[str, Any] | None) -> int:
     """The longer side, in pixels, of the images a model trained on, from its experiment config; 0 where
     the config does not say (folders of real images, resized by their shorter side; the face model, which
     sees aligned chips; no config at all)."""
+    from reflect.schema import to_dict
+
     if cfg is None:
         return 0
-    data = cfg.get("data", {}) if isinstance(cfg, dict) else _as_dict(cfg.data)
+    data = cfg.get("data", {}) if isinstance(cfg, dict) else to_dict(cfg.data)
     if not isinstance(data, dict) or data.get("kind") != "synthetic" or int(data.get("face_chip") or 0) > 0:
         return 0
     synth = data.get("synth") or {}
@@ -67,12 +69,6 @@ def training_scale(cfg: ExperimentConfig | dict[str, Any] | None) -> int:
         return max(0, int(size))
     except (TypeError, ValueError):
         return 0
-
-
-def _as_dict(obj: Any) -> Any:
-    from reflect.schema import to_dict
-
-    return to_dict(obj)
 
 
 def model_scale(ref: ModelRef) -> int:
