@@ -36,9 +36,9 @@ The held-out people of the portraits (``identity_split == 'test'``, :func:`bench
 are split in two: the site's *unlabeled* crops show the first half (``--per-site`` crops, inputs only,
 written to ``OUT/<site>/crops``), the *test* pairs with their clean targets the second half
 (``--test-per-site``), so adaptation never sees a test identity (``--site-half last`` swaps the halves:
-the site then shows none of the first half of the people, 37 of 73, who are most of the drivers of
-``benchmarks/quality.py``'s rows, so that an adapted model can be measured there too). Reflections and backdrops are the
-held-out photos (:func:`benchmarks.quality_lib.render.cross_photos`).
+the site then shows none of the first 37 of the 73 people, who drive 37 of every 40 crops of
+``benchmarks/quality.py``'s rows, so that an adapted model can be measured there too). Reflections and
+backdrops are the held-out photos (:func:`benchmarks.quality_lib.render.cross_photos`).
 
 Per site, the base model and ``reflect adapt --method M`` for each method on one budget (``--minutes``
 or ``--steps``, the same for every method) are measured on the test pairs with the quality benchmark's
